@@ -1,0 +1,389 @@
+"""The sans-IO connection: commands in, bytes out; bytes in, events out.
+
+``ProtocolConnection`` owns one PostgreSQL session's protocol state. It does
+no I/O and reads no clock or random source. The caller
+
+- feeds what the server sent with ``receive_data`` (``b""`` means EOF),
+- takes events one at a time from ``next_event`` until it returns NEED_DATA,
+- sends ``data_to_send()`` whenever it is not empty.
+
+Every frontend message that the server answers pushes what it must answer
+onto a queue of expectations (``_Expect``); each backend message is checked
+against the head of that queue by the ``_TRANSITIONS`` table. Commands may be
+queued at any time before Terminate, including during startup: the queue is
+what lets a first query ride along with the authentication messages.
+
+NoticeResponse, NotificationResponse and ParameterStatus are accepted in
+every state. Anything else out of place raises ProtocolError, after which
+the connection is dead and every call raises again.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from pgpipe.errors import InterfaceError, ProtocolError
+from pgpipe.protocol import backend, frontend
+from pgpipe.protocol import events as ev
+from pgpipe.protocol.auth import METHOD_NAMES, Authenticator
+from pgpipe.protocol.buffer import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
+
+
+class _Expect(enum.Enum):
+    """What the server owes for a frontend message still unanswered."""
+
+    STARTUP = "StartupMessage"
+    PARSE = "Parse"
+    BIND = "Bind"
+    DESCRIBE_STATEMENT = "Describe(statement)"
+    DESCRIBE_PORTAL = "Describe(portal)"
+    EXECUTE = "Execute"
+    COPY_OUT = "COPY TO STDOUT"
+    COPY_IN = "COPY FROM STDIN"
+    CLOSE = "Close"
+    SYNC = "Sync"
+    QUERY = "Query"
+
+
+_STAY: Final = "stay"
+_POP: Final = "pop"
+
+# (head of the queue, message type) -> what happens to the head: it stays, it is
+# popped, or it is replaced by another expectation. A missing key is a protocol error.
+_TRANSITIONS: Final[dict[tuple[_Expect, bytes], _Expect | str]] = {
+    (_Expect.STARTUP, b"K"): _STAY,
+    (_Expect.STARTUP, b"v"): _STAY,
+    (_Expect.STARTUP, b"Z"): _POP,
+    (_Expect.PARSE, b"1"): _POP,
+    (_Expect.BIND, b"2"): _POP,
+    (_Expect.DESCRIBE_STATEMENT, b"t"): _Expect.DESCRIBE_PORTAL,
+    (_Expect.DESCRIBE_PORTAL, b"T"): _POP,
+    (_Expect.DESCRIBE_PORTAL, b"n"): _POP,
+    (_Expect.EXECUTE, b"D"): _STAY,
+    (_Expect.EXECUTE, b"C"): _POP,
+    (_Expect.EXECUTE, b"I"): _POP,
+    (_Expect.EXECUTE, b"s"): _POP,
+    (_Expect.COPY_OUT, b"d"): _STAY,
+    (_Expect.COPY_OUT, b"c"): _POP,
+    (_Expect.CLOSE, b"3"): _POP,
+    (_Expect.SYNC, b"Z"): _POP,
+    (_Expect.QUERY, b"T"): _STAY,
+    (_Expect.QUERY, b"D"): _STAY,
+    (_Expect.QUERY, b"C"): _STAY,
+    (_Expect.QUERY, b"I"): _STAY,
+    (_Expect.QUERY, b"Z"): _POP,
+}
+
+# Messages that start COPY: the copy expectation goes in front of the current one.
+_COPY_STARTS: Final = {b"G": _Expect.COPY_IN, b"H": _Expect.COPY_OUT}
+_COPY_HOSTS: Final = frozenset({_Expect.EXECUTE, _Expect.QUERY})
+
+# Where an ErrorResponse stops discarding expectations: the server skips to Sync.
+_ERROR_STOPS: Final = frozenset({_Expect.SYNC, _Expect.QUERY, _Expect.STARTUP})
+
+_ASYNC: Final = frozenset({b"N", b"A", b"S"})
+
+# Settings that the text formats pgpipe reads depend on; a server that reports
+# another value has left the contract and the connection is closed.
+PINNED_PARAMETERS: Final[Mapping[str, tuple[str, ...]]] = {
+    "client_encoding": ("UTF8", "UNICODE"),
+    "DateStyle": ("ISO, MDY", "ISO, DMY", "ISO, YMD", "ISO"),
+    "IntervalStyle": ("postgres",),
+    "integer_datetimes": ("on",),
+}
+
+STARTUP_DEFAULTS: Final[Mapping[str, str]] = {
+    "client_encoding": "UTF8",
+    "DateStyle": "ISO",
+    "IntervalStyle": "postgres",
+}
+
+
+class State(enum.Enum):
+    STARTUP = "startup"
+    READY = "ready"
+    BUSY = "busy"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    DEAD = "dead"
+
+
+class ProtocolConnection:
+    """One PostgreSQL session's protocol state; see the module docstring."""
+
+    __slots__ = (
+        "_auth",
+        "_buffer",
+        "_dead_reason",
+        "_eof",
+        "_expect",
+        "_outgoing",
+        "_state",
+        "backend_key",
+        "parameters",
+        "protocol_minor",
+        "transaction_status",
+    )
+
+    def __init__(
+        self,
+        *,
+        user: str,
+        password: str | None = None,
+        database: str | None = None,
+        settings: Mapping[str, str] | None = None,
+        scram_nonce: str | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        """Queue the StartupMessage. ``settings`` are server settings sent with it
+        (``application_name``, ``options``, any GUC); pinned ones may not be changed."""
+        startup = {"user": user}
+        if database is not None:
+            startup["database"] = database
+        startup.update(STARTUP_DEFAULTS)
+        for name, value in (settings or {}).items():
+            allowed = PINNED_PARAMETERS.get(name)
+            if allowed is not None and value not in allowed:
+                raise InterfaceError(f"pgpipe requires {name} to be one of {', '.join(allowed)}")
+            if name in ("user", "database"):
+                raise InterfaceError(f"{name} is not a setting; pass it as its own argument")
+            startup[name] = value
+        self._outgoing = bytearray(frontend.startup_message(startup))
+        self._auth = Authenticator(user, password, scram_nonce)
+        self._buffer = ReceiveBuffer(max_message_size)
+        self._expect: deque[_Expect] = deque([_Expect.STARTUP])
+        self._state = State.STARTUP
+        self._eof = False
+        self._dead_reason = ""
+        self.parameters: dict[str, str] = {}
+        self.backend_key: ev.BackendKeyData | None = None
+        self.protocol_minor = 0
+        self.transaction_status = "I"
+
+    def __repr__(self) -> str:
+        return f"<ProtocolConnection state={self._state.value} pending={len(self._expect)}>"
+
+    # -- state -----------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def pending(self) -> int:
+        """How many frontend messages still await their answer."""
+        return len(self._expect)
+
+    def _die(self, reason: str) -> ProtocolError:
+        self._state = State.DEAD
+        self._dead_reason = reason
+        self._outgoing.clear()
+        return ProtocolError(reason)
+
+    def _check_usable(self) -> None:
+        if self._state is State.DEAD:
+            raise ProtocolError(f"the connection is unusable: {self._dead_reason}")
+
+    # -- commands ----------------------------------------------------------
+
+    def _command(self, data: bytes, *expect: _Expect) -> None:
+        self._check_usable()
+        if self._state in (State.CLOSING, State.CLOSED):
+            raise InterfaceError("the connection is closed")
+        self._outgoing += data
+        self._expect.extend(expect)
+        if self._state is State.READY and self._expect:
+            self._state = State.BUSY
+
+    def send_query(self, sql: str) -> None:
+        """Query (simple protocol): answered by zero or more result sets, then ReadyForQuery."""
+        self._command(frontend.query(sql), _Expect.QUERY)
+
+    def send_parse(self, name: str, sql: str, param_oids: Sequence[int] = ()) -> None:
+        self._command(frontend.parse(name, sql, param_oids), _Expect.PARSE)
+
+    def send_bind(
+        self,
+        portal: str,
+        statement: str,
+        param_formats: Sequence[int],
+        params: Sequence[bytes | None],
+        result_formats: Sequence[int],
+    ) -> None:
+        self._command(
+            frontend.bind(portal, statement, param_formats, params, result_formats), _Expect.BIND
+        )
+
+    def send_describe(self, kind: str, name: str) -> None:
+        expect = _Expect.DESCRIBE_STATEMENT if kind == "S" else _Expect.DESCRIBE_PORTAL
+        self._command(frontend.describe(kind, name), expect)
+
+    def send_execute(self, portal: str, max_rows: int = 0) -> None:
+        self._command(frontend.execute(portal, max_rows), _Expect.EXECUTE)
+
+    def send_close(self, kind: str, name: str) -> None:
+        self._command(frontend.close(kind, name), _Expect.CLOSE)
+
+    def send_sync(self) -> None:
+        self._command(frontend.SYNC, _Expect.SYNC)
+
+    def send_flush(self) -> None:
+        self._command(frontend.FLUSH)
+
+    def send_unnamed_query(
+        self,
+        sql: str,
+        param_oids: Sequence[int],
+        param_formats: Sequence[int],
+        params: Sequence[bytes | None],
+        result_formats: Sequence[int],
+    ) -> None:
+        """The one-packet query: Parse, Bind, Describe(portal), Execute, Close, Sync.
+
+        Answered by ParseComplete, BindComplete, RowDescription or NoData,
+        DataRow*, CommandComplete (or EmptyQueryResponse), CloseComplete,
+        ReadyForQuery; or by an ErrorResponse and ReadyForQuery.
+        """
+        data = (
+            frontend.parse("", sql, param_oids)
+            + frontend.bind("", "", param_formats, params, result_formats)
+            + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
+        )
+        self._command(
+            data,
+            _Expect.PARSE,
+            _Expect.BIND,
+            _Expect.DESCRIBE_PORTAL,
+            _Expect.EXECUTE,
+            _Expect.CLOSE,
+            _Expect.SYNC,
+        )
+
+    def send_terminate(self) -> None:
+        """Terminate: the server closes the connection; nothing may be sent after it."""
+        self._check_usable()
+        if self._state in (State.CLOSING, State.CLOSED):
+            return
+        self._outgoing += frontend.TERMINATE
+        self._state = State.CLOSING
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the server since the last call (b"" if nothing)."""
+        if not self._outgoing:
+            return b""
+        data = bytes(self._outgoing)
+        self._outgoing.clear()
+        return data
+
+    # -- input -------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the server; ``b""`` means the server closed the connection."""
+        self._check_usable()
+        if self._eof:
+            if data:
+                raise InterfaceError("data received after EOF")
+            return
+        if data:
+            self._buffer.feed(data)
+        else:
+            self._eof = True
+
+    def next_event(self) -> ev.Event | ev.NeedData:
+        """The next event, or NEED_DATA when the buffered bytes hold no complete message."""
+        self._check_usable()
+        try:
+            message = self._buffer.next_message()
+        except ProtocolError as exc:
+            raise self._die(str(exc)) from None
+        if message is None:
+            if not self._eof:
+                return ev.NEED_DATA
+            expected = self._state is State.CLOSING
+            self._state = State.CLOSED
+            self._expect.clear()
+            return ev.ConnectionClosed(expected)
+        kind, body = message
+        try:
+            return self._handle(kind, body)
+        except ProtocolError as exc:
+            raise self._die(str(exc)) from None
+
+    def _handle(self, kind: bytes, body: bytes) -> ev.Event:
+        if kind == b"R":
+            return self._authentication(body)
+        event = backend.decode(kind, body)
+        if kind in _ASYNC:
+            if kind == b"S" and isinstance(event, ev.ParameterStatus):
+                self._parameter_status(event)
+            return event
+        if kind == b"E":
+            return self._error(event)
+        if not self._expect:
+            raise ProtocolError(f"unexpected message {kind!r} while no command is pending")
+        head = self._expect[0]
+        action = _TRANSITIONS.get((head, kind))
+        if action is None:
+            copy = _COPY_STARTS.get(kind)
+            if copy is None or head not in _COPY_HOSTS:
+                raise ProtocolError(f"unexpected message {kind!r} in answer to {head.value}")
+            self._expect.appendleft(copy)
+            if copy is _Expect.COPY_IN:
+                # pgpipe has no COPY FROM STDIN yet: refuse it so the session stays in sync.
+                self._outgoing += frontend.copy_fail("COPY FROM STDIN is not supported by pgpipe")
+            return event
+        if action is _POP:
+            self._expect.popleft()
+        elif action is not _STAY and isinstance(action, _Expect):
+            self._expect[0] = action
+        if kind == b"Z" and isinstance(event, ev.ReadyForQuery):
+            self._ready(head, event)
+        elif kind == b"K" and isinstance(event, ev.BackendKeyData):
+            self.backend_key = event
+        elif kind == b"v" and isinstance(event, ev.NegotiateProtocolVersion):
+            self.protocol_minor = event.minor
+        return event
+
+    def _authentication(self, body: bytes) -> ev.Event:
+        if not self._expect or self._expect[0] is not _Expect.STARTUP:
+            raise ProtocolError("an Authentication message outside startup")
+        code, data = backend.authentication(body)
+        method = METHOD_NAMES.get(code, str(code))
+        reply = self._auth.respond(code, data)
+        if reply:
+            self._outgoing[:0] = reply
+        return ev.AuthenticationRequest(method)
+
+    def _ready(self, head: _Expect, event: ev.ReadyForQuery) -> None:
+        if head is _Expect.STARTUP and not self._auth.done:
+            raise ProtocolError("ReadyForQuery before authentication completed")
+        self.transaction_status = event.status
+        if not self._expect and self._state is not State.CLOSING:
+            self._state = State.READY
+        elif self._state is State.STARTUP:
+            self._state = State.BUSY
+
+    def _error(self, event: ev.Event) -> ev.Event:
+        if not isinstance(event, ev.ErrorResponse):
+            raise ProtocolError("malformed ErrorResponse")
+        if event.is_fatal:
+            self._state = State.CLOSING
+            self._expect.clear()
+            return event
+        if not self._expect:
+            raise ProtocolError("ErrorResponse while no command is pending")
+        while self._expect and self._expect[0] not in _ERROR_STOPS:
+            self._expect.popleft()
+        return event
+
+    def _parameter_status(self, event: ev.ParameterStatus) -> None:
+        allowed = PINNED_PARAMETERS.get(event.name)
+        if allowed is not None and event.value not in allowed:
+            raise ProtocolError(
+                f"the server changed {event.name} to {event.value!r}; pgpipe reads values "
+                f"in {allowed[0]} and cannot go on (do not SET {event.name})"
+            )
+        self.parameters[event.name] = event.value

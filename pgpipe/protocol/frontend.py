@@ -1,0 +1,166 @@
+"""Frontend messages: pure functions from values to the exact bytes PostgreSQL reads.
+
+Every function validates what it encodes (C strings without NUL, counts that
+fit their int16/int32 fields) and raises InterfaceError instead of producing
+bytes the server would misread.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from pgpipe.errors import InterfaceError
+
+_I16 = struct.Struct("!h")
+_I32 = struct.Struct("!i")
+_HEADER = struct.Struct("!ci")
+_STARTUP_HEADER = struct.Struct("!ii")
+_CANCEL = struct.Struct("!iii")
+
+PROTOCOL_3_0: Final = 3 << 16
+CANCEL_REQUEST_CODE: Final = (1234 << 16) | 5678
+
+SYNC: Final = b"S\x00\x00\x00\x04"
+FLUSH: Final = b"H\x00\x00\x00\x04"
+TERMINATE: Final = b"X\x00\x00\x00\x04"
+COPY_DONE: Final = b"c\x00\x00\x00\x04"
+
+_INT16_MAX = 0x7FFF
+_INT32_MAX = 0x7FFFFFFF
+
+
+def _message(kind: bytes, body: bytes) -> bytes:
+    return _HEADER.pack(kind, len(body) + 4) + body
+
+
+def cstring(text: str, what: str) -> bytes:
+    """Encode ``text`` as a NUL-terminated UTF-8 string; ``what`` names it in errors."""
+    data = text.encode("utf-8")
+    if b"\x00" in data:
+        raise InterfaceError(f"{what} cannot contain NUL (0x00) characters")
+    return data + b"\x00"
+
+
+def _count(n: int, what: str) -> bytes:
+    if n > _INT16_MAX:
+        raise InterfaceError(f"too many {what}: {n} (the protocol allows {_INT16_MAX})")
+    return _I16.pack(n)
+
+
+def startup_message(parameters: Mapping[str, str], protocol: int = PROTOCOL_3_0) -> bytes:
+    """StartupMessage: protocol version, then name/value pairs (``user`` is required)."""
+    if "user" not in parameters:
+        raise InterfaceError("a StartupMessage needs a user")
+    body = b"".join(
+        cstring(name, "a startup parameter name") + cstring(value, f"startup parameter {name!r}")
+        for name, value in parameters.items()
+    )
+    body += b"\x00"
+    return _STARTUP_HEADER.pack(len(body) + 8, protocol) + body
+
+
+def cancel_request(process_id: int, secret_key: bytes) -> bytes:
+    """CancelRequest: sent on a new connection; the key is 4 to 256 bytes long."""
+    if not 4 <= len(secret_key) <= 256:
+        raise InterfaceError(f"a cancel key has 4 to 256 bytes, not {len(secret_key)}")
+    return _CANCEL.pack(12 + len(secret_key), CANCEL_REQUEST_CODE, process_id) + secret_key
+
+
+def password_message(password: bytes) -> bytes:
+    """PasswordMessage carrying a cleartext password or an md5 hash (NUL-terminated)."""
+    if b"\x00" in password:
+        raise InterfaceError("a password cannot contain NUL (0x00) characters")
+    return _message(b"p", password + b"\x00")
+
+
+def sasl_initial_response(mechanism: str, data: bytes) -> bytes:
+    return _message(b"p", cstring(mechanism, "a SASL mechanism") + _I32.pack(len(data)) + data)
+
+
+def sasl_response(data: bytes) -> bytes:
+    return _message(b"p", data)
+
+
+def query(sql: str) -> bytes:
+    """Query: the simple protocol; the text may hold several statements."""
+    return _message(b"Q", cstring(sql, "SQL text"))
+
+
+def parse(name: str, sql: str, param_oids: Sequence[int]) -> bytes:
+    """Parse: prepare ``sql`` as statement ``name`` ("" = unnamed) with these parameter types."""
+    for oid in param_oids:
+        if not 0 <= oid <= 0xFFFFFFFF:
+            raise InterfaceError(f"a type OID is an unsigned 32-bit integer, not {oid}")
+    oids = struct.pack(f"!{len(param_oids)}I", *param_oids)
+    body = (
+        cstring(name, "a statement name")
+        + cstring(sql, "SQL text")
+        + _count(len(param_oids), "parameters")
+        + oids
+    )
+    return _message(b"P", body)
+
+
+def _format_codes(formats: Sequence[int], what: str) -> bytes:
+    for code in formats:
+        if code not in (0, 1):
+            raise InterfaceError(f"a format code is 0 (text) or 1 (binary), not {code}")
+    return _count(len(formats), what) + struct.pack(f"!{len(formats)}h", *formats)
+
+
+def bind(
+    portal: str,
+    statement: str,
+    param_formats: Sequence[int],
+    params: Sequence[bytes | None],
+    result_formats: Sequence[int],
+) -> bytes:
+    """Bind: ``param_formats`` and ``result_formats`` may hold 0, 1 or one code per value."""
+    parts = [
+        cstring(portal, "a portal name"),
+        cstring(statement, "a statement name"),
+        _format_codes(param_formats, "parameter format codes"),
+        _count(len(params), "parameters"),
+    ]
+    pack = _I32.pack
+    for value in params:
+        if value is None:
+            parts.append(b"\xff\xff\xff\xff")
+        else:
+            if len(value) > _INT32_MAX:
+                raise InterfaceError("a parameter value is larger than the protocol allows")
+            parts.append(pack(len(value)))
+            parts.append(value)
+    parts.append(_format_codes(result_formats, "result format codes"))
+    return _message(b"B", b"".join(parts))
+
+
+def describe(kind: str, name: str) -> bytes:
+    """Describe a statement (``kind`` "S") or a portal ("P")."""
+    if kind not in ("S", "P"):
+        raise InterfaceError(f"Describe takes 'S' or 'P', not {kind!r}")
+    return _message(b"D", kind.encode("ascii") + cstring(name, "a statement or portal name"))
+
+
+def execute(portal: str, max_rows: int = 0) -> bytes:
+    """Execute: ``max_rows`` 0 means all rows."""
+    if not 0 <= max_rows <= _INT32_MAX:
+        raise InterfaceError(f"max_rows must be between 0 and {_INT32_MAX}, not {max_rows}")
+    return _message(b"E", cstring(portal, "a portal name") + _I32.pack(max_rows))
+
+
+def close(kind: str, name: str) -> bytes:
+    """Close a statement (``kind`` "S") or a portal ("P")."""
+    if kind not in ("S", "P"):
+        raise InterfaceError(f"Close takes 'S' or 'P', not {kind!r}")
+    return _message(b"C", kind.encode("ascii") + cstring(name, "a statement or portal name"))
+
+
+def copy_fail(reason: str) -> bytes:
+    return _message(b"f", cstring(reason, "a CopyFail reason"))
+
+
+DESCRIBE_EXECUTE_CLOSE_SYNC: Final = describe("P", "") + execute("", 0) + close("S", "") + SYNC
+"""The constant tail of a one-packet query on the unnamed statement and portal."""
