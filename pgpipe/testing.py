@@ -1,0 +1,596 @@
+"""Throwaway PostgreSQL servers for tests.
+
+:class:`TemporaryPostgres` owns one PostgreSQL cluster living in a fresh
+temporary directory: it runs ``initdb``, writes ``pg_hba.conf`` and the
+settings, starts the server with ``pg_ctl``, creates one login role per
+authentication method (:data:`AUTH_USERS`) and a ``pgpipe`` database, and on
+exit stops the server and deletes the directory::
+
+    from pgpipe.testing import TemporaryPostgres
+
+    with TemporaryPostgres() as pg:
+        print(pg.psql("select version()"))
+        dsn = pg.dsn()  # postgresql://postgres@127.0.0.1:<port>/postgres
+
+The server binaries come from, in order: the ``bin_dir`` argument, the
+``PGPIPE_PG_BIN`` environment variable, ``pg_config --bindir``, the newest
+``/usr/lib/postgresql/*/bin`` (Debian's ``postgresql`` package), and the
+binaries bundled in the ``pgserver`` wheel.
+
+PostgreSQL refuses to run as root. Under root the server programs run as the
+``postgres`` system user if there is one, else as ``nobody``; otherwise they
+run as the current user. The server listens on 127.0.0.1 only (TCP) and on a
+Unix socket inside the temporary directory, with durability turned off for
+speed: never keep data you care about in it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+from urllib.parse import quote
+
+__all__ = ["AUTH_USERS", "TemporaryPostgres"]
+
+AUTH_USERS: Final[dict[str, tuple[str, str | None]]] = {
+    "trust": ("pgpipe_trust", None),
+    "password": ("pgpipe_password", "pw-password"),
+    "md5": ("pgpipe_md5", "pw-md5"),
+    "scram": ("pgpipe_scram", "pw-scram"),
+}
+"""Login roles created in every server: method name -> (user, password).
+
+``pg_hba.conf`` gives each role the authentication method it is named after
+(``scram`` is ``scram-sha-256``), over TCP and over the Unix socket. The md5
+role's password is stored as an md5 hash: with a SCRAM verifier stored,
+PostgreSQL would silently answer the ``md5`` method with SCRAM.
+"""
+
+_HBA_METHODS: Final[Mapping[str, str]] = {
+    "trust": "trust",
+    "password": "password",
+    "md5": "md5",
+    "scram": "scram-sha-256",
+}
+_SUPERUSER: Final = "postgres"
+_DATABASE: Final = "pgpipe"
+_REQUIRED_PROGRAMS: Final = ("initdb", "pg_ctl", "postgres", "psql")
+_INSTALL_HINT: Final = (
+    "no PostgreSQL server binaries found; install them with "
+    "`apt-get install postgresql` (Debian/Ubuntu) or `pip install pgserver`, "
+    "or point PGPIPE_PG_BIN at a directory holding initdb, pg_ctl, postgres and psql"
+)
+_START_TIMEOUT: Final = 60
+_COMMAND_TIMEOUT: Final = 120
+_PORT_ATTEMPTS: Final = 5
+_LOG_TAIL_LINES: Final = 30
+
+
+@dataclass(frozen=True, slots=True)
+class _ServerAccount:
+    """The unprivileged account that runs the server programs under root."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+class TemporaryPostgres:
+    """A PostgreSQL server in a temporary directory, deleted on exit.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    ``stop`` is idempotent and also runs at interpreter exit, so a crashed
+    test run does not leave a server behind.
+
+    :param bin_dir: directory holding ``initdb``, ``pg_ctl``, ``postgres``
+        and ``psql``; found automatically when omitted (see the module
+        documentation).
+    :param port: TCP port to listen on; a free one is chosen at start when
+        omitted.
+    :param settings: extra ``postgresql.conf`` settings, as raw values
+        (``{"ssl": "on", "ssl_cert_file": "'server.crt'"}``), applied after
+        the defaults.
+    """
+
+    host: Final = "127.0.0.1"
+    """The TCP address the server listens on."""
+    superuser: Final = _SUPERUSER
+    """The superuser role; it authenticates with ``trust`` everywhere."""
+
+    def __init__(
+        self,
+        *,
+        bin_dir: str | None = None,
+        port: int | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self._requested_bin_dir = bin_dir
+        self._requested_port = port
+        self._settings = dict(settings or {})
+        self._account = _server_account()
+        self._bin_dir: str | None = None
+        self._directory: str | None = None
+        self._port: int | None = None
+        self._server_version: str | None = None
+        self._server_version_num: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> TemporaryPostgres:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Create the cluster, start the server and create the test roles.
+
+        :raises RuntimeError: when no binaries are found, when the server is
+            already running, or when a step fails (the message carries the
+            end of the server log).
+        """
+        if self._directory is not None:
+            raise RuntimeError("TemporaryPostgres is already started")
+        bin_dir = _reachable_bin_dir(_find_bin_dir(self._requested_bin_dir), self._account)
+        parent = _shared_tempdir() if self._account is not None else None
+        directory = tempfile.mkdtemp(prefix="pgpipe-pg-", dir=parent)
+        self._bin_dir = bin_dir
+        self._directory = directory
+        atexit.register(self.stop)
+        try:
+            if self._account is not None:
+                os.chown(directory, self._account.uid, self._account.gid)
+            self._initdb()
+            self._start_server()
+            self._create_roles()
+            self._server_version = self.psql("show server_version").strip()
+            self._server_version_num = int(self.psql("show server_version_num"))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the server immediately and delete its directory.
+
+        Does nothing when the server is not running.
+        """
+        directory = self._directory
+        if directory is None:
+            return
+        atexit.unregister(self.stop)
+        try:
+            pid_file = Path(directory, "data", "postmaster.pid")
+            if pid_file.exists():
+                result = self._run(
+                    "pg_ctl", "stop", "-D", self.data_dir, "-m", "immediate", check=False
+                )
+                if result.returncode != 0:
+                    _kill_postmaster(pid_file, self.data_dir)
+        finally:
+            self._directory = None
+            self._port = None
+            self._server_version = None
+            self._server_version_num = None
+            shutil.rmtree(directory, ignore_errors=True)
+
+    # -- facts about the running server ------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        if self._port is None:
+            raise RuntimeError("TemporaryPostgres is not started")
+        return self._port
+
+    @property
+    def directory(self) -> str:
+        """The temporary directory that holds everything; deleted by stop()."""
+        if self._directory is None:
+            raise RuntimeError("TemporaryPostgres is not started")
+        return self._directory
+
+    @property
+    def socket_dir(self) -> str:
+        """The directory of the server's Unix socket (``host`` for libpq)."""
+        return self.directory
+
+    @property
+    def data_dir(self) -> str:
+        """The cluster's data directory (PGDATA)."""
+        return os.path.join(self.directory, "data")
+
+    @property
+    def log_path(self) -> str:
+        """The server log file."""
+        return os.path.join(self.directory, "server.log")
+
+    @property
+    def bin_dir(self) -> str:
+        """The directory of the PostgreSQL programs in use."""
+        if self._bin_dir is None:
+            raise RuntimeError("TemporaryPostgres is not started")
+        return self._bin_dir
+
+    @property
+    def server_version(self) -> str:
+        """The server's ``server_version`` setting, e.g. ``"16.3"``."""
+        if self._server_version is None:
+            raise RuntimeError("TemporaryPostgres is not started")
+        return self._server_version
+
+    @property
+    def server_version_num(self) -> int:
+        """The server's ``server_version_num`` setting, e.g. ``160003``."""
+        if self._server_version_num is None:
+            raise RuntimeError("TemporaryPostgres is not started")
+        return self._server_version_num
+
+    def dsn(
+        self, user: str = _SUPERUSER, password: str | None = None, dbname: str = "postgres"
+    ) -> str:
+        """A ``postgresql://`` URI reaching the server over TCP on 127.0.0.1."""
+        credentials = quote(user, safe="")
+        if password is not None:
+            credentials += ":" + quote(password, safe="")
+        return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+
+    def psql(self, sql: str, *, dbname: str = "postgres") -> str:
+        """Run SQL as the superuser with the server's own ``psql``.
+
+        The script is read from standard input, so it may hold several
+        statements and psql meta-commands; output is unaligned and without
+        headers (``psql("select 1")`` returns ``"1\\n"``).
+
+        :returns: psql's standard output.
+        :raises RuntimeError: when any statement fails.
+        """
+        server = ("-h", self.socket_dir, "-p", str(self.port), "-U", _SUPERUSER, "-d", dbname)
+        script = ("-XqAt", "-v", "ON_ERROR_STOP=1", "-f", "-")
+        result = self._run("psql", *script, *server, as_client=True, input=sql, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed (exit {result.returncode}): {result.stderr.strip()}")
+        return result.stdout
+
+    def __repr__(self) -> str:
+        if self._directory is None:
+            return "<TemporaryPostgres stopped>"
+        return f"<TemporaryPostgres {self.host}:{self._port} in {self._directory}>"
+
+    # -- steps ---------------------------------------------------------------
+
+    def _initdb(self) -> None:
+        options = ("-U", _SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
+        self._run("initdb", "-D", self.data_dir, *options)
+        with open(os.path.join(self.data_dir, "postgresql.conf"), "a", encoding="utf-8") as conf:
+            conf.write("\ninclude 'pgpipe.conf'\n")
+        self._write_server_file("pg_hba.conf", _hba_conf())
+
+    def _start_server(self) -> None:
+        for attempt in range(_PORT_ATTEMPTS):
+            port = self._requested_port or _free_port()
+            self._write_server_file("pgpipe.conf", self._server_conf(port))
+            log_offset = _file_size(self.log_path)
+            wait = ("-w", "-t", str(_START_TIMEOUT))
+            result = self._run(
+                "pg_ctl", "start", "-D", self.data_dir, "-l", self.log_path, *wait, check=False
+            )
+            if result.returncode == 0:
+                self._port = port
+                return
+            log = _read_from(self.log_path, log_offset)
+            port_taken = "could not bind" in log or "already in use" in log
+            if self._requested_port is None and port_taken and attempt + 1 < _PORT_ATTEMPTS:
+                continue
+            tail = "\n".join(log.splitlines()[-_LOG_TAIL_LINES:])
+            raise RuntimeError(
+                f"PostgreSQL did not start (pg_ctl exit {result.returncode}): "
+                f"{result.stderr.strip()}\n--- end of {self.log_path} ---\n{tail}"
+            )
+
+    def _create_roles(self) -> None:
+        script = ["SET password_encryption = 'scram-sha-256';"]
+        for method, (user, password) in AUTH_USERS.items():
+            if method == "md5":
+                script.append("SET password_encryption = 'md5';")
+            secret = "" if password is None else f" PASSWORD {_literal(password)}"
+            script.append(f"CREATE ROLE {_ident(user)} LOGIN{secret};")
+            if method == "md5":
+                script.append("SET password_encryption = 'scram-sha-256';")
+        roles = ", ".join(_ident(user) for user, _ in AUTH_USERS.values())
+        script += [
+            f"CREATE DATABASE {_ident(_DATABASE)} OWNER {_ident(_SUPERUSER)};",
+            f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(_DATABASE)} TO {roles};",
+            f"GRANT CREATE ON SCHEMA public TO {roles};",
+            f"\\connect {_DATABASE}",
+            f"GRANT CREATE ON SCHEMA public TO {roles};",
+        ]
+        self.psql("\n".join(script) + "\n")
+
+    def _server_conf(self, port: int) -> str:
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(port),
+            "unix_socket_directories": _literal(self.socket_dir),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "128MB",
+            "max_connections": "100",
+            "logging_collector": "off",
+        }
+        settings.update(self._settings)
+        return "".join(f"{name} = {value}\n" for name, value in settings.items())
+
+    # -- process plumbing ----------------------------------------------------
+
+    def _write_server_file(self, name: str, text: str) -> None:
+        path = os.path.join(self.data_dir, name)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(path, 0o600)
+        if self._account is not None:
+            os.chown(path, self._account.uid, self._account.gid)
+
+    def _run(
+        self,
+        program: str,
+        *args: str,
+        as_client: bool = False,
+        input: str | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one of the PostgreSQL programs, as the server account unless ``as_client``."""
+        account = None if as_client else self._account
+        result = subprocess.run(
+            [os.path.join(self.bin_dir, program), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=_clean_environment(),
+            cwd=self.directory,
+            timeout=_COMMAND_TIMEOUT,
+            user=None if account is None else account.uid,
+            group=None if account is None else account.gid,
+            extra_groups=None if account is None else [],
+        )
+        if check and result.returncode != 0:
+            output = (result.stderr or result.stdout).strip()
+            raise RuntimeError(f"{program} failed (exit {result.returncode}): {output}")
+        return result
+
+
+# -- finding the binaries ----------------------------------------------------
+
+
+def _find_bin_dir(explicit: str | None) -> str:
+    """The first directory holding the server programs, searched in order."""
+    for given in (explicit, os.environ.get("PGPIPE_PG_BIN")):
+        if given:
+            missing = [p for p in _REQUIRED_PROGRAMS if not _is_program(given, p)]
+            if missing:
+                raise RuntimeError(f"{given} lacks PostgreSQL programs: {', '.join(missing)}")
+            return given
+    for candidate in _candidate_bin_dirs():
+        if all(_is_program(candidate, p) for p in _REQUIRED_PROGRAMS):
+            return candidate
+    raise RuntimeError(_INSTALL_HINT)
+
+
+def _candidate_bin_dirs() -> list[str]:
+    candidates = []
+    pg_config = shutil.which("pg_config")
+    if pg_config is not None:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            result = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=30, check=True
+            )
+            candidates.append(result.stdout.strip())
+    debian = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    candidates += [str(p) for p in sorted(debian, key=lambda p: int(p.parent.name), reverse=True)]
+    wheel = _pgserver_bin_dir()
+    if wheel is not None:
+        candidates.append(wheel)
+    return candidates
+
+
+def _pgserver_bin_dir() -> str | None:
+    """The bin directory inside the ``pgserver`` wheel, found without importing it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("pgserver")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.join(next(iter(spec.submodule_search_locations)), "pginstall", "bin")
+
+
+def _is_program(directory: str, name: str) -> bool:
+    path = os.path.join(directory, name)
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _reachable_bin_dir(bin_dir: str, account: _ServerAccount | None) -> str:
+    """``bin_dir``, or a copy of its installation the server account can run.
+
+    Under root the programs run as another account, which cannot reach an
+    installation under a private directory (the ``pgserver`` wheel below
+    ``/root``, say). Such an installation is copied once to the shared temp
+    directory, keeping the relative paths its programs load from: the
+    parent of ``bin`` (with ``lib`` and ``share``) and, as ``pgserver``'s
+    run paths expect, a ``<package>.libs`` directory beside its package.
+    The copy is reused while the source is unchanged.
+    """
+    if account is None or _account_can_run(os.path.join(bin_dir, "postgres"), account):
+        return bin_dir
+    bin_path = Path(bin_dir).resolve()
+    install = bin_path.parent
+    package = install.parent
+    layout = {install: Path(package.name, install.name)}
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        layout[libs] = Path(libs.name)
+    stamp = f"{install}:{bin_path.joinpath('postgres').stat().st_mtime_ns}"
+    key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    target = Path(_shared_tempdir(), f"pgpipe-pginstall-{key}")
+    if not _is_trusted_copy(target):
+        staging = tempfile.mkdtemp(prefix="pgpipe-pginstall-", dir=_shared_tempdir())
+        try:
+            for source, relative in layout.items():
+                shutil.copytree(source, Path(staging, relative), symlinks=True)
+            for directory in (staging, os.path.join(staging, package.name)):
+                os.chmod(directory, 0o755)
+            os.rename(staging, target)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not _is_trusted_copy(target):
+                raise
+    copied = str(target / layout[install] / bin_path.name)
+    if not _account_can_run(os.path.join(copied, "postgres"), account):
+        raise RuntimeError(f"account {account.name!r} cannot run the programs in {copied}")
+    return copied
+
+
+def _is_trusted_copy(path: Path) -> bool:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _account_can_run(program: str, account: _ServerAccount) -> bool:
+    try:
+        result = subprocess.run(
+            [program, "--version"],
+            capture_output=True,
+            cwd="/",
+            env=_clean_environment(),
+            timeout=30,
+            user=account.uid,
+            group=account.gid,
+            extra_groups=[],
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0
+
+
+# -- accounts, files, processes ----------------------------------------------
+
+
+def _server_account() -> _ServerAccount | None:
+    """The account to run the server as under root; None when not root."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return _ServerAccount(name, entry.pw_uid, entry.pw_gid)
+    raise RuntimeError("running as root and neither a 'postgres' nor a 'nobody' account exists")
+
+
+def _shared_tempdir() -> str:
+    """The temp directory, if every account can traverse it, else /tmp."""
+    preferred = Path(tempfile.gettempdir()).resolve()
+    for part in (preferred, *preferred.parents):
+        if not part.stat().st_mode & stat.S_IXOTH:
+            return "/tmp"
+    return str(preferred)
+
+
+def _clean_environment() -> dict[str, str]:
+    """This process's environment without libpq/server variables, in the C locale."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _kill_postmaster(pid_file: Path, data_dir: str) -> None:
+    """Last resort when pg_ctl could not stop the server.
+
+    The pid is only signalled while its command line still names our data
+    directory, so a stale pid file never kills an unrelated process.
+    """
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pid = int(pid_file.read_text(encoding="utf-8").splitlines()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if os.fsencode(data_dir) in cmdline:
+            os.kill(pid, signal.SIGKILL)
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def _read_from(path: str, offset: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            file.seek(offset)
+            return file.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _hba_conf() -> str:
+    """pg_hba.conf: one method per test role, over TCP and the Unix socket.
+
+    First match wins: the superuser and each test role get their own lines;
+    every other role falls through to scram-sha-256.
+    """
+    rules = [(_SUPERUSER, "trust")]
+    rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
+    rules.append(("all", "scram-sha-256"))
+    lines = ["# Written by pgpipe.testing.TemporaryPostgres"]
+    for user, method in rules:
+        lines.append(f"local all {user} {method}")
+        lines.append(f"host all {user} 127.0.0.1/32 {method}")
+        lines.append(f"host all {user} ::1/128 {method}")
+    return "\n".join(lines) + "\n"
+
+
+def _literal(text: str) -> str:
+    """A single-quoted SQL / postgresql.conf string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

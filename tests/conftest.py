@@ -1,0 +1,41 @@
+"""Shared test fixtures: one throwaway PostgreSQL per session, hypothesis profiles.
+
+Tests that need no server never touch ``pg_server``, so the server only
+starts when the first test asking for it runs. More fixtures (connections
+per authentication method, proxies) can build on ``pg_server`` in other
+conftest files or plugin modules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from pgpipe.testing import TemporaryPostgres
+
+# Shared CI machines are slow and noisy (2 cores): no per-example deadline.
+settings.register_profile("pgpipe", deadline=None, max_examples=100)
+settings.register_profile(
+    "ci",
+    deadline=None,
+    max_examples=100,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci" if os.environ.get("CI") else "pgpipe")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[TemporaryPostgres]:
+    """A running TemporaryPostgres shared by the whole session."""
+    with TemporaryPostgres() as server:
+        yield server
+
+
+@pytest.fixture
+def dsn(pg_server: TemporaryPostgres) -> str:
+    """The superuser's DSN over TCP, on the ``pgpipe`` database."""
+    return pg_server.dsn(dbname="pgpipe")
