@@ -177,7 +177,9 @@ def parse_dsn(
         dbname=merged.get("dbname") or user,
         password=merged.get("password"),
         application_name=merged.get("application_name"),
-        connect_timeout=_timeout(merged["connect_timeout"]) if "connect_timeout" in merged else None,
+        connect_timeout=_timeout(merged["connect_timeout"])
+        if "connect_timeout" in merged
+        else None,
         options=merged.get("options"),
         server_settings=server_settings,
     )

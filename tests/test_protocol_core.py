@@ -9,8 +9,8 @@ import pytest
 import scramp
 from hypothesis import given
 from hypothesis import strategies as st
-from pgpipe.errors import InterfaceError, OperationalError, ProtocolError
 
+from pgpipe.errors import InterfaceError, OperationalError, ProtocolError
 from pgpipe.protocol import NEED_DATA, ProtocolConnection, State, frontend
 from pgpipe.protocol import events as ev
 from tests import wire

@@ -3,8 +3,8 @@
 ``DECODERS`` maps a message type byte to the function that decodes its body.
 Authentication ('R') is decoded by ``authentication`` and handled by the
 connection, which answers it. Every decoder checks lengths and rejects
-trailing bytes; ``decode`` turns any slip (short body, bad UTF-8) into
-ProtocolError, so nothing else escapes whatever the server sends.
+trailing bytes; a short body or bad UTF-8 surfaces as struct.error,
+IndexError or ValueError, which the connection turns into ProtocolError.
 """
 
 from __future__ import annotations
@@ -119,7 +119,23 @@ def _parameter_description(body: bytes) -> ev.ParameterDescription:
     return ev.ParameterDescription(oids)
 
 
+_ROW_DESCRIPTIONS: dict[bytes, ev.RowDescription] = {}
+_ROW_DESCRIPTIONS_KEPT: Final = 512
+
+
 def _row_description(body: bytes) -> ev.RowDescription:
+    # A statement run again sends the same RowDescription: decode it once. The
+    # events are immutable, so sharing them is safe.
+    event = _ROW_DESCRIPTIONS.get(body)
+    if event is None:
+        event = _decode_row_description(body)
+        if len(_ROW_DESCRIPTIONS) >= _ROW_DESCRIPTIONS_KEPT:
+            _ROW_DESCRIPTIONS.clear()
+        _ROW_DESCRIPTIONS[body] = event
+    return event
+
+
+def _decode_row_description(body: bytes) -> ev.RowDescription:
     r = _Reader(body)
     (count,) = r.unpack(_U16)
     fields = []
@@ -242,14 +258,3 @@ DECODERS: Final[dict[bytes, Callable[[bytes], ev.Event]]] = {
     b"H": _copy_out_response,
     b"d": _copy_data,
 }
-
-
-def decode(kind: bytes, body: bytes) -> ev.Event:
-    """Decode one non-authentication message; any malformation is a ProtocolError."""
-    decoder = DECODERS.get(kind)
-    if decoder is None:
-        raise ProtocolError(f"unknown backend message type {kind!r}")
-    try:
-        return decoder(body)
-    except (struct.error, IndexError, ValueError) as exc:
-        raise ProtocolError(f"malformed backend message {kind!r}: {exc}") from None

@@ -34,31 +34,44 @@ class ReceiveBuffer:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
-    def next_message(self) -> tuple[bytes, bytes] | None:
-        """Return ``(type byte, body)`` of the next complete message, or None."""
+    def messages(self) -> list[tuple[bytes, bytes]]:
+        """Every complete message buffered, as ``(type byte, body)``, oldest first.
+
+        The headers are walked in place; the complete messages are copied out
+        once, so a large message arriving in many pieces is not copied per piece.
+        """
         buf = self._buf
-        pos = self._pos
-        available = len(buf) - pos
-        if available < 5:
-            return None
-        kind, length = _HEADER.unpack_from(buf, pos)
-        if length < 4:
-            raise ProtocolError(f"backend message {kind!r} declares an invalid length {length}")
-        if length > self.max_message_size:
-            raise ProtocolError(
-                f"backend message {kind!r} declares {length} bytes, "
-                f"over the limit of {self.max_message_size}"
-            )
-        end = pos + 1 + length
-        if end > len(buf):
-            return None
-        body = bytes(buf[pos + 5 : end])
-        if end == len(buf):
+        start = pos = self._pos
+        size = len(buf)
+        ends = []
+        limit = self.max_message_size
+        while size - pos >= 5:
+            kind, length = _HEADER.unpack_from(buf, pos)
+            if length < 4:
+                raise ProtocolError(f"backend message {kind!r} declares an invalid length {length}")
+            if length > limit:
+                raise ProtocolError(
+                    f"backend message {kind!r} declares {length} bytes, over the limit of {limit}"
+                )
+            end = pos + 1 + length
+            if end > size:
+                break
+            ends.append(end - start)
+            pos = end
+        if not ends:
+            return []
+        chunk = bytes(buf[start:pos])
+        out = []
+        begin = 0
+        for end in ends:
+            out.append((chunk[begin : begin + 1], chunk[begin + 5 : end]))
+            begin = end
+        if pos == size:
             buf.clear()
             self._pos = 0
-        elif end > _COMPACT_AT and end * 2 > len(buf):
-            del buf[:end]
+        elif pos > _COMPACT_AT and pos * 2 > size:
+            del buf[:pos]
             self._pos = 0
         else:
-            self._pos = end
-        return kind, body
+            self._pos = pos
+        return out

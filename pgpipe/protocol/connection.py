@@ -9,7 +9,7 @@ no I/O and reads no clock or random source. The caller
 
 Every frontend message that the server answers pushes what it must answer
 onto a queue of expectations (``_Expect``); each backend message is checked
-against the head of that queue by the ``_TRANSITIONS`` table. Commands may be
+against the transition table of the oldest one. Commands may be
 queued at any time before Terminate, including during startup: the queue is
 what lets a first query ride along with the authentication messages.
 
@@ -21,6 +21,7 @@ the connection is dead and every call raises again.
 from __future__ import annotations
 
 import enum
+import struct
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -31,58 +32,52 @@ from pgpipe.protocol import events as ev
 from pgpipe.protocol.auth import METHOD_NAMES, Authenticator
 from pgpipe.protocol.buffer import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
 
-
-class _Expect(enum.Enum):
-    """What the server owes for a frontend message still unanswered."""
-
-    STARTUP = "StartupMessage"
-    PARSE = "Parse"
-    BIND = "Bind"
-    DESCRIBE_STATEMENT = "Describe(statement)"
-    DESCRIBE_PORTAL = "Describe(portal)"
-    EXECUTE = "Execute"
-    COPY_OUT = "COPY TO STDOUT"
-    COPY_IN = "COPY FROM STDIN"
-    CLOSE = "Close"
-    SYNC = "Sync"
-    QUERY = "Query"
-
-
 _STAY: Final = "stay"
 _POP: Final = "pop"
+_KEY: Final = "BackendKeyData"
+_VERSION: Final = "NegotiateProtocolVersion"
 
-# (head of the queue, message type) -> what happens to the head: it stays, it is
-# popped, or it is replaced by another expectation. A missing key is a protocol error.
-_TRANSITIONS: Final[dict[tuple[_Expect, bytes], _Expect | str]] = {
-    (_Expect.STARTUP, b"K"): _STAY,
-    (_Expect.STARTUP, b"v"): _STAY,
-    (_Expect.STARTUP, b"Z"): _POP,
-    (_Expect.PARSE, b"1"): _POP,
-    (_Expect.BIND, b"2"): _POP,
-    (_Expect.DESCRIBE_STATEMENT, b"t"): _Expect.DESCRIBE_PORTAL,
-    (_Expect.DESCRIBE_PORTAL, b"T"): _POP,
-    (_Expect.DESCRIBE_PORTAL, b"n"): _POP,
-    (_Expect.EXECUTE, b"D"): _STAY,
-    (_Expect.EXECUTE, b"C"): _POP,
-    (_Expect.EXECUTE, b"I"): _POP,
-    (_Expect.EXECUTE, b"s"): _POP,
-    (_Expect.COPY_OUT, b"d"): _STAY,
-    (_Expect.COPY_OUT, b"c"): _POP,
-    (_Expect.CLOSE, b"3"): _POP,
-    (_Expect.SYNC, b"Z"): _POP,
-    (_Expect.QUERY, b"T"): _STAY,
-    (_Expect.QUERY, b"D"): _STAY,
-    (_Expect.QUERY, b"C"): _STAY,
-    (_Expect.QUERY, b"I"): _STAY,
-    (_Expect.QUERY, b"Z"): _POP,
-}
+
+class _Expect:
+    """What the server owes for a frontend message still unanswered.
+
+    ``transitions`` maps each message type the server may send while this is
+    the oldest debt to what happens to it: it stays, it is popped, another
+    expectation replaces it, or (during startup) the connection records it.
+    A missing key is a protocol error, unless the message is one accepted
+    anywhere (``_handle_other``).
+    """
+
+    __slots__ = ("name", "transitions")
+
+    def __init__(self, name: str, transitions: Mapping[bytes, _Expect | str]) -> None:
+        self.name = name
+        self.transitions = dict(transitions)
+
+    def __repr__(self) -> str:
+        return f"<expect {self.name}>"
+
+
+_STARTUP: Final = _Expect("StartupMessage", {b"K": _KEY, b"v": _VERSION, b"Z": _POP})
+_PARSE: Final = _Expect("Parse", {b"1": _POP})
+_BIND: Final = _Expect("Bind", {b"2": _POP})
+_DESCRIBE_PORTAL: Final = _Expect("Describe(portal)", {b"T": _POP, b"n": _POP})
+_DESCRIBE_STATEMENT: Final = _Expect("Describe(statement)", {b"t": _DESCRIBE_PORTAL})
+_EXECUTE: Final = _Expect("Execute", {b"D": _STAY, b"C": _POP, b"I": _POP, b"s": _POP})
+_COPY_OUT: Final = _Expect("COPY TO STDOUT", {b"d": _STAY, b"c": _POP})
+_COPY_IN: Final = _Expect("COPY FROM STDIN", {})
+_CLOSE: Final = _Expect("Close", {b"3": _POP})
+_SYNC: Final = _Expect("Sync", {b"Z": _POP})
+_QUERY: Final = _Expect("Query", {b"T": _STAY, b"D": _STAY, b"C": _STAY, b"I": _STAY, b"Z": _POP})
 
 # Messages that start COPY: the copy expectation goes in front of the current one.
-_COPY_STARTS: Final = {b"G": _Expect.COPY_IN, b"H": _Expect.COPY_OUT}
-_COPY_HOSTS: Final = frozenset({_Expect.EXECUTE, _Expect.QUERY})
+_COPY_STARTS: Final = {b"G": _COPY_IN, b"H": _COPY_OUT}
+_COPY_HOSTS: Final = frozenset({_EXECUTE, _QUERY})
 
 # Where an ErrorResponse stops discarding expectations: the server skips to Sync.
-_ERROR_STOPS: Final = frozenset({_Expect.SYNC, _Expect.QUERY, _Expect.STARTUP})
+_ERROR_STOPS: Final = frozenset({_SYNC, _QUERY, _STARTUP})
+
+_ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 
 _ASYNC: Final = frozenset({b"N", b"A", b"S"})
 
@@ -120,6 +115,8 @@ class ProtocolConnection:
         "_dead_reason",
         "_eof",
         "_expect",
+        "_inbox",
+        "_inbox_pos",
         "_outgoing",
         "_state",
         "backend_key",
@@ -154,7 +151,9 @@ class ProtocolConnection:
         self._outgoing = bytearray(frontend.startup_message(startup))
         self._auth = Authenticator(user, password, scram_nonce)
         self._buffer = ReceiveBuffer(max_message_size)
-        self._expect: deque[_Expect] = deque([_Expect.STARTUP])
+        self._inbox: list[tuple[bytes, bytes]] = []
+        self._inbox_pos = 0
+        self._expect: deque[_Expect] = deque([_STARTUP])
         self._state = State.STARTUP
         self._eof = False
         self._dead_reason = ""
@@ -181,6 +180,8 @@ class ProtocolConnection:
         self._state = State.DEAD
         self._dead_reason = reason
         self._outgoing.clear()
+        self._inbox = []
+        self._inbox_pos = 0
         return ProtocolError(reason)
 
     def _check_usable(self) -> None:
@@ -200,10 +201,10 @@ class ProtocolConnection:
 
     def send_query(self, sql: str) -> None:
         """Query (simple protocol): answered by zero or more result sets, then ReadyForQuery."""
-        self._command(frontend.query(sql), _Expect.QUERY)
+        self._command(frontend.query(sql), _QUERY)
 
     def send_parse(self, name: str, sql: str, param_oids: Sequence[int] = ()) -> None:
-        self._command(frontend.parse(name, sql, param_oids), _Expect.PARSE)
+        self._command(frontend.parse(name, sql, param_oids), _PARSE)
 
     def send_bind(
         self,
@@ -214,21 +215,21 @@ class ProtocolConnection:
         result_formats: Sequence[int],
     ) -> None:
         self._command(
-            frontend.bind(portal, statement, param_formats, params, result_formats), _Expect.BIND
+            frontend.bind(portal, statement, param_formats, params, result_formats), _BIND
         )
 
     def send_describe(self, kind: str, name: str) -> None:
-        expect = _Expect.DESCRIBE_STATEMENT if kind == "S" else _Expect.DESCRIBE_PORTAL
+        expect = _DESCRIBE_STATEMENT if kind == "S" else _DESCRIBE_PORTAL
         self._command(frontend.describe(kind, name), expect)
 
     def send_execute(self, portal: str, max_rows: int = 0) -> None:
-        self._command(frontend.execute(portal, max_rows), _Expect.EXECUTE)
+        self._command(frontend.execute(portal, max_rows), _EXECUTE)
 
     def send_close(self, kind: str, name: str) -> None:
-        self._command(frontend.close(kind, name), _Expect.CLOSE)
+        self._command(frontend.close(kind, name), _CLOSE)
 
     def send_sync(self) -> None:
-        self._command(frontend.SYNC, _Expect.SYNC)
+        self._command(frontend.SYNC, _SYNC)
 
     def send_flush(self) -> None:
         self._command(frontend.FLUSH)
@@ -252,15 +253,7 @@ class ProtocolConnection:
             + frontend.bind("", "", param_formats, params, result_formats)
             + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
         )
-        self._command(
-            data,
-            _Expect.PARSE,
-            _Expect.BIND,
-            _Expect.DESCRIBE_PORTAL,
-            _Expect.EXECUTE,
-            _Expect.CLOSE,
-            _Expect.SYNC,
-        )
+        self._command(data, *_ONE_SHOT)
 
     def send_terminate(self) -> None:
         """Terminate: the server closes the connection; nothing may be sent after it."""
@@ -294,28 +287,61 @@ class ProtocolConnection:
 
     def next_event(self) -> ev.Event | ev.NeedData:
         """The next event, or NEED_DATA when the buffered bytes hold no complete message."""
-        self._check_usable()
-        try:
-            message = self._buffer.next_message()
-        except ProtocolError as exc:
-            raise self._die(str(exc)) from None
-        if message is None:
-            if not self._eof:
-                return ev.NEED_DATA
-            expected = self._state is State.CLOSING
-            self._state = State.CLOSED
-            self._expect.clear()
-            return ev.ConnectionClosed(expected)
-        kind, body = message
+        if self._state is State.DEAD:
+            self._check_usable()
+        inbox = self._inbox
+        if self._inbox_pos == len(inbox):
+            try:
+                inbox = self._inbox = self._buffer.messages()
+            except ProtocolError as exc:
+                raise self._die(str(exc)) from None
+            self._inbox_pos = 0
+            if not inbox:
+                if not self._eof:
+                    return ev.NEED_DATA
+                expected = self._state is State.CLOSING
+                self._state = State.CLOSED
+                self._expect.clear()
+                return ev.ConnectionClosed(expected)
+        kind, body = inbox[self._inbox_pos]
+        self._inbox_pos += 1
         try:
             return self._handle(kind, body)
         except ProtocolError as exc:
             raise self._die(str(exc)) from None
+        except (struct.error, IndexError, ValueError) as exc:
+            raise self._die(f"malformed backend message {kind!r}: {exc}") from None
 
     def _handle(self, kind: bytes, body: bytes) -> ev.Event:
+        expect = self._expect
+        if expect:
+            head = expect[0]
+            action = head.transitions.get(kind)
+            if action is not None:
+                event = backend.DECODERS[kind](body)
+                if action is _STAY:
+                    return event
+                if action is _POP:
+                    expect.popleft()
+                    if kind == b"Z" and isinstance(event, ev.ReadyForQuery):
+                        self._ready(head, event)
+                elif isinstance(action, _Expect):
+                    expect[0] = action
+                elif kind == b"K" and isinstance(event, ev.BackendKeyData):
+                    self.backend_key = event
+                elif kind == b"v" and isinstance(event, ev.NegotiateProtocolVersion):
+                    self.protocol_minor = event.minor
+                return event
+        return self._handle_other(kind, body)
+
+    def _handle_other(self, kind: bytes, body: bytes) -> ev.Event:
+        """Messages outside the head's table: authentication, async ones, errors, COPY."""
         if kind == b"R":
             return self._authentication(body)
-        event = backend.decode(kind, body)
+        decoder = backend.DECODERS.get(kind)
+        if decoder is None:
+            raise ProtocolError(f"unknown backend message type {kind!r}")
+        event = decoder(body)
         if kind in _ASYNC:
             if kind == b"S" and isinstance(event, ev.ParameterStatus):
                 self._parameter_status(event)
@@ -325,30 +351,17 @@ class ProtocolConnection:
         if not self._expect:
             raise ProtocolError(f"unexpected message {kind!r} while no command is pending")
         head = self._expect[0]
-        action = _TRANSITIONS.get((head, kind))
-        if action is None:
-            copy = _COPY_STARTS.get(kind)
-            if copy is None or head not in _COPY_HOSTS:
-                raise ProtocolError(f"unexpected message {kind!r} in answer to {head.value}")
-            self._expect.appendleft(copy)
-            if copy is _Expect.COPY_IN:
-                # pgpipe has no COPY FROM STDIN yet: refuse it so the session stays in sync.
-                self._outgoing += frontend.copy_fail("COPY FROM STDIN is not supported by pgpipe")
-            return event
-        if action is _POP:
-            self._expect.popleft()
-        elif action is not _STAY and isinstance(action, _Expect):
-            self._expect[0] = action
-        if kind == b"Z" and isinstance(event, ev.ReadyForQuery):
-            self._ready(head, event)
-        elif kind == b"K" and isinstance(event, ev.BackendKeyData):
-            self.backend_key = event
-        elif kind == b"v" and isinstance(event, ev.NegotiateProtocolVersion):
-            self.protocol_minor = event.minor
+        copy = _COPY_STARTS.get(kind)
+        if copy is None or head not in _COPY_HOSTS:
+            raise ProtocolError(f"unexpected message {kind!r} in answer to {head.name}")
+        self._expect.appendleft(copy)
+        if copy is _COPY_IN:
+            # pgpipe has no COPY FROM STDIN yet: refuse it so the session stays in sync.
+            self._outgoing += frontend.copy_fail("COPY FROM STDIN is not supported by pgpipe")
         return event
 
     def _authentication(self, body: bytes) -> ev.Event:
-        if not self._expect or self._expect[0] is not _Expect.STARTUP:
+        if not self._expect or self._expect[0] is not _STARTUP:
             raise ProtocolError("an Authentication message outside startup")
         code, data = backend.authentication(body)
         method = METHOD_NAMES.get(code, str(code))
@@ -358,7 +371,7 @@ class ProtocolConnection:
         return ev.AuthenticationRequest(method)
 
     def _ready(self, head: _Expect, event: ev.ReadyForQuery) -> None:
-        if head is _Expect.STARTUP and not self._auth.done:
+        if head is _STARTUP and not self._auth.done:
             raise ProtocolError("ReadyForQuery before authentication completed")
         self.transaction_status = event.status
         if not self._expect and self._state is not State.CLOSING:

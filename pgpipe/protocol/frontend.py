@@ -7,6 +7,7 @@ bytes the server would misread.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -90,6 +91,12 @@ def query(sql: str) -> bytes:
 
 def parse(name: str, sql: str, param_oids: Sequence[int]) -> bytes:
     """Parse: prepare ``sql`` as statement ``name`` ("" = unnamed) with these parameter types."""
+    return _parse(name, sql, tuple(param_oids))
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(name: str, sql: str, param_oids: tuple[int, ...]) -> bytes:
+    # Memoized: the same statement text is parsed again and again.
     for oid in param_oids:
         if not 0 <= oid <= 0xFFFFFFFF:
             raise InterfaceError(f"a type OID is an unsigned 32-bit integer, not {oid}")
@@ -110,6 +117,14 @@ def _format_codes(formats: Sequence[int], what: str) -> bytes:
     return _count(len(formats), what) + struct.pack(f"!{len(formats)}h", *formats)
 
 
+# The format-code lists almost every Bind uses: none (all text), all text, all binary.
+_COMMON_FORMATS: Final = {
+    (): b"\x00\x00",
+    (0,): b"\x00\x01\x00\x00",
+    (1,): b"\x00\x01\x00\x01",
+}
+
+
 def bind(
     portal: str,
     statement: str,
@@ -121,7 +136,8 @@ def bind(
     parts = [
         cstring(portal, "a portal name"),
         cstring(statement, "a statement name"),
-        _format_codes(param_formats, "parameter format codes"),
+        _COMMON_FORMATS.get(tuple(param_formats))
+        or _format_codes(param_formats, "parameter format codes"),
         _count(len(params), "parameters"),
     ]
     pack = _I32.pack
@@ -133,7 +149,10 @@ def bind(
                 raise InterfaceError("a parameter value is larger than the protocol allows")
             parts.append(pack(len(value)))
             parts.append(value)
-    parts.append(_format_codes(result_formats, "result format codes"))
+    parts.append(
+        _COMMON_FORMATS.get(tuple(result_formats))
+        or _format_codes(result_formats, "result format codes")
+    )
     return _message(b"B", b"".join(parts))
 
 
