@@ -1,0 +1,47 @@
+"""pgpipe: a pure-Python PostgreSQL driver that reaches the first result in the
+fewest round trips the protocol allows.
+
+>>> import pgpipe
+>>> with pgpipe.connect("postgresql://app@localhost/app") as conn:  # doctest: +SKIP
+...     conn.query_with_param_types("SELECT $1 + 1", [(41, pgpipe.Type.INT4)]).rows
+[(42,)]
+"""
+
+from pgpipe.aio import AsyncConnection, connect_async
+from pgpipe.errors import (
+    DatabaseError,
+    DataError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    ProtocolError,
+)
+from pgpipe.result import Column, Result
+from pgpipe.sync import Connection, connect
+from pgpipe.types import Type
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AsyncConnection",
+    "Column",
+    "Connection",
+    "DataError",
+    "DatabaseError",
+    "Error",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
+    "OperationalError",
+    "ProgrammingError",
+    "ProtocolError",
+    "Result",
+    "Type",
+    "connect",
+    "connect_async",
+]

@@ -1,0 +1,313 @@
+"""What the blocking and asyncio adapters share: everything but the I/O.
+
+A ``Session`` wraps the protocol core with the type codecs, the per-statement
+result-format memory, and the notices and notifications the server sends.
+Each command queues its bytes on the core and returns an *operation* that
+consumes events until its own ReadyForQuery. The adapters only move bytes
+and feed events to the operation; they share no other logic.
+
+Rows are decoded after the operation's ReadyForQuery, so a value that fails
+to decode raises with the connection already back in sync.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from pgpipe import errors
+from pgpipe.conninfo import ConnectParams
+from pgpipe.protocol import events as ev
+from pgpipe.protocol.connection import ProtocolConnection, State
+from pgpipe.result import Column, Result
+from pgpipe.types import encode_inferred, encode_typed, has_binary_decoder, result_decoder
+
+_TEXT: Final = 0
+_BINARY: Final = 1
+_STATEMENTS_KEPT: Final = 512
+_KEEP_NOTICES: Final = 100
+
+
+class Operation:
+    """Consumes the events that answer one command; ``feed`` returns True when done."""
+
+    __slots__ = ("error", "session")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.error: errors.Error | None = None
+
+    def feed(self, event: ev.Event) -> bool:
+        raise NotImplementedError
+
+    def _common(self, event: ev.Event) -> bool:
+        """Handle what any state may receive; True when the operation is over."""
+        if isinstance(event, ev.NoticeResponse):
+            self.session.notices.append(event.fields)
+        elif isinstance(event, ev.NotificationResponse):
+            self.session.notifications.append(event)
+        elif isinstance(event, ev.ErrorResponse):
+            self.error = errors.from_fields(event.fields)
+            return event.is_fatal
+        elif isinstance(event, ev.ConnectionClosed):
+            if self.error is None:
+                self.error = errors.OperationalError(
+                    "the server closed the connection unexpectedly"
+                )
+            return True
+        return False
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+class Startup(Operation):
+    """StartupMessage to the first ReadyForQuery, answering authentication on the way."""
+
+    __slots__ = ("auth_methods",)
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.auth_methods: list[str] = []
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.ReadyForQuery):
+            return True
+        if isinstance(event, ev.AuthenticationRequest):
+            self.auth_methods.append(event.method)
+            return False
+        if isinstance(event, ev.ConnectionClosed) and self.error is None:
+            self.error = errors.OperationalError("the server closed the connection during startup")
+            return True
+        return self._common(event)
+
+
+class UnnamedQuery(Operation):
+    """One statement through the one-packet Parse/Bind/Describe/Execute/Close/Sync."""
+
+    __slots__ = ("_copy", "_key", "fields", "raw_rows", "status")
+
+    def __init__(self, session: Session, key: tuple[str, tuple[int, ...]]) -> None:
+        super().__init__(session)
+        self._key = key
+        self._copy = False
+        self.fields: tuple[ev.FieldDescription, ...] = ()
+        self.raw_rows: list[tuple[bytes | None, ...]] = []
+        self.status: str | None = None
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.DataRow):
+            self.raw_rows.append(event.values)
+        elif type(event) in _QUIET:
+            pass
+        elif isinstance(event, ev.RowDescription):
+            self.fields = event.fields
+        elif isinstance(event, ev.CommandComplete):
+            self.status = event.tag
+        elif isinstance(event, ev.ReadyForQuery):
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            self._copy = True
+        else:
+            return self._common(event)
+        return False
+
+    def result(self) -> Result:
+        self.check()
+        if self._copy:
+            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
+        return self.session.finish(self._key, self.fields, self.raw_rows, self.status)
+
+
+# Events that need no action from an operation beyond the core's own checks.
+_QUIET: Final = frozenset(
+    {
+        ev.ParseComplete,
+        ev.BindComplete,
+        ev.CloseComplete,
+        ev.NoData,
+        ev.EmptyQueryResponse,
+        ev.PortalSuspended,
+        ev.ParameterStatus,
+        ev.CopyData,
+        ev.CopyDone,
+    }
+)
+
+
+class Script(Operation):
+    """A simple Query: any number of statements, one Result each."""
+
+    __slots__ = ("_copy", "_fields", "_rows", "results")
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._copy = False
+        self._fields: tuple[ev.FieldDescription, ...] = ()
+        self._rows: list[tuple[bytes | None, ...]] = []
+        self.results: list[tuple[tuple[ev.FieldDescription, ...], list[Any], str | None]] = []
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.DataRow):
+            self._rows.append(event.values)
+        elif isinstance(event, ev.RowDescription):
+            self._fields = event.fields
+        elif isinstance(event, ev.CommandComplete | ev.EmptyQueryResponse):
+            tag = event.tag if isinstance(event, ev.CommandComplete) else None
+            self.results.append((self._fields, self._rows, tag))
+            self._fields, self._rows = (), []
+        elif isinstance(event, ev.ReadyForQuery):
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            self._copy = True
+        elif type(event) not in _QUIET:
+            return self._common(event)
+        return False
+
+    def result(self) -> list[Result]:
+        self.check()
+        if self._copy:
+            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
+        return [self.session.build_result(*r) for r in self.results]
+
+
+class Session:
+    """The protocol core plus codecs and per-connection memory; no I/O."""
+
+    __slots__ = ("_statements", "core", "notices", "notifications", "params")
+
+    def __init__(self, params: ConnectParams, scram_nonce: str) -> None:
+        settings = dict(params.server_settings)
+        if params.application_name is not None:
+            settings["application_name"] = params.application_name
+        if params.options is not None:
+            settings["options"] = params.options
+        self.params = params
+        self.core = ProtocolConnection(
+            user=params.user,
+            password=params.password,
+            database=params.dbname,
+            settings=settings,
+            scram_nonce=scram_nonce,
+        )
+        self.notices: deque[Mapping[str, str]] = deque(maxlen=_KEEP_NOTICES)
+        self.notifications: deque[ev.NotificationResponse] = deque(maxlen=_KEEP_NOTICES)
+        # (SQL, parameter OIDs) -> what its results looked like last time. Unknown
+        # statements ask for text results, which every type has; known ones for
+        # binary when every column has a binary decoder. One format code covers all
+        # columns, so a statement whose column count changes cannot make Bind fail.
+        self._statements: dict[tuple[str, tuple[int, ...]], _Statement] = {}
+
+    def __repr__(self) -> str:
+        p = self.params
+        return f"<Session {p.user}@{p.host}:{p.port}/{p.dbname} {self.core.state.value}>"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.core.state in (State.CLOSING, State.CLOSED, State.DEAD)
+
+    # -- commands ----------------------------------------------------------
+
+    def startup(self) -> Startup:
+        return Startup(self)
+
+    def query_with_param_types(
+        self, sql: str, params: Sequence[tuple[object, int]]
+    ) -> UnnamedQuery:
+        oids: list[int] = []
+        formats: list[int] = []
+        values: list[bytes | None] = []
+        for value, oid in params:
+            fmt, data = encode_typed(value, oid)
+            oids.append(int(oid))
+            formats.append(fmt)
+            values.append(data)
+        return self._unnamed(sql, oids, formats, values)
+
+    def query(self, sql: str, params: Sequence[object]) -> UnnamedQuery:
+        oids: list[int] = []
+        formats: list[int] = []
+        values: list[bytes | None] = []
+        for value in params:
+            oid, fmt, data = encode_inferred(value)
+            oids.append(oid)
+            formats.append(fmt)
+            values.append(data)
+        return self._unnamed(sql, oids, formats, values)
+
+    def _unnamed(
+        self, sql: str, oids: list[int], formats: list[int], values: list[bytes | None]
+    ) -> UnnamedQuery:
+        key = (sql, tuple(oids))
+        statement = self._statements.get(key)
+        result_format = _TEXT if statement is None else statement.result_format
+        if formats and formats.count(formats[0]) == len(formats):
+            formats = formats[:1]
+        self.core.send_unnamed_query(sql, oids, formats, values, (result_format,))
+        return UnnamedQuery(self, key)
+
+    def execute(self, sql: str) -> Script:
+        self.core.send_query(sql)
+        return Script(self)
+
+    # -- results -----------------------------------------------------------
+
+    def finish(
+        self,
+        key: tuple[str, tuple[int, ...]],
+        fields: tuple[ev.FieldDescription, ...],
+        raw_rows: list[tuple[bytes | None, ...]],
+        status: str | None,
+    ) -> Result:
+        """Remember what the statement returned, and decode its rows."""
+        statement = self._statements.get(key)
+        # The core hands out one RowDescription object per distinct description, so
+        # an unchanged statement is recognised by identity.
+        if statement is None or statement.fields is not fields:
+            statement = _Statement(fields)
+            statements = self._statements
+            if key not in statements and len(statements) >= _STATEMENTS_KEPT:
+                del statements[next(iter(statements))]
+            statements[key] = statement
+        return statement.result(raw_rows, status)
+
+    def build_result(
+        self,
+        fields: tuple[ev.FieldDescription, ...],
+        raw_rows: list[tuple[bytes | None, ...]],
+        status: str | None,
+    ) -> Result:
+        return _Statement(fields).result(raw_rows, status)
+
+
+class _Statement:
+    """What one statement's results look like: columns, decoders, the format to ask for."""
+
+    __slots__ = ("columns", "decoders", "fields", "result_format")
+
+    def __init__(self, fields: tuple[ev.FieldDescription, ...]) -> None:
+        self.fields = fields
+        self.columns = tuple(
+            Column(f.name, f.type_oid, f.table_oid, f.column_number, f.type_size, f.type_modifier)
+            for f in fields
+        )
+        self.decoders = [result_decoder(f.type_oid, f.format) for f in fields]
+        binary = all(has_binary_decoder(f.type_oid) for f in fields)
+        self.result_format = _BINARY if binary else _TEXT
+
+    def result(self, raw_rows: list[tuple[bytes | None, ...]], status: str | None) -> Result:
+        if not raw_rows:
+            return Result([], self.columns, status)
+        decoders = self.decoders
+        try:
+            rows = [
+                tuple([None if v is None else d(v) for d, v in zip(decoders, raw, strict=True)])
+                for raw in raw_rows
+            ]
+        except errors.Error:
+            raise
+        except Exception as exc:
+            raise errors.DataError(f"could not decode a result value: {exc}") from exc
+        return Result(rows, self.columns, status)

@@ -1,0 +1,226 @@
+"""The asyncio adapter: a Session driven over an asyncio transport.
+
+The transport's protocol feeds received bytes straight into the core and wakes
+the one task waiting for them. All protocol and result logic lives in
+``pgpipe._session``. An operation interrupted half-way (an exception, task
+cancellation) closes the connection, so it is never left out of sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from pgpipe import errors
+from pgpipe._session import Operation, Session
+from pgpipe.conninfo import ConnectParams, parse_dsn
+from pgpipe.protocol.events import NEED_DATA
+from pgpipe.result import Result
+from pgpipe.sync import _reason, scram_nonce
+
+_Op = TypeVar("_Op", bound=Operation)
+
+
+class _Protocol(asyncio.Protocol):
+    """Moves received bytes into the core and wakes the waiting task."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._waiter: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):
+            self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        # A dead core refuses data; the waiting task's next_event() raises why.
+        with contextlib.suppress(errors.Error):
+            self._session.core.receive_data(data)
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        with contextlib.suppress(errors.Error):
+            self._session.core.receive_data(b"")
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+
+class AsyncConnection:
+    """An asyncio connection to PostgreSQL. Create one with ``await pgpipe.connect_async()``.
+
+    One operation at a time: a second concurrent call raises InterfaceError.
+    """
+
+    __slots__ = ("_busy", "_closed_reason", "_protocol", "_session", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol, session: Session) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._session = session
+        self._closed_reason: str | None = None
+        self._busy = False
+
+    @classmethod
+    async def _connect(cls, params: ConnectParams) -> AsyncConnection:
+        session = Session(params, scram_nonce())
+        loop = asyncio.get_running_loop()
+        path = params.unix_socket_path()
+        where = path or f"{params.host}:{params.port}"
+        try:
+            async with asyncio.timeout(params.connect_timeout):
+                try:
+                    if path is not None:
+                        transport, protocol = await loop.create_unix_connection(
+                            lambda: _Protocol(session), path
+                        )
+                    else:
+                        transport, protocol = await loop.create_connection(
+                            lambda: _Protocol(session), params.host, params.port
+                        )
+                except OSError as exc:
+                    raise errors.OperationalError(
+                        f"could not connect to {where}: {exc.strerror or exc}"
+                    ) from None
+                if not isinstance(transport, asyncio.Transport):
+                    raise errors.InterfaceError("the event loop gave an unusable transport")
+                conn = cls(transport, protocol, session)
+                (await conn._run(session.startup())).check()
+        except TimeoutError:
+            raise errors.OperationalError(f"timeout connecting to {where}") from None
+        return conn
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<pgpipe.AsyncConnection {self._session!r} {state}>"
+
+    # -- the I/O loop --------------------------------------------------------
+
+    async def _run(self, op: _Op) -> _Op:
+        if self._busy:
+            raise errors.InterfaceError("another operation is in progress on this connection")
+        self._busy = True
+        core = self._session.core
+        protocol = self._protocol
+        try:
+            while True:
+                event = core.next_event()
+                if event is NEED_DATA:
+                    data = core.data_to_send()
+                    if data:
+                        self._transport.write(data)
+                    await protocol.wait()
+                elif op.feed(event):
+                    break
+        except BaseException as exc:
+            self._abort(_reason(exc))
+            raise
+        finally:
+            self._busy = False
+        if self._session.is_closed:
+            self._abort(str(op.error) if op.error else "the server closed the connection")
+        return op
+
+    def _abort(self, reason: str) -> None:
+        if self._closed_reason is None:
+            self._closed_reason = reason
+        self._transport.abort()
+
+    def _check_open(self) -> None:
+        if self._closed_reason is not None:
+            raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
+
+    # -- public API ----------------------------------------------------------
+
+    async def query(self, sql: str, *params: object) -> Result:
+        """Run one statement; parameter types are inferred from the Python values."""
+        self._check_open()
+        return (await self._run(self._session.query(sql, params))).result()
+
+    async def query_with_param_types(
+        self, sql: str, params: Sequence[tuple[object, int]]
+    ) -> Result:
+        """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
+        self._check_open()
+        return (await self._run(self._session.query_with_param_types(sql, params))).result()
+
+    async def execute(self, sql: str) -> list[Result]:
+        """Run SQL text that may hold several statements (simple protocol, no parameters)."""
+        self._check_open()
+        return (await self._run(self._session.execute(sql))).result()
+
+    async def close(self) -> None:
+        """Send Terminate and close the transport; closing twice is harmless."""
+        if self._closed_reason is not None:
+            return
+        self._closed_reason = "closed by the client"
+        try:
+            self._session.core.send_terminate()
+            self._transport.write(self._session.core.data_to_send())
+        except errors.Error:
+            pass
+        self._transport.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_reason is not None
+
+    @property
+    def closed_reason(self) -> str | None:
+        return self._closed_reason
+
+    @property
+    def transaction_status(self) -> str:
+        return self._session.core.transaction_status
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return dict(self._session.core.parameters)
+
+    @property
+    def backend_pid(self) -> int | None:
+        key = self._session.core.backend_key
+        return key.process_id if key is not None else None
+
+    @property
+    def notices(self) -> list[Mapping[str, str]]:
+        return list(self._session.notices)
+
+    async def __aenter__(self) -> AsyncConnection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnection:
+    """Open an asyncio connection; arguments as for ``pgpipe.connect``."""
+    return await AsyncConnection._connect(parse_dsn(dsn, params, os.environ))
