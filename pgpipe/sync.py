@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -76,10 +77,13 @@ class Connection:
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection:
+        deadline = None
+        if params.connect_timeout is not None:
+            deadline = time.monotonic() + params.connect_timeout
         sock = _open_socket(params)
         conn = cls(sock, Session(params, scram_nonce()))
         try:
-            conn._run(conn._session.startup()).check()
+            conn._run(conn._session.startup(), deadline).check()
         except BaseException:
             conn._abort("startup failed")
             raise
@@ -92,7 +96,7 @@ class Connection:
 
     # -- the I/O loop --------------------------------------------------------
 
-    def _run(self, op: _Op) -> _Op:
+    def _run(self, op: _Op, deadline: float | None = None) -> _Op:
         core = self._session.core
         sock = self._sock
         try:
@@ -102,6 +106,8 @@ class Connection:
                     data = core.data_to_send()
                     if data:
                         sock.sendall(data)
+                    if deadline is not None:
+                        sock.settimeout(max(deadline - time.monotonic(), 0.001))
                     core.receive_data(sock.recv(_RECV_SIZE))
                 elif op.feed(event):
                     break
