@@ -108,7 +108,7 @@ class AsyncConnection:
                 if not isinstance(transport, asyncio.Transport):
                     raise errors.InterfaceError("the event loop gave an unusable transport")
                 conn = cls(transport, protocol, session)
-                (await conn._run(session.startup())).check()
+                (await conn._run(conn._begin().startup())).check()
         except TimeoutError:
             raise errors.OperationalError(f"timeout connecting to {where}") from None
         return conn
@@ -119,9 +119,15 @@ class AsyncConnection:
 
     # -- the I/O loop --------------------------------------------------------
 
-    async def _run(self, op: _Op) -> _Op:
+    def _begin(self) -> Session:
+        """Check the connection can take a command now, before anything is queued."""
+        if self._closed_reason is not None:
+            raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
         if self._busy:
             raise errors.InterfaceError("another operation is in progress on this connection")
+        return self._session
+
+    async def _run(self, op: _Op) -> _Op:
         self._busy = True
         core = self._session.core
         protocol = self._protocol
@@ -149,28 +155,21 @@ class AsyncConnection:
             self._closed_reason = reason
         self._transport.abort()
 
-    def _check_open(self) -> None:
-        if self._closed_reason is not None:
-            raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
-
     # -- public API ----------------------------------------------------------
 
     async def query(self, sql: str, *params: object) -> Result:
         """Run one statement; parameter types are inferred from the Python values."""
-        self._check_open()
-        return (await self._run(self._session.query(sql, params))).result()
+        return (await self._run(self._begin().query(sql, params))).result()
 
     async def query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]]
     ) -> Result:
         """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        self._check_open()
-        return (await self._run(self._session.query_with_param_types(sql, params))).result()
+        return (await self._run(self._begin().query_with_param_types(sql, params))).result()
 
     async def execute(self, sql: str) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        self._check_open()
-        return (await self._run(self._session.execute(sql))).result()
+        return (await self._run(self._begin().execute(sql))).result()
 
     async def close(self) -> None:
         """Send Terminate and close the transport; closing twice is harmless."""

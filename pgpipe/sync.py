@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -68,12 +69,14 @@ class Connection:
     [(42,)]
     """
 
-    __slots__ = ("_closed_reason", "_session", "_sock")
+    __slots__ = ("_closed_reason", "_lock", "_session", "_sock")
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
         self._sock = sock
         self._session = session
         self._closed_reason: str | None = None
+        # One operation at a time: another thread waits for the current one to finish.
+        self._lock = threading.Lock()
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection:
@@ -141,18 +144,21 @@ class Connection:
 
         One round trip, whether or not this SQL text was seen before.
         """
-        self._check_open()
-        return self._run(self._session.query(sql, params)).result()
+        with self._lock:
+            self._check_open()
+            return self._run(self._session.query(sql, params)).result()
 
     def query_with_param_types(self, sql: str, params: Sequence[tuple[object, int]]) -> Result:
         """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        self._check_open()
-        return self._run(self._session.query_with_param_types(sql, params)).result()
+        with self._lock:
+            self._check_open()
+            return self._run(self._session.query_with_param_types(sql, params)).result()
 
     def execute(self, sql: str) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        self._check_open()
-        return self._run(self._session.execute(sql)).result()
+        with self._lock:
+            self._check_open()
+            return self._run(self._session.execute(sql)).result()
 
     def close(self) -> None:
         """Send Terminate and close the socket; closing twice is harmless."""

@@ -1,0 +1,420 @@
+"""Binary format: PostgreSQL's typsend/typreceive representations, both ways.
+
+``DECODERS`` and ``ENCODERS`` map a type OID to a function. Decoders take the
+raw bytes of one non-NULL value; encoders take a Python value and return its
+bytes, raising DataError for values that do not fit the type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import struct
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Final
+
+from pgpipe.errors import DataError
+from pgpipe.types.oids import Type
+
+_BOOL = struct.Struct("!?")
+_I16 = struct.Struct("!h")
+_I32 = struct.Struct("!i")
+_I64 = struct.Struct("!q")
+_U32 = struct.Struct("!I")
+_F32 = struct.Struct("!f")
+_F64 = struct.Struct("!d")
+_NUMERIC_HEAD = struct.Struct("!hhHH")
+_INTERVAL = struct.Struct("!qii")
+_TIMETZ = struct.Struct("!qi")
+
+_EPOCH_DATE: Final = dt.date(2000, 1, 1)
+_EPOCH_ORDINAL: Final = _EPOCH_DATE.toordinal()
+_EPOCH: Final = dt.datetime(2000, 1, 1)
+_EPOCH_UTC: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_DATE_INFINITY: Final = 0x7FFFFFFF
+_DATE_MINUS_INFINITY: Final = -0x80000000
+_TS_INFINITY: Final = 0x7FFFFFFFFFFFFFFF
+_TS_MINUS_INFINITY: Final = -0x8000000000000000
+_USECS_PER_DAY: Final = 86_400_000_000
+_MONTH_DAYS: Final = 30
+
+_NUMERIC_POS: Final = 0x0000
+_NUMERIC_NEG: Final = 0x4000
+_NUMERIC_NAN: Final = 0xC000
+_NUMERIC_PINF: Final = 0xD000
+_NUMERIC_NINF: Final = 0xF000
+_NUMERIC_SPECIAL: Final = {
+    _NUMERIC_NAN: Decimal("NaN"),
+    _NUMERIC_PINF: Decimal("Infinity"),
+    _NUMERIC_NINF: Decimal("-Infinity"),
+}
+
+Decoder = Callable[[bytes], Any]
+Encoder = Callable[[Any], bytes]
+
+
+def _range_error(what: str, value: object) -> DataError:
+    return DataError(f"{what} out of range for PostgreSQL: {value!r}")
+
+
+# -- decoders ------------------------------------------------------------------
+
+
+def _bool(data: bytes) -> bool:
+    if data == b"\x01":
+        return True
+    if data == b"\x00":
+        return False
+    raise DataError(f"invalid binary boolean {data!r}")
+
+
+def _unpacker(fmt: struct.Struct) -> Decoder:
+    unpack = fmt.unpack
+
+    def decode(data: bytes) -> Any:
+        return unpack(data)[0]
+
+    return decode
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+def _char(data: bytes) -> str:
+    # "char" is one byte, whatever the encoding.
+    return data.decode("latin-1")
+
+
+def _numeric(data: bytes) -> Decimal:
+    ndigits, weight, sign, dscale = _NUMERIC_HEAD.unpack_from(data, 0)
+    special = _NUMERIC_SPECIAL.get(sign)
+    if special is not None:
+        return special
+    if sign not in (_NUMERIC_POS, _NUMERIC_NEG) or len(data) != 8 + 2 * ndigits:
+        raise DataError("invalid binary numeric")
+    digits = struct.unpack_from(f"!{ndigits}h", data, 8)
+    coefficient = 0
+    for digit in digits:
+        if not 0 <= digit < 10000:
+            raise DataError("invalid binary numeric digit")
+        coefficient = coefficient * 10000 + digit
+    exponent = 4 * (weight - ndigits + 1)
+    # Scale to exactly dscale fraction digits so Decimal("1.50") keeps its zero.
+    if exponent > -dscale:
+        coefficient *= 10 ** (exponent + dscale)
+    elif exponent < -dscale:
+        coefficient //= 10 ** (-dscale - exponent)
+    text = f"{'-' if sign == _NUMERIC_NEG else ''}{coefficient}E-{dscale}"
+    return Decimal(text)
+
+
+def _bytea(data: bytes) -> bytes:
+    return data
+
+
+def _date(data: bytes) -> dt.date:
+    (days,) = _I32.unpack(data)
+    if days in (_DATE_INFINITY, _DATE_MINUS_INFINITY):
+        word = "infinity" if days > 0 else "-infinity"
+        raise DataError(f"date {word!r} cannot be represented by datetime.date")
+    try:
+        return dt.date.fromordinal(days + _EPOCH_ORDINAL)
+    except (ValueError, OverflowError):
+        raise DataError("date out of range for datetime.date (years 1 to 9999)") from None
+
+
+def _time(data: bytes) -> dt.time:
+    return _time_from_usecs(_I64.unpack(data)[0])
+
+
+def _time_from_usecs(usecs: int) -> dt.time:
+    if not 0 <= usecs < _USECS_PER_DAY:
+        raise DataError("time 24:00:00 cannot be represented by datetime.time")
+    seconds, micro = divmod(usecs, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return dt.time(hour, minute, second, micro)
+
+
+def _timetz(data: bytes) -> dt.time:
+    usecs, west = _TIMETZ.unpack(data)
+    return _time_from_usecs(usecs).replace(tzinfo=dt.timezone(dt.timedelta(seconds=-west)))
+
+
+def _timestamp_usecs(data: bytes) -> int:
+    (usecs,) = _I64.unpack(data)
+    if usecs in (_TS_INFINITY, _TS_MINUS_INFINITY):
+        word = "infinity" if usecs > 0 else "-infinity"
+        raise DataError(f"timestamp {word!r} cannot be represented by datetime.datetime")
+    return int(usecs)
+
+
+def _timestamp(data: bytes) -> dt.datetime:
+    try:
+        return _EPOCH + dt.timedelta(microseconds=_timestamp_usecs(data))
+    except OverflowError:
+        raise DataError("timestamp out of range for datetime.datetime (years 1 to 9999)") from None
+
+
+def _timestamptz(data: bytes) -> dt.datetime:
+    try:
+        return _EPOCH_UTC + dt.timedelta(microseconds=_timestamp_usecs(data))
+    except OverflowError:
+        raise DataError("timestamp out of range for datetime.datetime (years 1 to 9999)") from None
+
+
+def _interval(data: bytes) -> dt.timedelta:
+    usecs, days, months = _INTERVAL.unpack(data)
+    try:
+        return dt.timedelta(days=days + months * _MONTH_DAYS, microseconds=usecs)
+    except OverflowError:
+        raise DataError("interval out of range for datetime.timedelta") from None
+
+
+def _uuid(data: bytes) -> uuid.UUID:
+    if len(data) != 16:
+        raise DataError("a binary uuid has 16 bytes")
+    return uuid.UUID(bytes=data)
+
+
+def _json(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def _jsonb(data: bytes) -> Any:
+    if data[:1] != b"\x01":
+        raise DataError("unsupported jsonb binary version")
+    return json.loads(data[1:])
+
+
+_TEXT_LIKE: Final = (Type.TEXT, Type.VARCHAR, Type.BPCHAR, Type.NAME, Type.XML, Type.UNKNOWN)
+
+DECODERS: Final[dict[int, Decoder]] = {
+    Type.BOOL: _bool,
+    Type.INT2: _unpacker(_I16),
+    Type.INT4: _unpacker(_I32),
+    Type.INT8: _unpacker(_I64),
+    Type.OID: _unpacker(_U32),
+    Type.FLOAT4: _unpacker(_F32),
+    Type.FLOAT8: _unpacker(_F64),
+    Type.NUMERIC: _numeric,
+    Type.CHAR: _char,
+    Type.BYTEA: _bytea,
+    Type.DATE: _date,
+    Type.TIME: _time,
+    Type.TIMETZ: _timetz,
+    Type.TIMESTAMP: _timestamp,
+    Type.TIMESTAMPTZ: _timestamptz,
+    Type.INTERVAL: _interval,
+    Type.UUID: _uuid,
+    Type.JSON: _json,
+    Type.JSONB: _jsonb,
+    Type.VOID: lambda data: None,
+    **{oid: _text for oid in _TEXT_LIKE},
+}
+
+
+# -- encoders ------------------------------------------------------------------
+
+
+def _need(value: object, kinds: Any, type_name: str) -> None:
+    if not isinstance(value, kinds):
+        raise DataError(f"cannot send {type(value).__name__} {value!r} as {type_name}")
+
+
+def _bool_enc(value: Any) -> bytes:
+    _need(value, bool, "boolean")
+    return b"\x01" if value else b"\x00"
+
+
+def _int_encoder(fmt: struct.Struct, low: int, high: int, type_name: str) -> Encoder:
+    pack = fmt.pack
+
+    def encode(value: Any) -> bytes:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise DataError(f"cannot send {type(value).__name__} {value!r} as {type_name}")
+        if not low <= value <= high:
+            raise DataError(f"{type_name} out of range: {value}")
+        return pack(value)
+
+    return encode
+
+
+def _float_encoder(fmt: struct.Struct, type_name: str) -> Encoder:
+    pack = fmt.pack
+
+    def encode(value: Any) -> bytes:
+        if not isinstance(value, float | int) or isinstance(value, bool):
+            raise DataError(f"cannot send {type(value).__name__} {value!r} as {type_name}")
+        try:
+            return pack(value)
+        except (OverflowError, struct.error):
+            raise DataError(f"{type_name} out of range: {value!r}") from None
+
+    return encode
+
+
+_NUMERIC_MAX_WEIGHT: Final = 32767
+_NUMERIC_MAX_DSCALE: Final = 0x3FFF
+
+
+def _numeric_enc(value: Any) -> bytes:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
+        raise DataError(f"cannot send {type(value).__name__} {value!r} as numeric")
+    if isinstance(value, float):
+        value = Decimal(repr(value)) if math.isfinite(value) else Decimal(str(value))
+    elif isinstance(value, int):
+        value = Decimal(value)
+    if value.is_nan():
+        if value.is_snan():
+            raise DataError("numeric cannot hold a signalling NaN")
+        return _NUMERIC_HEAD.pack(0, 0, _NUMERIC_NAN, 0)
+    if value.is_infinite():
+        return _NUMERIC_HEAD.pack(0, 0, _NUMERIC_NINF if value < 0 else _NUMERIC_PINF, 0)
+    sign, digit_tuple, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise DataError(f"cannot send {value!r} as numeric")
+    dscale = max(0, -exponent)
+    if dscale > _NUMERIC_MAX_DSCALE:
+        raise _range_error("numeric scale", value)
+    coefficient = int("".join(map(str, digit_tuple)) or "0")
+    shift = exponent % 4
+    coefficient *= 10**shift
+    exponent -= shift
+    groups: list[int] = []
+    while coefficient:
+        coefficient, group = divmod(coefficient, 10000)
+        groups.append(group)
+    low_weight = exponent // 4
+    while groups and groups[0] == 0:
+        groups.pop(0)
+        low_weight += 1
+    if not groups:
+        return _NUMERIC_HEAD.pack(0, 0, _NUMERIC_POS, dscale)
+    groups.reverse()
+    weight = low_weight + len(groups) - 1
+    if not -_NUMERIC_MAX_WEIGHT - 1 <= weight <= _NUMERIC_MAX_WEIGHT:
+        raise _range_error("numeric", value)
+    return _NUMERIC_HEAD.pack(
+        len(groups), weight, _NUMERIC_NEG if sign else _NUMERIC_POS, dscale
+    ) + struct.pack(f"!{len(groups)}h", *groups)
+
+
+def check_text(value: str) -> bytes:
+    """UTF-8 bytes of a text value; PostgreSQL text cannot hold NUL."""
+    if "\x00" in value:
+        raise DataError("PostgreSQL text cannot contain NUL (0x00) characters")
+    return value.encode("utf-8")
+
+
+def _text_enc(value: Any) -> bytes:
+    _need(value, str, "text")
+    return check_text(value)
+
+
+def _char_enc(value: Any) -> bytes:
+    _need(value, str, '"char"')
+    data = check_text(value)
+    if len(data) > 1:
+        raise DataError(f'"char" holds one byte, not {value!r}')
+    return data
+
+
+def _bytea_enc(value: Any) -> bytes:
+    _need(value, bytes | bytearray | memoryview, "bytea")
+    return bytes(value)
+
+
+def _date_enc(value: Any) -> bytes:
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise DataError(f"cannot send {type(value).__name__} {value!r} as date")
+    return _I32.pack(value.toordinal() - _EPOCH_ORDINAL)
+
+
+def _time_usecs(value: dt.time) -> int:
+    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+
+
+def _time_enc(value: Any) -> bytes:
+    _need(value, dt.time, "time")
+    if value.utcoffset() is not None:
+        raise DataError("an aware datetime.time goes to timetz, not time")
+    return _I64.pack(_time_usecs(value))
+
+
+def _timetz_enc(value: Any) -> bytes:
+    _need(value, dt.time, "timetz")
+    offset = value.utcoffset()
+    if offset is None:
+        raise DataError("timetz needs an aware datetime.time (with tzinfo)")
+    return _TIMETZ.pack(_time_usecs(value), -int(offset.total_seconds()))
+
+
+def _usecs(delta: dt.timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _timestamp_enc(value: Any) -> bytes:
+    _need(value, dt.datetime, "timestamp")
+    if value.utcoffset() is not None:
+        raise DataError("an aware datetime goes to timestamptz, not timestamp")
+    return _I64.pack(_usecs(value - _EPOCH))
+
+
+def _timestamptz_enc(value: Any) -> bytes:
+    _need(value, dt.datetime, "timestamptz")
+    if value.utcoffset() is None:
+        raise DataError("timestamptz needs an aware datetime (with tzinfo)")
+    return _I64.pack(_usecs(value - _EPOCH_UTC))
+
+
+def _interval_enc(value: Any) -> bytes:
+    _need(value, dt.timedelta, "interval")
+    usecs = value.seconds * 1_000_000 + value.microseconds
+    if not -(2**31) <= value.days < 2**31:
+        raise _range_error("interval", value)
+    return _INTERVAL.pack(usecs, value.days, 0)
+
+
+def _uuid_enc(value: Any) -> bytes:
+    _need(value, uuid.UUID, "uuid")
+    return bytes(value.bytes)
+
+
+def _json_text(value: Any) -> bytes:
+    try:
+        return check_text(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"cannot send {type(value).__name__} as JSON: {exc}") from None
+
+
+def _jsonb_enc(value: Any) -> bytes:
+    return b"\x01" + _json_text(value)
+
+
+ENCODERS: Final[dict[int, Encoder]] = {
+    Type.BOOL: _bool_enc,
+    Type.INT2: _int_encoder(_I16, -(2**15), 2**15 - 1, "smallint"),
+    Type.INT4: _int_encoder(_I32, -(2**31), 2**31 - 1, "integer"),
+    Type.INT8: _int_encoder(_I64, -(2**63), 2**63 - 1, "bigint"),
+    Type.OID: _int_encoder(_U32, 0, 2**32 - 1, "oid"),
+    Type.FLOAT4: _float_encoder(_F32, "real"),
+    Type.FLOAT8: _float_encoder(_F64, "double precision"),
+    Type.NUMERIC: _numeric_enc,
+    Type.CHAR: _char_enc,
+    Type.BYTEA: _bytea_enc,
+    Type.DATE: _date_enc,
+    Type.TIME: _time_enc,
+    Type.TIMETZ: _timetz_enc,
+    Type.TIMESTAMP: _timestamp_enc,
+    Type.TIMESTAMPTZ: _timestamptz_enc,
+    Type.INTERVAL: _interval_enc,
+    Type.UUID: _uuid_enc,
+    Type.JSON: _json_text,
+    Type.JSONB: _jsonb_enc,
+    **{oid: _text_enc for oid in _TEXT_LIKE if oid != Type.UNKNOWN},
+}

@@ -1,0 +1,257 @@
+"""Text format: PostgreSQL's output functions read back, and Python values written as text.
+
+The decoders assume the settings pgpipe pins in every session: client_encoding
+UTF8, DateStyle ISO, IntervalStyle postgres. ``to_text`` writes a Python value
+the way PostgreSQL's input functions read it, for parameters sent as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import math
+import re
+import uuid
+from decimal import Decimal
+from typing import Any, Final
+
+from pgpipe.errors import DataError
+from pgpipe.types.binary import Decoder, check_text
+from pgpipe.types.oids import Type
+
+_MONTH_DAYS: Final = 30
+
+
+def _str(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+def _bool(data: bytes) -> bool:
+    if data == b"t":
+        return True
+    if data == b"f":
+        return False
+    raise DataError(f"invalid boolean {data!r}")
+
+
+def _int(data: bytes) -> int:
+    return int(data)
+
+
+def _float(data: bytes) -> float:
+    return float(data)
+
+
+def _numeric(data: bytes) -> Decimal:
+    return Decimal(data.decode("ascii"))
+
+
+def _bytea(data: bytes) -> bytes:
+    if data[:2] == b"\\x":
+        return bytes.fromhex(data[2:].decode("ascii"))
+    # The legacy "escape" format: \\ for a backslash, \ooo octal for other bytes.
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        byte = data[i]
+        if byte != 0x5C:
+            out.append(byte)
+            i += 1
+        elif data[i + 1 : i + 2] == b"\\":
+            out.append(0x5C)
+            i += 2
+        else:
+            octal = data[i + 1 : i + 4]
+            if len(octal) != 3 or not all(0x30 <= c <= 0x37 for c in octal):
+                raise DataError("invalid bytea escape")
+            out.append(int(octal, 8))
+            i += 4
+    return bytes(out)
+
+
+def _check_date_text(text: str, kind: str) -> None:
+    if text in ("infinity", "-infinity"):
+        raise DataError(f"{kind} {text!r} cannot be represented by Python's datetime")
+    if text.endswith(" BC"):
+        raise DataError(f"{kind} {text!r} (BC) cannot be represented by Python's datetime")
+
+
+def _date(data: bytes) -> dt.date:
+    text = data.decode("ascii")
+    _check_date_text(text, "date")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"date {text!r} cannot be represented by datetime.date") from None
+
+
+_TIME = re.compile(r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+_OFFSET = re.compile(r"([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?")
+
+
+def _parse_time(text: str) -> tuple[dt.time, str]:
+    match = _TIME.match(text)
+    if match is None:
+        raise DataError(f"invalid time {text!r}")
+    hour, minute, second = int(match[1]), int(match[2]), int(match[3])
+    micro = int((match[4] or "0").ljust(6, "0"))
+    if hour == 24:
+        raise DataError("time 24:00:00 cannot be represented by datetime.time")
+    return dt.time(hour, minute, second, micro), text[match.end() :]
+
+
+def _parse_offset(text: str) -> dt.timezone:
+    match = _OFFSET.fullmatch(text)
+    if match is None:
+        raise DataError(f"invalid time zone offset {text!r}")
+    seconds = int(match[2]) * 3600 + int(match[3] or 0) * 60 + int(match[4] or 0)
+    return dt.timezone(dt.timedelta(seconds=-seconds if match[1] == "-" else seconds))
+
+
+def _time(data: bytes) -> dt.time:
+    value, rest = _parse_time(data.decode("ascii"))
+    if rest:
+        raise DataError(f"invalid time {data!r}")
+    return value
+
+
+def _timetz(data: bytes) -> dt.time:
+    value, rest = _parse_time(data.decode("ascii"))
+    return value.replace(tzinfo=_parse_offset(rest))
+
+
+def _split_timestamp(data: bytes, kind: str) -> tuple[dt.date, dt.time, str]:
+    text = data.decode("ascii")
+    _check_date_text(text, kind)
+    day, _, rest = text.partition(" ")
+    try:
+        date = dt.date.fromisoformat(day)
+    except ValueError:
+        raise DataError(f"{kind} {text!r} cannot be represented by datetime.datetime") from None
+    time, rest = _parse_time(rest)
+    return date, time, rest
+
+
+def _timestamp(data: bytes) -> dt.datetime:
+    date, time, rest = _split_timestamp(data, "timestamp")
+    if rest:
+        raise DataError(f"invalid timestamp {data!r}")
+    return dt.datetime.combine(date, time)
+
+
+def _timestamptz(data: bytes) -> dt.datetime:
+    date, time, rest = _split_timestamp(data, "timestamptz")
+    local = dt.datetime.combine(date, time, _parse_offset(rest))
+    try:
+        return local.astimezone(dt.UTC)
+    except OverflowError:
+        raise DataError(f"timestamptz {data!r} is out of range in UTC") from None
+
+
+# A month counts as 30 days, as in the binary decoder; a year is 12 months.
+_INTERVAL_UNIT_DAYS: Final = {"year": 12 * _MONTH_DAYS, "mon": _MONTH_DAYS, "day": 1}
+_INTERVAL_PART = re.compile(r"(-?\d+) (year|mon|day)s?")
+_INTERVAL_TIME = re.compile(r"([+-]?)(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+
+
+def _interval(data: bytes) -> dt.timedelta:
+    """IntervalStyle postgres: "1 year 2 mons -3 days +04:05:06.5"."""
+    text = data.decode("ascii")
+    days = 0
+    rest = text
+    while rest:
+        match = _INTERVAL_PART.match(rest)
+        if match is None:
+            break
+        count, unit = int(match[1]), match[2]
+        days += count * _INTERVAL_UNIT_DAYS[unit]
+        rest = rest[match.end() :].lstrip(" ")
+    usecs = 0
+    if rest:
+        match = _INTERVAL_TIME.fullmatch(rest)
+        if match is None:
+            raise DataError(f"invalid interval {text!r}")
+        usecs = ((int(match[2]) * 60 + int(match[3])) * 60 + int(match[4])) * 1_000_000
+        usecs += int((match[5] or "0").ljust(6, "0"))
+        if match[1] == "-":
+            usecs = -usecs
+    try:
+        return dt.timedelta(days=days, microseconds=usecs)
+    except OverflowError:
+        raise DataError("interval out of range for datetime.timedelta") from None
+
+
+def _uuid(data: bytes) -> uuid.UUID:
+    return uuid.UUID(data.decode("ascii"))
+
+
+def _json(data: bytes) -> Any:
+    return json.loads(data)
+
+
+DECODERS: Final[dict[int, Decoder]] = {
+    Type.BOOL: _bool,
+    Type.INT2: _int,
+    Type.INT4: _int,
+    Type.INT8: _int,
+    Type.OID: _int,
+    Type.FLOAT4: _float,
+    Type.FLOAT8: _float,
+    Type.NUMERIC: _numeric,
+    Type.BYTEA: _bytea,
+    Type.DATE: _date,
+    Type.TIME: _time,
+    Type.TIMETZ: _timetz,
+    Type.TIMESTAMP: _timestamp,
+    Type.TIMESTAMPTZ: _timestamptz,
+    Type.INTERVAL: _interval,
+    Type.UUID: _uuid,
+    Type.JSON: _json,
+    Type.JSONB: _json,
+    Type.VOID: lambda data: None,
+}
+"""Text decoders by OID; every other type is returned as ``str`` (``decode_str``)."""
+
+decode_str: Final = _str
+
+
+def _interval_text(value: dt.timedelta) -> str:
+    return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
+
+
+def _float_text(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def to_text(value: Any) -> bytes:
+    """A Python value as PostgreSQL's input functions read it (for text-format parameters)."""
+    if isinstance(value, str):
+        return check_text(value)
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, int | Decimal):
+        return str(value).encode("ascii")
+    if isinstance(value, float):
+        return _float_text(value).encode("ascii")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b"\\x" + bytes(value).hex().encode("ascii")
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ").encode("ascii")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat().encode("ascii")
+    if isinstance(value, dt.timedelta):
+        return _interval_text(value).encode("ascii")
+    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value).encode("ascii")
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return str(value).encode("ascii")
+    if isinstance(value, dict | list):
+        return check_text(json.dumps(value))
+    raise DataError(
+        f"cannot adapt type {type(value).__name__}; pass it as str or with a known type"
+    )
