@@ -1,0 +1,342 @@
+"""Codecs: byte-exact against the server's own send functions, and round trips, with hypothesis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pgpipe
+from pgpipe import Type
+from pgpipe.errors import DataError
+from pgpipe.testing import TemporaryPostgres
+from pgpipe.types import (
+    binary,
+    encode_inferred,
+    encode_typed,
+    has_binary_decoder,
+    result_decoder,
+    text,
+)
+
+# (SQL literal, Python value, type): the server's typsend(literal) must equal our
+# binary encoding of the value, and both decoders must give the value back.
+VECTORS: list[tuple[str, object, Type]] = [
+    ("true", True, Type.BOOL),
+    ("false", False, Type.BOOL),
+    ("'-32768'", -32768, Type.INT2),
+    ("2147483647", 2147483647, Type.INT4),
+    ("'-2147483648'", -2147483648, Type.INT4),
+    ("'-9223372036854775808'", -(2**63), Type.INT8),
+    ("4294967295", 4294967295, Type.OID),
+    ("1.5", 1.5, Type.FLOAT4),
+    ("'NaN'", math.nan, Type.FLOAT8),
+    ("'-Infinity'", -math.inf, Type.FLOAT8),
+    ("1e308", 1e308, Type.FLOAT8),
+    ("0.1", 0.1, Type.FLOAT8),
+    ("'1.50'", Decimal("1.50"), Type.NUMERIC),
+    ("'-0.000001'", Decimal("-0.000001"), Type.NUMERIC),
+    ("'NaN'", Decimal("NaN"), Type.NUMERIC),
+    ("'Infinity'", Decimal("Infinity"), Type.NUMERIC),
+    ("'-Infinity'", Decimal("-Infinity"), Type.NUMERIC),
+    ("'1" + "0" * 999 + "'", Decimal("1" + "0" * 999), Type.NUMERIC),
+    ("'0." + "0" * 999 + "1'", Decimal("0." + "0" * 999 + "1"), Type.NUMERIC),
+    ("'héllo ☃'", "héllo ☃", Type.TEXT),
+    ("''", "", Type.TEXT),
+    ("'x'", "x", Type.CHAR),
+    ("'\\x00ff10'", b"\x00\xff\x10", Type.BYTEA),
+    ("'2024-02-29'", dt.date(2024, 2, 29), Type.DATE),
+    ("'0001-01-01'", dt.date(1, 1, 1), Type.DATE),
+    ("'9999-12-31'", dt.date(9999, 12, 31), Type.DATE),
+    ("'23:59:59.999999'", dt.time(23, 59, 59, 999999), Type.TIME),
+    (
+        "'12:00:00+05:30'",
+        dt.time(12, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        Type.TIMETZ,
+    ),
+    ("'2024-02-29 12:34:56.789'", dt.datetime(2024, 2, 29, 12, 34, 56, 789000), Type.TIMESTAMP),
+    ("'0001-01-01 00:00:00'", dt.datetime(1, 1, 1), Type.TIMESTAMP),
+    ("'2024-03-31 01:30:00+00'", dt.datetime(2024, 3, 31, 1, 30, tzinfo=dt.UTC), Type.TIMESTAMPTZ),
+    (
+        "'3 days 04:05:06.000007'",
+        dt.timedelta(days=3, hours=4, minutes=5, seconds=6, microseconds=7),
+        Type.INTERVAL,
+    ),
+    ("'-1 days +00:00:01'", dt.timedelta(days=-1, seconds=1), Type.INTERVAL),
+    (
+        "'12345678-1234-5678-1234-567812345678'",
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        Type.UUID,
+    ),
+    ("'{\"a\": [1, null]}'", {"a": [1, None]}, Type.JSONB),
+    ("'[1, 2]'", [1, 2], Type.JSON),
+]
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    if isinstance(a, Decimal) and a.is_nan():
+        return isinstance(b, Decimal) and b.is_nan()
+    return a == b and type(a) is type(b)
+
+
+@pytest.fixture(scope="module")
+def conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as c:
+        c.query("SET TimeZone = 'Asia/Kolkata'")
+        yield c
+
+
+SEND = {
+    Type.BOOL: "boolsend",
+    Type.INT2: "int2send",
+    Type.INT4: "int4send",
+    Type.INT8: "int8send",
+    Type.OID: "oidsend",
+    Type.FLOAT4: "float4send",
+    Type.FLOAT8: "float8send",
+    Type.NUMERIC: "numeric_send",
+    Type.TEXT: "textsend",
+    Type.CHAR: "charsend",
+    Type.BYTEA: "byteasend",
+    Type.DATE: "date_send",
+    Type.TIME: "time_send",
+    Type.TIMETZ: "timetz_send",
+    Type.TIMESTAMP: "timestamp_send",
+    Type.TIMESTAMPTZ: "timestamptz_send",
+    Type.INTERVAL: "interval_send",
+    Type.UUID: "uuid_send",
+    Type.JSONB: "jsonb_send",
+    Type.JSON: "json_send",
+}
+
+
+@pytest.mark.parametrize(("literal", "value", "oid"), VECTORS, ids=[v[0][:30] for v in VECTORS])
+def test_binary_bytes_match_the_server(
+    conn: pgpipe.Connection, literal: str, value: object, oid: Type
+) -> None:
+    type_name = '"char"' if oid is Type.CHAR else oid.name.lower()
+    ((server_binary,),) = conn.query(f"SELECT {SEND[oid]}({literal}::{type_name})").rows
+    # jsonb_send normalises key order and spacing; numeric_send gives infinities a
+    # display scale that numeric_recv ignores.
+    if oid is not Type.JSONB and not (isinstance(value, Decimal) and value.is_infinite()):
+        assert binary.ENCODERS[oid](value) == server_binary
+    assert same(binary.DECODERS[oid](server_binary), value)
+    # The simple protocol always answers in text: the text decoder's turn.
+    (result,) = conn.execute(f"SELECT {literal}::{type_name}")
+    assert same(result.rows[0][0], value)
+
+
+def test_timestamptz_text_in_another_zone_is_utc(conn: pgpipe.Connection) -> None:
+    ((rendered,),) = conn.query("SELECT '2024-01-01 00:00:00+00'::timestamptz::text").rows
+    assert rendered == "2024-01-01 05:30:00+05:30"
+    value = result_decoder(Type.TIMESTAMPTZ, 0)(rendered.encode())
+    assert value == dt.datetime(2024, 1, 1, tzinfo=dt.UTC) and value.tzinfo is dt.UTC
+    lmt = result_decoder(Type.TIMESTAMPTZ, 0)(b"1900-01-01 00:00:00+05:53:28")
+    assert lmt == dt.datetime(1899, 12, 31, 18, 6, 32, tzinfo=dt.UTC)
+
+
+# -- round trips through the server, text and binary -----------------------------
+
+STRATEGIES: dict[Type, st.SearchStrategy[Any]] = {
+    Type.BOOL: st.booleans(),
+    Type.INT2: st.integers(-(2**15), 2**15 - 1),
+    Type.INT4: st.integers(-(2**31), 2**31 - 1),
+    Type.INT8: st.integers(-(2**63), 2**63 - 1),
+    Type.FLOAT8: st.floats(allow_nan=False),
+    Type.NUMERIC: st.decimals(allow_nan=False, allow_infinity=True, places=None).filter(
+        lambda d: not d.is_finite() or -1000 < d.adjusted() < 1000
+    ),
+    Type.TEXT: st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
+    Type.BYTEA: st.binary(),
+    Type.DATE: st.dates(),
+    Type.TIME: st.times(),
+    Type.TIMESTAMP: st.datetimes(),
+    Type.TIMESTAMPTZ: st.datetimes(
+        min_value=dt.datetime(1, 1, 2),
+        max_value=dt.datetime(9999, 12, 30),
+        timezones=st.just(dt.UTC),
+    ),
+    Type.INTERVAL: st.timedeltas(
+        min_value=dt.timedelta(days=-(10**6)), max_value=dt.timedelta(days=10**6)
+    ),
+    Type.UUID: st.uuids(),
+    # A top-level str is sent as JSON text (str parameters are literals), so the
+    # strategy's top level is a container.
+    Type.JSONB: st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**15), 10**15)
+        | st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
+                children,
+                max_size=4,
+            )
+        ),
+        max_leaves=10,
+    ).filter(lambda v: isinstance(v, list | dict)),
+}
+
+
+@pytest.mark.parametrize("oid", list(STRATEGIES), ids=[t.name for t in STRATEGIES])
+def test_round_trip_through_the_server(conn: pgpipe.Connection, oid: Type) -> None:
+    sql_text = f"SELECT $1::{oid.name.lower()} /* text */"
+    sql_binary = f"SELECT $1::{oid.name.lower()} /* binary */"
+    conn.query_with_param_types(sql_binary, [(None, oid)])  # learn: binary from now on
+
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(STRATEGIES[oid])
+    def check(value: Any) -> None:
+        # A fresh SQL text each time is read in text; the learned one in binary.
+        fresh = f"{sql_text} /* {uuid.uuid4()} */"
+        assert same(conn.query_with_param_types(fresh, [(value, oid)]).rows[0][0], value)
+        assert same(conn.query_with_param_types(sql_binary, [(value, oid)]).rows[0][0], value)
+
+    check()
+
+
+# -- pure codec properties ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("oid", list(STRATEGIES), ids=[t.name for t in STRATEGIES])
+def test_binary_encode_decode_round_trip(oid: Type) -> None:
+    @settings(max_examples=200)
+    @given(STRATEGIES[oid])
+    def check(value: Any) -> None:
+        assert same(binary.DECODERS[oid](binary.ENCODERS[oid](value)), value)
+
+    check()
+
+
+DECODERS: list[tuple[int, int, Callable[[bytes], Any]]] = [
+    (oid, 1, f) for oid, f in binary.DECODERS.items()
+] + [(oid, 0, f) for oid, f in text.DECODERS.items()]
+
+
+@pytest.mark.parametrize(
+    ("oid", "fmt", "decoder"), DECODERS, ids=[f"{o}-{f}" for o, f, _ in DECODERS]
+)
+def test_random_bytes_raise_only_value_errors(
+    oid: int, fmt: int, decoder: Callable[[bytes], Any]
+) -> None:
+    # The session layer turns these into DataError; anything else would be a bug.
+    @settings(max_examples=100)
+    @given(st.binary(max_size=40))
+    def check(data: bytes) -> None:
+        try:
+            decoder(data)
+        except (DataError, ValueError, ArithmeticError, __import__("struct").error):
+            pass
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("value", "oid", "match"),
+    [
+        (2**31, Type.INT4, "integer out of range"),
+        (-(2**15) - 1, Type.INT2, "smallint out of range"),
+        (2**63, Type.INT8, "bigint out of range"),
+        (-1, Type.OID, "oid out of range"),
+        (1.5, Type.INT4, "cannot send float"),
+        (True, Type.INT4, "cannot send bool"),
+        (1e300, Type.FLOAT4, "real out of range"),
+        (Decimal("sNaN"), Type.NUMERIC, "signalling"),
+        (Decimal("1E+200000"), Type.NUMERIC, "out of range"),
+        ("a\x00b", Type.TEXT, "NUL"),
+        (dt.datetime(2020, 1, 1), Type.TIMESTAMPTZ, "aware"),
+        (dt.datetime(2020, 1, 1, tzinfo=dt.UTC), Type.TIMESTAMP, "timestamptz"),
+        (dt.datetime(2020, 1, 1), Type.DATE, "cannot send datetime"),
+        ("ab", Type.CHAR, "one byte"),
+        ({1, 2}, Type.JSONB, "JSON"),
+    ],
+)
+def test_bad_values_raise_data_error(value: object, oid: Type, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        if isinstance(value, str) and oid is not Type.CHAR:
+            encode_typed(value, oid)
+        else:
+            binary.ENCODERS[oid](value)
+
+
+def test_str_parameters_go_as_text_literals() -> None:
+    assert encode_typed("2024-01-01", Type.DATE) == (0, b"2024-01-01")
+    assert encode_typed(None, Type.DATE) == (1, None)
+    assert encode_inferred("x") == (0, 0, b"x")
+    assert encode_inferred(None) == (0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "oid"),
+    [
+        (True, Type.BOOL),
+        (1, Type.INT8),
+        (2**63, Type.NUMERIC),
+        (-(2**63), Type.INT8),
+        (1.0, Type.FLOAT8),
+        (Decimal(1), Type.NUMERIC),
+        (b"x", Type.BYTEA),
+        (bytearray(b"x"), Type.BYTEA),
+        (dt.date(2000, 1, 1), Type.DATE),
+        (dt.datetime(2000, 1, 1), Type.TIMESTAMP),
+        (dt.datetime(2000, 1, 1, tzinfo=dt.UTC), Type.TIMESTAMPTZ),
+        (dt.time(), Type.TIME),
+        (dt.time(tzinfo=dt.UTC), Type.TIMETZ),
+        (dt.timedelta(), Type.INTERVAL),
+        (uuid.uuid4(), Type.UUID),
+        ({}, Type.JSONB),
+        ([], Type.JSONB),
+    ],
+)
+def test_inferred_types(value: object, oid: Type) -> None:
+    assert encode_inferred(value)[:2] == (oid, 1)
+
+
+def test_uninferable_type() -> None:
+    with pytest.raises(DataError, match="cannot adapt type object"):
+        encode_inferred(object())
+
+
+def test_out_of_range_dates_are_errors_not_wrong_dates() -> None:
+    for data in (b"infinity", b"-infinity", b"0044-03-15 BC", b"10000-01-01"):
+        with pytest.raises(DataError):
+            result_decoder(Type.DATE, 0)(data)
+    for value in (0x7FFFFFFF, -0x80000000, 3_000_000):
+        with pytest.raises(DataError):
+            binary.DECODERS[Type.DATE](value.to_bytes(4, "big", signed=True))
+    for value in (2**63 - 1, -(2**63)):
+        with pytest.raises(DataError, match="infinity"):
+            binary.DECODERS[Type.TIMESTAMP](value.to_bytes(8, "big", signed=True))
+    with pytest.raises(DataError, match="24:00"):
+        result_decoder(Type.TIME, 0)(b"24:00:00")
+
+
+def test_interval_text_forms() -> None:
+    decode = result_decoder(Type.INTERVAL, 0)
+    assert decode(b"1 year 2 mons 3 days -04:05:06.5") == dt.timedelta(
+        days=360 + 60 + 3, hours=-4, minutes=-5, seconds=-6.5
+    )
+    assert decode(b"00:00:00") == dt.timedelta()
+    assert decode(b"-1 days") == dt.timedelta(days=-1)
+
+
+def test_unknown_types() -> None:
+    assert result_decoder(869, 0)(b"10.0.0.1") == "10.0.0.1"
+    assert (
+        result_decoder(869, 1)(b"\x02\x20\x00\x04\n\x00\x00\x01")
+        == b"\x02\x20\x00\x04\n\x00\x00\x01"
+    )
+    assert not has_binary_decoder(869)
+    assert has_binary_decoder(Type.INT4)
+    assert encode_typed(uuid.UUID(int=1), 869)[0] == 0
