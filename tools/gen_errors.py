@@ -92,9 +92,9 @@ def render(codes: list[tuple[str, str]]) -> str:
             base = CATEGORIES.get(sqlclass, "DatabaseError")
         else:
             base = class_names.get(sqlclass, CATEGORIES.get(sqlclass, "DatabaseError"))
-        out.append(f"\n\nclass {name}({base}):\n    sqlstate = {code!r}\n")
+        out.append(f'\n\nclass {name}({base}):\n    sqlstate = "{code}"\n')
     out.append("\n\n_BY_SQLSTATE: Final[dict[str, type[DatabaseError]]] = {\n")
-    out.extend(f"    {code!r}: {name},\n" for code, name in codes)
+    out.extend(f'    "{code}": {name},\n' for code, name in codes)
     out.append("}\n")
     out.append(END)
     return "".join(out)
