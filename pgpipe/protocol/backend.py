@@ -175,10 +175,9 @@ def _data_row(body: bytes) -> ev.DataRow:
 
 
 def _command_complete(body: bytes) -> ev.CommandComplete:
-    r = _Reader(body)
-    event = ev.CommandComplete(r.cstring())
-    r.done()
-    return event
+    if body[-1:] != b"\x00" or b"\x00" in body[:-1]:
+        raise ProtocolError("CommandComplete must hold one NUL-terminated tag")
+    return ev.CommandComplete(body[:-1].decode("utf-8"))
 
 
 def _fields(body: bytes) -> dict[str, str]:

@@ -191,8 +191,9 @@ class ProtocolConnection:
     # -- commands ----------------------------------------------------------
 
     def _command(self, data: bytes, *expect: _Expect) -> None:
-        self._check_usable()
-        if self._state in (State.CLOSING, State.CLOSED):
+        state = self._state
+        if state is not State.READY and state is not State.BUSY and state is not State.STARTUP:
+            self._check_usable()
             raise InterfaceError("the connection is closed")
         self._outgoing += data
         self._expect.extend(expect)

@@ -134,8 +134,9 @@ def bind(
 ) -> bytes:
     """Bind: ``param_formats`` and ``result_formats`` may hold 0, 1 or one code per value."""
     parts = [
-        cstring(portal, "a portal name"),
-        cstring(statement, "a statement name"),
+        b"B\x00\x00\x00\x00",  # the length is filled in below
+        cstring(portal, "a portal name") if portal else b"\x00",
+        cstring(statement, "a statement name") if statement else b"\x00",
         _COMMON_FORMATS.get(tuple(param_formats))
         or _format_codes(param_formats, "parameter format codes"),
         _count(len(params), "parameters"),
@@ -153,7 +154,9 @@ def bind(
         _COMMON_FORMATS.get(tuple(result_formats))
         or _format_codes(result_formats, "result format codes")
     )
-    return _message(b"B", b"".join(parts))
+    message = bytearray().join(parts)
+    _I32.pack_into(message, 1, len(message) - 1)
+    return bytes(message)
 
 
 def describe(kind: str, name: str) -> bytes:
