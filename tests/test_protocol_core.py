@@ -206,6 +206,9 @@ def test_unsupported_auth_method() -> None:
     core.receive_data(wire.auth(7))
     with pytest.raises(OperationalError, match="GSSAPI"):
         drain(core)
+    assert core.state is State.DEAD
+    with pytest.raises(ProtocolError, match="GSSAPI"):
+        core.next_event()
 
 
 class ScramServer:
@@ -663,10 +666,8 @@ def test_random_bytes_only_raise_protocol_error(data: bytes, command: str) -> No
         for _ in range(400):
             if core.next_event() is NEED_DATA:
                 break
-    except ProtocolError:
+    except (ProtocolError, OperationalError):
         assert core.state is State.DEAD
-    except OperationalError:
-        pass
 
 
 @given(st.binary(max_size=200))
@@ -679,7 +680,7 @@ def test_random_bytes_during_startup(data: bytes) -> None:
             if core.next_event() is NEED_DATA:
                 break
     except (ProtocolError, OperationalError):
-        pass
+        assert core.state is State.DEAD
 
 
 @given(st.data())
@@ -696,4 +697,4 @@ def test_mutated_transcripts_only_raise_protocol_error(data: st.DataObject) -> N
             if core.next_event() is NEED_DATA:
                 break
     except ProtocolError:
-        pass
+        assert core.state is State.DEAD

@@ -21,11 +21,15 @@ DEFAULT_MAX_MESSAGE_SIZE = 1 << 30
 class ReceiveBuffer:
     """Frames backend messages: a type byte, an int32 length that counts itself, a body."""
 
-    __slots__ = ("_buf", "_pos", "max_message_size")
+    __slots__ = ("_buf", "_known", "_pos", "max_message_size")
 
-    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    def __init__(
+        self, known_types: frozenset[bytes], max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    ) -> None:
         self._buf = bytearray()
         self._pos = 0
+        # Checked on the header, so garbage is refused before its "length" is awaited.
+        self._known = known_types
         self.max_message_size = max_message_size
 
     def __len__(self) -> int:
@@ -47,6 +51,8 @@ class ReceiveBuffer:
         limit = self.max_message_size
         while size - pos >= 5:
             kind, length = _HEADER.unpack_from(buf, pos)
+            if kind not in self._known:
+                raise ProtocolError(f"unknown backend message type {kind!r}")
             if length < 4:
                 raise ProtocolError(f"backend message {kind!r} declares an invalid length {length}")
             if length > limit:

@@ -14,8 +14,10 @@ queued at any time before Terminate, including during startup: the queue is
 what lets a first query ride along with the authentication messages.
 
 NoticeResponse, NotificationResponse and ParameterStatus are accepted in
-every state. Anything else out of place raises ProtocolError, after which
-the connection is dead and every call raises again.
+every state. Anything malformed or out of place raises ProtocolError; a
+request the client cannot meet (an unsupported authentication method, a
+password it was not given) raises OperationalError. After either the
+connection is dead and every call raises ProtocolError saying why.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from pgpipe.errors import InterfaceError, ProtocolError
+from pgpipe.errors import Error, InterfaceError, ProtocolError
 from pgpipe.protocol import backend, frontend
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.auth import METHOD_NAMES, Authenticator
@@ -80,6 +82,7 @@ _ERROR_STOPS: Final = frozenset({_SYNC, _QUERY, _STARTUP})
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 
 _ASYNC: Final = frozenset({b"N", b"A", b"S"})
+_KNOWN_TYPES: Final = frozenset({b"R", *backend.DECODERS})
 
 # Settings that the text formats pgpipe reads depend on; a server that reports
 # another value has left the contract and the connection is closed.
@@ -150,7 +153,7 @@ class ProtocolConnection:
             startup[name] = value
         self._outgoing = bytearray(frontend.startup_message(startup))
         self._auth = Authenticator(user, password, scram_nonce)
-        self._buffer = ReceiveBuffer(max_message_size)
+        self._buffer = ReceiveBuffer(_KNOWN_TYPES, max_message_size)
         self._inbox: list[tuple[bytes, bytes]] = []
         self._inbox_pos = 0
         self._expect: deque[_Expect] = deque([_STARTUP])
@@ -312,6 +315,11 @@ class ProtocolConnection:
             raise self._die(str(exc)) from None
         except (struct.error, IndexError, ValueError) as exc:
             raise self._die(f"malformed backend message {kind!r}: {exc}") from None
+        except Error as exc:
+            # The server asked for something this client cannot give (an
+            # authentication method, a password): no way forward either.
+            self._die(str(exc))
+            raise
 
     def _handle(self, kind: bytes, body: bytes) -> ev.Event:
         expect = self._expect
