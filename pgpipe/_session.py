@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pgpipe import errors
@@ -63,20 +64,20 @@ class Operation:
             raise self.error
 
 
+_AUTH_METHODS: Final = {"ok": "trust", "password": "password", "md5": "md5", "sasl": "scram"}
+
+
 class Startup(Operation):
     """StartupMessage to the first ReadyForQuery, answering authentication on the way."""
 
-    __slots__ = ("auth_methods",)
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        self.auth_methods: list[str] = []
+    __slots__ = ()
 
     def feed(self, event: ev.Event) -> bool:
         if isinstance(event, ev.ReadyForQuery):
             return True
         if isinstance(event, ev.AuthenticationRequest):
-            self.auth_methods.append(event.method)
+            if self.session.auth_method is None:
+                self.session.auth_method = _AUTH_METHODS.get(event.method, event.method)
             return False
         if isinstance(event, ev.ConnectionClosed) and self.error is None:
             self.error = errors.OperationalError("the server closed the connection during startup")
@@ -173,10 +174,44 @@ class Script(Operation):
         return [self.session.build_result(*r) for r in self.results]
 
 
+@dataclass(slots=True)
+class Stats:
+    """What a connection cost on the network since it was opened.
+
+    ``flights`` counts the client's sends (each one write of everything queued),
+    ``round_trips`` the times it then waited for and got an answer.
+    """
+
+    round_trips: int = 0
+    flights: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    _answered: bool = field(default=True, repr=False)
+
+    def sent(self, size: int) -> None:
+        self.flights += 1
+        self.bytes_sent += size
+        self._answered = False
+
+    def received(self, size: int) -> None:
+        self.bytes_received += size
+        if not self._answered:
+            self.round_trips += 1
+            self._answered = True
+
+
 class Session:
     """The protocol core plus codecs and per-connection memory; no I/O."""
 
-    __slots__ = ("_statements", "core", "notices", "notifications", "params")
+    __slots__ = (
+        "_statements",
+        "auth_method",
+        "core",
+        "notices",
+        "notifications",
+        "params",
+        "stats",
+    )
 
     def __init__(self, params: ConnectParams, scram_nonce: str) -> None:
         settings = dict(params.server_settings)
@@ -191,7 +226,11 @@ class Session:
             database=params.dbname,
             settings=settings,
             scram_nonce=scram_nonce,
+            pipeline=params.pipeline_connect,
+            allow_unverified_pipelining=params.allow_unverified_pipelining,
         )
+        self.stats = Stats()
+        self.auth_method: str | None = None
         self.notices: deque[Mapping[str, str]] = deque(maxlen=_KEEP_NOTICES)
         self.notifications: deque[ev.NotificationResponse] = deque(maxlen=_KEEP_NOTICES)
         # (SQL, parameter OIDs) -> what its results looked like last time. Unknown

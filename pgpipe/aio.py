@@ -12,16 +12,17 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors
-from pgpipe._session import Operation, Session
+from pgpipe._session import Operation, Session, Startup, Stats
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
-from pgpipe.sync import _reason, scram_nonce
+from pgpipe.sync import _SEND_AT_CONNECT, _reason, scram_nonce
 
 _Op = TypeVar("_Op", bound=Operation)
 
@@ -42,6 +43,7 @@ class _Protocol(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        self._session.stats.received(len(data))
         # A dead core refuses data; the waiting task's next_event() raises why.
         with contextlib.suppress(errors.Error):
             self._session.core.receive_data(data)
@@ -69,13 +71,17 @@ class _Protocol(asyncio.Protocol):
             self._waiter = None
 
 
+def _where(params: ConnectParams) -> str:
+    return params.unix_socket_path() or f"{params.host}:{params.port}"
+
+
 class AsyncConnection:
     """An asyncio connection to PostgreSQL. Create one with ``await pgpipe.connect_async()``.
 
     One operation at a time: a second concurrent call raises InterfaceError.
     """
 
-    __slots__ = ("_busy", "_closed_reason", "_protocol", "_session", "_transport")
+    __slots__ = ("_busy", "_closed_reason", "_protocol", "_session", "_startup", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol, session: Session) -> None:
         self._transport = transport
@@ -83,35 +89,85 @@ class AsyncConnection:
         self._session = session
         self._closed_reason: str | None = None
         self._busy = False
+        # With pipelined connect, the startup finishes inside the first call.
+        self._startup: Startup | None = session.startup()
 
     @classmethod
     async def _connect(cls, params: ConnectParams) -> AsyncConnection:
+        conn = await cls._open(params)
+        if params.pipeline_connect is None:
+            await conn._complete_startup()
+        return conn
+
+    @classmethod
+    async def _open(cls, params: ConnectParams) -> AsyncConnection:
+        """Connect the transport; with "auto" and "scram", send the startup flight too."""
         session = Session(params, scram_nonce())
         loop = asyncio.get_running_loop()
         path = params.unix_socket_path()
-        where = path or f"{params.host}:{params.port}"
         try:
             async with asyncio.timeout(params.connect_timeout):
-                try:
-                    if path is not None:
-                        transport, protocol = await loop.create_unix_connection(
-                            lambda: _Protocol(session), path
-                        )
-                    else:
-                        transport, protocol = await loop.create_connection(
-                            lambda: _Protocol(session), params.host, params.port
-                        )
-                except OSError as exc:
-                    raise errors.OperationalError(
-                        f"could not connect to {where}: {exc.strerror or exc}"
-                    ) from None
-                if not isinstance(transport, asyncio.Transport):
-                    raise errors.InterfaceError("the event loop gave an unusable transport")
-                conn = cls(transport, protocol, session)
-                (await conn._run(conn._begin().startup())).check()
+                if path is not None:
+                    transport, protocol = await loop.create_unix_connection(
+                        lambda: _Protocol(session), path
+                    )
+                else:
+                    transport, protocol = await loop.create_connection(
+                        lambda: _Protocol(session), params.host, params.port
+                    )
         except TimeoutError:
-            raise errors.OperationalError(f"timeout connecting to {where}") from None
+            raise errors.OperationalError(f"timeout connecting to {_where(params)}") from None
+        except OSError as exc:
+            raise errors.OperationalError(
+                f"could not connect to {_where(params)}: {exc.strerror or exc}"
+            ) from None
+        if not isinstance(transport, asyncio.Transport):
+            raise errors.InterfaceError("the event loop gave an unusable transport")
+        conn = cls(transport, protocol, session)
+        if params.pipeline_connect in _SEND_AT_CONNECT:
+            data = session.core.data_to_send()
+            transport.write(data)
+            session.stats.sent(len(data))
         return conn
+
+    async def _complete_startup(self) -> None:
+        op = self._startup
+        if op is None:
+            return
+        self._startup = None
+        params = self._session.params
+        try:
+            async with asyncio.timeout(params.connect_timeout):
+                (await self._run(op)).check()
+        except TimeoutError:
+            self._abort("timeout during startup")
+            raise errors.OperationalError(f"timeout connecting to {_where(params)}") from None
+        except BaseException:
+            self._abort("startup failed")
+            raise
+
+    async def _call(self, make: Callable[[Session], _Op]) -> _Op:
+        """Queue one command and run it; the first call also finishes a pipelined startup."""
+        op = make(self._begin())
+        if self._startup is not None:
+            try:
+                await self._complete_startup()
+            except errors.PipelineMismatch:
+                if not self._session.params.pipeline_connect_fallback:
+                    raise
+                await self._fall_back()
+                op = make(self._session)
+        return await self._run(op)
+
+    async def _fall_back(self) -> None:
+        """Reconnect once without pipelining, after a wrong guess closed the connection."""
+        stats = self._session.stats
+        fresh = await AsyncConnection._open(replace(self._session.params, pipeline_connect=None))
+        fresh._session.stats = stats
+        await fresh._complete_startup()
+        self._transport, self._protocol = fresh._transport, fresh._protocol
+        self._session, self._startup = fresh._session, None
+        self._closed_reason = None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -130,6 +186,7 @@ class AsyncConnection:
     async def _run(self, op: _Op) -> _Op:
         self._busy = True
         core = self._session.core
+        stats = self._session.stats
         protocol = self._protocol
         try:
             while True:
@@ -138,6 +195,7 @@ class AsyncConnection:
                     data = core.data_to_send()
                     if data:
                         self._transport.write(data)
+                        stats.sent(len(data))
                     await protocol.wait()
                 elif op.feed(event):
                     break
@@ -159,17 +217,17 @@ class AsyncConnection:
 
     async def query(self, sql: str, *params: object) -> Result:
         """Run one statement; parameter types are inferred from the Python values."""
-        return (await self._run(self._begin().query(sql, params))).result()
+        return (await self._call(lambda s: s.query(sql, params))).result()
 
     async def query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]]
     ) -> Result:
         """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        return (await self._run(self._begin().query_with_param_types(sql, params))).result()
+        return (await self._call(lambda s: s.query_with_param_types(sql, params))).result()
 
     async def execute(self, sql: str) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        return (await self._run(self._begin().execute(sql))).result()
+        return (await self._call(lambda s: s.execute(sql))).result()
 
     async def close(self) -> None:
         """Send Terminate and close the transport; closing twice is harmless."""
@@ -198,6 +256,16 @@ class AsyncConnection:
     @property
     def parameters(self) -> dict[str, str]:
         return dict(self._session.core.parameters)
+
+    @property
+    def stats(self) -> Stats:
+        """Round trips, flights and bytes so far (a snapshot)."""
+        return replace(self._session.stats)
+
+    @property
+    def auth_method(self) -> str | None:
+        """How the server authenticated this connection: trust, password, md5 or scram."""
+        return self._session.auth_method
 
     @property
     def backend_pid(self) -> int | None:

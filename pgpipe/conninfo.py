@@ -26,7 +26,15 @@ _ENVIRONMENT: Final = {
 }
 _STRING_KEYS: Final = frozenset(_ENVIRONMENT)
 _ALIASES: Final = {"database": "dbname"}
-_KEYWORD_ONLY: Final = frozenset({"server_settings"})
+_KEYWORD_ONLY: Final = frozenset(
+    {
+        "server_settings",
+        "pipeline_connect",
+        "pipeline_connect_fallback",
+        "allow_unverified_pipelining",
+    }
+)
+_PIPELINE_MODES: Final = ("auto", "trust", "password", "scram")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,9 @@ class ConnectParams:
     connect_timeout: float | None = None
     options: str | None = None
     server_settings: Mapping[str, str] = field(default_factory=dict)
+    pipeline_connect: str | None = None
+    pipeline_connect_fallback: bool = False
+    allow_unverified_pipelining: bool = False
 
     def unix_socket_path(self) -> str | None:
         """The socket file when ``host`` is a directory (it starts with "/"), else None."""
@@ -162,11 +173,14 @@ def parse_dsn(
     if dsn:
         merged.update(_parse_uri(dsn) if "://" in dsn else _parse_keywords(dsn))
     server_settings: Mapping[str, str] = {}
+    options: dict[str, object] = {}
     for key, value in params.items():
-        if key in _KEYWORD_ONLY:
+        if key == "server_settings":
             if not isinstance(value, Mapping):
                 raise InterfaceError("server_settings must be a mapping of names to values")
             server_settings = {str(k): str(v) for k, v in value.items()}
+        elif key in _KEYWORD_ONLY:
+            options[key] = value
         elif value is not None:
             merged[_canonical(key)] = str(value)
     user = merged.get("user") or environ.get("USER") or "postgres"
@@ -182,4 +196,20 @@ def parse_dsn(
         else None,
         options=merged.get("options"),
         server_settings=server_settings,
+        pipeline_connect=_pipeline_mode(options.get("pipeline_connect")),
+        pipeline_connect_fallback=bool(options.get("pipeline_connect_fallback", False)),
+        allow_unverified_pipelining=bool(options.get("allow_unverified_pipelining", False)),
     )
+
+
+def _pipeline_mode(value: object) -> str | None:
+    """None/False/"off" turn pipelined connect off; True means "auto"."""
+    if value is None or value is False or value == "off":
+        return None
+    if value is True:
+        return "auto"
+    if value not in _PIPELINE_MODES:
+        raise InterfaceError(
+            f"pipeline_connect must be one of off, {', '.join(_PIPELINE_MODES)}, not {value!r}"
+        )
+    return str(value)

@@ -7,7 +7,7 @@
      +-- ProtocolError        the bytes from the server broke the protocol; connection dead
      +-- DatabaseError        DB-API category base
           +-- DataError, IntegrityError, InternalError, NotSupportedError,
-          |   OperationalError (also: network failures), ProgrammingError
+          |   OperationalError (also: network failures; PipelineMismatch), ProgrammingError
           +-- one class per SQLSTATE, e.g. UniqueViolation(IntegrityConstraintViolation),
               IntegrityConstraintViolation(IntegrityError)
 
@@ -163,6 +163,23 @@ class ProgrammingError(DatabaseError):
 
 class NotSupportedError(DatabaseError):
     """A feature the server or pgpipe does not support."""
+
+
+class PipelineMismatch(OperationalError):
+    """Pipelined connect guessed an authentication method and the server asked for another.
+
+    The server closes the connection on a wrong guess; nothing that was sent
+    with the guess was executed.
+    """
+
+    def __init__(self, configured: str, server_method: str) -> None:
+        self.configured = configured
+        self.server_method = server_method
+        super().__init__(
+            f"pipeline_connect={configured!r} guessed the server's authentication method, but "
+            f"the server asked for {server_method}; set pipeline_connect to {server_method!r} "
+            f"or 'auto', or pass pipeline_connect_fallback=True to reconnect without pipelining"
+        )
 
 
 def from_fields(fields: Mapping[str, str]) -> DatabaseError:

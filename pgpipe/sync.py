@@ -13,17 +13,21 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors
-from pgpipe._session import Operation, Session
+from pgpipe._session import Operation, Session, Startup, Stats
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
 
 _RECV_SIZE = 1 << 16
+# Pipelined modes whose first flight leaves at connect time: the rest waits for
+# the server's first answer anyway, so sending early saves latency.
+_SEND_AT_CONNECT = frozenset({"auto", "scram"})
 _Op = TypeVar("_Op", bound=Operation)
 
 
@@ -69,7 +73,7 @@ class Connection:
     [(42,)]
     """
 
-    __slots__ = ("_closed_reason", "_lock", "_session", "_sock")
+    __slots__ = ("_closed_reason", "_lock", "_session", "_sock", "_startup")
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
         self._sock = sock
@@ -77,21 +81,68 @@ class Connection:
         self._closed_reason: str | None = None
         # One operation at a time: another thread waits for the current one to finish.
         self._lock = threading.Lock()
+        # With pipelined connect, the startup finishes inside the first call.
+        self._startup: Startup | None = session.startup()
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection:
-        deadline = None
-        if params.connect_timeout is not None:
-            deadline = time.monotonic() + params.connect_timeout
-        sock = _open_socket(params)
-        conn = cls(sock, Session(params, scram_nonce()))
-        try:
-            conn._run(conn._session.startup(), deadline).check()
-        except BaseException:
-            conn._abort("startup failed")
-            raise
-        sock.settimeout(None)
+        conn = cls._open(params)
+        if params.pipeline_connect is None:
+            conn._complete_startup()
         return conn
+
+    @classmethod
+    def _open(cls, params: ConnectParams) -> Connection:
+        """Connect the socket; with "auto" and "scram", send the startup flight too."""
+        session = Session(params, scram_nonce())  # refuses bad options before any I/O
+        conn = cls(_open_socket(params), session)
+        if params.pipeline_connect in _SEND_AT_CONNECT:
+            data = conn._session.core.data_to_send()
+            try:
+                conn._sock.sendall(data)
+            except OSError as exc:
+                conn._abort("startup failed")
+                raise errors.OperationalError(f"connection lost: {exc.strerror or exc}") from None
+            conn._session.stats.sent(len(data))
+        return conn
+
+    def _complete_startup(self) -> None:
+        op = self._startup
+        if op is None:
+            return
+        self._startup = None
+        timeout = self._session.params.connect_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._run(op, deadline).check()
+        except BaseException:
+            self._abort("startup failed")
+            raise
+        self._sock.settimeout(None)
+
+    def _call(self, make: Callable[[Session], _Op]) -> _Op:
+        """Queue one command and run it; the first call also finishes a pipelined startup."""
+        with self._lock:
+            self._check_open()
+            op = make(self._session)
+            if self._startup is not None:
+                try:
+                    self._complete_startup()
+                except errors.PipelineMismatch:
+                    if not self._session.params.pipeline_connect_fallback:
+                        raise
+                    self._fall_back()
+                    op = make(self._session)
+            return self._run(op)
+
+    def _fall_back(self) -> None:
+        """Reconnect once without pipelining, after a wrong guess closed the connection."""
+        stats = self._session.stats
+        fresh = Connection._open(replace(self._session.params, pipeline_connect=None))
+        fresh._session.stats = stats
+        fresh._complete_startup()
+        self._sock, self._session, self._startup = fresh._sock, fresh._session, None
+        self._closed_reason = None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -101,6 +152,7 @@ class Connection:
 
     def _run(self, op: _Op, deadline: float | None = None) -> _Op:
         core = self._session.core
+        stats = self._session.stats
         sock = self._sock
         try:
             while True:
@@ -109,9 +161,12 @@ class Connection:
                     data = core.data_to_send()
                     if data:
                         sock.sendall(data)
+                        stats.sent(len(data))
                     if deadline is not None:
                         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                    core.receive_data(sock.recv(_RECV_SIZE))
+                    chunk = sock.recv(_RECV_SIZE)
+                    stats.received(len(chunk))
+                    core.receive_data(chunk)
                 elif op.feed(event):
                     break
         except OSError as exc:
@@ -144,21 +199,15 @@ class Connection:
 
         One round trip, whether or not this SQL text was seen before.
         """
-        with self._lock:
-            self._check_open()
-            return self._run(self._session.query(sql, params)).result()
+        return self._call(lambda s: s.query(sql, params)).result()
 
     def query_with_param_types(self, sql: str, params: Sequence[tuple[object, int]]) -> Result:
         """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        with self._lock:
-            self._check_open()
-            return self._run(self._session.query_with_param_types(sql, params)).result()
+        return self._call(lambda s: s.query_with_param_types(sql, params)).result()
 
     def execute(self, sql: str) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        with self._lock:
-            self._check_open()
-            return self._run(self._session.execute(sql)).result()
+        return self._call(lambda s: s.execute(sql)).result()
 
     def close(self) -> None:
         """Send Terminate and close the socket; closing twice is harmless."""
@@ -190,6 +239,16 @@ class Connection:
     def parameters(self) -> dict[str, str]:
         """Server settings reported by ParameterStatus (server_version, TimeZone...)."""
         return dict(self._session.core.parameters)
+
+    @property
+    def stats(self) -> Stats:
+        """Round trips, flights and bytes so far (a snapshot)."""
+        return replace(self._session.stats)
+
+    @property
+    def auth_method(self) -> str | None:
+        """How the server authenticated this connection: trust, password, md5 or scram."""
+        return self._session.auth_method
 
     @property
     def backend_pid(self) -> int | None:

@@ -698,3 +698,101 @@ def test_mutated_transcripts_only_raise_protocol_error(data: st.DataObject) -> N
                 break
     except ProtocolError:
         assert core.state is State.DEAD
+
+
+# -- pipelined connect ---------------------------------------------------------
+
+
+def kinds(data: bytes) -> list[bytes]:
+    _, _, rest = wire.parse_startup(data)
+    return [k for k, _ in wire.split_frontend(rest)]
+
+
+def test_trust_guess_sends_startup_and_query_together() -> None:
+    core = ProtocolConnection(user="alice", pipeline="trust")
+    one_shot(core)
+    assert kinds(core.data_to_send()) == [b"P", b"B", b"D", b"E", b"C", b"S"]
+    core.receive_data(wire.startup_ok() + ONE_SHOT_REPLY)
+    events = drain(core)
+    assert sum(isinstance(e, ev.ReadyForQuery) for e in events) == 2
+    assert core.state is State.READY
+
+
+def test_password_guess_sends_the_password_unasked() -> None:
+    core = ProtocolConnection(
+        user="alice", password="pw", pipeline="password", allow_unverified_pipelining=True
+    )
+    one_shot(core)
+    assert kinds(core.data_to_send())[:2] == [b"p", b"P"]
+    core.receive_data(wire.auth(3) + wire.startup_ok() + ONE_SHOT_REPLY)
+    drain(core)
+    assert core.data_to_send() == b""  # the request was answered by the guess
+    assert core.state is State.READY
+
+
+def test_scram_guess_holds_the_query_until_the_client_final() -> None:
+    core = ProtocolConnection(
+        user="alice",
+        password="pw",
+        scram_nonce="nonce",
+        pipeline="scram",
+        allow_unverified_pipelining=True,
+    )
+    first = core.data_to_send()
+    assert kinds(first) == [b"p"]
+    one_shot(core)
+    assert core.data_to_send() == b""  # held: the server must read the SCRAM messages first
+    server = ScramServer("pw")
+    _, _, initial = wire.parse_startup(first)
+    core.receive_data(wire.auth(10, b"SCRAM-SHA-256\x00\x00") + server.first(initial))
+    drain(core)
+    flight = core.data_to_send()
+    assert [k for k, _ in wire.split_frontend(flight)] == [b"p", b"P", b"B", b"D", b"E", b"C", b"S"]
+
+
+def test_pipelined_scram_with_a_bad_signature_discards_the_results() -> None:
+    core = ProtocolConnection(
+        user="alice",
+        password="pw",
+        scram_nonce="nonce",
+        pipeline="scram",
+        allow_unverified_pipelining=True,
+    )
+    _, _, initial = wire.parse_startup(core.data_to_send())
+    one_shot(core)
+    server = ScramServer("pw")
+    core.receive_data(wire.auth(10, b"SCRAM-SHA-256\x00\x00") + server.first(initial))
+    drain(core)
+    core.data_to_send()
+    core.receive_data(wire.auth(12, b"v=" + b"A" * 44) + wire.startup_ok() + ONE_SHOT_REPLY)
+    with pytest.raises(ProtocolError, match="prove"):
+        while core.next_event() is not NEED_DATA:
+            pass
+    with pytest.raises(ProtocolError):
+        core.next_event()
+
+
+def test_auto_holds_the_query_until_the_last_auth_message() -> None:
+    core = ProtocolConnection(user="alice", password="pw", pipeline="auto")
+    core.data_to_send()
+    one_shot(core)
+    assert core.data_to_send() == b""
+    core.receive_data(wire.auth(5, b"salt"))
+    drain(core)
+    assert [k for k, _ in wire.split_frontend(core.data_to_send())][:2] == [b"p", b"P"]
+
+
+def test_auto_scram_without_opt_in_waits_for_the_signature() -> None:
+    core = ProtocolConnection(user="alice", password="pw", scram_nonce="n", pipeline="auto")
+    core.data_to_send()
+    one_shot(core)
+    server = ScramServer("pw")
+    core.receive_data(wire.auth(10, b"SCRAM-SHA-256\x00\x00"))
+    drain(core)
+    core.receive_data(server.first(core.data_to_send()))
+    drain(core)
+    final = core.data_to_send()
+    assert [k for k, _ in wire.split_frontend(final)] == [b"p"]  # no query yet
+    core.receive_data(server.final(final) + wire.startup_ok())
+    drain(core)
+    assert wire.split_frontend(core.data_to_send())[0][0] == b"P"

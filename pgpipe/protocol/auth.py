@@ -15,7 +15,7 @@ from typing import Final
 
 import scramp
 
-from pgpipe.errors import OperationalError, ProtocolError
+from pgpipe.errors import OperationalError, PipelineMismatch, ProtocolError
 from pgpipe.protocol import frontend
 
 AUTH_OK: Final = 0
@@ -35,6 +35,14 @@ _UNSUPPORTED: Final = {
     7: "GSSAPI",
     8: "GSSAPI",
     9: "SSPI",
+}
+
+# What each request means, in the words pipeline_connect uses.
+SERVER_METHODS: Final = {
+    AUTH_OK: "trust",
+    AUTH_CLEARTEXT_PASSWORD: "password",
+    AUTH_MD5_PASSWORD: "md5",
+    AUTH_SASL: "scram",
 }
 
 METHOD_NAMES: Final = {
@@ -57,9 +65,26 @@ def md5_password(user: str, password: str, salt: bytes) -> bytes:
 class Authenticator:
     """Answers one connection's authentication requests, in order."""
 
-    __slots__ = ("_password", "_scram", "_scram_nonce", "_scram_step", "_user", "done")
+    __slots__ = (
+        "_password",
+        "_scram",
+        "_scram_nonce",
+        "_scram_step",
+        "_user",
+        "done",
+        "guess",
+        "last_reply",
+    )
 
-    def __init__(self, user: str, password: str | None, scram_nonce: str | None) -> None:
+    def __init__(
+        self,
+        user: str,
+        password: str | None,
+        scram_nonce: str | None,
+        guess: str | None = None,
+    ) -> None:
+        """``guess`` is the method pipelined connect answered before being asked:
+        "trust", "password" or "scram" (see ``speculative_reply``)."""
         self._user = user
         self._password = password
         self._scram_nonce = scram_nonce
@@ -67,6 +92,10 @@ class Authenticator:
         # SCRAM: the request code the server must send next; AUTH_OK once verified.
         self._scram_step = _SCRAM_NOT_STARTED
         self.done = False
+        self.guess = guess
+        # The method of the client's last authentication message ("password", "md5",
+        # "scram") once it has been produced: what may ride with it depends on it.
+        self.last_reply: str | None = None
 
     def __repr__(self) -> str:
         return f"<Authenticator user={self._user!r} done={self.done}>"
@@ -78,10 +107,35 @@ class Authenticator:
             )
         return self._password
 
+    def speculative_reply(self) -> bytes:
+        """What the guessed method would be asked for, sent before the server asks."""
+        if self.guess == "password":
+            self.last_reply = "password"
+            return frontend.password_message(self._need_password("password").encode("utf-8"))
+        if self.guess == "scram":
+            return self._scram_initial_response()
+        return b""
+
+    def _check_guess(self, code: int, data: bytes) -> bool:
+        """Check the server's first request against the guess; True if already answered."""
+        guess = self.guess
+        if guess is None:
+            return False
+        self.guess = None
+        server_method = SERVER_METHODS.get(code) or _UNSUPPORTED.get(code) or str(code)
+        if server_method != guess:
+            raise PipelineMismatch(guess, server_method)
+        if code == AUTH_SASL:
+            self._check_mechanisms(data)
+            return True
+        return code == AUTH_CLEARTEXT_PASSWORD
+
     def respond(self, code: int, data: bytes) -> bytes:
         """Return the bytes that answer request ``code`` (b"" when nothing is to be sent)."""
         if self.done:
             raise ProtocolError("the server sent an Authentication message after AuthenticationOk")
+        if self._check_guess(code, data):
+            return b""
         if code == AUTH_OK:
             if self._scram_step not in (_SCRAM_NOT_STARTED, AUTH_OK):
                 raise ProtocolError(
@@ -97,11 +151,13 @@ class Authenticator:
         if code == AUTH_CLEARTEXT_PASSWORD:
             self._expect_no_data(data, "AuthenticationCleartextPassword")
             password = self._need_password("password")
+            self.last_reply = "password"
             return frontend.password_message(password.encode("utf-8"))
         if code == AUTH_MD5_PASSWORD:
             if len(data) != 4:
                 raise ProtocolError("AuthenticationMD5Password must carry a 4-byte salt")
             password = self._need_password("md5")
+            self.last_reply = "md5"
             return frontend.password_message(md5_password(self._user, password, data))
         if code == AUTH_SASL:
             return self._sasl_start(data)
@@ -121,9 +177,7 @@ class Authenticator:
         if data:
             raise ProtocolError(f"{what} has unexpected bytes")
 
-    def _sasl_start(self, data: bytes) -> bytes:
-        if self._scram_step != _SCRAM_NOT_STARTED:
-            raise ProtocolError("the server started SASL authentication twice")
+    def _check_mechanisms(self, data: bytes) -> None:
         if not data.endswith(b"\x00\x00"):
             raise ProtocolError("AuthenticationSASL has an unterminated mechanism list")
         try:
@@ -135,6 +189,14 @@ class Authenticator:
                 f"the server offered SASL mechanisms {', '.join(mechanisms)}; "
                 f"pgpipe needs {SCRAM_SHA_256} (channel binding needs TLS)"
             )
+
+    def _sasl_start(self, data: bytes) -> bytes:
+        if self._scram_step != _SCRAM_NOT_STARTED:
+            raise ProtocolError("the server started SASL authentication twice")
+        self._check_mechanisms(data)
+        return self._scram_initial_response()
+
+    def _scram_initial_response(self) -> bytes:
         password = self._need_password("SCRAM-SHA-256")
         if not self._scram_nonce:
             raise ProtocolError("SCRAM-SHA-256 needs a client nonce")
@@ -163,6 +225,7 @@ class Authenticator:
             scram.set_server_first(data.decode("utf-8"))
             final = scram.get_client_final()
             self._scram_step = AUTH_SASL_FINAL
+            self.last_reply = "scram"
         except (scramp.ScramException, UnicodeDecodeError, ValueError) as exc:
             raise ProtocolError(f"invalid SCRAM server-first-message: {_reason(exc)}") from None
         return frontend.sasl_response(final.encode("utf-8"))

@@ -100,6 +100,15 @@ STARTUP_DEFAULTS: Final[Mapping[str, str]] = {
 }
 
 
+PIPELINE_MODES: Final = ("auto", "trust", "password", "scram")
+"""Pipelined connect: "auto" sends the first query with the last authentication
+message; "trust", "password" and "scram" guess the method and answer it before
+being asked."""
+_GUESSES: Final = frozenset({"trust", "password", "scram"})
+_SPECULATIVE: Final = frozenset({"password", "scram"})
+_NO_HOLD: Final = frozenset({"trust", "password"})
+
+
 class State(enum.Enum):
     STARTUP = "startup"
     READY = "ready"
@@ -118,10 +127,14 @@ class ProtocolConnection:
         "_dead_reason",
         "_eof",
         "_expect",
+        "_held",
+        "_holding",
         "_inbox",
         "_inbox_pos",
         "_outgoing",
+        "_pipeline",
         "_state",
+        "_unverified",
         "backend_key",
         "parameters",
         "protocol_minor",
@@ -137,9 +150,32 @@ class ProtocolConnection:
         settings: Mapping[str, str] | None = None,
         scram_nonce: str | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        pipeline: str | None = None,
+        allow_unverified_pipelining: bool = False,
     ) -> None:
         """Queue the StartupMessage. ``settings`` are server settings sent with it
-        (``application_name``, ``options``, any GUC); pinned ones may not be changed."""
+        (``application_name``, ``options``, any GUC); pinned ones may not be changed.
+
+        ``pipeline`` chooses what may be sent before the server answers
+        (``PIPELINE_MODES``); commands queued earlier than that are held back.
+        The speculative modes need ``allow_unverified_pipelining`` (or, later,
+        TLS with verified certificates).
+        """
+        if pipeline is not None and pipeline not in PIPELINE_MODES:
+            raise InterfaceError(
+                f"pipeline_connect must be one of {', '.join(PIPELINE_MODES)}, not {pipeline!r}"
+            )
+        if pipeline in _SPECULATIVE and not allow_unverified_pipelining:
+            raise InterfaceError(
+                f"pipeline_connect={pipeline!r} sends "
+                + (
+                    "the password before the server asks for it"
+                    if pipeline == "password"
+                    else "the first query before the server has proved it knows the password"
+                )
+                + "; that needs TLS with verified certificates (not supported yet) or "
+                "allow_unverified_pipelining=True, which is unsafe on untrusted networks"
+            )
         startup = {"user": user}
         if database is not None:
             startup["database"] = database
@@ -151,8 +187,15 @@ class ProtocolConnection:
             if name in ("user", "database"):
                 raise InterfaceError(f"{name} is not a setting; pass it as its own argument")
             startup[name] = value
+        guess = pipeline if pipeline in _GUESSES else None
+        self._auth = Authenticator(user, password, scram_nonce, guess)
         self._outgoing = bytearray(frontend.startup_message(startup))
-        self._auth = Authenticator(user, password, scram_nonce)
+        self._outgoing += self._auth.speculative_reply()
+        self._pipeline = pipeline
+        self._unverified = allow_unverified_pipelining
+        # Commands queued before the authentication exchange lets them go.
+        self._held = bytearray()
+        self._holding = pipeline not in _NO_HOLD
         self._buffer = ReceiveBuffer(_KNOWN_TYPES, max_message_size)
         self._inbox: list[tuple[bytes, bytes]] = []
         self._inbox_pos = 0
@@ -183,6 +226,7 @@ class ProtocolConnection:
         self._state = State.DEAD
         self._dead_reason = reason
         self._outgoing.clear()
+        self._held.clear()
         self._inbox = []
         self._inbox_pos = 0
         return ProtocolError(reason)
@@ -198,7 +242,10 @@ class ProtocolConnection:
         if state is not State.READY and state is not State.BUSY and state is not State.STARTUP:
             self._check_usable()
             raise InterfaceError("the connection is closed")
-        self._outgoing += data
+        if self._holding:
+            self._held += data
+        else:
+            self._outgoing += data
         self._expect.extend(expect)
         if self._state is State.READY and self._expect:
             self._state = State.BUSY
@@ -376,12 +423,29 @@ class ProtocolConnection:
         method = METHOD_NAMES.get(code, str(code))
         reply = self._auth.respond(code, data)
         if reply:
-            self._outgoing[:0] = reply
+            self._outgoing += reply
+        if self._holding:
+            last = self._auth.last_reply
+            if self._auth.done or (
+                self._pipeline in ("auto", "scram")
+                and last is not None
+                and (last != "scram" or self._unverified)
+            ):
+                self._release()
         return ev.AuthenticationRequest(method)
 
+    def _release(self) -> None:
+        """Let held commands follow the authentication messages."""
+        self._outgoing += self._held
+        self._held.clear()
+        self._holding = False
+
     def _ready(self, head: _Expect, event: ev.ReadyForQuery) -> None:
-        if head is _STARTUP and not self._auth.done:
-            raise ProtocolError("ReadyForQuery before authentication completed")
+        if head is _STARTUP:
+            if not self._auth.done:
+                raise ProtocolError("ReadyForQuery before authentication completed")
+            if self._holding:
+                self._release()
         self.transaction_status = event.status
         if not self._expect and self._state is not State.CLOSING:
             self._state = State.READY

@@ -1,0 +1,169 @@
+"""Pipelined connect against a real server: round trips counted by a proxy, both adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import pgpipe
+from pgpipe import errors
+from pgpipe.testing import AUTH_USERS, TemporaryPostgres
+from tests.clients import Adapter
+from tests.proxy import FlightCounter
+
+# Round trips after the TCP handshake to the first query's rows.
+EXPECTED = {
+    (None, "trust"): 2,
+    (None, "password"): 3,
+    (None, "md5"): 3,
+    (None, "scram"): 4,
+    ("auto", "trust"): 2,
+    ("auto", "password"): 2,
+    ("auto", "md5"): 2,
+    ("auto", "scram"): 3,
+    ("trust", "trust"): 1,
+    ("password", "password"): 1,
+    ("scram", "scram"): 2,
+}
+
+
+@pytest.fixture(params=["sync", "async"])
+def adapter(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    a = Adapter(request.param)
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def proxy(pg_server: TemporaryPostgres) -> Iterator[FlightCounter]:
+    with FlightCounter(pg_server.host, pg_server.port) as counter:
+        yield counter
+
+
+def login(method: str, port: int, password: str | None = None) -> dict[str, object]:
+    user, right = AUTH_USERS[method]
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "user": user,
+        "password": right if password is None else password,
+        "dbname": "pgpipe",
+    }
+
+
+@pytest.mark.parametrize(("mode", "method"), list(EXPECTED), ids=[f"{m}-{a}" for m, a in EXPECTED])
+def test_round_trips_to_first_result(
+    adapter: Adapter, proxy: FlightCounter, mode: str | None, method: str
+) -> None:
+    client = adapter.connect(
+        **login(method, proxy.port), pipeline_connect=mode, allow_unverified_pipelining=True
+    )
+    result = client.query("SELECT current_user, $1::int + 1", 41)
+    assert result.rows == [(AUTH_USERS[method][0], 42)]
+    expected = EXPECTED[(mode, method)]
+    assert proxy.round_trips == expected
+    assert client.stats.round_trips == expected
+    assert client.stats.flights == proxy.client_flights
+    assert client.stats.bytes_sent == proxy.bytes_from_client
+    assert client.stats.bytes_received == proxy.bytes_from_server
+    assert client.auth_method == method
+    # Later queries: one round trip each.
+    proxy.reset()
+    assert client.query("SELECT 2").rows == [(2,)]
+    assert (proxy.client_flights, proxy.round_trips) == (1, 1)
+    assert client.stats.round_trips == expected + 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "method"),
+    [
+        ("password", "scram"),
+        ("password", "trust"),
+        ("scram", "md5"),
+        ("trust", "password"),
+        ("scram", "password"),
+        ("password", "md5"),
+    ],
+)
+def test_wrong_guess_says_what_the_server_asked_for(
+    adapter: Adapter, pg_server: TemporaryPostgres, mode: str, method: str
+) -> None:
+    # A trust user has no password; the guesses need one to send.
+    client = adapter.connect(
+        **login(method, pg_server.port, password="guess" if method == "trust" else None),
+        pipeline_connect=mode,
+        allow_unverified_pipelining=True,
+    )
+    with pytest.raises(errors.PipelineMismatch) as info:
+        client.query("SELECT 1")
+    assert info.value.configured == mode
+    assert info.value.server_method == method
+    assert f"pipeline_connect={mode!r}" in str(info.value)
+    assert f"asked for {method}" in str(info.value)
+    assert client.closed
+    secret = AUTH_USERS[method][1]
+    assert secret is None or secret not in str(info.value)
+
+
+@pytest.mark.parametrize(("mode", "method"), [("password", "scram"), ("trust", "md5")])
+def test_fallback_reconnects_once(
+    adapter: Adapter, proxy: FlightCounter, mode: str, method: str
+) -> None:
+    client = adapter.connect(
+        **login(method, proxy.port),
+        pipeline_connect=mode,
+        allow_unverified_pipelining=True,
+        pipeline_connect_fallback=True,
+    )
+    assert client.query("SELECT 7").rows == [(7,)]
+    assert not client.closed
+    assert client.auth_method == method
+    assert client.query("SELECT 8").rows == [(8,)]
+    assert client.stats.round_trips == proxy.round_trips
+
+
+@pytest.mark.parametrize("mode", ["password", "scram"])
+def test_speculative_modes_need_the_opt_in(
+    adapter: Adapter, pg_server: TemporaryPostgres, mode: str
+) -> None:
+    with pytest.raises(pgpipe.InterfaceError, match="allow_unverified_pipelining"):
+        adapter.connect(**login(mode, pg_server.port), pipeline_connect=mode)
+
+
+def test_auto_scram_without_opt_in_waits_for_the_server_signature(
+    adapter: Adapter, proxy: FlightCounter
+) -> None:
+    client = adapter.connect(**login("scram", proxy.port), pipeline_connect="auto")
+    assert client.query("SELECT 1").rows == [(1,)]
+    # The query leaves only after the server proved itself: no saving over ordinary.
+    assert proxy.round_trips == 4
+
+
+@pytest.mark.parametrize(
+    ("mode", "method"), [("auto", "md5"), ("password", "password"), ("scram", "scram")]
+)
+def test_wrong_password_surfaces_from_the_first_query(
+    adapter: Adapter, pg_server: TemporaryPostgres, mode: str, method: str
+) -> None:
+    client = adapter.connect(
+        **login(method, pg_server.port, password="not-the-password"),
+        pipeline_connect=mode,
+        allow_unverified_pipelining=True,
+    )
+    with pytest.raises(errors.InvalidPassword, match="password authentication failed"):
+        client.query("SELECT 1")
+    assert client.closed
+
+
+def test_invalid_mode(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
+    with pytest.raises(pgpipe.InterfaceError, match="pipeline_connect must be one of"):
+        adapter.connect(**login("trust", pg_server.port), pipeline_connect="md5")
+
+
+def test_server_error_in_the_pipelined_query(adapter: Adapter, proxy: FlightCounter) -> None:
+    client = adapter.connect(**login("trust", proxy.port), pipeline_connect="trust")
+    with pytest.raises(errors.UndefinedTable):
+        client.query("SELECT * FROM no_such_table")
+    assert proxy.round_trips == 1
+    assert client.query("SELECT 1").rows == [(1,)]
