@@ -14,9 +14,9 @@ import pytest
 
 import pgpipe
 from pgpipe import Type, errors
+from pgpipe.proxy import FlightCounter
 from pgpipe.testing import AUTH_USERS, TemporaryPostgres
 from tests.clients import Adapter, Client
-from tests.proxy import FlightCounter
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -8,9 +8,9 @@ import pytest
 
 import pgpipe
 from pgpipe import errors
+from pgpipe.proxy import FlightCounter
 from pgpipe.testing import AUTH_USERS, TemporaryPostgres
 from tests.clients import Adapter
-from tests.proxy import FlightCounter
 
 # Round trips after the TCP handshake to the first query's rows.
 EXPECTED = {

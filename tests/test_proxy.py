@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.proxy import FlightCounter
+from pgpipe.proxy import FlightCounter
 
 TIMEOUT = 10.0
 
@@ -238,3 +238,22 @@ def test_close_stops_the_thread_and_open_connections(echo_server: LineEchoServer
         assert sock.recv(1) == b""  # the proxy closed its end
     assert not [t for t in threading.enumerate() if t.name.startswith("FlightCounter")]
     proxy.close()  # idempotent
+
+
+def test_delay_is_added_each_way_and_counts_stay_right(echo_server: LineEchoServer) -> None:
+    delay = 0.05
+    with FlightCounter("127.0.0.1", echo_server.port, delay=delay) as slow:
+        with socket.create_connection(("127.0.0.1", slow.port), timeout=TIMEOUT) as client:
+            for n in range(3):
+                started = time.monotonic()
+                client.sendall(b"ping %d\n" % n)
+                received = b""
+                while not received.endswith(b"\n"):
+                    received += client.recv(100)
+                # A lower bound only: the proxy can never deliver earlier than its delay.
+                assert time.monotonic() - started >= 2 * delay
+                assert received == b"ping %d\n" % n
+            client.shutdown(socket.SHUT_WR)
+            assert client.recv(100) == b""
+        assert (slow.client_flights, slow.round_trips) == (3, 3)
+        assert slow.bytes_from_client == slow.bytes_from_server == 21

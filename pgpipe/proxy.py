@@ -1,7 +1,9 @@
-"""A loopback TCP proxy that counts client flights: how round-trip claims are tested.
+"""A loopback TCP proxy that counts client flights, and can add network latency.
 
 Timing cannot prove "one round trip"; counting how often the client had to
-start talking again after hearing back from the server can.
+start talking again after hearing back from the server can. With a delay the
+same proxy shows on one machine what round trips cost at a distance: the
+tests, the ``pgpipe`` command's ``--latency`` and the benchmarks use it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import contextlib
 import selectors
 import socket
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Literal
@@ -40,6 +44,9 @@ class _Link:
         self.closed = False
         self.last: _Direction | None = None
         self.epoch = 0
+        # With a delay: (due time, bytes) read but not yet released, per direction.
+        self.delayed_to_server: deque[tuple[float, bytes]] = deque()
+        self.delayed_to_client: deque[tuple[float, bytes]] = deque()
 
 
 class FlightCounter:
@@ -81,8 +88,17 @@ class FlightCounter:
     thread.
     """
 
-    def __init__(self, target_host: str, target_port: int, *, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        *,
+        connect_timeout: float = 5.0,
+        delay: float = 0.0,
+    ) -> None:
+        """``delay`` seconds are added to every byte's trip, in each direction."""
         self._target = (target_host, target_port)
+        self._delay = delay
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
         self._epoch = 0
@@ -220,7 +236,8 @@ class FlightCounter:
     def _serve(self) -> None:
         try:
             while not self._stopping.is_set():
-                for key, mask in self._selector.select(_POLL_INTERVAL):
+                timeout = self._release_due() if self._delay else _POLL_INTERVAL
+                for key, mask in self._selector.select(timeout):
                     handler: Callable[[int], None] = key.data
                     handler(mask)
         except BaseException as exc:
@@ -293,7 +310,11 @@ class FlightCounter:
                 else:
                     link.server_eof = True
                 break
-            pending += chunk
+            if self._delay:
+                delayed = link.delayed_to_server if from_client else link.delayed_to_client
+                delayed.append((time.monotonic() + self._delay, chunk))
+            else:
+                pending += chunk
             size += len(chunk)
         if size:
             self._observe(link, "client" if from_client else "server", size)
@@ -309,13 +330,43 @@ class FlightCounter:
                 return
             del pending[:sent]
         source_eof = link.server_eof if to_client else link.client_eof
-        if source_eof:
+        delayed = link.delayed_to_client if to_client else link.delayed_to_server
+        if source_eof and not delayed:
             if to_client and not link.client_shut:
                 link.client_shut = True
                 target.shutdown(socket.SHUT_WR)
             elif not to_client and not link.server_shut:
                 link.server_shut = True
                 target.shutdown(socket.SHUT_WR)
+
+    def _release_due(self) -> float:
+        """Move delayed bytes whose time has come to the send buffers; seconds to the next."""
+        now = time.monotonic()
+        following = now + _POLL_INTERVAL
+        for link in list(self._links):
+            for delayed, pending, to_client in (
+                (link.delayed_to_client, link.to_client, True),
+                (link.delayed_to_server, link.to_server, False),
+            ):
+                released = False
+                while delayed and delayed[0][0] <= now:
+                    pending += delayed.popleft()[1]
+                    released = True
+                if delayed:
+                    following = min(following, delayed[0][0])
+                source_eof = link.server_eof if to_client else link.client_eof
+                if (released or source_eof) and not link.closed:
+                    try:
+                        self._flush(link, to_client=to_client)
+                    except OSError:
+                        self._close_link(link)
+                        break
+            if not link.closed:
+                if link.client_shut and link.server_shut:
+                    self._close_link(link)
+                else:
+                    self._update_interest(link)
+        return max(0.0, following - now)
 
     def _update_interest(self, link: _Link) -> None:
         read, write = selectors.EVENT_READ, selectors.EVENT_WRITE
