@@ -12,9 +12,10 @@ to decode raises with the connection already back in sync.
 
 from __future__ import annotations
 
+import secrets
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from pgpipe import errors
@@ -350,3 +351,67 @@ class _Statement:
         except Exception as exc:
             raise errors.DataError(f"could not decode a result value: {exc}") from exc
         return Result(rows, self.columns, status)
+
+
+SEND_AT_CONNECT: Final = frozenset({"auto", "scram"})
+"""Pipelined modes whose first flight leaves at connect time: the rest waits for
+the server's first answer anyway, so sending early saves latency."""
+
+
+def scram_nonce() -> str:
+    """A fresh SCRAM client nonce (24 random bytes, base64url)."""
+    return secrets.token_urlsafe(24)
+
+
+def interrupted(exc: BaseException) -> str:
+    """Why an operation stopped half-way, for ``closed_reason``."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else f"interrupted by {type(exc).__name__}"
+
+
+class ConnectionState:
+    """The read-only state both adapters' connections expose."""
+
+    __slots__ = ("_closed_reason", "_session")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._closed_reason: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_reason is not None
+
+    @property
+    def closed_reason(self) -> str | None:
+        """Why the connection is closed, or None while it is open."""
+        return self._closed_reason
+
+    @property
+    def transaction_status(self) -> str:
+        """ "I" idle, "T" in a transaction block, "E" in a failed transaction block."""
+        return self._session.core.transaction_status
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """Server settings reported by ParameterStatus (server_version, TimeZone...)."""
+        return dict(self._session.core.parameters)
+
+    @property
+    def stats(self) -> Stats:
+        """Round trips, flights and bytes so far (a snapshot)."""
+        return replace(self._session.stats)
+
+    @property
+    def auth_method(self) -> str | None:
+        """How the server authenticated this connection: trust, password, md5 or scram."""
+        return self._session.auth_method
+
+    @property
+    def backend_pid(self) -> int | None:
+        key = self._session.core.backend_key
+        return key.process_id if key is not None else None
+
+    @property
+    def notices(self) -> list[Mapping[str, str]]:
+        """The most recent NoticeResponse fields (up to 100), oldest first."""
+        return list(self._session.notices)

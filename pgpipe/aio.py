@@ -12,17 +12,24 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors
-from pgpipe._session import Operation, Session, Startup, Stats
+from pgpipe._session import (
+    SEND_AT_CONNECT,
+    ConnectionState,
+    Operation,
+    Session,
+    Startup,
+    interrupted,
+    scram_nonce,
+)
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
-from pgpipe.sync import _SEND_AT_CONNECT, _reason, scram_nonce
 
 _Op = TypeVar("_Op", bound=Operation)
 
@@ -75,19 +82,18 @@ def _where(params: ConnectParams) -> str:
     return params.unix_socket_path() or f"{params.host}:{params.port}"
 
 
-class AsyncConnection:
+class AsyncConnection(ConnectionState):
     """An asyncio connection to PostgreSQL. Create one with ``await pgpipe.connect_async()``.
 
     One operation at a time: a second concurrent call raises InterfaceError.
     """
 
-    __slots__ = ("_busy", "_closed_reason", "_protocol", "_session", "_startup", "_transport")
+    __slots__ = ("_busy", "_protocol", "_startup", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol, session: Session) -> None:
+        super().__init__(session)
         self._transport = transport
         self._protocol = protocol
-        self._session = session
-        self._closed_reason: str | None = None
         self._busy = False
         # With pipelined connect, the startup finishes inside the first call.
         self._startup: Startup | None = session.startup()
@@ -124,7 +130,7 @@ class AsyncConnection:
         if not isinstance(transport, asyncio.Transport):
             raise errors.InterfaceError("the event loop gave an unusable transport")
         conn = cls(transport, protocol, session)
-        if params.pipeline_connect in _SEND_AT_CONNECT:
+        if params.pipeline_connect in SEND_AT_CONNECT:
             data = session.core.data_to_send()
             transport.write(data)
             session.stats.sent(len(data))
@@ -200,7 +206,7 @@ class AsyncConnection:
                 elif op.feed(event):
                     break
         except BaseException as exc:
-            self._abort(_reason(exc))
+            self._abort(interrupted(exc))
             raise
         finally:
             self._busy = False
@@ -240,41 +246,6 @@ class AsyncConnection:
         except errors.Error:
             pass
         self._transport.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed_reason is not None
-
-    @property
-    def closed_reason(self) -> str | None:
-        return self._closed_reason
-
-    @property
-    def transaction_status(self) -> str:
-        return self._session.core.transaction_status
-
-    @property
-    def parameters(self) -> dict[str, str]:
-        return dict(self._session.core.parameters)
-
-    @property
-    def stats(self) -> Stats:
-        """Round trips, flights and bytes so far (a snapshot)."""
-        return replace(self._session.stats)
-
-    @property
-    def auth_method(self) -> str | None:
-        """How the server authenticated this connection: trust, password, md5 or scram."""
-        return self._session.auth_method
-
-    @property
-    def backend_pid(self) -> int | None:
-        key = self._session.core.backend_key
-        return key.process_id if key is not None else None
-
-    @property
-    def notices(self) -> list[Mapping[str, str]]:
-        return list(self._session.notices)
 
     async def __aenter__(self) -> AsyncConnection:
         return self

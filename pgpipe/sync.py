@@ -9,31 +9,30 @@ the connection, so it is never left out of sync.
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors
-from pgpipe._session import Operation, Session, Startup, Stats
+from pgpipe._session import (
+    SEND_AT_CONNECT,
+    ConnectionState,
+    Operation,
+    Session,
+    Startup,
+    interrupted,
+    scram_nonce,
+)
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
 
 _RECV_SIZE = 1 << 16
-# Pipelined modes whose first flight leaves at connect time: the rest waits for
-# the server's first answer anyway, so sending early saves latency.
-_SEND_AT_CONNECT = frozenset({"auto", "scram"})
 _Op = TypeVar("_Op", bound=Operation)
-
-
-def scram_nonce() -> str:
-    """A fresh SCRAM client nonce (24 random bytes, base64url)."""
-    return secrets.token_urlsafe(24)
 
 
 def _open_socket(params: ConnectParams) -> socket.socket:
@@ -61,11 +60,7 @@ def _open_socket(params: ConnectParams) -> socket.socket:
     return sock
 
 
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else f"interrupted by {type(exc).__name__}"
-
-
-class Connection:
+class Connection(ConnectionState):
     """A blocking connection to PostgreSQL. Create one with ``pgpipe.connect()``.
 
     >>> with pgpipe.connect("postgresql://app@localhost/app") as conn:  # doctest: +SKIP
@@ -73,12 +68,11 @@ class Connection:
     [(42,)]
     """
 
-    __slots__ = ("_closed_reason", "_lock", "_session", "_sock", "_startup")
+    __slots__ = ("_lock", "_sock", "_startup")
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
+        super().__init__(session)
         self._sock = sock
-        self._session = session
-        self._closed_reason: str | None = None
         # One operation at a time: another thread waits for the current one to finish.
         self._lock = threading.Lock()
         # With pipelined connect, the startup finishes inside the first call.
@@ -96,7 +90,7 @@ class Connection:
         """Connect the socket; with "auto" and "scram", send the startup flight too."""
         session = Session(params, scram_nonce())  # refuses bad options before any I/O
         conn = cls(_open_socket(params), session)
-        if params.pipeline_connect in _SEND_AT_CONNECT:
+        if params.pipeline_connect in SEND_AT_CONNECT:
             data = conn._session.core.data_to_send()
             try:
                 conn._sock.sendall(data)
@@ -177,7 +171,7 @@ class Connection:
             self._abort(reason)
             raise errors.OperationalError(reason) from None
         except BaseException as exc:
-            self._abort(_reason(exc))
+            self._abort(interrupted(exc))
             raise
         if self._session.is_closed:
             self._abort(str(op.error) if op.error else "the server closed the connection")
@@ -220,45 +214,6 @@ class Connection:
         except (OSError, errors.Error):
             pass
         self._sock.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed_reason is not None
-
-    @property
-    def closed_reason(self) -> str | None:
-        """Why the connection is closed, or None while it is open."""
-        return self._closed_reason
-
-    @property
-    def transaction_status(self) -> str:
-        """ "I" idle, "T" in a transaction block, "E" in a failed transaction block."""
-        return self._session.core.transaction_status
-
-    @property
-    def parameters(self) -> dict[str, str]:
-        """Server settings reported by ParameterStatus (server_version, TimeZone...)."""
-        return dict(self._session.core.parameters)
-
-    @property
-    def stats(self) -> Stats:
-        """Round trips, flights and bytes so far (a snapshot)."""
-        return replace(self._session.stats)
-
-    @property
-    def auth_method(self) -> str | None:
-        """How the server authenticated this connection: trust, password, md5 or scram."""
-        return self._session.auth_method
-
-    @property
-    def backend_pid(self) -> int | None:
-        key = self._session.core.backend_key
-        return key.process_id if key is not None else None
-
-    @property
-    def notices(self) -> list[Mapping[str, str]]:
-        """The most recent NoticeResponse fields (up to 100), oldest first."""
-        return list(self._session.notices)
 
     def __enter__(self) -> Connection:
         return self

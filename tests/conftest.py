@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from pgpipe.testing import TemporaryPostgres
+from tests.clients import Adapter
 
 # Shared CI machines are slow and noisy (2 cores): no per-example deadline.
 settings.register_profile("pgpipe", deadline=None, max_examples=100)
@@ -39,3 +40,11 @@ def pg_server() -> Iterator[TemporaryPostgres]:
 def dsn(pg_server: TemporaryPostgres) -> str:
     """The superuser's DSN over TCP, on the ``pgpipe`` database."""
     return pg_server.dsn(dbname="pgpipe")
+
+
+@pytest.fixture(params=["sync", "async"])
+def adapter(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    """Runs the test once through each adapter: blocking and asyncio."""
+    a = Adapter(request.param)
+    yield a
+    a.close()

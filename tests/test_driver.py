@@ -7,7 +7,6 @@ import json
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -17,13 +16,6 @@ from pgpipe import Type, errors
 from pgpipe.proxy import FlightCounter
 from pgpipe.testing import AUTH_USERS, TemporaryPostgres
 from tests.clients import Adapter, Client
-
-
-@pytest.fixture(params=["sync", "async"])
-def adapter(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-    a = Adapter(request.param)
-    yield a
-    a.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -44,13 +43,6 @@ class FakeServer:
     def close(self) -> None:
         self.listener.close()
         self.thread.join(10)
-
-
-@pytest.fixture(params=["sync", "async"])
-def adapter(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-    a = Adapter(request.param)
-    yield a
-    a.close()
 
 
 def run(adapter: Adapter, script: bytes) -> tuple[BaseException, object]:

@@ -28,13 +28,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(params=["sync", "async"])
-def adapter(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-    a = Adapter(request.param)
-    yield a
-    a.close()
-
-
 @pytest.fixture
 def proxy(pg_server: TemporaryPostgres) -> Iterator[FlightCounter]:
     with FlightCounter(pg_server.host, pg_server.port) as counter:
