@@ -296,7 +296,10 @@ def test_str_parameters_go_as_text_literals() -> None:
         (dt.timedelta(), Type.INTERVAL),
         (uuid.uuid4(), Type.UUID),
         ({}, Type.JSONB),
-        ([], Type.JSONB),
+        ([1, None], Type.INT8_ARRAY),
+        ([[1.5]], Type.FLOAT8_ARRAY),
+        ([1, 2**64], Type.NUMERIC_ARRAY),
+        ([{}], Type.JSONB_ARRAY),
     ],
 )
 def test_inferred_types(value: object, oid: Type) -> None:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from pgpipe.errors import DataError
-from pgpipe.types import binary, text
-from pgpipe.types.binary import Decoder
+from pgpipe.types import arrays, binary, text
+from pgpipe.types.binary import Decoder, Encoder
 from pgpipe.types.oids import Type
 
 __all__ = ["Type", "encode_inferred", "encode_typed", "has_binary_decoder", "result_decoder"]
@@ -33,6 +33,37 @@ def _raw(data: bytes) -> bytes:
     return data
 
 
+def _delimiter(element: int) -> str:
+    return ";" if element == Type.BOX else ","
+
+
+# Every codec by OID: the scalar ones, and an array codec for each built-in array
+# type whose element has one.
+_BINARY_DECODERS: Final[dict[int, Decoder]] = {
+    **binary.DECODERS,
+    **{
+        array: arrays.binary_decoder(binary.DECODERS[element])
+        for array, element in arrays.ELEMENT.items()
+        if element in binary.DECODERS
+    },
+}
+_TEXT_DECODERS: Final[dict[int, Decoder]] = {
+    **text.DECODERS,
+    **{
+        array: arrays.text_decoder(text.DECODERS.get(element, text.decode_str), _delimiter(element))
+        for array, element in arrays.ELEMENT.items()
+    },
+}
+_BINARY_ENCODERS: Final[dict[int, Encoder]] = {
+    **binary.ENCODERS,
+    **{
+        array: arrays.binary_encoder(element, binary.ENCODERS[element])
+        for array, element in arrays.ELEMENT.items()
+        if element in binary.ENCODERS
+    },
+}
+
+
 def result_decoder(oid: int, fmt: int) -> Decoder:
     """The decoder for a column of type ``oid`` in format ``fmt`` (0 text, 1 binary).
 
@@ -40,12 +71,12 @@ def result_decoder(oid: int, fmt: int) -> Decoder:
     the raw ``bytes`` (pgpipe only asks for binary when a decoder exists).
     """
     if fmt == _BINARY:
-        return binary.DECODERS.get(oid, _raw)
-    return text.DECODERS.get(oid, text.decode_str)
+        return _BINARY_DECODERS.get(oid, _raw)
+    return _TEXT_DECODERS.get(oid, text.decode_str)
 
 
 def has_binary_decoder(oid: int) -> bool:
-    return oid in binary.DECODERS
+    return oid in _BINARY_DECODERS
 
 
 def encode_typed(value: object, oid: int) -> tuple[int, bytes | None]:
@@ -59,10 +90,12 @@ def encode_typed(value: object, oid: int) -> tuple[int, bytes | None]:
         return _BINARY, None
     if isinstance(value, str):
         return _TEXT, binary.check_text(value)
-    encoder = binary.ENCODERS.get(oid)
-    if encoder is None:
-        return _TEXT, text.to_text(value)
-    return _BINARY, encoder(value)
+    encoder = _BINARY_ENCODERS.get(oid)
+    if encoder is not None:
+        return _BINARY, encoder(value)
+    if isinstance(value, list):
+        return _TEXT, arrays.to_text(value, text.to_text)
+    return _TEXT, text.to_text(value)
 
 
 # Python type -> parameter type for query(); str and None are sent untyped.
@@ -77,7 +110,6 @@ _INFERRED: Final[dict[type, int]] = {
     dt.timedelta: Type.INTERVAL,
     uuid.UUID: Type.UUID,
     dict: Type.JSONB,
-    list: Type.JSONB,
 }
 
 
@@ -106,11 +138,33 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
     """``(oid, format, bytes)`` for a parameter of ``query()``.
 
     ``None`` and ``str`` go untyped (OID 0) as text, so the server infers the
-    type from the statement, as it would for a quoted literal.
+    type from the statement, as it would for a quoted literal. A list is an
+    array of its items' type; a list of str, or one with no item but None,
+    goes untyped too.
     """
     if value is None:
         return 0, _TEXT, None
     if isinstance(value, str):
         return 0, _TEXT, binary.check_text(value)
+    if isinstance(value, list):
+        return _infer_array(value)
     oid = _infer_oid(value)
-    return oid, _BINARY, binary.ENCODERS[oid](value)
+    return oid, _BINARY, _BINARY_ENCODERS[oid](value)
+
+
+def _infer_array(value: list[Any]) -> tuple[int, int, bytes | None]:
+    _, flat = arrays.shape(value)
+    items = [item for item in flat if item is not None]
+    strings = sum(isinstance(item, str) for item in items)
+    if strings == len(items):
+        return 0, _TEXT, arrays.to_text(value, text.to_text)
+    oids = {_infer_oid(item) for item in items if not isinstance(item, str)}
+    if strings:
+        oids.add(0)
+    if oids == {Type.INT8, Type.NUMERIC}:
+        oids = {Type.NUMERIC}
+    if len(oids) != 1:
+        names = ", ".join(sorted({type(item).__name__ for item in items}))
+        raise DataError(f"the items of a list sent as an array must share one type, not {names}")
+    array = arrays.ARRAY_OF[oids.pop()]
+    return array, _BINARY, _BINARY_ENCODERS[array](value)
