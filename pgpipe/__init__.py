@@ -22,12 +22,14 @@ from pgpipe.errors import (
 )
 from pgpipe.result import Column, Result
 from pgpipe.sync import Connection, connect
-from pgpipe.types import Type
+from pgpipe.types import Box, Circle, Line, LineSegment, Path, Point, Polygon, Range, Type
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AsyncConnection",
+    "Box",
+    "Circle",
     "Column",
     "Connection",
     "DataError",
@@ -36,10 +38,16 @@ __all__ = [
     "IntegrityError",
     "InterfaceError",
     "InternalError",
+    "Line",
+    "LineSegment",
     "NotSupportedError",
     "OperationalError",
+    "Path",
+    "Point",
+    "Polygon",
     "ProgrammingError",
     "ProtocolError",
+    "Range",
     "Result",
     "Type",
     "connect",

@@ -12,16 +12,33 @@ takes encoded parameters down. Four functions serve the session layer:
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import uuid
 from decimal import Decimal
 from typing import Any, Final
 
 from pgpipe.errors import DataError
-from pgpipe.types import arrays, binary, text
+from pgpipe.types import arrays, binary, geometry, network, ranges, text
 from pgpipe.types.binary import Decoder, Encoder
+from pgpipe.types.geometry import Box, Circle, Line, LineSegment, Path, Point, Polygon
 from pgpipe.types.oids import Type
+from pgpipe.types.ranges import Range
 
-__all__ = ["Type", "encode_inferred", "encode_typed", "has_binary_decoder", "result_decoder"]
+__all__ = [
+    "Box",
+    "Circle",
+    "Line",
+    "LineSegment",
+    "Path",
+    "Point",
+    "Polygon",
+    "Range",
+    "Type",
+    "encode_inferred",
+    "encode_typed",
+    "has_binary_decoder",
+    "result_decoder",
+]
 
 _TEXT: Final = 0
 _BINARY: Final = 1
@@ -37,29 +54,51 @@ def _delimiter(element: int) -> str:
     return ";" if element == Type.BOX else ","
 
 
-# Every codec by OID: the scalar ones, and an array codec for each built-in array
-# type whose element has one.
+def _merge(*tables: dict[int, Any]) -> dict[int, Any]:
+    return {oid: codec for table in tables for oid, codec in table.items()}
+
+
+# Every codec by OID: the scalar families; ranges and multiranges built on their
+# subtypes; then an array codec for each built-in array type whose element has one.
+_SCALAR_BINARY_DECODERS: Final[dict[int, Decoder]] = _merge(
+    binary.DECODERS, network.BINARY_DECODERS, geometry.BINARY_DECODERS
+)
+_SCALAR_TEXT_DECODERS: Final[dict[int, Decoder]] = _merge(
+    text.DECODERS, network.TEXT_DECODERS, geometry.TEXT_DECODERS
+)
+_SCALAR_BINARY_ENCODERS: Final[dict[int, Encoder]] = _merge(
+    binary.ENCODERS, network.BINARY_ENCODERS, geometry.BINARY_ENCODERS
+)
+for _table, _new in zip(
+    (_SCALAR_BINARY_DECODERS, _SCALAR_TEXT_DECODERS, _SCALAR_BINARY_ENCODERS),
+    ranges.tables(_SCALAR_BINARY_DECODERS, _SCALAR_TEXT_DECODERS, _SCALAR_BINARY_ENCODERS),
+    strict=True,
+):
+    _table.update(_new)
+
 _BINARY_DECODERS: Final[dict[int, Decoder]] = {
-    **binary.DECODERS,
+    **_SCALAR_BINARY_DECODERS,
     **{
-        array: arrays.binary_decoder(binary.DECODERS[element])
+        array: arrays.binary_decoder(_SCALAR_BINARY_DECODERS[element])
         for array, element in arrays.ELEMENT.items()
-        if element in binary.DECODERS
+        if element in _SCALAR_BINARY_DECODERS
     },
 }
 _TEXT_DECODERS: Final[dict[int, Decoder]] = {
-    **text.DECODERS,
+    **_SCALAR_TEXT_DECODERS,
     **{
-        array: arrays.text_decoder(text.DECODERS.get(element, text.decode_str), _delimiter(element))
+        array: arrays.text_decoder(
+            _SCALAR_TEXT_DECODERS.get(element, text.decode_str), _delimiter(element)
+        )
         for array, element in arrays.ELEMENT.items()
     },
 }
 _BINARY_ENCODERS: Final[dict[int, Encoder]] = {
-    **binary.ENCODERS,
+    **_SCALAR_BINARY_ENCODERS,
     **{
-        array: arrays.binary_encoder(element, binary.ENCODERS[element])
+        array: arrays.binary_encoder(element, _SCALAR_BINARY_ENCODERS[element])
         for array, element in arrays.ELEMENT.items()
-        if element in binary.ENCODERS
+        if element in _SCALAR_BINARY_ENCODERS
     },
 }
 
@@ -95,11 +134,19 @@ def encode_typed(value: object, oid: int) -> tuple[int, bytes | None]:
         return _BINARY, encoder(value)
     if isinstance(value, list):
         return _TEXT, arrays.to_text(value, text.to_text)
+    if isinstance(value, ranges.Range):
+        return _TEXT, ranges.to_text(value, text.to_text)
     return _TEXT, text.to_text(value)
 
 
 # Python type -> parameter type for query(); str and None are sent untyped.
 _INFERRED: Final[dict[type, int]] = {
+    ipaddress.IPv4Address: Type.INET,
+    ipaddress.IPv6Address: Type.INET,
+    ipaddress.IPv4Interface: Type.INET,
+    ipaddress.IPv6Interface: Type.INET,
+    ipaddress.IPv4Network: Type.CIDR,
+    ipaddress.IPv6Network: Type.CIDR,
     bool: Type.BOOL,
     float: Type.FLOAT8,
     Decimal: Type.NUMERIC,
@@ -110,6 +157,7 @@ _INFERRED: Final[dict[type, int]] = {
     dt.timedelta: Type.INTERVAL,
     uuid.UUID: Type.UUID,
     dict: Type.JSONB,
+    **geometry.INFERRED,
 }
 
 
@@ -148,8 +196,23 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
         return 0, _TEXT, binary.check_text(value)
     if isinstance(value, list):
         return _infer_array(value)
+    if isinstance(value, ranges.Range):
+        return _infer_range(value)
     oid = _infer_oid(value)
     return oid, _BINARY, _BINARY_ENCODERS[oid](value)
+
+
+def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
+    bounds = [b for b in (value.lower, value.upper) if b is not None]
+    if not bounds:  # empty or unbounded both ways: let the server take the type
+        return 0, _TEXT, ranges.to_text(value, text.to_text)
+    oids = {0 if isinstance(b, str) else _infer_oid(b) for b in bounds}
+    range_oid = ranges.RANGE_OF.get(oids.pop()) if len(oids) == 1 else None
+    if range_oid is None:
+        raise DataError(
+            f"cannot infer a range type for {value!r}; name it with query_with_param_types"
+        )
+    return range_oid, _BINARY, _BINARY_ENCODERS[range_oid](value)
 
 
 def _infer_array(value: list[Any]) -> tuple[int, int, bytes | None]:
