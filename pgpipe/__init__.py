@@ -22,7 +22,7 @@ from pgpipe.errors import (
 )
 from pgpipe.result import Column, Result
 from pgpipe.sync import Connection, connect
-from pgpipe.types import Box, Circle, Line, LineSegment, Path, Point, Polygon, Range, Type
+from pgpipe.types import Box, Circle, Interval, Line, LineSegment, Path, Point, Polygon, Range, Type
 
 __version__ = "0.1.0.dev0"
 
@@ -38,6 +38,7 @@ __all__ = [
     "IntegrityError",
     "InterfaceError",
     "InternalError",
+    "Interval",
     "Line",
     "LineSegment",
     "NotSupportedError",

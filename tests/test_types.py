@@ -327,11 +327,31 @@ def test_out_of_range_dates_are_errors_not_wrong_dates() -> None:
 
 def test_interval_text_forms() -> None:
     decode = result_decoder(Type.INTERVAL, 0)
-    assert decode(b"1 year 2 mons 3 days -04:05:06.5") == dt.timedelta(
-        days=360 + 60 + 3, hours=-4, minutes=-5, seconds=-6.5
+    assert decode(b"1 year 2 mons 3 days -04:05:06.5") == pgpipe.Interval(
+        14, 3, -(4 * 3600 + 5 * 60 + 6) * 1_000_000 - 500_000
     )
+    assert decode(b"3 days 04:00:00") == dt.timedelta(days=3, hours=4)
     assert decode(b"00:00:00") == dt.timedelta()
     assert decode(b"-1 days") == dt.timedelta(days=-1)
+
+
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        ("'1 year 2 mons -3 days +04:05:06.5'", pgpipe.Interval(14, -3, 14_706_500_000)),
+        ("'-1 mons'", pgpipe.Interval(-1, 0, 0)),
+        ("'1 mon -1 days'", pgpipe.Interval(1, -1, 0)),
+        ("'36 hours'", dt.timedelta(hours=36)),
+    ],
+)
+def test_intervals_with_months_are_lossless(
+    conn: pgpipe.Connection, literal: str, expected: object
+) -> None:
+    sql = f"SELECT {literal}::interval"
+    assert conn.execute(sql)[0].rows == [(expected,)]  # text
+    conn.query(sql)
+    assert conn.query(sql).rows == [(expected,)]  # binary
+    assert conn.query("SELECT $1 = $2::interval", expected, literal.strip("'")).rows == [(True,)]
 
 
 def test_unknown_types() -> None:

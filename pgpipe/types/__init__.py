@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from pgpipe.errors import DataError
 from pgpipe.types import arrays, binary, geometry, network, ranges, text
-from pgpipe.types.binary import Decoder, Encoder
+from pgpipe.types.binary import Decoder, Encoder, Interval
 from pgpipe.types.geometry import Box, Circle, Line, LineSegment, Path, Point, Polygon
 from pgpipe.types.oids import Type
 from pgpipe.types.ranges import Range
@@ -27,6 +27,7 @@ from pgpipe.types.ranges import Range
 __all__ = [
     "Box",
     "Circle",
+    "Interval",
     "Line",
     "LineSegment",
     "Path",
@@ -155,6 +156,7 @@ _INFERRED: Final[dict[type, int]] = {
     memoryview: Type.BYTEA,
     dt.date: Type.DATE,
     dt.timedelta: Type.INTERVAL,
+    Interval: Type.INTERVAL,
     uuid.UUID: Type.UUID,
     dict: Type.JSONB,
     **geometry.INFERRED,

@@ -13,6 +13,7 @@ import math
 import struct
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
@@ -39,7 +40,6 @@ _DATE_MINUS_INFINITY: Final = -0x80000000
 _TS_INFINITY: Final = 0x7FFFFFFFFFFFFFFF
 _TS_MINUS_INFINITY: Final = -0x8000000000000000
 _USECS_PER_DAY: Final = 86_400_000_000
-_MONTH_DAYS: Final = 30
 
 _NUMERIC_POS: Final = 0x0000
 _NUMERIC_NEG: Final = 0x4000
@@ -167,12 +167,32 @@ def _timestamptz(data: bytes) -> dt.datetime:
         raise DataError("timestamp out of range for datetime.datetime (years 1 to 9999)") from None
 
 
-def _interval(data: bytes) -> dt.timedelta:
-    usecs, days, months = _INTERVAL.unpack(data)
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """An interval with months, which ``timedelta`` cannot hold without loss.
+
+    PostgreSQL keeps months, days and microseconds apart (a month is not a
+    fixed number of days); intervals without months decode to ``timedelta``.
+    """
+
+    months: int = 0
+    days: int = 0
+    microseconds: int = 0
+
+
+def interval_value(months: int, days: int, usecs: int) -> dt.timedelta | Interval:
+    """``timedelta`` when there are no months, else ``Interval``."""
+    if months:
+        return Interval(months, days, usecs)
     try:
-        return dt.timedelta(days=days + months * _MONTH_DAYS, microseconds=usecs)
+        return dt.timedelta(days=days, microseconds=usecs)
     except OverflowError:
         raise DataError("interval out of range for datetime.timedelta") from None
+
+
+def _interval(data: bytes) -> dt.timedelta | Interval:
+    usecs, days, months = _INTERVAL.unpack(data)
+    return interval_value(months, days, usecs)
 
 
 def _uuid(data: bytes) -> uuid.UUID:
@@ -373,6 +393,11 @@ def _timestamptz_enc(value: Any) -> bytes:
 
 
 def _interval_enc(value: Any) -> bytes:
+    if isinstance(value, Interval):
+        try:
+            return _INTERVAL.pack(value.microseconds, value.days, value.months)
+        except struct.error:
+            raise _range_error("interval", value) from None
     _need(value, dt.timedelta, "interval")
     usecs = value.seconds * 1_000_000 + value.microseconds
     if not -(2**31) <= value.days < 2**31:

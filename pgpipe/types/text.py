@@ -17,10 +17,8 @@ from decimal import Decimal
 from typing import Any, Final
 
 from pgpipe.errors import DataError
-from pgpipe.types.binary import Decoder, check_text
+from pgpipe.types.binary import Decoder, Interval, check_text, interval_value
 from pgpipe.types.oids import Type
-
-_MONTH_DAYS: Final = 30
 
 
 def _str(data: bytes) -> str:
@@ -149,23 +147,20 @@ def _timestamptz(data: bytes) -> dt.datetime:
         raise DataError(f"timestamptz {data!r} is out of range in UTC") from None
 
 
-# A month counts as 30 days, as in the binary decoder; a year is 12 months.
-_INTERVAL_UNIT_DAYS: Final = {"year": 12 * _MONTH_DAYS, "mon": _MONTH_DAYS, "day": 1}
 _INTERVAL_PART = re.compile(r"(-?\d+) (year|mon|day)s?")
 _INTERVAL_TIME = re.compile(r"([+-]?)(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
 
 
-def _interval(data: bytes) -> dt.timedelta:
+def _interval(data: bytes) -> dt.timedelta | Interval:
     """IntervalStyle postgres: "1 year 2 mons -3 days +04:05:06.5"."""
     text = data.decode("ascii")
-    days = 0
+    parts = {"year": 0, "mon": 0, "day": 0}
     rest = text
     while rest:
         match = _INTERVAL_PART.match(rest)
         if match is None:
             break
-        count, unit = int(match[1]), match[2]
-        days += count * _INTERVAL_UNIT_DAYS[unit]
+        parts[match[2]] += int(match[1])
         rest = rest[match.end() :].lstrip(" ")
     usecs = 0
     if rest:
@@ -176,10 +171,7 @@ def _interval(data: bytes) -> dt.timedelta:
         usecs += int((match[5] or "0").ljust(6, "0"))
         if match[1] == "-":
             usecs = -usecs
-    try:
-        return dt.timedelta(days=days, microseconds=usecs)
-    except OverflowError:
-        raise DataError("interval out of range for datetime.timedelta") from None
+    return interval_value(12 * parts["year"] + parts["mon"], parts["day"], usecs)
 
 
 def _uuid(data: bytes) -> uuid.UUID:
@@ -216,7 +208,9 @@ DECODERS: Final[dict[int, Decoder]] = {
 decode_str: Final = _str
 
 
-def _interval_text(value: dt.timedelta) -> str:
+def _interval_text(value: dt.timedelta | Interval) -> str:
+    if isinstance(value, Interval):
+        return f"{value.months} mons {value.days} days {value.microseconds} microseconds"
     return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
 
 
@@ -244,7 +238,7 @@ def to_text(value: Any) -> bytes:
         return value.isoformat(sep=" ").encode("ascii")
     if isinstance(value, dt.date | dt.time):
         return value.isoformat().encode("ascii")
-    if isinstance(value, dt.timedelta):
+    if isinstance(value, dt.timedelta | Interval):
         return _interval_text(value).encode("ascii")
     if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(value).encode("ascii")
