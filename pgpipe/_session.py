@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -23,7 +23,15 @@ from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.connection import ProtocolConnection, State
 from pgpipe.result import Column, Result
-from pgpipe.types import encode_inferred, encode_typed, has_binary_decoder, result_decoder
+from pgpipe.types import (
+    encode_inferred,
+    encode_typed,
+    has_binary_decoder,
+    result_decoder,
+    session_zone,
+    zoned_decoders,
+)
+from pgpipe.types.binary import Decoder
 
 _TEXT: Final = 0
 _BINARY: Final = 1
@@ -49,6 +57,9 @@ class Operation:
             self.session.notices.append(event.fields)
         elif isinstance(event, ev.NotificationResponse):
             self.session.notifications.append(event)
+        elif isinstance(event, ev.ParameterStatus):
+            if event.name == "TimeZone":
+                self.session.set_timezone(event.value)
         elif isinstance(event, ev.ErrorResponse):
             self.error = errors.from_fields(event.fields)
             return event.is_fatal
@@ -132,7 +143,6 @@ _QUIET: Final = frozenset(
         ev.NoData,
         ev.EmptyQueryResponse,
         ev.PortalSuspended,
-        ev.ParameterStatus,
         ev.CopyData,
         ev.CopyDone,
     }
@@ -206,6 +216,7 @@ class Session:
 
     __slots__ = (
         "_statements",
+        "_zoned",
         "auth_method",
         "core",
         "notices",
@@ -232,6 +243,8 @@ class Session:
         )
         self.stats = Stats()
         self.auth_method: str | None = None
+        # Decoders of the types holding timestamptz, in the session's TimeZone.
+        self._zoned: dict[tuple[int, int], Decoder] = {}
         self.notices: deque[Mapping[str, str]] = deque(maxlen=_KEEP_NOTICES)
         self.notifications: deque[ev.NotificationResponse] = deque(maxlen=_KEEP_NOTICES)
         # (SQL, parameter OIDs) -> what its results looked like last time. Unknown
@@ -294,6 +307,17 @@ class Session:
 
     # -- results -----------------------------------------------------------
 
+    def set_timezone(self, name: str) -> None:
+        """Follow the server's TimeZone: timestamptz values are given in it."""
+        zone = session_zone(name)
+        zoned = {} if zone is None else zoned_decoders(zone)
+        if zoned is not self._zoned:
+            self._zoned = zoned
+            self._statements.clear()  # their decoders gave the previous zone
+
+    def result_decoder(self, oid: int, fmt: int) -> Decoder:
+        return self._zoned.get((oid, fmt)) or result_decoder(oid, fmt)
+
     def finish(
         self,
         key: tuple[str, tuple[int, ...]],
@@ -306,7 +330,7 @@ class Session:
         # The core hands out one RowDescription object per distinct description, so
         # an unchanged statement is recognised by identity.
         if statement is None or statement.fields is not fields:
-            statement = _Statement(fields)
+            statement = _Statement(fields, self.result_decoder)
             statements = self._statements
             if key not in statements and len(statements) >= _STATEMENTS_KEPT:
                 del statements[next(iter(statements))]
@@ -319,7 +343,7 @@ class Session:
         raw_rows: list[tuple[bytes | None, ...]],
         status: str | None,
     ) -> Result:
-        return _Statement(fields).result(raw_rows, status)
+        return _Statement(fields, self.result_decoder).result(raw_rows, status)
 
 
 class _Statement:
@@ -327,13 +351,17 @@ class _Statement:
 
     __slots__ = ("columns", "decoders", "fields", "result_format")
 
-    def __init__(self, fields: tuple[ev.FieldDescription, ...]) -> None:
+    def __init__(
+        self,
+        fields: tuple[ev.FieldDescription, ...],
+        decoder_for: Callable[[int, int], Decoder],
+    ) -> None:
         self.fields = fields
         self.columns = tuple(
             Column(f.name, f.type_oid, f.table_oid, f.column_number, f.type_size, f.type_modifier)
             for f in fields
         )
-        self.decoders = [result_decoder(f.type_oid, f.format) for f in fields]
+        self.decoders = [decoder_for(f.type_oid, f.format) for f in fields]
         binary = all(has_binary_decoder(f.type_oid) for f in fields)
         self.result_format = _BINARY if binary else _TEXT
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+import zoneinfo
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -361,3 +362,26 @@ def test_unknown_types() -> None:
     assert not has_binary_decoder(tsvector)
     assert has_binary_decoder(Type.INT4)
     assert encode_typed(uuid.UUID(int=1), tsvector)[0] == 0
+
+
+def test_timestamptz_follows_the_session_time_zone(pg_server: TemporaryPostgres) -> None:
+    kolkata = zoneinfo.ZoneInfo("Asia/Kolkata")
+    instant = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    with pgpipe.connect(
+        pg_server.dsn(dbname="pgpipe"), server_settings={"TimeZone": "Asia/Kolkata"}
+    ) as c:
+        sql = "SELECT $1::timestamptz, ARRAY[$1::timestamptz], tstzrange($1, NULL)"
+        for _ in range(2):  # text, then binary
+            value, array, range_ = c.query_with_param_types(
+                sql, [(instant, Type.TIMESTAMPTZ)]
+            ).rows[0]
+            assert value == instant and value.tzinfo == kolkata
+            assert value.hour == 5 and value.minute == 30
+            assert array[0].tzinfo == kolkata and range_.lower.tzinfo == kolkata
+        c.query("SET TimeZone = 'America/New_York'")
+        (value,) = c.query_with_param_types(sql, [(instant, Type.TIMESTAMPTZ)]).rows[0][:1]
+        assert value == instant and value.tzinfo == zoneinfo.ZoneInfo("America/New_York")
+        assert value.hour == 19  # 31 December, EST
+        c.query("SET TimeZone = 'UTC'")
+        (value,) = c.query_with_param_types(sql, [(instant, Type.TIMESTAMPTZ)]).rows[0][:1]
+        assert value.tzinfo is dt.UTC

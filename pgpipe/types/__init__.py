@@ -12,8 +12,11 @@ takes encoded parameters down. Four functions serve the session layer:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import uuid
+import zoneinfo
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
@@ -39,6 +42,8 @@ __all__ = [
     "encode_typed",
     "has_binary_decoder",
     "result_decoder",
+    "session_zone",
+    "zoned_decoders",
 ]
 
 _TEXT: Final = 0
@@ -102,6 +107,57 @@ _BINARY_ENCODERS: Final[dict[int, Encoder]] = {
         if element in _SCALAR_BINARY_ENCODERS
     },
 }
+
+
+_UTC_NAMES: Final = frozenset({"UTC", "ETC/UTC", "GMT", "ETC/GMT", "UCT", "ZULU", "UNIVERSAL", "Z"})
+
+
+def session_zone(name: str) -> dt.tzinfo | None:
+    """The zone a server's TimeZone setting names; None for UTC or an unknown name."""
+    if name.upper() in _UTC_NAMES:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None  # e.g. a POSIX rule: values stay correct instants, in UTC
+
+
+def _in_zone(decode: Decoder, zone: dt.tzinfo) -> Decoder:
+    def decode_in_zone(data: bytes) -> dt.datetime:
+        value: dt.datetime = decode(data)
+        try:
+            return value.astimezone(zone)
+        except OverflowError:
+            raise DataError(f"timestamptz {value} cannot be shown in {zone}") from None
+
+    return decode_in_zone
+
+
+@functools.lru_cache(maxsize=16)
+def zoned_decoders(zone: dt.tzinfo) -> dict[tuple[int, int], Decoder]:
+    """``(oid, format) -> decoder`` for every type holding timestamptz, giving ``zone``."""
+    scalar = {
+        _BINARY: _in_zone(_SCALAR_BINARY_DECODERS[Type.TIMESTAMPTZ], zone),
+        _TEXT: _in_zone(_SCALAR_TEXT_DECODERS[Type.TIMESTAMPTZ], zone),
+    }
+    out: dict[tuple[int, int], Decoder] = {}
+    for fmt, element in scalar.items():
+        make_range = ranges.binary_decoder if fmt == _BINARY else ranges.text_decoder
+        make_multi = (
+            ranges.multirange_binary_decoder if fmt == _BINARY else ranges.multirange_text_decoder
+        )
+        make_array: Callable[[Decoder], Decoder] = (
+            arrays.binary_decoder if fmt == _BINARY else arrays.text_decoder
+        )
+        range_ = make_range(element)
+        multi = make_multi(range_)
+        out[Type.TIMESTAMPTZ, fmt] = element
+        out[Type.TSTZRANGE, fmt] = range_
+        out[Type.TSTZMULTIRANGE, fmt] = multi
+        out[Type.TIMESTAMPTZ_ARRAY, fmt] = make_array(element)
+        out[Type.TSTZRANGE_ARRAY, fmt] = make_array(range_)
+        out[Type.TSTZMULTIRANGE_ARRAY, fmt] = make_array(multi)
+    return out
 
 
 def result_decoder(oid: int, fmt: int) -> Decoder:
