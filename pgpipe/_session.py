@@ -24,14 +24,17 @@ from pgpipe.protocol import events as ev
 from pgpipe.protocol.connection import ProtocolConnection, State
 from pgpipe.result import Column, Result
 from pgpipe.types import (
+    arrays,
+    composite,
     encode_inferred,
     encode_typed,
     has_binary_decoder,
     result_decoder,
     session_zone,
+    text,
     zoned_decoders,
 )
-from pgpipe.types.binary import Decoder
+from pgpipe.types.binary import Decoder, check_text
 
 _TEXT: Final = 0
 _BINARY: Final = 1
@@ -211,10 +214,57 @@ class Stats:
             self._answered = True
 
 
+TYPE_LOOKUP: Final = """\
+SELECT t.oid::int8, t.typarray::int8, t.typtype::text, t.typbasetype::int8, t.typname::text,
+       ARRAY(SELECT a.attname::text FROM pg_attribute a
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum),
+       ARRAY(SELECT a.atttypid::int8 FROM pg_attribute a
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum)
+FROM pg_type t WHERE t.oid = $1::regtype"""
+"""What ``register_type`` asks the catalog, once, about a type named by the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class TypeInfo:
+    """A type as the catalog describes it: what its codecs are built from."""
+
+    oid: int
+    array_oid: int
+    kind: str  # pg_type.typtype: b base, c composite, d domain, e enum, r range...
+    base_oid: int
+    name: str
+    attribute_names: tuple[str, ...]
+    attribute_oids: tuple[int, ...]
+
+    @classmethod
+    def from_row(cls, row: Sequence[object]) -> TypeInfo:
+        oid, array_oid, kind, base_oid, name, names, oids = row
+        return cls(
+            int(str(oid)),
+            int(str(array_oid)),
+            str(kind),
+            int(str(base_oid)),
+            str(name),
+            tuple(str(n) for n in names) if isinstance(names, list) else (),
+            tuple(int(str(o)) for o in oids) if isinstance(oids, list) else (),
+        )
+
+
+def _as_text(encoded: tuple[int, bytes]) -> bytes:
+    fmt, data = encoded
+    if fmt != _TEXT:
+        raise errors.DataError("this value has no text form to put inside an array or a row")
+    return data
+
+
 class Session:
     """The protocol core plus codecs and per-connection memory; no I/O."""
 
     __slots__ = (
+        "_decoders",
+        "_encoders",
         "_statements",
         "_zoned",
         "auth_method",
@@ -245,6 +295,9 @@ class Session:
         self.auth_method: str | None = None
         # Decoders of the types holding timestamptz, in the session's TimeZone.
         self._zoned: dict[tuple[int, int], Decoder] = {}
+        # Codecs of the types registered on this connection, by (OID, format) and OID.
+        self._decoders: dict[tuple[int, int], Decoder] = {}
+        self._encoders: dict[int, Callable[[object], tuple[int, bytes]]] = {}
         self.notices: deque[Mapping[str, str]] = deque(maxlen=_KEEP_NOTICES)
         self.notifications: deque[ev.NotificationResponse] = deque(maxlen=_KEEP_NOTICES)
         # (SQL, parameter OIDs) -> what its results looked like last time. Unknown
@@ -273,7 +326,7 @@ class Session:
         formats: list[int] = []
         values: list[bytes | None] = []
         for value, oid in params:
-            fmt, data = encode_typed(value, oid)
+            fmt, data = self.encode_typed(value, oid)
             oids.append(int(oid))
             formats.append(fmt)
             values.append(data)
@@ -316,7 +369,110 @@ class Session:
             self._statements.clear()  # their decoders gave the previous zone
 
     def result_decoder(self, oid: int, fmt: int) -> Decoder:
-        return self._zoned.get((oid, fmt)) or result_decoder(oid, fmt)
+        key = (oid, fmt)
+        return self._zoned.get(key) or self._decoders.get(key) or result_decoder(oid, fmt)
+
+    def has_binary_decoder(self, oid: int) -> bool:
+        return (oid, _BINARY) in self._decoders or has_binary_decoder(oid)
+
+    def encode_typed(self, value: object, oid: int) -> tuple[int, bytes | None]:
+        encoder = self._encoders.get(oid)
+        if encoder is None or value is None or isinstance(value, str):
+            return encode_typed(value, oid)
+        return encoder(value)
+
+    def register(
+        self,
+        info: TypeInfo,
+        decode: Callable[[str], object] | None,
+        encode: Callable[[object], str] | None,
+    ) -> None:
+        """Codecs for a type found in the catalog (see ``TypeInfo``) and for its array."""
+        text_decoder, binary_decoder, encoder = self._codecs_for(info, decode, encode)
+        decoders = self._decoders
+        if text_decoder is not None:
+            decoders[info.oid, _TEXT] = text_decoder
+            if info.array_oid:
+                decoders[info.array_oid, _TEXT] = arrays.text_decoder(text_decoder)
+        if binary_decoder is not None:
+            decoders[info.oid, _BINARY] = binary_decoder
+            if info.array_oid:
+                decoders[info.array_oid, _BINARY] = arrays.binary_decoder(binary_decoder)
+        if encoder is not None:
+            element = encoder
+            self._encoders[info.oid] = element
+            if info.array_oid:
+
+                def encode_array(value: object) -> tuple[int, bytes]:
+                    if not isinstance(value, list):
+                        raise errors.DataError(f"an array is sent from a list, not {value!r}")
+                    return _TEXT, arrays.to_text(value, lambda item: _as_text(element(item)))
+
+                self._encoders[info.array_oid] = encode_array
+        self._statements.clear()
+
+    def _codecs_for(
+        self,
+        info: TypeInfo,
+        decode: Callable[[str], object] | None,
+        encode: Callable[[object], str] | None,
+    ) -> tuple[Decoder | None, Decoder | None, Callable[[object], tuple[int, bytes]] | None]:
+        if decode is not None or encode is not None:
+            user_decode = decode
+
+            def text_decode(data: bytes) -> object:
+                text = data.decode("utf-8")
+                return text if user_decode is None else user_decode(text)
+
+            user_encode = encode
+            encoder = (
+                None
+                if user_encode is None
+                else lambda value: (_TEXT, check_text(user_encode(value)))
+            )
+            return text_decode, None, encoder
+        if info.kind == "d":
+            base = info.base_oid
+            binary = self.result_decoder(base, _BINARY) if self.has_binary_decoder(base) else None
+            write = self._text_writer(base)
+            return self.result_decoder(base, _TEXT), binary, lambda value: (_TEXT, write(value))
+        if info.kind == "c":
+            make = composite.row_type(info.name, info.attribute_names)
+            oids = info.attribute_oids
+            text_fields = [self.result_decoder(oid, _TEXT) for oid in oids]
+            binary = None
+            if all(self.has_binary_decoder(oid) for oid in oids):
+                binary = composite.binary_decoder(
+                    make, lambda oid: self.result_decoder(oid, _BINARY)
+                )
+            writers = [self._text_writer(oid) for oid in oids]
+            return (
+                composite.text_decoder(make, text_fields),
+                binary,
+                lambda value: (_TEXT, composite.to_text(value, writers)),
+            )
+        if info.kind == "e":  # labels, the same in both formats
+            return text.decode_str, text.decode_str, None
+        if info.name == "hstore":
+            return (
+                composite.hstore_decode,
+                None,
+                lambda value: (_TEXT, composite.hstore_encode(value)),
+            )
+        return None, None, None
+
+    def _text_writer(self, oid: int) -> Callable[[object], bytes]:
+        """Writes a value of type ``oid`` as text (for a field of a row literal)."""
+
+        def write(value: object) -> bytes:
+            encoder = self._encoders.get(oid)
+            if encoder is not None:
+                return _as_text(encoder(value))
+            if isinstance(value, list):
+                return arrays.to_text(value, text.to_text)
+            return text.to_text(value)
+
+        return write
 
     def finish(
         self,
@@ -330,7 +486,7 @@ class Session:
         # The core hands out one RowDescription object per distinct description, so
         # an unchanged statement is recognised by identity.
         if statement is None or statement.fields is not fields:
-            statement = _Statement(fields, self.result_decoder)
+            statement = _Statement(fields, self)
             statements = self._statements
             if key not in statements and len(statements) >= _STATEMENTS_KEPT:
                 del statements[next(iter(statements))]
@@ -343,7 +499,7 @@ class Session:
         raw_rows: list[tuple[bytes | None, ...]],
         status: str | None,
     ) -> Result:
-        return _Statement(fields, self.result_decoder).result(raw_rows, status)
+        return _Statement(fields, self).result(raw_rows, status)
 
 
 class _Statement:
@@ -351,18 +507,14 @@ class _Statement:
 
     __slots__ = ("columns", "decoders", "fields", "result_format")
 
-    def __init__(
-        self,
-        fields: tuple[ev.FieldDescription, ...],
-        decoder_for: Callable[[int, int], Decoder],
-    ) -> None:
+    def __init__(self, fields: tuple[ev.FieldDescription, ...], session: Session) -> None:
         self.fields = fields
         self.columns = tuple(
             Column(f.name, f.type_oid, f.table_oid, f.column_number, f.type_size, f.type_modifier)
             for f in fields
         )
-        self.decoders = [decoder_for(f.type_oid, f.format) for f in fields]
-        binary = all(has_binary_decoder(f.type_oid) for f in fields)
+        self.decoders = [session.result_decoder(f.type_oid, f.format) for f in fields]
+        binary = all(session.has_binary_decoder(f.type_oid) for f in fields)
         self.result_format = _BINARY if binary else _TEXT
 
     def result(self, raw_rows: list[tuple[bytes | None, ...]], status: str | None) -> Result:

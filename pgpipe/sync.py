@@ -20,10 +20,12 @@ from typing import Any, TypeVar
 from pgpipe import errors
 from pgpipe._session import (
     SEND_AT_CONNECT,
+    TYPE_LOOKUP,
     ConnectionState,
     Operation,
     Session,
     Startup,
+    TypeInfo,
     interrupted,
     scram_nonce,
 )
@@ -202,6 +204,25 @@ class Connection(ConnectionState):
     def execute(self, sql: str) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
         return self._call(lambda s: s.execute(sql)).result()
+
+    def register_type(
+        self,
+        name: str,
+        *,
+        decode: Callable[[str], object] | None = None,
+        encode: Callable[[object], str] | None = None,
+    ) -> TypeInfo:
+        """Look a type up by name (one round trip, once) and decode and encode it from now on.
+
+        Domains take their base type's codecs, composite types decode to named
+        tuples of their attributes, ``hstore`` to a ``dict``. For any other
+        type, ``decode`` turns PostgreSQL's text form into a value and
+        ``encode`` a value into text. The type's array follows.
+        """
+        rows = (self.query(TYPE_LOOKUP, name)).rows
+        info = TypeInfo.from_row(rows[0])
+        self._session.register(info, decode, encode)
+        return info
 
     def close(self) -> None:
         """Send Terminate and close the socket; closing twice is harmless."""

@@ -41,6 +41,9 @@ class Client:
         results: list[Result] = self._call(self.conn.execute(sql))
         return results
 
+    def register_type(self, name: str, **codecs: Any) -> Any:
+        return self._call(self.conn.register_type(name, **codecs))
+
     def close(self) -> None:
         self._call(self.conn.close())
 

@@ -1,0 +1,112 @@
+"""Types registered on a connection: domains, composites, enums, hstore, custom codecs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import pgpipe
+from pgpipe.testing import TemporaryPostgres
+from tests.clients import Adapter, Client
+
+SETUP = """
+DROP TABLE IF EXISTS registry_t;
+DROP TYPE IF EXISTS reg_pair, reg_nested, reg_mood CASCADE;
+DROP DOMAIN IF EXISTS reg_posint CASCADE;
+CREATE DOMAIN reg_posint AS int CHECK (VALUE > 0);
+CREATE TYPE reg_pair AS (a int, b text, "when" date);
+CREATE TYPE reg_nested AS (p reg_pair, tags text[], n numeric);
+CREATE TYPE reg_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE EXTENSION IF NOT EXISTS hstore;
+"""
+
+
+@pytest.fixture
+def conn(adapter: Adapter, pg_server: TemporaryPostgres) -> Client:
+    pg_server.psql(SETUP, dbname="pgpipe")
+    return adapter.connect(pg_server.dsn(dbname="pgpipe"))
+
+
+def both(conn: Client, sql: str, *params: Any) -> list[Any]:
+    """Through a never-seen SQL text (text results), then a learned one (binary)."""
+    learned = f"{sql} /* learned */"
+    conn.query(learned, *params)
+    fresh = conn.query(f"{sql} /* {uuid.uuid4()} */", *params).rows[0][0]
+    return [fresh, conn.query(learned, *params).rows[0][0]]
+
+
+def test_unregistered_types_come_back_as_str(conn: Client) -> None:
+    assert both(conn, "SELECT ROW(1, 'x', NULL)::reg_pair") == ["(1,x,)", "(1,x,)"]
+    assert both(conn, "SELECT 'a=>1'::hstore") == ['"a"=>"1"', '"a"=>"1"']
+
+
+def test_composite(conn: Client) -> None:
+    info = conn.register_type("reg_pair")
+    assert info.kind == "c" and info.attribute_names == ("a", "b", "when")
+    value = both(conn, "SELECT ROW(1, 'x y', '2024-02-29')::reg_pair")
+    assert value[0] == value[1] == (1, "x y", dt.date(2024, 2, 29))
+    assert value[0].b == "x y" and value[0].when == dt.date(2024, 2, 29)
+    # standard_conforming_strings: the SQL literal holds two backslashes.
+    assert both(conn, "SELECT ROW(NULL, '\"q,\\\\', NULL)::reg_pair")[0] == (None, '"q,\\\\', None)
+    # Sent from a tuple, as a row literal; arrays of it follow.
+    sent = (7, 'a "quoted", \\ text', dt.date(2000, 1, 1))
+    assert conn.query_with_param_types("SELECT $1::reg_pair", [(sent, info.oid)]).rows == [(sent,)]
+    arrays = both(conn, "SELECT ARRAY[ROW(1,'a',NULL)::reg_pair, NULL]")
+    assert arrays[0] == arrays[1] == [(1, "a", None), None]
+
+
+def test_nested_composite(conn: Client) -> None:
+    conn.register_type("reg_pair")
+    conn.register_type("reg_nested")
+    sql = "SELECT ROW(ROW(1,'x',NULL)::reg_pair, ARRAY['a','b c'], 1.50)::reg_nested"
+    fresh, again = both(conn, sql)
+    assert fresh == again == ((1, "x", None), ["a", "b c"], Decimal("1.50"))
+
+
+def test_domain_and_its_array(conn: Client) -> None:
+    info = conn.register_type("reg_posint")
+    assert info.kind == "d" and info.base_oid == pgpipe.Type.INT4
+    assert both(conn, "SELECT ARRAY[1, 2]::reg_posint[]") == [[1, 2], [1, 2]]
+    assert conn.query_with_param_types("SELECT $1", [(5, info.oid)]).rows == [(5,)]
+    with pytest.raises(pgpipe.errors.CheckViolation):
+        conn.query_with_param_types("SELECT $1", [(-5, info.oid)])
+
+
+def test_enum_is_str_and_arrays_follow(conn: Client) -> None:
+    conn.register_type("reg_mood")
+    assert both(conn, "SELECT 'happy'::reg_mood") == ["happy", "happy"]
+    assert both(conn, "SELECT ARRAY['sad','ok']::reg_mood[]") == [["sad", "ok"], ["sad", "ok"]]
+
+
+def test_hstore(conn: Client) -> None:
+    info = conn.register_type("hstore")
+    value = {"a": "1", 'we"ird': "va\\lue", "none": None, "": ""}
+    assert conn.query_with_param_types("SELECT $1::hstore", [(value, info.oid)]).rows == [(value,)]
+    assert both(conn, "SELECT 'a=>1, b=>NULL'::hstore") == [{"a": "1", "b": None}] * 2
+
+
+def test_custom_text_codec(conn: Client) -> None:
+    info = conn.register_type(
+        "reg_mood", decode=lambda text: text.upper(), encode=lambda value: str(value).lower()
+    )
+    assert both(conn, "SELECT 'ok'::reg_mood") == ["OK", "OK"]
+    assert conn.query_with_param_types("SELECT $1::text", [("HAPPY", 25)]).rows == [("HAPPY",)]
+    assert conn.query_with_param_types("SELECT $1", [(Mood("SAD"), info.oid)]).rows == [("SAD",)]
+
+
+class Mood:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def test_unknown_type_name(conn: Client) -> None:
+    with pytest.raises(pgpipe.errors.UndefinedObject):
+        conn.register_type("no_such_type_here")
+    assert conn.query("SELECT 1").rows == [(1,)]
