@@ -373,7 +373,9 @@ class Session:
         return self._zoned.get(key) or self._decoders.get(key) or result_decoder(oid, fmt)
 
     def has_binary_decoder(self, oid: int) -> bool:
-        return (oid, _BINARY) in self._decoders or has_binary_decoder(oid)
+        if (oid, _TEXT) in self._decoders:  # registered here: binary only if registered too
+            return (oid, _BINARY) in self._decoders
+        return has_binary_decoder(oid)
 
     def encode_typed(self, value: object, oid: int) -> tuple[int, bytes | None]:
         encoder = self._encoders.get(oid)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 import pgpipe
+from pgpipe import types
 from pgpipe.testing import TemporaryPostgres
 from tests.clients import Adapter, Client
 
@@ -110,3 +113,47 @@ def test_unknown_type_name(conn: Client) -> None:
     with pytest.raises(pgpipe.errors.UndefinedObject):
         conn.register_type("no_such_type_here")
     assert conn.query("SELECT 1").rows == [(1,)]
+
+
+def test_register_type_overrides_a_builtin_per_connection(
+    conn: Client, adapter: Adapter, pg_server: TemporaryPostgres
+) -> None:
+    conn.register_type("jsonb", decode=lambda text: ("raw", text))
+    assert both(conn, "SELECT '{\"a\": 1}'::jsonb") == [("raw", '{"a": 1}')] * 2
+    other = adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    assert other.query("SELECT '{\"a\": 1}'::jsonb").rows == [({"a": 1},)]
+
+
+@pytest.fixture
+def restore_codecs() -> Iterator[None]:
+    tables = (types._TEXT_DECODERS, types._BINARY_DECODERS, types._BINARY_ENCODERS)
+    saved = [dict(t) for t in tables]
+    loads, dumps = types.binary.JSON.loads, types.binary.JSON.dumps
+    yield
+    for table, copy in zip(tables, saved, strict=True):
+        table.clear()
+        table.update(copy)
+    types.set_json(loads, dumps)
+
+
+def test_set_json(restore_codecs: None, conn: Client) -> None:
+    types.set_json(
+        loads=lambda data: json.loads(data, parse_float=Decimal),
+        dumps=lambda value: json.dumps(value, default=str),
+    )
+    assert both(conn, "SELECT '{\"x\": 1.10}'::jsonb") == [{"x": Decimal("1.10")}] * 2
+    day = dt.date(2024, 1, 2)
+    assert conn.query("SELECT $1::jsonb ->> 'd'", {"d": day}).rows == [("2024-01-02",)]
+
+
+def test_register_codec_globally(
+    restore_codecs: None, adapter: Adapter, pg_server: TemporaryPostgres
+) -> None:
+    types.register_codec(
+        pgpipe.Type.TSVECTOR,
+        decode_text=lambda data: data.decode().replace("'", "").split(" "),
+        array_oid=pgpipe.Type.TSVECTOR_ARRAY,
+    )
+    conn = adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    assert both(conn, "SELECT 'b a'::tsvector") == [["a", "b"]] * 2
+    assert both(conn, "SELECT ARRAY['b a'::tsvector]") == [[["a", "b"]]] * 2

@@ -160,6 +160,51 @@ def zoned_decoders(zone: dt.tzinfo) -> dict[tuple[int, int], Decoder]:
     return out
 
 
+def set_json(
+    loads: Callable[[bytes | str], Any] | None = None, dumps: Callable[[Any], str] | None = None
+) -> None:
+    """Use other JSON functions (orjson, a custom encoder...) for json and jsonb, everywhere.
+
+    ``loads`` takes bytes or str; ``dumps`` returns str.
+    """
+    if loads is not None:
+        binary.JSON.loads = staticmethod(loads)
+    if dumps is not None:
+        binary.JSON.dumps = staticmethod(dumps)
+
+
+def register_codec(
+    oid: int,
+    *,
+    decode_text: Decoder | None = None,
+    decode_binary: Decoder | None = None,
+    encode_binary: Encoder | None = None,
+    array_oid: int | None = None,
+) -> None:
+    """Add or replace the codecs of a type known by OID, for every connection opened later.
+
+    A type with ``decode_text`` but no ``decode_binary`` is read in text.
+    ``array_oid`` gives its array type the matching array codecs.
+    """
+    for table, codec in (
+        (_TEXT_DECODERS, decode_text),
+        (_BINARY_DECODERS, decode_binary),
+        (_BINARY_ENCODERS, encode_binary),
+    ):
+        if codec is not None:
+            table[oid] = codec
+    if decode_text is not None and decode_binary is None:
+        _BINARY_DECODERS.pop(oid, None)
+    if array_oid is not None:
+        _TEXT_DECODERS[array_oid] = arrays.text_decoder(_TEXT_DECODERS.get(oid, text.decode_str))
+        if oid in _BINARY_DECODERS:
+            _BINARY_DECODERS[array_oid] = arrays.binary_decoder(_BINARY_DECODERS[oid])
+        else:
+            _BINARY_DECODERS.pop(array_oid, None)
+        if oid in _BINARY_ENCODERS:
+            _BINARY_ENCODERS[array_oid] = arrays.binary_encoder(oid, _BINARY_ENCODERS[oid])
+
+
 def result_decoder(oid: int, fmt: int) -> Decoder:
     """The decoder for a column of type ``oid`` in format ``fmt`` (0 text, 1 binary).
 

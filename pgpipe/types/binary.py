@@ -201,14 +201,21 @@ def _uuid(data: bytes) -> uuid.UUID:
     return uuid.UUID(bytes=data)
 
 
+class JSON:
+    """The functions json and jsonb values go through; ``set_json`` replaces them."""
+
+    loads: Callable[[bytes | str], Any] = staticmethod(json.loads)
+    dumps: Callable[[Any], str] = staticmethod(json.dumps)
+
+
 def _json(data: bytes) -> Any:
-    return json.loads(data)
+    return JSON.loads(data)
 
 
 def _jsonb(data: bytes) -> Any:
     if data[:1] != b"\x01":
         raise DataError("unsupported jsonb binary version")
-    return json.loads(data[1:])
+    return JSON.loads(data[1:])
 
 
 _TEXT_LIKE: Final = (Type.TEXT, Type.VARCHAR, Type.BPCHAR, Type.NAME, Type.XML, Type.UNKNOWN)
@@ -412,7 +419,7 @@ def _uuid_enc(value: Any) -> bytes:
 
 def _json_text(value: Any) -> bytes:
     try:
-        return check_text(json.dumps(value))
+        return check_text(JSON.dumps(value))
     except (TypeError, ValueError) as exc:
         raise DataError(f"cannot send {type(value).__name__} as JSON: {exc}") from None
 

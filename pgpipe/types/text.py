@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import math
 import re
 import uuid
@@ -17,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from pgpipe.errors import DataError
-from pgpipe.types.binary import Decoder, Interval, check_text, interval_value
+from pgpipe.types.binary import JSON, Decoder, Interval, check_text, interval_value
 from pgpipe.types.oids import Type
 
 
@@ -179,7 +178,7 @@ def _uuid(data: bytes) -> uuid.UUID:
 
 
 def _json(data: bytes) -> Any:
-    return json.loads(data)
+    return JSON.loads(data)
 
 
 DECODERS: Final[dict[int, Decoder]] = {
@@ -245,7 +244,7 @@ def to_text(value: Any) -> bytes:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return str(value).encode("ascii")
     if isinstance(value, dict | list):
-        return check_text(json.dumps(value))
+        return check_text(JSON.dumps(value))
     raise DataError(
         f"cannot adapt type {type(value).__name__}; pass it as str or with a known type"
     )
