@@ -152,25 +152,23 @@ def _decode_row_description(body: bytes) -> ev.RowDescription:
 def _data_row(body: bytes) -> ev.DataRow:
     (count,) = _U16.unpack_from(body, 0)
     pos = 2
-    end_of_body = len(body)
-    unpack = _I32.unpack_from
     values: list[bytes | None] = []
     append = values.append
+    unpack = _I32.unpack_from
     for _ in range(count):
         (size,) = unpack(body, pos)
         pos += 4
-        if size < 0:
-            if size != -1:
-                raise ProtocolError(f"DataRow has an invalid value length {size}")
+        if size >= 0:
+            # A value running past the end is caught below: the slice stops at the
+            # end of the body and pos does not.
+            append(body[pos : pos + size])
+            pos += size
+        elif size == -1:
             append(None)
-            continue
-        end = pos + size
-        if end > end_of_body:
-            raise ProtocolError("DataRow value runs past the end of the message")
-        append(body[pos:end])
-        pos = end
-    if pos != end_of_body:
-        raise ProtocolError("DataRow has trailing bytes")
+        else:
+            raise ProtocolError(f"DataRow has an invalid value length {size}")
+    if pos != len(body):
+        raise ProtocolError("DataRow values do not fill the message exactly")
     return ev.DataRow(tuple(values))
 
 
