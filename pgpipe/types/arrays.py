@@ -211,7 +211,7 @@ def text_decoder(element: Decoder, delimiter: str = ",") -> Decoder:
 
 
 def _quote(text: str) -> str:
-    if text and text.upper() != "NULL" and not any(c in text for c in '{},"\\ \t\n\r'):
+    if text and text.upper() != "NULL" and not any(c in text for c in '{},"\\ \t\n\r\v\f'):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -207,10 +207,62 @@ DECODERS: Final[dict[int, Decoder]] = {
 decode_str: Final = _str
 
 
+def _time_text(value: dt.time | dt.datetime) -> str:
+    """HH:MM:SS with the fraction PostgreSQL prints: trailing zeros dropped."""
+    text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text
+
+
+def _offset_text(offset: dt.timedelta) -> str:
+    """A UTC offset as PostgreSQL prints it: +05, +05:30, -03:30:12."""
+    seconds = int(offset.total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{sign}{hours:02d}"
+    if minutes or secs:
+        text += f":{minutes:02d}"
+    if secs:
+        text += f":{secs:02d}"
+    return text
+
+
+def _datetime_text(value: dt.datetime) -> str:
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {_time_text(value)}"
+    offset = value.utcoffset()
+    return text if offset is None else text + _offset_text(offset)
+
+
+def _interval_part(value: int, unit: str, negative_before: bool) -> str:
+    sign = "+" if negative_before and value > 0 else ""
+    return f"{sign}{value} {unit}{'' if value == 1 else 's'}"
+
+
 def _interval_text(value: dt.timedelta | Interval) -> str:
+    """IntervalStyle postgres, as the server prints it: "1 year 2 mons -3 days +04:05:06.5"."""
     if isinstance(value, Interval):
-        return f"{value.months} mons {value.days} days {value.microseconds} microseconds"
-    return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
+        months, days, usecs = value.months, value.days, value.microseconds
+    else:
+        months, days, usecs = 0, value.days, value.seconds * 1_000_000 + value.microseconds
+    years = int(months / 12)  # truncated toward zero, as C does
+    parts: list[str] = []
+    negative_before = False
+    for count, unit in ((years, "year"), (months - 12 * years, "mon"), (days, "day")):
+        if count:
+            parts.append(_interval_part(count, unit, negative_before))
+            negative_before = count < 0
+    if usecs or not parts:
+        sign = "-" if usecs < 0 else ("+" if negative_before else "")
+        seconds, micro = divmod(abs(usecs), 1_000_000)
+        minutes, second = divmod(seconds, 60)
+        hours, minute = divmod(minutes, 60)
+        clock = f"{sign}{hours:02d}:{minute:02d}:{second:02d}"
+        if micro:
+            clock += f".{micro:06d}".rstrip("0")
+        parts.append(clock)
+    return " ".join(parts)
 
 
 def _float_text(value: float) -> str:
@@ -218,30 +270,88 @@ def _float_text(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
-    return repr(value)
+    # The shortest digits that read back exactly (as repr finds them), laid out as
+    # PostgreSQL does: fixed notation for decimal exponents -4 to 14, else d.ddde+XX.
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    digits, magnitude = _shortest_digits(abs(value))
+    minus = "-" if value < 0 else ""
+    if -4 <= magnitude < 15:
+        return minus + format(Decimal(f"{digits}E{magnitude - len(digits) + 1}"), "f")
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{minus}{mantissa}e{'-' if magnitude < 0 else '+'}{abs(magnitude):02d}"
+
+
+def _shortest_digits(value: float) -> tuple[str, int]:
+    """The fewest significant digits that lie strictly inside ``value``'s rounding interval.
+
+    PostgreSQL's float output (Ryu) does not accept a decimal exactly halfway to
+    a neighbouring double, where Python's repr may: the two differ only there.
+    Returns the digits and the decimal exponent of the first one.
+    """
+    exact = Decimal(value)
+    low = (Decimal(math.nextafter(value, 0.0)) + exact) / 2
+    above = math.nextafter(value, math.inf)
+    # Past the largest double the next one would be as far as the one below.
+    high = (Decimal(above) + exact) / 2 if above != math.inf else exact + (exact - low)
+    for count in range(1, 18):
+        nearest = Decimal(f"{value:.{count - 1}e}")
+        unit = Decimal(1).scaleb(nearest.adjusted() - count + 1)
+        # The correctly rounded candidate may fall just outside an uneven interval
+        # (at a power of two) where its neighbour one unit away does not.
+        inside = [c for c in (nearest, nearest + unit, nearest - unit) if low < c < high]
+        if inside:
+            best = min(inside, key=lambda c: abs(c - exact))
+            sign_digits_exponent = best.normalize().as_tuple()
+            digits = "".join(map(str, sign_digits_exponent.digits))
+            return digits, best.adjusted()
+    mantissa, _, exponent = f"{value:.16e}".partition("e")
+    return mantissa.replace(".", "").rstrip("0"), int(exponent)
+
+
+def _decimal_text(value: Decimal) -> str:
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "Infinity" if value > 0 else "-Infinity"
+    return format(abs(value) if value.is_zero() else value, "f")
 
 
 def to_text(value: Any) -> bytes:
-    """A Python value as PostgreSQL's input functions read it (for text-format parameters)."""
+    """A Python value written as PostgreSQL writes it in text.
+
+    Used for text-format parameters, array and row literals; the tests check it
+    against the server's own rendering (``$1::text``).
+    """
     if isinstance(value, str):
         return check_text(value)
     if isinstance(value, bool):
         return b"t" if value else b"f"
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return str(value).encode("ascii")
+    if isinstance(value, Decimal):
+        return _decimal_text(value).encode("ascii")
     if isinstance(value, float):
         return _float_text(value).encode("ascii")
     if isinstance(value, bytes | bytearray | memoryview):
         return b"\\x" + bytes(value).hex().encode("ascii")
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ").encode("ascii")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat().encode("ascii")
+        return _datetime_text(value).encode("ascii")
+    if isinstance(value, dt.date):
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}".encode("ascii")
+    if isinstance(value, dt.time):
+        offset = value.utcoffset()
+        text = _time_text(value) + ("" if offset is None else _offset_text(offset))
+        return text.encode("ascii")
     if isinstance(value, dt.timedelta | Interval):
         return _interval_text(value).encode("ascii")
+    if isinstance(value, ipaddress.IPv6Address) and value.ipv4_mapped is not None:
+        return f"::ffff:{value.ipv4_mapped}".encode("ascii")  # as PostgreSQL writes it
     if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(value).encode("ascii")
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return str(value).encode("ascii")
+    if isinstance(value, ipaddress.IPv4Interface | ipaddress.IPv6Interface):
         return str(value).encode("ascii")
     if isinstance(value, dict | list):
         return check_text(JSON.dumps(value))
