@@ -385,3 +385,74 @@ def test_timestamptz_follows_the_session_time_zone(pg_server: TemporaryPostgres)
         c.query("SET TimeZone = 'UTC'")
         (value,) = c.query_with_param_types(sql, [(instant, Type.TIMESTAMPTZ)]).rows[0][:1]
         assert value.tzinfo is dt.UTC
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        dt.datetime(2024, 3, 10, 6, 59, 59, tzinfo=dt.UTC),  # 01:59:59 EST, before the gap
+        dt.datetime(2024, 3, 10, 7, 0, 0, tzinfo=dt.UTC),  # 03:00:00 EDT, after it
+        dt.datetime(2024, 11, 3, 5, 30, tzinfo=dt.UTC),  # 01:30 EDT, first of the repeated hour
+        dt.datetime(2024, 11, 3, 6, 30, tzinfo=dt.UTC),  # 01:30 EST, second
+    ],
+    ids=str,
+)
+def test_dst_transitions(pg_server: TemporaryPostgres, instant: dt.datetime) -> None:
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+    with pgpipe.connect(
+        pg_server.dsn(dbname="pgpipe"), server_settings={"TimeZone": "America/New_York"}
+    ) as c:
+        sql = "SELECT $1::timestamptz, $1::timestamptz::text"
+        for _ in range(2):  # text, then binary
+            value, rendered = c.query_with_param_types(sql, [(instant, Type.TIMESTAMPTZ)]).rows[0]
+            # Compared as instants: PEP 495 makes a time in a repeated hour unequal to
+            # any datetime of another zone.
+            assert value.astimezone(dt.UTC) == instant and value.tzinfo == new_york
+            assert value.utcoffset() == instant.astimezone(new_york).utcoffset()
+            assert value.fold == instant.astimezone(new_york).fold
+            assert rendered.endswith(("-04", "-05"))
+
+
+def test_invalid_utf8_from_the_server_is_a_data_error_and_the_connection_survives() -> None:
+    import socket
+    import threading
+
+    from tests import wire
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    reply = (
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + wire.row_description([("t", 25, 0)])
+        + wire.data_row([b"\xff\xfe"])
+        + wire.command_complete("SELECT 1")
+        + wire.CLOSE_COMPLETE
+        + wire.ready()
+    )
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(wire.startup_ok())
+            for answer in (reply, wire.one_shot_reply([[b"ok"]], [("t", 25, 0)])):
+                conn.recv(65536)
+                conn.sendall(answer)
+            conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with pgpipe.connect(host="127.0.0.1", port=port, user="u", dbname="d") as c:
+            with pytest.raises(DataError, match="could not decode"):
+                c.query("SELECT t")
+            assert c.query("SELECT t").rows == [("ok",)]
+    finally:
+        listener.close()
+        thread.join(10)
+
+
+def test_citext_is_str(conn: pgpipe.Connection) -> None:
+    conn.query("CREATE EXTENSION IF NOT EXISTS citext")
+    assert conn.query("SELECT 'AbC'::citext = 'abc'::citext, 'AbC'::citext").rows == [(True, "AbC")]
