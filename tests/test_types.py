@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import struct
 import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -237,7 +238,7 @@ def test_random_bytes_raise_only_value_errors(
     def check(data: bytes) -> None:
         try:
             decoder(data)
-        except (DataError, ValueError, ArithmeticError, __import__("struct").error):
+        except (DataError, ValueError, ArithmeticError, struct.error):
             pass
 
     check()
