@@ -32,6 +32,7 @@ from pgpipe.types import (
     result_decoder,
     session_zone,
     text,
+    to_text,
     zoned_decoders,
 )
 from pgpipe.types.binary import Decoder, check_text
@@ -470,9 +471,7 @@ class Session:
             encoder = self._encoders.get(oid)
             if encoder is not None:
                 return _as_text(encoder(value))
-            if isinstance(value, list):
-                return arrays.to_text(value, text.to_text)
-            return text.to_text(value)
+            return to_text(value)
 
         return write
 

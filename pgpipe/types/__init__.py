@@ -160,6 +160,15 @@ def zoned_decoders(zone: dt.tzinfo) -> dict[tuple[int, int], Decoder]:
     return out
 
 
+def to_text(value: object) -> bytes:
+    """Any value pgpipe knows, written as PostgreSQL writes it in text."""
+    if isinstance(value, list):
+        return arrays.to_text(value, to_text)
+    if isinstance(value, ranges.Range):
+        return ranges.to_text(value, to_text)
+    return geometry.to_text(value) or text.to_text(value)
+
+
 def set_json(
     loads: Callable[[bytes | str], Any] | None = None, dumps: Callable[[Any], str] | None = None
 ) -> None:
@@ -234,11 +243,7 @@ def encode_typed(value: object, oid: int) -> tuple[int, bytes | None]:
     encoder = _BINARY_ENCODERS.get(oid)
     if encoder is not None:
         return _BINARY, encoder(value)
-    if isinstance(value, list):
-        return _TEXT, arrays.to_text(value, text.to_text)
-    if isinstance(value, ranges.Range):
-        return _TEXT, ranges.to_text(value, text.to_text)
-    return _TEXT, text.to_text(value)
+    return _TEXT, to_text(value)
 
 
 # Python type -> parameter type for query(); str and None are sent untyped.
@@ -308,7 +313,7 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
 def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
     bounds = [b for b in (value.lower, value.upper) if b is not None]
     if not bounds:  # empty or unbounded both ways: let the server take the type
-        return 0, _TEXT, ranges.to_text(value, text.to_text)
+        return 0, _TEXT, to_text(value)
     oids = {0 if isinstance(b, str) else _infer_oid(b) for b in bounds}
     range_oid = ranges.RANGE_OF.get(oids.pop()) if len(oids) == 1 else None
     if range_oid is None:
@@ -323,7 +328,7 @@ def _infer_array(value: list[Any]) -> tuple[int, int, bytes | None]:
     items = [item for item in flat if item is not None]
     strings = sum(isinstance(item, str) for item in items)
     if strings == len(items):
-        return 0, _TEXT, arrays.to_text(value, text.to_text)
+        return 0, _TEXT, to_text(value)
     oids = {_infer_oid(item) for item in items if not isinstance(item, str)}
     if strings:
         oids.add(0)

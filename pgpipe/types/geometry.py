@@ -15,6 +15,7 @@ from typing import Any, Final, NamedTuple
 from pgpipe.errors import DataError
 from pgpipe.types.binary import Decoder, Encoder
 from pgpipe.types.oids import Type
+from pgpipe.types.text import float_text
 
 
 class Point(NamedTuple):
@@ -223,3 +224,29 @@ INFERRED: Final[dict[type, int]] = {
     Polygon: Type.POLYGON,
     Circle: Type.CIRCLE,
 }
+
+
+def _pair(point: Sequence[float]) -> str:
+    return f"({float_text(float(point[0]))},{float_text(float(point[1]))})"
+
+
+def to_text(value: object) -> bytes | None:
+    """A geometric value as PostgreSQL writes it; None for anything else."""
+    if isinstance(value, Point):
+        text = _pair(value)
+    elif isinstance(value, Line):
+        text = "{" + ",".join(float_text(float(c)) for c in value) + "}"
+    elif isinstance(value, LineSegment):
+        text = f"[{_pair(value.start)},{_pair(value.end)}]"
+    elif isinstance(value, Box):
+        text = f"{_pair(value.high)},{_pair(value.low)}"
+    elif isinstance(value, Path):
+        inner = ",".join(_pair(p) for p in value.points)
+        text = f"({inner})" if value.closed else f"[{inner}]"
+    elif isinstance(value, Polygon):
+        text = "(" + ",".join(_pair(p) for p in value.points) + ")"
+    elif isinstance(value, Circle):
+        text = f"<{_pair(value.center)},{float_text(float(value.radius))}>"
+    else:
+        return None
+    return text.encode("ascii")

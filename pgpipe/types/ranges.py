@@ -263,15 +263,24 @@ def tables(
     return bin_dec, text_dec, bin_enc
 
 
+_BOUND_SPECIAL: Final = frozenset('"\\(),[] \t\n\r\v\f')
+
+
+def _bound_text(text: str) -> str:
+    """A bound as range_out writes it: quoted when empty or holding a special character."""
+    if text and not any(char in _BOUND_SPECIAL for char in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
+
+
 def to_text(value: Range, element: Callable[[Any], bytes]) -> bytes:
-    """A range literal, each bound written by ``element`` and quoted."""
+    """A range as PostgreSQL writes it, each bound written by ``element``."""
     if value.empty:
         return b"empty"
+    lower = "" if value.lower is None else _bound_text(element(value.lower).decode("utf-8"))
+    upper = "" if value.upper is None else _bound_text(element(value.upper).decode("utf-8"))
+    return f"{value.bounds[0]}{lower},{upper}{value.bounds[1]}".encode()
 
-    def bound(item: Any) -> str:
-        if item is None:
-            return ""
-        text = element(item).decode("utf-8")
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    return f"{value.bounds[0]}{bound(value.lower)},{bound(value.upper)}{value.bounds[1]}".encode()
+def multirange_to_text(value: list[Range], element: Callable[[Any], bytes]) -> bytes:
+    return b"{" + b",".join(to_text(item, element) for item in value) + b"}"

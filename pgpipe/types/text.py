@@ -265,7 +265,7 @@ def _interval_text(value: dt.timedelta | Interval) -> str:
     return " ".join(parts)
 
 
-def _float_text(value: float) -> str:
+def float_text(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -317,6 +317,30 @@ def _decimal_text(value: Decimal) -> str:
     return format(abs(value) if value.is_zero() else value, "f")
 
 
+IP_TYPES: Final = (
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+)
+
+
+def _ip_text(value: Any) -> str:
+    """inet/cidr as PostgreSQL writes them: IPv4-mapped IPv6 addresses in dotted form."""
+    if isinstance(value, ipaddress.IPv6Network):
+        address, suffix = value.network_address, f"/{value.prefixlen}"
+    elif isinstance(value, ipaddress.IPv6Interface):
+        address, suffix = value.ip, f"/{value.network.prefixlen}"
+    elif isinstance(value, ipaddress.IPv6Address):
+        address, suffix = value, ""
+    else:
+        return str(value)
+    mapped = address.ipv4_mapped
+    return (str(address) if mapped is None else f"::ffff:{mapped}") + suffix
+
+
 def to_text(value: Any) -> bytes:
     """A Python value written as PostgreSQL writes it in text.
 
@@ -332,7 +356,7 @@ def to_text(value: Any) -> bytes:
     if isinstance(value, Decimal):
         return _decimal_text(value).encode("ascii")
     if isinstance(value, float):
-        return _float_text(value).encode("ascii")
+        return float_text(value).encode("ascii")
     if isinstance(value, bytes | bytearray | memoryview):
         return b"\\x" + bytes(value).hex().encode("ascii")
     if isinstance(value, dt.datetime):
@@ -345,14 +369,10 @@ def to_text(value: Any) -> bytes:
         return text.encode("ascii")
     if isinstance(value, dt.timedelta | Interval):
         return _interval_text(value).encode("ascii")
-    if isinstance(value, ipaddress.IPv6Address) and value.ipv4_mapped is not None:
-        return f"::ffff:{value.ipv4_mapped}".encode("ascii")  # as PostgreSQL writes it
-    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+    if isinstance(value, uuid.UUID):
         return str(value).encode("ascii")
-    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
-        return str(value).encode("ascii")
-    if isinstance(value, ipaddress.IPv4Interface | ipaddress.IPv6Interface):
-        return str(value).encode("ascii")
+    if isinstance(value, IP_TYPES):
+        return _ip_text(value).encode("ascii")
     if isinstance(value, dict | list):
         return check_text(JSON.dumps(value))
     raise DataError(
