@@ -1,12 +1,14 @@
-"""Large results: rows per second decoding one wide query, pgpipe vs asyncpg, psycopg, pg8000.
+"""Large results: rows per second and peak memory, pgpipe vs asyncpg, psycopg, pg8000.
 
     python benchmarks/bench_rows.py [--rows 100000] [--rounds 5]
 
 One connection per driver on loopback; the same SELECT over generate_series
-returns int4, int8, float8, text, numeric, timestamptz, bool and a NULL per
-row. pgpipe runs the statement once first, so the measured runs read binary
-results (as they do from a statement's second run on). Every driver's last
-row is checked.
+returns (int4, text, bool, timestamptz, float8, numeric, uuid) per row. Each
+run fetches every row and touches every value. pgpipe runs the statement once
+first, so the measured runs read binary results (as they do from a
+statement's second run on). psycopg's pure-Python build runs in a child
+process (PSYCOPG_IMPL=python must be set before it is imported). Peak memory
+is tracemalloc's peak during one fetch. Every driver's last row is checked.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import statistics
+import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -24,15 +29,20 @@ import pgpipe
 from pgpipe.testing import TemporaryPostgres
 
 SQL = (
-    "SELECT g, g::int8 * 1000, g / 3.0::float8, 'row ' || g, (g / 7.0)::numeric(12,4),"
-    " timestamptz '2024-01-01 00:00+00' + g * interval '1 second', g % 2 = 0, NULL::int"
+    "SELECT g, 'row ' || g, g % 2 = 0, timestamptz '2024-01-01 00:00+00' + g * interval '1 s',"
+    " g / 3.0::float8, (g / 7.0)::numeric(12,4), md5(g::text)::uuid"
     " FROM generate_series(1, {rows}) g"
 )
 
 
-def check(last: Any, rows: int) -> None:
-    if last[0] != rows or last[3] != f"row {rows}":
-        raise AssertionError(f"wrong last row {last!r}")
+def check(rows_out: Any, rows: int) -> None:
+    touched = 0
+    for row in rows_out:
+        for _value in row:
+            touched += 1
+    last = rows_out[-1]
+    if touched != rows * 7 or last[0] != rows or last[1] != f"row {rows}":
+        raise AssertionError(f"wrong result, last row {last!r}")
 
 
 def pgpipe_sync(dsn: str, sql: str, rows: int) -> Callable[[], None]:
@@ -40,7 +50,7 @@ def pgpipe_sync(dsn: str, sql: str, rows: int) -> Callable[[], None]:
     conn.query(sql)
 
     def run() -> None:
-        check(conn.query(sql).rows[-1], rows)
+        check(conn.query(sql).rows, rows)
 
     return run
 
@@ -51,7 +61,7 @@ def pgpipe_async(dsn: str, sql: str, rows: int) -> Callable[[], None]:
     loop.run_until_complete(conn.query(sql))
 
     def run() -> None:
-        check(loop.run_until_complete(conn.query(sql)).rows[-1], rows)
+        check(loop.run_until_complete(conn.query(sql)).rows, rows)
 
     return run
 
@@ -63,7 +73,7 @@ def asyncpg_fetch(dsn: str, sql: str, rows: int) -> Callable[[], None]:
     conn = loop.run_until_complete(asyncpg.connect(dsn))
 
     def run() -> None:
-        check(loop.run_until_complete(conn.fetch(sql))[-1], rows)
+        check(loop.run_until_complete(conn.fetch(sql)), rows)
 
     return run
 
@@ -76,7 +86,7 @@ def psycopg_fetch(dsn: str, sql: str, rows: int, binary: bool = False) -> Callab
     def run() -> None:
         with conn.cursor(binary=binary) as cur:
             cur.execute(sql)
-            check(cur.fetchall()[-1], rows)
+            check(cur.fetchall(), rows)
 
     return run
 
@@ -95,9 +105,42 @@ def pg8000_fetch(dsn: str, sql: str, rows: int) -> Callable[[], None]:
     )
 
     def run() -> None:
-        check(conn.run(sql)[-1], rows)
+        check(conn.run(sql), rows)
 
     return run
+
+
+def psycopg_python(dsn: str, sql: str, rows: int) -> Callable[[], None]:
+    """psycopg's pure-Python build, in a child process that times itself."""
+
+    def run() -> None:
+        env = dict(os.environ, PSYCOPG_IMPL="python")
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", dsn, "--rows", str(rows)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        ).stdout
+        CHILD_TIMES.append(float(out.split()[0]))
+
+    return run
+
+
+CHILD_TIMES: list[float] = []
+
+
+def child(dsn: str, rows: int) -> None:
+    import psycopg
+
+    if psycopg.pq.__impl__ != "python":
+        raise SystemExit("PSYCOPG_IMPL=python was not honoured")
+    run = psycopg_fetch(dsn, SQL.format(rows=rows), rows, binary=True)
+    run()
+    started = time.perf_counter()
+    run()
+    print(time.perf_counter() - started)
 
 
 DRIVERS: list[tuple[str, Callable[[str, str, int], Callable[[], None]], str | None]] = [
@@ -106,6 +149,7 @@ DRIVERS: list[tuple[str, Callable[[str, str, int], Callable[[], None]], str | No
     ("asyncpg fetch", asyncpg_fetch, "asyncpg"),
     ("psycopg (text)", psycopg_fetch, "psycopg"),
     ("psycopg (binary)", lambda d, s, r: psycopg_fetch(d, s, r, binary=True), "psycopg"),
+    ("psycopg pure Python (binary)", psycopg_python, "psycopg"),
     ("pg8000 native", pg8000_fetch, "pg8000"),
 ]
 
@@ -114,7 +158,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--child", metavar="DSN", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.rows)
+        return 0
     sql = SQL.format(rows=args.rows)
     figures: dict[str, list[float]] = {}
     with TemporaryPostgres() as pg:
@@ -133,16 +181,29 @@ def main(argv: list[str]) -> int:
                 gc.collect()
                 started = time.perf_counter()
                 run()
-                figures.setdefault(name, []).append(args.rows / (time.perf_counter() - started))
+                elapsed = time.perf_counter() - started
+                if run.__qualname__.startswith("psycopg_python"):
+                    elapsed = CHILD_TIMES.pop()
+                figures.setdefault(name, []).append(args.rows / elapsed)
+        peaks = {}
+        for name, run in runners:
+            if name.startswith("psycopg pure"):
+                continue
+            gc.collect()
+            tracemalloc.start()
+            run()
+            peaks[name] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
         version = pg.server_version
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"PostgreSQL {version}, {args.rows} rows x 8 columns, {args.rounds} rounds, loopback")
-    base = statistics.median(figures["asyncpg fetch"]) if "asyncpg fetch" in figures else None
-    print(f"\n{'driver':<20}{'median rows/s':>15}{'min-max':>22}{'vs asyncpg':>12}")
+    print(f"PostgreSQL {version}, {args.rows} rows x 7 columns, {args.rounds} rounds, loopback")
+    medians = {name: statistics.median(values) for name, values in figures.items()}
+    print(f"\n{'driver':<30}{'rows/s':>10}{'min-max':>20}{'peak MiB':>10}{'pgpipe is':>12}")
     for name, values in figures.items():
-        median = statistics.median(values)
-        ratio = f"{median / base:.2f}" if base else "n/a"
-        print(f"{name:<20}{median:>15.0f}{f'{min(values):.0f}-{max(values):.0f}':>22}{ratio:>12}")
+        ratio = medians["pgpipe sync"] / medians[name]
+        peak = f"{peaks[name] / 2**20:.1f}" if name in peaks else "n/a"
+        spread = f"{min(values):.0f}-{max(values):.0f}"
+        print(f"{name:<30}{medians[name]:>10.0f}{spread:>20}{peak:>10}{ratio:>11.2f}x")
     return 0
 
 

@@ -101,26 +101,39 @@ class Startup(Operation):
         return self._common(event)
 
 
-class UnnamedQuery(Operation):
-    """One statement through the one-packet Parse/Bind/Describe/Execute/Close/Sync."""
+_DECODE_BATCH: Final = 1024
 
-    __slots__ = ("_copy", "_key", "fields", "raw_rows", "status")
+
+class UnnamedQuery(Operation):
+    """One statement through the one-packet Parse/Bind/Describe/Execute/Close/Sync.
+
+    Rows are decoded in batches as they arrive, so a large result is not held
+    twice. A value that fails to decode is remembered and raised once
+    ReadyForQuery has arrived, so the connection stays in sync.
+    """
+
+    __slots__ = ("_copy", "_decode_error", "_key", "_pending", "_statement", "rows", "status")
 
     def __init__(self, session: Session, key: tuple[str, tuple[int, ...]]) -> None:
         super().__init__(session)
         self._key = key
         self._copy = False
-        self.fields: tuple[ev.FieldDescription, ...] = ()
-        self.raw_rows: list[tuple[bytes | None, ...]] = []
+        self._statement: _Statement | None = None
+        self._pending: list[tuple[bytes | None, ...]] = []
+        self._decode_error: Exception | None = None
+        self.rows: list[tuple[Any, ...]] = []
         self.status: str | None = None
 
     def feed(self, event: ev.Event) -> bool:
         if isinstance(event, ev.DataRow):
-            self.raw_rows.append(event.values)
+            pending = self._pending
+            pending.append(event.values)
+            if len(pending) >= _DECODE_BATCH:
+                self._decode_pending()
         elif type(event) in _QUIET:
             pass
         elif isinstance(event, ev.RowDescription):
-            self.fields = event.fields
+            self._statement = self.session.statement(self._key, event.fields)
         elif isinstance(event, ev.CommandComplete):
             self.status = event.tag
         elif isinstance(event, ev.ReadyForQuery):
@@ -131,11 +144,31 @@ class UnnamedQuery(Operation):
             return self._common(event)
         return False
 
+    def _decode_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if self._decode_error is not None:
+            return
+        if self._statement is None:
+            self._decode_error = errors.ProtocolError("DataRow without a RowDescription")
+            return
+        try:
+            self.rows += self._statement.decode_rows(pending)
+        except Exception as exc:
+            self._decode_error = exc
+
     def result(self) -> Result:
         self.check()
         if self._copy:
             raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
-        return self.session.finish(self._key, self.fields, self.raw_rows, self.status)
+        if self._pending:
+            self._decode_pending()
+        statement = self._statement or self.session.statement(self._key, ())
+        error = self._decode_error
+        if error is not None:
+            if isinstance(error, errors.Error):
+                raise error
+            raise errors.DataError(f"could not decode a result value: {error}") from error
+        return Result(self.rows, statement.columns, self.status)
 
 
 # Events that need no action from an operation beyond the core's own checks.
@@ -475,14 +508,10 @@ class Session:
 
         return write
 
-    def finish(
-        self,
-        key: tuple[str, tuple[int, ...]],
-        fields: tuple[ev.FieldDescription, ...],
-        raw_rows: list[tuple[bytes | None, ...]],
-        status: str | None,
-    ) -> Result:
-        """Remember what the statement returned, and decode its rows."""
+    def statement(
+        self, key: tuple[str, tuple[int, ...]], fields: tuple[ev.FieldDescription, ...]
+    ) -> _Statement:
+        """What this statement returns, remembered for its next run (and its result format)."""
         statement = self._statements.get(key)
         # The core hands out one RowDescription object per distinct description, so
         # an unchanged statement is recognised by identity.
@@ -492,7 +521,7 @@ class Session:
             if key not in statements and len(statements) >= _STATEMENTS_KEPT:
                 del statements[next(iter(statements))]
             statements[key] = statement
-        return statement.result(raw_rows, status)
+        return statement
 
     def build_result(
         self,
@@ -518,15 +547,16 @@ class _Statement:
         binary = all(session.has_binary_decoder(f.type_oid) for f in fields)
         self.result_format = _BINARY if binary else _TEXT
 
-    def result(self, raw_rows: list[tuple[bytes | None, ...]], status: str | None) -> Result:
-        if not raw_rows:
-            return Result([], self.columns, status)
+    def decode_rows(self, raw_rows: list[tuple[bytes | None, ...]]) -> list[tuple[Any, ...]]:
         decoders = self.decoders
+        return [
+            tuple([None if v is None else d(v) for d, v in zip(decoders, raw, strict=True)])
+            for raw in raw_rows
+        ]
+
+    def result(self, raw_rows: list[tuple[bytes | None, ...]], status: str | None) -> Result:
         try:
-            rows = [
-                tuple([None if v is None else d(v) for d, v in zip(decoders, raw, strict=True)])
-                for raw in raw_rows
-            ]
+            rows = self.decode_rows(raw_rows)
         except errors.Error:
             raise
         except Exception as exc:
