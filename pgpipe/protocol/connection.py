@@ -79,6 +79,10 @@ _COPY_HOSTS: Final = frozenset({_EXECUTE, _QUERY})
 # Where an ErrorResponse stops discarding expectations: the server skips to Sync.
 _ERROR_STOPS: Final = frozenset({_SYNC, _QUERY, _STARTUP})
 
+# Expectations under which DataRow keeps them in place (see their transitions).
+_ROW_HOSTS: Final = frozenset({_EXECUTE, _QUERY})
+_data_row: Final = backend.DECODERS[b"D"]
+
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 
 _ASYNC: Final = frozenset({b"N", b"A", b"S"})
@@ -357,6 +361,9 @@ class ProtocolConnection:
         kind, body = inbox[self._inbox_pos]
         self._inbox_pos += 1
         try:
+            # The hot path of a large result: a DataRow while rows are expected.
+            if kind == b"D" and self._expect and self._expect[0] in _ROW_HOSTS:
+                return _data_row(body)
             return self._handle(kind, body)
         except ProtocolError as exc:
             raise self._die(str(exc)) from None

@@ -8,6 +8,7 @@ bytes, raising DataError for values that do not fit the type.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import math
 import struct
@@ -89,27 +90,35 @@ def _char(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+_DIGIT_STRUCTS: Final = [struct.Struct(f"!{n}H") for n in range(32)]
+_EXACT: Final = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
 def _numeric(data: bytes) -> Decimal:
     ndigits, weight, sign, dscale = _NUMERIC_HEAD.unpack_from(data, 0)
-    special = _NUMERIC_SPECIAL.get(sign)
-    if special is not None:
+    if sign & 0x8000:  # NaN, Infinity, -Infinity
+        special = _NUMERIC_SPECIAL.get(sign)
+        if special is None:
+            raise DataError("invalid binary numeric sign")
         return special
     if sign not in (_NUMERIC_POS, _NUMERIC_NEG) or len(data) != 8 + 2 * ndigits:
         raise DataError("invalid binary numeric")
-    digits = struct.unpack_from(f"!{ndigits}h", data, 8)
+    unpack = _DIGIT_STRUCTS[ndigits] if ndigits < 32 else struct.Struct(f"!{ndigits}H")
+    digits = unpack.unpack_from(data, 8)
     coefficient = 0
-    for digit in digits:
-        if not 0 <= digit < 10000:
-            raise DataError("invalid binary numeric digit")
+    for digit in digits:  # base 10000, most significant first
         coefficient = coefficient * 10000 + digit
-    exponent = 4 * (weight - ndigits + 1)
+    if digits and max(digits) > 9999:
+        raise DataError("invalid binary numeric digit")
     # Scale to exactly dscale fraction digits so Decimal("1.50") keeps its zero.
-    if exponent > -dscale:
-        coefficient *= 10 ** (exponent + dscale)
-    elif exponent < -dscale:
-        coefficient //= 10 ** (-dscale - exponent)
-    text = f"{'-' if sign == _NUMERIC_NEG else ''}{coefficient}E-{dscale}"
-    return Decimal(text)
+    shift = 4 * (weight - ndigits + 1) + dscale
+    if shift > 0:
+        coefficient *= 10**shift
+    elif shift < 0:
+        coefficient //= 10**-shift
+    # Exact: Decimal arithmetic would round to the context's 28 digits.
+    value = _EXACT.scaleb(Decimal(coefficient), -dscale)
+    return value.copy_negate() if sign == _NUMERIC_NEG else value
 
 
 def _bytea(data: bytes) -> bytes:
@@ -145,26 +154,31 @@ def _timetz(data: bytes) -> dt.time:
     return _time_from_usecs(usecs).replace(tzinfo=dt.timezone(dt.timedelta(seconds=-west)))
 
 
-def _timestamp_usecs(data: bytes) -> int:
-    (usecs,) = _I64.unpack(data)
-    if usecs in (_TS_INFINITY, _TS_MINUS_INFINITY):
-        word = "infinity" if usecs > 0 else "-infinity"
-        raise DataError(f"timestamp {word!r} cannot be represented by datetime.datetime")
-    return int(usecs)
+def _infinite_timestamp(usecs: int) -> DataError:
+    word = "infinity" if usecs > 0 else "-infinity"
+    return DataError(f"timestamp {word!r} cannot be represented by datetime.datetime")
 
 
-def _timestamp(data: bytes) -> dt.datetime:
-    try:
-        return _EPOCH + dt.timedelta(microseconds=_timestamp_usecs(data))
-    except OverflowError:
-        raise DataError("timestamp out of range for datetime.datetime (years 1 to 9999)") from None
+def _timestamp_decoder(epoch: dt.datetime) -> Decoder:
+    unpack = _I64.unpack
+    delta = dt.timedelta
+
+    def decode(data: bytes) -> dt.datetime:
+        (usecs,) = unpack(data)
+        try:
+            return epoch + delta(0, 0, usecs)
+        except OverflowError:
+            if usecs in (_TS_INFINITY, _TS_MINUS_INFINITY):
+                raise _infinite_timestamp(usecs) from None
+            raise DataError(
+                "timestamp out of range for datetime.datetime (years 1 to 9999)"
+            ) from None
+
+    return decode
 
 
-def _timestamptz(data: bytes) -> dt.datetime:
-    try:
-        return _EPOCH_UTC + dt.timedelta(microseconds=_timestamp_usecs(data))
-    except OverflowError:
-        raise DataError("timestamp out of range for datetime.datetime (years 1 to 9999)") from None
+_timestamp = _timestamp_decoder(_EPOCH)
+_timestamptz = _timestamp_decoder(_EPOCH_UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +209,39 @@ def _interval(data: bytes) -> dt.timedelta | Interval:
     return interval_value(months, days, usecs)
 
 
-def _uuid(data: bytes) -> uuid.UUID:
+def _uuid_checked(data: bytes) -> uuid.UUID:
     if len(data) != 16:
         raise DataError("a binary uuid has 16 bytes")
     return uuid.UUID(bytes=data)
+
+
+def _uuid_fast(data: bytes) -> uuid.UUID:
+    # uuid.UUID's own __init__ spends most of its time validating arguments;
+    # setting its two slots directly gives the same object.
+    if len(data) != 16:
+        raise DataError("a binary uuid has 16 bytes")
+    value = _new_object(uuid.UUID)
+    _set_slot(value, "int", int.from_bytes(data, "big"))
+    _set_slot(value, "is_safe", uuid.SafeUUID.unknown)
+    return value
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def _pick_uuid_decoder() -> Decoder:
+    sample = bytes(range(16))
+    try:
+        fast = _uuid_fast(sample)
+        if fast == uuid.UUID(bytes=sample) and str(fast) == str(uuid.UUID(bytes=sample)):
+            return _uuid_fast
+    except (AttributeError, TypeError):
+        pass
+    return _uuid_checked
+
+
+_uuid = _pick_uuid_decoder()
 
 
 class JSON:
