@@ -456,3 +456,40 @@ def test_invalid_utf8_from_the_server_is_a_data_error_and_the_connection_survive
 def test_citext_is_str(conn: pgpipe.Connection) -> None:
     conn.query("CREATE EXTENSION IF NOT EXISTS citext")
     assert conn.query("SELECT 'AbC'::citext = 'abc'::citext, 'AbC'::citext").rows == [(True, "AbC")]
+
+
+def test_wide_rows_beyond_the_unrolled_decoder(conn: pgpipe.Connection) -> None:
+    sql = "SELECT " + ", ".join(f"{i}::int4, NULL::text" for i in range(50))  # 100 columns
+    for _ in range(2):
+        (row,) = conn.query(sql).rows
+        assert row[::2] == tuple(range(50)) and set(row[1::2]) == {None}
+
+
+def test_data_row_with_the_wrong_number_of_values() -> None:
+    from pgpipe._session import Session
+    from pgpipe.conninfo import parse_dsn
+    from pgpipe.protocol import NEED_DATA
+    from tests import wire
+
+    session = Session(parse_dsn("postgresql://u@h/d", {}, {}), "nonce")
+    session.core.data_to_send()
+    session.core.receive_data(wire.startup_ok())
+    while session.core.next_event() is not NEED_DATA:
+        pass
+    op = session.query("SELECT a", [])
+    session.core.data_to_send()
+    session.core.receive_data(
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + wire.row_description([("a", 23, 0)])
+        + wire.data_row([b"1", b"2"])
+        + wire.command_complete("SELECT 1")
+        + wire.CLOSE_COMPLETE
+        + wire.ready()
+    )
+    while (event := session.core.next_event()) is not NEED_DATA:
+        if op.feed(event):
+            break
+    with pytest.raises(DataError, match="could not decode"):
+        op.result()
+    assert session.core.state.value == "ready"
