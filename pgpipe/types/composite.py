@@ -15,6 +15,7 @@ from typing import Any
 
 from pgpipe.errors import DataError
 from pgpipe.types.binary import Decoder
+from pgpipe.types.literals import split_fields
 
 _I32 = struct.Struct("!i")
 _FIELD_HEAD = struct.Struct("!Ii")
@@ -56,34 +57,7 @@ def split_record(text: str) -> list[str | None]:
     """The fields of a row literal ``(a,"b c",)``: None for an empty (NULL) field."""
     if len(text) < 2 or text[0] != "(" or text[-1] != ")":
         raise DataError(f"malformed row literal {text!r}")
-    fields: list[str | None] = []
-    pos = 1
-    end = len(text) - 1
-    while True:
-        if pos >= end or text[pos] == ",":
-            fields.append(None)
-        else:
-            out = []
-            quoted = False
-            while pos < end and (quoted or text[pos] != ","):
-                char = text[pos]
-                if char == "\\":
-                    out.append(text[pos + 1 : pos + 2])
-                    pos += 2
-                elif char == '"':
-                    if quoted and text[pos + 1 : pos + 2] == '"':
-                        out.append('"')
-                        pos += 2
-                    else:
-                        quoted = not quoted
-                        pos += 1
-                else:
-                    out.append(char)
-                    pos += 1
-            fields.append("".join(out))
-        if pos >= end:
-            return fields
-        pos += 1  # the comma
+    return split_fields(text[1:-1])
 
 
 def text_decoder(make: Callable[..., tuple[Any, ...]], fields: Sequence[Decoder]) -> Decoder:

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from pgpipe.errors import DataError
 from pgpipe.types.binary import Decoder, Encoder
+from pgpipe.types.literals import split_fields
 from pgpipe.types.oids import Type
 
 _EMPTY: Final = 0x01
@@ -137,35 +138,8 @@ def binary_encoder(element: Encoder) -> Encoder:
 
 def _split_bounds(text: str) -> tuple[str | None, str | None]:
     """The two bound texts of ``[a,b)`` (None when unbounded), unquoted."""
-    bounds: list[str | None] = []
-    pos = 1
-    for closer in (",", text[-1]):
-        if text[pos : pos + 1] == closer:
-            bounds.append(None)
-            pos += 1
-            continue
-        out = []
-        quoted = False
-        while pos < len(text):
-            char = text[pos]
-            if char == "\\":
-                out.append(text[pos + 1 : pos + 2])
-                pos += 2
-            elif char == '"':
-                if quoted and text[pos + 1 : pos + 2] == '"':
-                    out.append('"')
-                    pos += 2
-                else:
-                    quoted = not quoted
-                    pos += 1
-            elif char == closer and not quoted:
-                break
-            else:
-                out.append(char)
-                pos += 1
-        bounds.append("".join(out))
-        pos += 1
-    if pos != len(text):
+    bounds = split_fields(text[1:-1])
+    if len(bounds) != 2:
         raise DataError(f"malformed range {text!r}")
     return bounds[0], bounds[1]
 
