@@ -44,16 +44,25 @@ _KEEP_NOTICES: Final = 100
 
 
 class Operation:
-    """Consumes the events that answer one command; ``feed`` returns True when done."""
+    """Consumes the events that answer one command; ``feed`` returns True when done.
 
-    __slots__ = ("error", "session")
+    While ``in_rows`` is set (after a RowDescription), the adapters hand runs of
+    DataRow values to ``feed_rows`` in one call (``ProtocolConnection.next_rows``).
+    """
+
+    __slots__ = ("error", "in_rows", "session")
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.error: errors.Error | None = None
+        self.in_rows = False
 
     def feed(self, event: ev.Event) -> bool:
         raise NotImplementedError
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        for values in rows:
+            self.feed(ev.DataRow(values))
 
     def _common(self, event: ev.Event) -> bool:
         """Handle what any state may receive; True when the operation is over."""
@@ -134,15 +143,24 @@ class UnnamedQuery(Operation):
             pass
         elif isinstance(event, ev.RowDescription):
             self._statement = self.session.statement(self._key, event.fields)
+            self.in_rows = True
         elif isinstance(event, ev.CommandComplete):
             self.status = event.tag
+            self.in_rows = False
         elif isinstance(event, ev.ReadyForQuery):
+            self.in_rows = False
             return True
         elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
             self._copy = True
         else:
             return self._common(event)
         return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        pending = self._pending
+        pending += rows
+        if len(pending) >= _DECODE_BATCH:
+            self._decode_pending()
 
     def _decode_pending(self) -> None:
         pending, self._pending = self._pending, []

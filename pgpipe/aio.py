@@ -198,6 +198,11 @@ class AsyncConnection(ConnectionState):
         protocol = self._protocol
         try:
             while True:
+                if op.in_rows:
+                    rows = core.next_rows()
+                    if rows:
+                        op.feed_rows(rows)
+                        continue
                 event = core.next_event()
                 if event is NEED_DATA:
                     data = core.data_to_send()

@@ -152,6 +152,11 @@ class Connection(ConnectionState):
         sock = self._sock
         try:
             while True:
+                if op.in_rows:
+                    rows = core.next_rows()
+                    if rows:
+                        op.feed_rows(rows)
+                        continue
                 event = core.next_event()
                 if event is NEED_DATA:
                     data = core.data_to_send()

@@ -796,3 +796,38 @@ def test_auto_scram_without_opt_in_waits_for_the_signature() -> None:
     core.receive_data(server.final(final) + wire.startup_ok())
     drain(core)
     assert wire.split_frontend(core.data_to_send())[0][0] == b"P"
+
+
+# -- runs of DataRows taken at once ----------------------------------------------
+
+
+def test_next_rows_takes_a_run_of_data_rows() -> None:
+    core = started()
+    assert core.next_rows() == []  # no rows owed
+    one_shot(core)
+    core.receive_data(ONE_SHOT_REPLY)
+    events = []
+    while not isinstance(event := core.next_event(), ev.RowDescription):
+        events.append(event)
+    assert core.next_rows() == [(b"1", None), (b"2", b"x")]
+    assert core.next_rows() == []  # the CommandComplete is next: ask next_event
+    assert core.next_event() == ev.CommandComplete("SELECT 2")
+    assert core.next_rows() == []
+    assert drain(core)[-1] == ev.ReadyForQuery("I")
+
+
+def test_next_rows_with_a_malformed_row_kills_the_connection() -> None:
+    core = started()
+    one_shot(core)
+    core.receive_data(
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + wire.row_description([("a", 23, 0)])
+        + wire.data_row([b"1"])
+        + wire.msg(b"D", b"\x00\x01\x00\x00\x00\x09ab")
+    )
+    while not isinstance(core.next_event(), ev.RowDescription):
+        pass
+    with pytest.raises(ProtocolError, match="DataRow"):
+        core.next_rows()
+    assert core.state is State.DEAD

@@ -150,6 +150,11 @@ def _decode_row_description(body: bytes) -> ev.RowDescription:
 
 
 def _data_row(body: bytes) -> ev.DataRow:
+    return ev.DataRow(data_row_values(body))
+
+
+def data_row_values(body: bytes) -> tuple[bytes | None, ...]:
+    """A DataRow's column values: bytes, or None for NULL."""
     (count,) = _U16.unpack_from(body, 0)
     pos = 2
     values: list[bytes | None] = []
@@ -169,7 +174,7 @@ def _data_row(body: bytes) -> ev.DataRow:
             raise ProtocolError(f"DataRow has an invalid value length {size}")
     if pos != len(body):
         raise ProtocolError("DataRow values do not fill the message exactly")
-    return ev.DataRow(tuple(values))
+    return tuple(values)
 
 
 def _command_complete(body: bytes) -> ev.CommandComplete:

@@ -82,6 +82,7 @@ _ERROR_STOPS: Final = frozenset({_SYNC, _QUERY, _STARTUP})
 # Expectations under which DataRow keeps them in place (see their transitions).
 _ROW_HOSTS: Final = frozenset({_EXECUTE, _QUERY})
 _data_row: Final = backend.DECODERS[b"D"]
+_data_row_values: Final = backend.data_row_values
 
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 
@@ -374,6 +375,37 @@ class ProtocolConnection:
             # authentication method, a password): no way forward either.
             self._die(str(exc))
             raise
+
+    def next_rows(self) -> list[tuple[bytes | None, ...]]:
+        """The values of the DataRows at the head of what was received, all at once.
+
+        Only while rows are what the server owes, and only from messages already
+        framed: an empty list means "ask ``next_event``". A run of DataRows changes
+        no state, so taking it at once runs nothing ahead of the caller.
+        """
+        if self._state is State.DEAD:
+            self._check_usable()
+        expect = self._expect
+        if not expect or expect[0] not in _ROW_HOSTS:
+            return []
+        inbox = self._inbox
+        pos = self._inbox_pos
+        end = len(inbox)
+        rows: list[tuple[bytes | None, ...]] = []
+        append = rows.append
+        try:
+            while pos < end:
+                kind, body = inbox[pos]
+                if kind != b"D":
+                    break
+                append(_data_row_values(body))
+                pos += 1
+        except ProtocolError as exc:
+            raise self._die(str(exc)) from None
+        except (struct.error, IndexError, ValueError) as exc:
+            raise self._die(f"malformed backend message b'D': {exc}") from None
+        self._inbox_pos = pos
+        return rows
 
     def _handle(self, kind: bytes, body: bytes) -> ev.Event:
         expect = self._expect
