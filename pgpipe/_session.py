@@ -425,8 +425,10 @@ class Session:
         return self._zoned.get(key) or self._decoders.get(key) or result_decoder(oid, fmt)
 
     def has_binary_decoder(self, oid: int) -> bool:
-        if (oid, _TEXT) in self._decoders:  # registered here: binary only if registered too
-            return (oid, _BINARY) in self._decoders
+        if (oid, _BINARY) in self._decoders:
+            return True
+        if (oid, _TEXT) in self._decoders:  # registered here with a text codec only
+            return False
         return has_binary_decoder(oid)
 
     def encode_typed(self, value: object, oid: int) -> tuple[int, bytes | None]:
@@ -440,9 +442,21 @@ class Session:
         info: TypeInfo,
         decode: Callable[[str], object] | None,
         encode: Callable[[object], str] | None,
+        decode_binary: Decoder | None = None,
+        encode_binary: Callable[[object], bytes] | None = None,
     ) -> None:
         """Codecs for a type found in the catalog (see ``TypeInfo``) and for its array."""
         text_decoder, binary_decoder, encoder = self._codecs_for(info, decode, encode)
+        if decode_binary is not None:
+            if decode is None:
+                raise errors.InterfaceError(
+                    "decode_binary needs decode too: a statement's first run reads text, "
+                    "and both must give the same values"
+                )
+            binary_decoder = decode_binary
+        if encode_binary is not None:
+            user_binary = encode_binary
+            encoder = lambda value: (_BINARY, user_binary(value))  # noqa: E731
         decoders = self._decoders
         if text_decoder is not None:
             decoders[info.oid, _TEXT] = text_decoder
@@ -455,7 +469,10 @@ class Session:
         if encoder is not None:
             element = encoder
             self._encoders[info.oid] = element
-            if info.array_oid:
+            if info.array_oid and encode_binary is not None:
+                binary_array = arrays.binary_encoder(info.oid, encode_binary)
+                self._encoders[info.array_oid] = lambda value: (_BINARY, binary_array(value))
+            elif info.array_oid:
 
                 def encode_array(value: object) -> tuple[int, bytes]:
                     if not isinstance(value, list):

@@ -248,17 +248,21 @@ class AsyncConnection(ConnectionState):
         *,
         decode: Callable[[str], object] | None = None,
         encode: Callable[[object], str] | None = None,
+        decode_binary: Callable[[bytes], object] | None = None,
+        encode_binary: Callable[[object], bytes] | None = None,
     ) -> TypeInfo:
         """Look a type up by name (one round trip, once) and decode and encode it from now on.
 
         Domains take their base type's codecs, composite types decode to named
         tuples of their attributes, ``hstore`` to a ``dict``. For any other
         type, ``decode`` turns PostgreSQL's text form into a value and
-        ``encode`` a value into text. The type's array follows.
+        ``encode`` a value into text; ``decode_binary`` and ``encode_binary``
+        do the same with its binary form (then results are read in binary).
+        The type's array follows.
         """
         rows = (await self.query(TYPE_LOOKUP, name)).rows
         info = TypeInfo.from_row(rows[0])
-        self._session.register(info, decode, encode)
+        self._session.register(info, decode, encode, decode_binary, encode_binary)
         return info
 
     async def close(self) -> None:

@@ -157,3 +157,50 @@ def test_register_codec_globally(
     conn = adapter.connect(pg_server.dsn(dbname="pgpipe"))
     assert both(conn, "SELECT 'b a'::tsvector") == [["a", "b"]] * 2
     assert both(conn, "SELECT ARRAY['b a'::tsvector]") == [[["a", "b"]]] * 2
+
+
+def test_custom_binary_codec(conn: Client) -> None:
+    # hstore's binary form: a count, then length-prefixed keys and values.
+    import struct
+
+    def decode_binary(data: bytes) -> dict[str, str | None]:
+        (count,) = struct.unpack_from("!i", data, 0)
+        pos, out = 4, {}
+        for _ in range(count):
+            (n,) = struct.unpack_from("!i", data, pos)
+            key = data[pos + 4 : pos + 4 + n].decode()
+            pos += 4 + n
+            (n,) = struct.unpack_from("!i", data, pos)
+            pos += 4
+            value = None if n == -1 else data[pos : pos + n].decode()
+            pos += max(n, 0)
+            out[key] = value
+        return out
+
+    def encode_binary(value: dict[str, str | None]) -> bytes:
+        parts = [struct.pack("!i", len(value))]
+        for key, item in value.items():
+            parts += [struct.pack("!i", len(key.encode())), key.encode()]
+            parts += (
+                [struct.pack("!i", -1)]
+                if item is None
+                else [struct.pack("!i", len(item.encode())), item.encode()]
+            )
+        return b"".join(parts)
+
+    from pgpipe.types.composite import hstore_decode
+
+    with pytest.raises(pgpipe.InterfaceError, match="needs decode too"):
+        conn.register_type("hstore", decode_binary=decode_binary)
+    info = conn.register_type(
+        "hstore",
+        decode=lambda text: hstore_decode(text.encode()),
+        decode_binary=decode_binary,
+        encode_binary=encode_binary,  # type: ignore[arg-type]
+    )
+    value = {"a": "1", "b": None}
+    assert both(conn, "SELECT 'a=>1, b=>NULL'::hstore") == [value, value]
+    assert conn.query_with_param_types("SELECT $1", [(value, info.oid)]).rows == [(value,)]
+    assert conn.query_with_param_types("SELECT $1", [([value, None], info.array_oid)]).rows == [
+        ([value, None],)
+    ]
