@@ -61,8 +61,7 @@ class Operation:
         raise NotImplementedError
 
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        for values in rows:
-            self.feed(ev.DataRow(values))
+        raise NotImplementedError
 
     def _common(self, event: ev.Event) -> bool:
         """Handle what any state may receive; True when the operation is over."""
@@ -221,17 +220,23 @@ class Script(Operation):
             self._rows.append(event.values)
         elif isinstance(event, ev.RowDescription):
             self._fields = event.fields
+            self.in_rows = True
         elif isinstance(event, ev.CommandComplete | ev.EmptyQueryResponse):
             tag = event.tag if isinstance(event, ev.CommandComplete) else None
             self.results.append((self._fields, self._rows, tag))
             self._fields, self._rows = (), []
+            self.in_rows = False
         elif isinstance(event, ev.ReadyForQuery):
+            self.in_rows = False
             return True
         elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
             self._copy = True
         elif type(event) not in _QUIET:
             return self._common(event)
         return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        self._rows += rows
 
     def result(self) -> list[Result]:
         self.check()

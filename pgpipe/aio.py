@@ -58,9 +58,6 @@ class _Protocol(asyncio.Protocol):
             self._session.core.receive_data(data)
         self._wake()
 
-    def eof_received(self) -> bool | None:
-        return None
-
     def connection_lost(self, exc: Exception | None) -> None:
         with contextlib.suppress(errors.Error):
             self._session.core.receive_data(b"")
@@ -78,10 +75,6 @@ class _Protocol(asyncio.Protocol):
             await self._waiter
         finally:
             self._waiter = None
-
-
-def _where(params: ConnectParams) -> str:
-    return params.unix_socket_path() or f"{params.host}:{params.port}"
 
 
 class AsyncConnection(ConnectionState):
@@ -124,10 +117,10 @@ class AsyncConnection(ConnectionState):
                         lambda: _Protocol(session), params.host, params.port
                     )
         except TimeoutError:
-            raise errors.OperationalError(f"timeout connecting to {_where(params)}") from None
+            raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
         except OSError as exc:
             raise errors.OperationalError(
-                f"could not connect to {_where(params)}: {exc.strerror or exc}"
+                f"could not connect to {params.address()}: {exc.strerror or exc}"
             ) from None
         if not isinstance(transport, asyncio.Transport):
             raise errors.InterfaceError("the event loop gave an unusable transport")
@@ -149,7 +142,7 @@ class AsyncConnection(ConnectionState):
                 (await self._run(op)).check()
         except TimeoutError:
             self._abort("timeout during startup")
-            raise errors.OperationalError(f"timeout connecting to {_where(params)}") from None
+            raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
         except BaseException:
             self._abort("startup failed")
             raise

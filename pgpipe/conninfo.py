@@ -54,6 +54,10 @@ class ConnectParams:
     pipeline_connect_fallback: bool = False
     allow_unverified_pipelining: bool = False
 
+    def address(self) -> str:
+        """Where the connection goes, for messages: host:port or the socket file."""
+        return self.unix_socket_path() or f"{self.host}:{self.port}"
+
     def unix_socket_path(self) -> str | None:
         """The socket file when ``host`` is a directory (it starts with "/"), else None."""
         if self.host.startswith("/"):

@@ -40,7 +40,7 @@ _Op = TypeVar("_Op", bound=Operation)
 def _open_socket(params: ConnectParams) -> socket.socket:
     timeout = params.connect_timeout
     path = params.unix_socket_path()
-    where = path or f"{params.host}:{params.port}"
+    where = params.address()
     try:
         if path is not None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

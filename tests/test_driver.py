@@ -403,3 +403,11 @@ def test_sync_connection_usable_from_another_thread(pg_server: TemporaryPostgres
 def test_json_values(conn: Client) -> None:
     doc = {"nested": {"list": [1, 2.5, "x", None, True]}}
     assert conn.query("SELECT $1::jsonb", json.dumps(doc)).rows == [(doc,)]
+
+
+def test_script_with_large_results(conn: Client) -> None:
+    first, second = conn.execute(
+        "SELECT g FROM generate_series(1, 5000) g; SELECT 'x' || g FROM generate_series(1, 3) g"
+    )
+    assert first.rows == [(g,) for g in range(1, 5001)]
+    assert second.rows == [("x1",), ("x2",), ("x3",)]
