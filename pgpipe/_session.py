@@ -23,6 +23,7 @@ from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.connection import ProtocolConnection, State
 from pgpipe.result import Column, Result
+from pgpipe.tls import TlsChannel
 from pgpipe.types import (
     arrays,
     composite,
@@ -270,6 +271,14 @@ class Stats:
             self.round_trips += 1
             self._answered = True
 
+    def add(self, other: Stats) -> None:
+        """Count what another connection (a reconnect) cost as well."""
+        self.round_trips += other.round_trips
+        self.flights += other.flights
+        self.bytes_sent += other.bytes_sent
+        self.bytes_received += other.bytes_received
+        self._answered = other._answered
+
 
 TYPE_LOOKUP: Final = """\
 SELECT t.oid::int8, t.typarray::int8, t.typtype::text, t.typbasetype::int8, t.typname::text,
@@ -330,15 +339,25 @@ class Session:
         "notifications",
         "params",
         "stats",
+        "tls",
     )
 
-    def __init__(self, params: ConnectParams, scram_nonce: str) -> None:
+    def __init__(
+        self,
+        params: ConnectParams,
+        scram_nonce: str,
+        tls: TlsChannel | None = None,
+        stats: Stats | None = None,
+    ) -> None:
+        """``tls`` is the channel after its handshake, or None for plaintext; ``stats``
+        carries on counting what the TLS negotiation cost."""
         settings = dict(params.server_settings)
         if params.application_name is not None:
             settings["application_name"] = params.application_name
         if params.options is not None:
             settings["options"] = params.options
         self.params = params
+        self.tls = tls
         self.core = ProtocolConnection(
             user=params.user,
             password=params.password,
@@ -346,9 +365,14 @@ class Session:
             settings=settings,
             scram_nonce=scram_nonce,
             pipeline=params.pipeline_connect,
-            allow_unverified_pipelining=params.allow_unverified_pipelining,
+            # A server that proved its name through TLS may be told things early.
+            allow_unverified_pipelining=params.allow_unverified_pipelining
+            or (tls is not None and tls.verified),
+            channel_binding=tls.channel_binding() if tls is not None else None,
+            channel_binding_policy=params.channel_binding,
+            require_auth=params.require_auth,
         )
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
         self.auth_method: str | None = None
         # Decoders of the types holding timestamptz, in the session's TimeZone.
         self._zoned: dict[tuple[int, int], Decoder] = {}
@@ -370,6 +394,31 @@ class Session:
     @property
     def is_closed(self) -> bool:
         return self.core.state in (State.CLOSING, State.CLOSED, State.DEAD)
+
+    # -- the wire: what the adapters send and receive, through TLS when it is on --
+
+    def data_to_send(self) -> bytes:
+        """Bytes for the socket: the core's messages, encrypted with TLS."""
+        data = self.core.data_to_send()
+        tls = self.tls
+        if tls is not None:
+            data = tls.encrypt(data)
+        if data:
+            self.stats.sent(len(data))
+        return data
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes from the socket (b"" at EOF) into the core, decrypted when TLS is on."""
+        self.stats.received(len(data))
+        tls = self.tls
+        if tls is None:
+            self.core.receive_data(data)
+            return
+        plain, ended = tls.decrypt(data)
+        if plain:
+            self.core.receive_data(plain)
+        if ended:
+            self.core.receive_data(b"")
 
     # -- commands ----------------------------------------------------------
 
@@ -690,6 +739,22 @@ class ConnectionState:
     def auth_method(self) -> str | None:
         """How the server authenticated this connection: trust, password, md5 or scram."""
         return self._session.auth_method
+
+    @property
+    def tls_version(self) -> str | None:
+        """The TLS version in use ("TLSv1.3"), or None on a plaintext connection."""
+        tls = self._session.tls
+        return tls.version if tls is not None else None
+
+    @property
+    def channel_binding(self) -> bool:
+        """Whether SCRAM authentication was bound to the TLS connection (-PLUS)."""
+        return self._session.core.sasl_mechanism == "SCRAM-SHA-256-PLUS"
+
+    @property
+    def host(self) -> str:
+        """The host this connection reached (of several given, the one that answered)."""
+        return self._session.params.address()
 
     @property
     def backend_pid(self) -> int | None:

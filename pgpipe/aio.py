@@ -11,13 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
-from pgpipe import errors
+from pgpipe import errors, servicefile
+from pgpipe._dial import (
+    ROLE_QUERY,
+    Attempt,
+    attempts,
+    failure,
+    open_address,
+    reported_role,
+    role_mismatch,
+    tune_socket,
+)
 from pgpipe._session import (
     SEND_AT_CONNECT,
     TYPE_LOOKUP,
@@ -25,6 +34,7 @@ from pgpipe._session import (
     Operation,
     Session,
     Startup,
+    Stats,
     TypeInfo,
     interrupted,
     scram_nonce,
@@ -32,35 +42,75 @@ from pgpipe._session import (
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
+from pgpipe.tls import SSL_REQUEST, TlsChannel, accepts_tls, make_context
 
 _Op = TypeVar("_Op", bound=Operation)
 
 
 class _Protocol(asyncio.Protocol):
-    """Moves received bytes into the core and wakes the waiting task."""
+    """Moves received bytes into the core and wakes the waiting task.
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    Until ``attach`` hands it a session, received bytes are kept raw for the
+    TLS negotiation.
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        self._session: Session | None = None
+        self._stats = stats
         self._waiter: asyncio.Future[None] | None = None
         self.transport: asyncio.Transport | None = None
+        self.raw = bytearray()
+        self.eof = False
+        self.failure: errors.Error | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if isinstance(transport, asyncio.Transport):
             self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def attach(self, session: Session) -> None:
+        """From now on, received bytes go to ``session`` (after any kept so far)."""
+        self._session = session
+        raw, self.raw = bytes(self.raw), bytearray()
+        if raw:
+            self._feed(raw, count=False)
+        if self.eof:
+            self._feed(b"", count=False)
 
     def data_received(self, data: bytes) -> None:
-        self._session.stats.received(len(data))
-        # A dead core refuses data; the waiting task's next_event() raises why.
-        with contextlib.suppress(errors.Error):
-            self._session.core.receive_data(data)
+        if self._session is None:
+            self._stats.received(len(data))
+            self.raw += data
+        else:
+            self._feed(data, count=True)
         self._wake()
 
+    def _feed(self, data: bytes, *, count: bool) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            if count:
+                session.receive_data(data)
+            else:
+                # Already counted while raw.
+                stats, session.stats = session.stats, Stats()
+                try:
+                    session.receive_data(data)
+                finally:
+                    session.stats = stats
+        except errors.ProtocolError:
+            # A dead core refuses data; the waiting task's next_event() raises why.
+            pass
+        except errors.Error as exc:
+            # TLS failed: nothing more can be read.
+            self.failure = self.failure or exc
+            with contextlib.suppress(errors.Error):
+                session.core.receive_data(b"")
+
     def connection_lost(self, exc: Exception | None) -> None:
-        with contextlib.suppress(errors.Error):
-            self._session.core.receive_data(b"")
+        self.eof = True
+        if self._session is not None:
+            self._feed(b"", count=False)
         self._wake()
 
     def _wake(self) -> None:
@@ -75,6 +125,45 @@ class _Protocol(asyncio.Protocol):
             await self._waiter
         finally:
             self._waiter = None
+
+    async def read_raw(self) -> bytes:
+        """What arrived before ``attach`` (b"" once the server closed)."""
+        while not self.raw and not self.eof:
+            await self.wait()
+        data = bytes(self.raw)
+        self.raw.clear()
+        return data
+
+
+def _send(transport: asyncio.Transport, data: bytes, stats: Stats) -> None:
+    if data:
+        transport.write(data)
+        stats.sent(len(data))
+
+
+async def _negotiate_tls(
+    transport: asyncio.Transport, protocol: _Protocol, attempt: Attempt, stats: Stats
+) -> TlsChannel | None:
+    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"."""
+    params = attempt.params
+    context = make_context(params, os.environ)
+    if params.sslnegotiation != "direct":
+        _send(transport, SSL_REQUEST, stats)
+        answer = await protocol.read_raw()
+        if not accepts_tls(answer, params.sslmode != "prefer", params.address()):
+            return None
+    channel = TlsChannel(context, params, params.hosts[0])
+    try:
+        done = channel.handshake()
+        while not done:
+            _send(transport, channel.data_to_send(), stats)
+            done = channel.handshake(await protocol.read_raw())
+    except errors.OperationalError:
+        attempt.tls_failed = True
+        raise
+    # The client's Finished message waits in the channel and leaves with the startup.
+    attempt.tls_used = True
+    return channel
 
 
 class AsyncConnection(ConnectionState):
@@ -95,50 +184,75 @@ class AsyncConnection(ConnectionState):
 
     @classmethod
     async def _connect(cls, params: ConnectParams) -> AsyncConnection:
-        conn = await cls._open(params)
-        if params.pipeline_connect is None:
-            await conn._complete_startup()
+        """Try each host (and TLS choice) in turn, as libpq does; see pgpipe._dial."""
+        tried: list[Attempt] = []
+        for attempt in attempts(params, os.environ):
+            try:
+                return await cls._attempt(attempt)
+            except errors.DatabaseError as exc:
+                attempt.error = exc
+                tried.append(attempt)
+        raise failure(tried)
+
+    @classmethod
+    async def _attempt(cls, attempt: Attempt) -> AsyncConnection:
+        params = attempt.params
+        try:
+            async with asyncio.timeout(params.connect_timeout):
+                conn = await cls._open(attempt)
+                if params.pipeline_connect is None:
+                    await conn._complete_startup(timed=False)
+                    if attempt.target != "any":
+                        await conn._check_role(attempt.target)
+        except TimeoutError:
+            raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
         return conn
 
     @classmethod
-    async def _open(cls, params: ConnectParams) -> AsyncConnection:
-        """Connect the transport; with "auto" and "scram", send the startup flight too."""
-        session = Session(params, scram_nonce())
+    async def _open(cls, attempt: Attempt) -> AsyncConnection:
+        """Connect and negotiate TLS; with "auto" and "scram", send the startup flight too."""
+        params = attempt.params
+        host = params.hosts[0]
+        stats = Stats()
         loop = asyncio.get_running_loop()
-        path = params.unix_socket_path()
         try:
-            async with asyncio.timeout(params.connect_timeout):
-                if path is not None:
-                    transport, protocol = await loop.create_unix_connection(
-                        lambda: _Protocol(session), path
-                    )
-                else:
-                    transport, protocol = await loop.create_connection(
-                        lambda: _Protocol(session), params.host, params.port
-                    )
-        except TimeoutError:
-            raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
+            if host.is_unix_socket:
+                transport, protocol = await loop.create_unix_connection(
+                    lambda: _Protocol(stats), host.socket_path()
+                )
+            else:
+                transport, protocol = await loop.create_connection(
+                    lambda: _Protocol(stats), *open_address(host)
+                )
         except OSError as exc:
             raise errors.OperationalError(
                 f"could not connect to {params.address()}: {exc.strerror or exc}"
             ) from None
         if not isinstance(transport, asyncio.Transport):
             raise errors.InterfaceError("the event loop gave an unusable transport")
-        conn = cls(transport, protocol, session)
-        if params.pipeline_connect in SEND_AT_CONNECT:
-            data = session.core.data_to_send()
-            transport.write(data)
-            session.stats.sent(len(data))
+        try:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                tune_socket(sock, params)
+            tls = await _negotiate_tls(transport, protocol, attempt, stats) if attempt.tls else None
+            session = Session(params, scram_nonce(), tls, stats)
+            protocol.attach(session)
+            conn = cls(transport, protocol, session)
+            if params.pipeline_connect in SEND_AT_CONNECT:
+                transport.write(session.data_to_send())
+        except BaseException:
+            transport.abort()
+            raise
         return conn
 
-    async def _complete_startup(self) -> None:
+    async def _complete_startup(self, *, timed: bool = True) -> None:
         op = self._startup
         if op is None:
             return
         self._startup = None
         params = self._session.params
         try:
-            async with asyncio.timeout(params.connect_timeout):
+            async with asyncio.timeout(params.connect_timeout if timed else None):
                 (await self._run(op)).check()
         except TimeoutError:
             self._abort("timeout during startup")
@@ -146,6 +260,18 @@ class AsyncConnection(ConnectionState):
         except BaseException:
             self._abort("startup failed")
             raise
+
+    async def _check_role(self, target: str) -> None:
+        """target_session_attrs: refuse (and close) a server whose role does not fit."""
+        role = reported_role(self._session.core.parameters)
+        if role is None:
+            op = await self._run(self._session.query(ROLE_QUERY, ()))
+            standby, read_only = op.result().rows[0]
+            role = (standby == "true", read_only == "on")
+        why = role_mismatch(target, *role)
+        if why is not None:
+            await self.close()
+            raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
     async def _call(self, make: Callable[[Session], _Op]) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup."""
@@ -163,9 +289,9 @@ class AsyncConnection(ConnectionState):
     async def _fall_back(self) -> None:
         """Reconnect once without pipelining, after a wrong guess closed the connection."""
         stats = self._session.stats
-        fresh = await AsyncConnection._open(replace(self._session.params, pipeline_connect=None))
+        fresh = await AsyncConnection._connect(replace(self._session.params, pipeline_connect=None))
+        stats.add(fresh._session.stats)
         fresh._session.stats = stats
-        await fresh._complete_startup()
         self._transport, self._protocol = fresh._transport, fresh._protocol
         self._session, self._startup = fresh._session, None
         self._closed_reason = None
@@ -186,8 +312,8 @@ class AsyncConnection(ConnectionState):
 
     async def _run(self, op: _Op) -> _Op:
         self._busy = True
-        core = self._session.core
-        stats = self._session.stats
+        session = self._session
+        core = session.core
         protocol = self._protocol
         try:
             while True:
@@ -198,10 +324,11 @@ class AsyncConnection(ConnectionState):
                         continue
                 event = core.next_event()
                 if event is NEED_DATA:
-                    data = core.data_to_send()
+                    data = session.data_to_send()
                     if data:
                         self._transport.write(data)
-                        stats.sent(len(data))
+                    if protocol.failure is not None:
+                        raise protocol.failure
                     await protocol.wait()
                 elif op.feed(event):
                     break
@@ -265,7 +392,7 @@ class AsyncConnection(ConnectionState):
         self._closed_reason = "closed by the client"
         try:
             self._session.core.send_terminate()
-            self._transport.write(self._session.core.data_to_send())
+            self._transport.write(self._session.data_to_send())
         except errors.Error:
             pass
         self._transport.close()
@@ -284,4 +411,7 @@ class AsyncConnection(ConnectionState):
 
 async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnection:
     """Open an asyncio connection; arguments as for ``pgpipe.connect``."""
-    return await AsyncConnection._connect(parse_dsn(dsn, params, os.environ))
+    environ = os.environ
+    return await AsyncConnection._connect(
+        parse_dsn(dsn, params, environ, lambda name: servicefile.lookup(name, environ))
+    )

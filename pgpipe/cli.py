@@ -14,6 +14,7 @@ milliseconds, so one machine shows what round trips cost at a distance.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from contextlib import ExitStack
 from typing import Any, Final, TextIO
 
 import pgpipe
+from pgpipe import servicefile
 from pgpipe.conninfo import parse_dsn
 
 # The pipelined-connect mode that saves the most for each authentication method.
@@ -118,6 +120,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                 "user": user,
                 "password": password,
                 "dbname": "pgpipe",
+                "sslmode": "disable",
             }
             default_mode = BEST_MODE[args.auth]
             print(
@@ -126,24 +129,24 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                 file=out,
             )
         else:
-            p = parse_dsn(args.dsn, {}, {})
-            params = {
-                "host": p.host,
-                "port": p.port,
-                "user": p.user,
-                "password": p.password,
-                "dbname": p.dbname,
-            }
+            params = {"dsn": args.dsn}
             default_mode = "auto"
         if args.latency > 0:
-            if str(params["host"]).startswith("/"):
-                parser.error("--latency needs a TCP server, not a Unix socket")
+            environ = os.environ
+            keywords = {k: v for k, v in params.items() if k != "dsn"}
+            first = parse_dsn(
+                args.dsn, keywords, environ, lambda name: servicefile.lookup(name, environ)
+            ).hosts
+            if len(first) != 1 or first[0].is_unix_socket:
+                parser.error("--latency needs one TCP server, not a Unix socket or several hosts")
             from pgpipe.proxy import FlightCounter
 
+            target = first[0].hostaddr or first[0].name
             proxy = stack.enter_context(
-                FlightCounter(str(params["host"]), int(params["port"]), delay=args.latency / 1000)
+                FlightCounter(target, first[0].port, delay=args.latency / 1000)
             )
-            params.update(host="127.0.0.1", port=proxy.port)
+            # hostaddr, so that TLS still checks the certificate against the host name.
+            params.update(hostaddr="127.0.0.1", port=proxy.port)
             print(f"through a proxy adding {args.latency:g} ms each way", file=out)
         chosen = args.pipeline or (default_mode if args.dsn is None or args.compare else "off")
         mode = None if chosen == "off" else chosen

@@ -1,33 +1,99 @@
-"""Connection parameters from a URI or key=value string, keyword arguments and PG* variables.
+"""Connection parameters, as libpq reads them.
 
-Pure: no sockets and no files; the environment is passed in. Precedence, as
-libpq: keyword argument > connection string > environment > default. Error
-messages never quote the connection string (it may hold a password).
+Sources, strongest first (libpq's order): keyword arguments, the connection
+string (a ``postgresql://`` URI or ``key=value`` pairs), the connection
+service named by ``service`` or PGSERVICE, the PG* environment variables,
+then the defaults. Every parameter and its variable are listed in
+``PARAMETERS`` and documented in docs/connecting.md.
+
+Parsing is pure: the environment and the service lookup are passed in.
+Error messages name the parameter but never quote the connection string,
+which may hold a password.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Final
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from pgpipe.errors import InterfaceError
 
-_ENVIRONMENT: Final = {
-    "host": "PGHOST",
-    "port": "PGPORT",
-    "user": "PGUSER",
-    "password": "PGPASSWORD",
-    "dbname": "PGDATABASE",
-    "application_name": "PGAPPNAME",
-    "connect_timeout": "PGCONNECT_TIMEOUT",
-    "options": "PGOPTIONS",
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One libpq connection parameter: its environment variable and default."""
+
+    env: str | None = None
+    default: str | None = None
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+
+
+_ONOFF: Final = ("0", "1")
+
+PARAMETERS: Final[Mapping[str, Parameter]] = {
+    "host": Parameter("PGHOST", "localhost"),
+    "hostaddr": Parameter("PGHOSTADDR"),
+    "port": Parameter("PGPORT", "5432"),
+    "dbname": Parameter("PGDATABASE"),
+    "user": Parameter("PGUSER"),
+    "password": Parameter("PGPASSWORD", secret=True),
+    "passfile": Parameter("PGPASSFILE"),
+    "service": Parameter("PGSERVICE"),
+    "require_auth": Parameter("PGREQUIREAUTH"),
+    "channel_binding": Parameter("PGCHANNELBINDING", "prefer", ("disable", "prefer", "require")),
+    "connect_timeout": Parameter("PGCONNECT_TIMEOUT"),
+    "client_encoding": Parameter("PGCLIENTENCODING"),
+    "options": Parameter("PGOPTIONS"),
+    "application_name": Parameter("PGAPPNAME"),
+    "fallback_application_name": Parameter(),
+    "keepalives": Parameter(None, "1", _ONOFF),
+    "keepalives_idle": Parameter(),
+    "keepalives_interval": Parameter(),
+    "keepalives_count": Parameter(),
+    "tcp_user_timeout": Parameter(),
+    "sslmode": Parameter(
+        "PGSSLMODE",
+        "prefer",
+        ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    ),
+    "sslnegotiation": Parameter("PGSSLNEGOTIATION", "postgres", ("postgres", "direct")),
+    "sslcompression": Parameter(None, "0", _ONOFF),
+    "sslcert": Parameter("PGSSLCERT"),
+    "sslkey": Parameter("PGSSLKEY"),
+    "sslpassword": Parameter(secret=True),
+    "sslcertmode": Parameter("PGSSLCERTMODE", "allow", ("disable", "allow")),
+    "sslrootcert": Parameter("PGSSLROOTCERT"),
+    "sslcrl": Parameter("PGSSLCRL"),
+    "sslcrldir": Parameter("PGSSLCRLDIR"),
+    "sslsni": Parameter("PGSSLSNI", "1", _ONOFF),
+    "ssl_min_protocol_version": Parameter(
+        "PGSSLMINPROTOCOLVERSION", "TLSv1.2", ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+    ),
+    "ssl_max_protocol_version": Parameter(
+        "PGSSLMAXPROTOCOLVERSION", None, ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+    ),
+    "gssencmode": Parameter("PGGSSENCMODE", "disable", ("disable", "prefer")),
+    "krbsrvname": Parameter("PGKRBSRVNAME"),
+    "gsslib": Parameter("PGGSSLIB"),
+    "gssdelegation": Parameter("PGGSSDELEGATION", "0", _ONOFF),
+    "requirepeer": Parameter("PGREQUIREPEER"),
+    "target_session_attrs": Parameter(
+        "PGTARGETSESSIONATTRS",
+        "any",
+        ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    ),
+    "load_balance_hosts": Parameter("PGLOADBALANCEHOSTS", "disable", ("disable", "random")),
 }
-_STRING_KEYS: Final = frozenset(_ENVIRONMENT)
+"""Every parameter pgpipe accepts in a connection string, with libpq's names."""
+
 _ALIASES: Final = {"database": "dbname"}
 _KEYWORD_ONLY: Final = frozenset(
     {
+        "ssl",
         "server_settings",
         "pipeline_connect",
         "pipeline_connect_fallback",
@@ -35,34 +101,105 @@ _KEYWORD_ONLY: Final = frozenset(
     }
 )
 _PIPELINE_MODES: Final = ("auto", "trust", "password", "scram")
+_AUTH_METHODS: Final = ("password", "md5", "scram-sha-256", "none", "gss", "sspi")
+_VERIFYING: Final = ("verify-ca", "verify-full")
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One place to connect to: a host name, IP address or socket directory, and a port.
+
+    ``hostaddr`` is the numeric address to use instead of looking ``name`` up;
+    ``name`` still serves TLS verification, SNI and the password file.
+    """
+
+    name: str
+    port: int
+    hostaddr: str | None = None
+
+    @property
+    def is_unix_socket(self) -> bool:
+        return self.hostaddr is None and self.name.startswith("/")
+
+    def socket_path(self) -> str:
+        return f"{self.name.rstrip('/')}/.s.PGSQL.{self.port}"
+
+    def __str__(self) -> str:
+        if self.is_unix_socket:
+            return self.socket_path()
+        name = f"[{self.name}]" if ":" in self.name else self.name
+        via = f" ({self.hostaddr})" if self.hostaddr and self.hostaddr != self.name else ""
+        return f"{name}:{self.port}{via}"
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectParams:
-    """Everything needed to open one connection."""
+    """Everything needed to open a connection, checked and with defaults filled in."""
 
-    host: str
-    port: int
+    hosts: tuple[Host, ...]
     user: str
     dbname: str
     password: str | None = field(default=None, repr=False)
+    passfile: str | None = None
     application_name: str | None = None
     connect_timeout: float | None = None
     options: str | None = None
     server_settings: Mapping[str, str] = field(default_factory=dict)
+    sslmode: str = "prefer"
+    sslnegotiation: str = "postgres"
+    sslrootcert: str | None = None
+    sslcert: str | None = None
+    sslkey: str | None = None
+    sslpassword: str | None = field(default=None, repr=False)
+    sslcertmode: str = "allow"
+    sslcrl: str | None = None
+    sslcrldir: str | None = None
+    sslsni: bool = True
+    ssl_min_protocol_version: str = "TLSv1.2"
+    ssl_max_protocol_version: str | None = None
+    ssl: ssl.SSLContext | None = None
+    channel_binding: str = "prefer"
+    require_auth: frozenset[str] | None = None
+    requirepeer: str | None = None
+    target_session_attrs: str = "any"
+    load_balance_hosts: str = "disable"
+    keepalives: bool = True
+    keepalives_idle: int | None = None
+    keepalives_interval: int | None = None
+    keepalives_count: int | None = None
+    tcp_user_timeout: int | None = None
     pipeline_connect: str | None = None
     pipeline_connect_fallback: bool = False
     allow_unverified_pipelining: bool = False
 
+    @property
+    def host(self) -> str:
+        """The first (after a connection: the connected) host's name."""
+        return self.hosts[0].name
+
+    @property
+    def port(self) -> int:
+        return self.hosts[0].port
+
     def address(self) -> str:
         """Where the connection goes, for messages: host:port or the socket file."""
-        return self.unix_socket_path() or f"{self.host}:{self.port}"
+        return str(self.hosts[0])
 
     def unix_socket_path(self) -> str | None:
-        """The socket file when ``host`` is a directory (it starts with "/"), else None."""
-        if self.host.startswith("/"):
-            return f"{self.host.rstrip('/')}/.s.PGSQL.{self.port}"
-        return None
+        """The socket file when the first host is a directory (it starts with "/")."""
+        first = self.hosts[0]
+        return first.socket_path() if first.is_unix_socket else None
+
+    def to(self, host: Host, password: str | None) -> ConnectParams:
+        """These parameters aimed at one host, with the password found for it."""
+        return replace(self, hosts=(host,), password=password)
+
+    @property
+    def wants_tls(self) -> bool:
+        return self.sslmode not in ("disable", "allow")
+
+
+# -- connection strings -------------------------------------------------------
 
 
 def _parse_uri(dsn: str) -> dict[str, str]:
@@ -72,34 +209,51 @@ def _parse_uri(dsn: str) -> dict[str, str]:
     rest, _, query = rest.partition("?")
     authority, slash, path = rest.partition("/")
     out: dict[str, str] = {}
-    userinfo, at, hostport = authority.rpartition("@")
+    userinfo, at, hostlist = authority.rpartition("@")
     if at:
         user, colon, password = userinfo.partition(":")
         if user:
             out["user"] = unquote(user)
         if colon:
             out["password"] = unquote(password)
-    if "," in hostport:
-        raise InterfaceError("several hosts in one connection string are not supported yet")
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise InterfaceError("unterminated [ in the URI's host")
-        host, port = hostport[1:end], hostport[end + 1 :].removeprefix(":")
-    else:
-        host, _, port = hostport.partition(":")
-    if host:
-        out["host"] = unquote(host)
-    if port:
-        out["port"] = port
+    if hostlist:
+        hosts: list[str] = []
+        ports: list[str] = []
+        for item in hostlist.split(","):
+            host, port = _split_host_port(item)
+            hosts.append(unquote(host))
+            ports.append(port)
+        if any(hosts):
+            out["host"] = ",".join(hosts)
+        if any(ports):
+            out["port"] = ",".join(ports)
     if slash and path:
         out["dbname"] = unquote(path)
     for item in query.split("&") if query else []:
         key, eq, value = item.partition("=")
+        key, value = unquote(key), unquote(value)
         if not eq:
-            raise InterfaceError(f"URI parameter {unquote(key)!r} has no value")
-        out[_canonical(unquote(key))] = unquote(value)
+            raise InterfaceError(f"URI parameter {key!r} has no value")
+        if key == "ssl":
+            # JDBC's spelling, which libpq also takes in URIs.
+            if value != "true":
+                raise InterfaceError("the URI parameter ssl only takes the value true")
+            key, value = "sslmode", "require"
+        out[_canonical(key)] = value
     return out
+
+
+def _split_host_port(item: str) -> tuple[str, str]:
+    if item.startswith("["):
+        end = item.find("]")
+        if end < 0:
+            raise InterfaceError("unterminated [ in the URI's host")
+        rest = item[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise InterfaceError("unexpected text after ] in the URI's host")
+        return item[1:end], rest[1:]
+    host, _, port = item.partition(":")
+    return host, port
 
 
 def _parse_keywords(dsn: str) -> dict[str, str]:
@@ -111,11 +265,15 @@ def _parse_keywords(dsn: str) -> dict[str, str]:
             i += 1
         if i >= n:
             return out
-        eq = dsn.find("=", i)
-        if eq < 0:
-            raise InterfaceError("a connection string entry is missing '='")
-        key = dsn[i:eq].strip()
-        i = eq + 1
+        start = i
+        while i < n and dsn[i] != "=" and not dsn[i].isspace():
+            i += 1
+        key = dsn[start:i]
+        while i < n and dsn[i].isspace():
+            i += 1
+        if i >= n or dsn[i] != "=":
+            raise InterfaceError(f"connection string entry {key!r} is missing '='")
+        i += 1
         while i < n and dsn[i].isspace():
             i += 1
         chars: list[str] = []
@@ -145,65 +303,282 @@ def _parse_keywords(dsn: str) -> dict[str, str]:
         out[_canonical(key)] = "".join(chars)
 
 
+def parse_conninfo(dsn: str) -> dict[str, str]:
+    """The parameters a connection string sets, by canonical name, without defaults."""
+    dsn = dsn.strip()
+    if "://" in dsn.split("=", 1)[0]:
+        return _parse_uri(dsn)
+    return _parse_keywords(dsn)
+
+
+def make_conninfo(values: Mapping[str, str]) -> str:
+    """A ``key=value`` connection string that ``parse_conninfo`` reads back as ``values``."""
+    parts = []
+    for key, value in values.items():
+        _canonical(key)
+        if value and not any(c.isspace() or c in "'\\" for c in value):
+            parts.append(f"{key}={value}")
+        else:
+            escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"{key}='{escaped}'")
+    return " ".join(parts)
+
+
+def make_uri(values: Mapping[str, str]) -> str:
+    """A ``postgresql://`` URI carrying ``values`` (every one as a query parameter)."""
+    query = "&".join(
+        f"{quote(_canonical(k), safe='')}={quote(v, safe='')}" for k, v in values.items()
+    )
+    return "postgresql://" + (f"?{query}" if query else "")
+
+
 def _canonical(key: str) -> str:
     key = _ALIASES.get(key, key)
-    if key not in _STRING_KEYS:
+    if key not in PARAMETERS:
         raise InterfaceError(f"unknown connection parameter {key!r}")
     return key
 
 
-def _port(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise InterfaceError(f"invalid port {value!r}")
-    return int(value)
+# -- checking values -----------------------------------------------------------
 
 
-def _timeout(value: str) -> float | None:
+def _choice(values: Mapping[str, str], key: str) -> str:
+    spec = PARAMETERS[key]
+    value = values.get(key) or spec.default or ""
+    if value and spec.choices and value not in spec.choices:
+        raise InterfaceError(
+            f"invalid {key} value {value!r}: expected one of {', '.join(spec.choices)}"
+        )
+    return value
+
+
+def _integer(values: Mapping[str, str], key: str, *, minimum: int = 0) -> int | None:
+    value = values.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise InterfaceError(f"invalid {key} value {value!r}: expected an integer") from None
+    if number < minimum:
+        raise InterfaceError(f"invalid {key} value {value!r}: must be at least {minimum}")
+    return number
+
+
+def _timeout(values: Mapping[str, str]) -> float | None:
+    value = values.get("connect_timeout")
+    if value is None or value == "":
+        return None
     try:
         seconds = float(value)
     except ValueError:
-        raise InterfaceError(f"invalid connect_timeout {value!r}") from None
-    return seconds if seconds > 0 else None
+        raise InterfaceError(f"invalid connect_timeout value {value!r}") from None
+    if seconds != seconds:
+        raise InterfaceError(f"invalid connect_timeout value {value!r}")
+    # libpq: zero or less waits forever; under 2 s is raised to 2 s.
+    return max(seconds, 2.0) if seconds > 0 else None
+
+
+def _ports(values: Mapping[str, str], count: int) -> list[int]:
+    raw = (values.get("port") or "").split(",")
+    if len(raw) == 1:
+        raw *= count
+    elif len(raw) != count:
+        raise InterfaceError(f"could not match {len(raw)} port numbers to {count} hosts")
+    ports = []
+    for item in raw:
+        item = item.strip() or PARAMETERS["port"].default or "5432"
+        if not item.isdigit() or not 0 < int(item) < 65536:
+            raise InterfaceError(f"invalid port number {item!r}")
+        ports.append(int(item))
+    return ports
+
+
+def _hosts(values: Mapping[str, str]) -> tuple[Host, ...]:
+    names = (values.get("host") or "").split(",")
+    addrs = (values.get("hostaddr") or "").split(",") if values.get("hostaddr") else None
+    if addrs is not None and values.get("host") and len(addrs) != len(names):
+        raise InterfaceError(f"could not match {len(names)} host names to {len(addrs)} hostaddr")
+    count = len(addrs) if addrs is not None else len(names)
+    if addrs is not None and not values.get("host"):
+        names = [""] * count
+    ports = _ports(values, count)
+    hosts = []
+    for i in range(count):
+        addr = addrs[i].strip() if addrs is not None else ""
+        name = names[i].strip() or addr or "localhost"
+        hosts.append(Host(name, ports[i], addr or None))
+    return tuple(hosts)
+
+
+def parse_require_auth(value: str) -> frozenset[str]:
+    """libpq 16's ``require_auth``: methods the server may use, or ``!``-methods it may not."""
+    items = [item.strip() for item in value.split(",")]
+    negated = {item.startswith("!") for item in items}
+    if len(negated) > 1:
+        raise InterfaceError("require_auth cannot mix methods with !methods")
+    names = [item.removeprefix("!") for item in items]
+    for name in names:
+        if name not in _AUTH_METHODS:
+            raise InterfaceError(
+                f"invalid require_auth method {name!r}: expected {', '.join(_AUTH_METHODS)}"
+            )
+    if True in negated:
+        return frozenset(m for m in _AUTH_METHODS if m not in names)
+    return frozenset(names)
+
+
+def _tls_settings(values: dict[str, str], explicit: set[str]) -> None:
+    """libpq's rules tying sslmode, sslrootcert and sslnegotiation together."""
+    if values.get("sslrootcert") == "system":
+        if "sslmode" not in explicit:
+            values["sslmode"] = "verify-full"
+        elif values["sslmode"] != "verify-full":
+            raise InterfaceError(
+                f"weak sslmode {values['sslmode']!r} may not be used with sslrootcert=system "
+                "(use verify-full)"
+            )
+    if values.get("sslnegotiation") == "direct" and values.get("sslmode", "prefer") not in (
+        "require",
+        *_VERIFYING,
+    ):
+        raise InterfaceError(
+            f"weak sslmode {values.get('sslmode', 'prefer')!r} may not be used with "
+            "sslnegotiation=direct (use require, verify-ca or verify-full)"
+        )
 
 
 def parse_dsn(
-    dsn: str | None, params: Mapping[str, object], environ: Mapping[str, str]
+    dsn: str | None,
+    params: Mapping[str, object],
+    environ: Mapping[str, str],
+    service: Callable[[str], Mapping[str, str]] | None = None,
 ) -> ConnectParams:
-    """Merge a connection string, keyword arguments and the environment into ConnectParams."""
-    merged: dict[str, str] = {}
-    for key, variable in _ENVIRONMENT.items():
-        if environ.get(variable):
-            merged[key] = environ[variable]
-    if dsn:
-        merged.update(_parse_uri(dsn) if "://" in dsn else _parse_keywords(dsn))
+    """Merge keyword arguments, a connection string, a service and the environment.
+
+    ``service`` looks up a connection service by name (see pgpipe.servicefile);
+    without it, naming a service is an error.
+    """
+    given: dict[str, str] = parse_conninfo(dsn) if dsn else {}
+    extra: dict[str, object] = {}
     server_settings: Mapping[str, str] = {}
-    options: dict[str, object] = {}
     for key, value in params.items():
         if key == "server_settings":
             if not isinstance(value, Mapping):
                 raise InterfaceError("server_settings must be a mapping of names to values")
             server_settings = {str(k): str(v) for k, v in value.items()}
         elif key in _KEYWORD_ONLY:
-            options[key] = value
+            extra[key] = value
         elif value is not None:
-            merged[_canonical(key)] = str(value)
-    user = merged.get("user") or environ.get("USER") or "postgres"
-    return ConnectParams(
-        host=merged.get("host") or "localhost",
-        port=_port(merged.get("port") or "5432"),
+            given[_canonical(key)] = _keyword_value(value)
+    values = dict(given)
+    service_name = values.get("service") or environ.get("PGSERVICE")
+    if service_name:
+        if service is None:
+            raise InterfaceError("connection services need a service file lookup")
+        for key, value in service(service_name).items():
+            values.setdefault(_canonical(key), value)
+    for key, spec in PARAMETERS.items():
+        if key not in values and spec.env and environ.get(spec.env):
+            values[key] = environ[spec.env]
+    _tls_settings(values, set(values))
+    return _build(values, environ, server_settings, extra)
+
+
+def _keyword_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _build(
+    values: Mapping[str, str],
+    environ: Mapping[str, str],
+    server_settings: Mapping[str, str],
+    extra: Mapping[str, object],
+) -> ConnectParams:
+    encoding = values.get("client_encoding")
+    if encoding and encoding.upper().replace("-", "") not in ("UTF8", "UNICODE", "AUTO"):
+        raise InterfaceError(f"pgpipe speaks UTF8 only, not client_encoding {encoding!r}")
+    for key, spec in PARAMETERS.items():
+        if spec.choices:
+            _choice(values, key)
+    context = extra.get("ssl")
+    if context is not None and not isinstance(context, ssl.SSLContext):
+        raise InterfaceError("ssl must be an ssl.SSLContext")
+    user = values.get("user") or environ.get("USER") or "postgres"
+    require_auth = values.get("require_auth")
+    sslmode = _choice(values, "sslmode")
+    if (
+        context is not None
+        and sslmode in ("disable", "allow", "prefer")
+        and "sslmode" not in values
+    ):
+        sslmode = "require"
+    params = ConnectParams(
+        hosts=_hosts(values),
         user=user,
-        dbname=merged.get("dbname") or user,
-        password=merged.get("password"),
-        application_name=merged.get("application_name"),
-        connect_timeout=_timeout(merged["connect_timeout"])
-        if "connect_timeout" in merged
-        else None,
-        options=merged.get("options"),
+        dbname=values.get("dbname") or user,
+        password=values.get("password") or None,
+        passfile=values.get("passfile"),
+        application_name=values.get("application_name") or values.get("fallback_application_name"),
+        connect_timeout=_timeout(values),
+        options=values.get("options"),
         server_settings=server_settings,
-        pipeline_connect=_pipeline_mode(options.get("pipeline_connect")),
-        pipeline_connect_fallback=bool(options.get("pipeline_connect_fallback", False)),
-        allow_unverified_pipelining=bool(options.get("allow_unverified_pipelining", False)),
+        sslmode=sslmode,
+        sslnegotiation=_choice(values, "sslnegotiation"),
+        sslrootcert=values.get("sslrootcert") or None,
+        sslcert=values.get("sslcert") or None,
+        sslkey=values.get("sslkey") or None,
+        sslpassword=values.get("sslpassword"),
+        sslcertmode=_choice(values, "sslcertmode"),
+        sslcrl=values.get("sslcrl") or None,
+        sslcrldir=values.get("sslcrldir") or None,
+        sslsni=_choice(values, "sslsni") == "1",
+        ssl_min_protocol_version=_choice(values, "ssl_min_protocol_version"),
+        ssl_max_protocol_version=_choice(values, "ssl_max_protocol_version") or None,
+        ssl=context,
+        channel_binding=_choice(values, "channel_binding"),
+        require_auth=parse_require_auth(require_auth) if require_auth else None,
+        requirepeer=values.get("requirepeer") or None,
+        target_session_attrs=_choice(values, "target_session_attrs"),
+        load_balance_hosts=_choice(values, "load_balance_hosts"),
+        keepalives=_choice(values, "keepalives") == "1",
+        keepalives_idle=_integer(values, "keepalives_idle"),
+        keepalives_interval=_integer(values, "keepalives_interval"),
+        keepalives_count=_integer(values, "keepalives_count"),
+        tcp_user_timeout=_integer(values, "tcp_user_timeout"),
+        pipeline_connect=_pipeline_mode(extra.get("pipeline_connect")),
+        pipeline_connect_fallback=bool(extra.get("pipeline_connect_fallback", False)),
+        allow_unverified_pipelining=bool(extra.get("allow_unverified_pipelining", False)),
     )
+    _check(params)
+    return params
+
+
+# What the server asks for when pipelined connect guesses each method, in require_auth's words.
+_GUESSED_METHOD: Final = {"trust": "none", "password": "password", "scram": "scram-sha-256"}
+
+
+def _check(params: ConnectParams) -> None:
+    """Combinations that can never work, refused before any I/O."""
+    mode = params.pipeline_connect
+    if mode is not None and params.target_session_attrs != "any":
+        raise InterfaceError(
+            f"pipeline_connect cannot be combined with target_session_attrs="
+            f"{params.target_session_attrs}: the first query would reach a server "
+            "before its role is known"
+        )
+    required = params.require_auth
+    if mode in _GUESSED_METHOD and required is not None and _GUESSED_METHOD[mode] not in required:
+        raise InterfaceError(
+            f"pipeline_connect={mode!r} answers {_GUESSED_METHOD[mode]} authentication, "
+            "which require_auth does not allow"
+        )
+    if params.channel_binding == "require" and params.sslmode == "disable":
+        raise InterfaceError("channel_binding=require needs TLS, but sslmode is disable")
 
 
 def _pipeline_mode(value: object) -> str | None:

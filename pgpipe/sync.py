@@ -17,7 +17,17 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
-from pgpipe import errors
+from pgpipe import errors, servicefile
+from pgpipe._dial import (
+    ROLE_QUERY,
+    Attempt,
+    attempts,
+    failure,
+    open_address,
+    reported_role,
+    role_mismatch,
+    tune_socket,
+)
 from pgpipe._session import (
     SEND_AT_CONNECT,
     TYPE_LOOKUP,
@@ -25,6 +35,7 @@ from pgpipe._session import (
     Operation,
     Session,
     Startup,
+    Stats,
     TypeInfo,
     interrupted,
     scram_nonce,
@@ -32,34 +43,80 @@ from pgpipe._session import (
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
+from pgpipe.tls import SSL_REQUEST, TlsChannel, accepts_tls, make_context
 
 _RECV_SIZE = 1 << 16
 _Op = TypeVar("_Op", bound=Operation)
 
 
-def _open_socket(params: ConnectParams) -> socket.socket:
-    timeout = params.connect_timeout
-    path = params.unix_socket_path()
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.monotonic(), 0.001)
+
+
+def _open_socket(params: ConnectParams, deadline: float | None) -> socket.socket:
+    host = params.hosts[0]
     where = params.address()
     try:
-        if path is not None:
+        if host.is_unix_socket:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                sock.settimeout(timeout)
-                sock.connect(path)
+                sock.settimeout(_remaining(deadline))
+                sock.connect(host.socket_path())
             except BaseException:
                 sock.close()
                 raise
         else:
-            sock = socket.create_connection((params.host, params.port), timeout=timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = socket.create_connection(open_address(host), timeout=_remaining(deadline))
     except TimeoutError:
         raise errors.OperationalError(f"timeout connecting to {where}") from None
     except OSError as exc:
         raise errors.OperationalError(
             f"could not connect to {where}: {exc.strerror or exc}"
         ) from None
+    try:
+        tune_socket(sock, params)
+    except BaseException:
+        sock.close()
+        raise
     return sock
+
+
+def _recv(sock: socket.socket, deadline: float | None, stats: Stats) -> bytes:
+    sock.settimeout(_remaining(deadline))
+    data = sock.recv(_RECV_SIZE)
+    stats.received(len(data))
+    return data
+
+
+def _send(sock: socket.socket, data: bytes, stats: Stats) -> None:
+    if data:
+        sock.sendall(data)
+        stats.sent(len(data))
+
+
+def _negotiate_tls(
+    sock: socket.socket, attempt: Attempt, deadline: float | None, stats: Stats
+) -> TlsChannel | None:
+    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"."""
+    params = attempt.params
+    context = make_context(params, os.environ)
+    if params.sslnegotiation != "direct":
+        _send(sock, SSL_REQUEST, stats)
+        answer = _recv(sock, deadline, stats)
+        if not accepts_tls(answer, params.sslmode != "prefer", params.address()):
+            return None
+    channel = TlsChannel(context, params, params.hosts[0])
+    try:
+        done = channel.handshake()
+        while not done:
+            _send(sock, channel.data_to_send(), stats)
+            done = channel.handshake(_recv(sock, deadline, stats))
+    except errors.OperationalError:
+        attempt.tls_failed = True
+        raise
+    # The client's Finished message waits in the channel and leaves with the startup.
+    attempt.tls_used = True
+    return channel
 
 
 class Connection(ConnectionState):
@@ -82,39 +139,74 @@ class Connection(ConnectionState):
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection:
-        conn = cls._open(params)
-        if params.pipeline_connect is None:
-            conn._complete_startup()
+        """Try each host (and TLS choice) in turn, as libpq does; see pgpipe._dial."""
+        tried: list[Attempt] = []
+        for attempt in attempts(params, os.environ):
+            try:
+                return cls._attempt(attempt)
+            except errors.DatabaseError as exc:
+                attempt.error = exc
+                tried.append(attempt)
+        raise failure(tried)
+
+    @classmethod
+    def _attempt(cls, attempt: Attempt) -> Connection:
+        timeout = attempt.params.connect_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        conn = cls._open(attempt, deadline)
+        if attempt.params.pipeline_connect is None:
+            conn._complete_startup(deadline)
+            if attempt.target != "any":
+                conn._check_role(attempt.target)
         return conn
 
     @classmethod
-    def _open(cls, params: ConnectParams) -> Connection:
-        """Connect the socket; with "auto" and "scram", send the startup flight too."""
-        session = Session(params, scram_nonce())  # refuses bad options before any I/O
-        conn = cls(_open_socket(params), session)
-        if params.pipeline_connect in SEND_AT_CONNECT:
-            data = conn._session.core.data_to_send()
-            try:
-                conn._sock.sendall(data)
-            except OSError as exc:
-                conn._abort("startup failed")
-                raise errors.OperationalError(f"connection lost: {exc.strerror or exc}") from None
-            conn._session.stats.sent(len(data))
+    def _open(cls, attempt: Attempt, deadline: float | None) -> Connection:
+        """Connect and negotiate TLS; with "auto" and "scram", send the startup flight too."""
+        params = attempt.params
+        sock = _open_socket(params, deadline)
+        stats = Stats()
+        try:
+            tls = _negotiate_tls(sock, attempt, deadline, stats) if attempt.tls else None
+            conn = cls(sock, Session(params, scram_nonce(), tls, stats))
+            if params.pipeline_connect in SEND_AT_CONNECT:
+                sock.sendall(conn._session.data_to_send())
+        except OSError as exc:
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
+            raise errors.OperationalError(
+                f"connection to {params.address()} lost: {exc.strerror or exc}"
+            ) from None
+        except BaseException:
+            sock.close()
+            raise
         return conn
 
-    def _complete_startup(self) -> None:
+    def _complete_startup(self, deadline: float | None = None) -> None:
         op = self._startup
         if op is None:
             return
         self._startup = None
-        timeout = self._session.params.connect_timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if deadline is None and self._session.params.connect_timeout is not None:
+            deadline = time.monotonic() + self._session.params.connect_timeout
         try:
             self._run(op, deadline).check()
         except BaseException:
             self._abort("startup failed")
             raise
         self._sock.settimeout(None)
+
+    def _check_role(self, target: str) -> None:
+        """target_session_attrs: refuse (and close) a server whose role does not fit."""
+        role = reported_role(self._session.core.parameters)
+        if role is None:
+            standby, read_only = self._run(self._session.query(ROLE_QUERY, ())).result().rows[0]
+            role = (standby == "true", read_only == "on")
+        why = role_mismatch(target, *role)
+        if why is not None:
+            self.close()
+            raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
     def _call(self, make: Callable[[Session], _Op]) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup."""
@@ -134,9 +226,9 @@ class Connection(ConnectionState):
     def _fall_back(self) -> None:
         """Reconnect once without pipelining, after a wrong guess closed the connection."""
         stats = self._session.stats
-        fresh = Connection._open(replace(self._session.params, pipeline_connect=None))
+        fresh = Connection._connect(replace(self._session.params, pipeline_connect=None))
+        stats.add(fresh._session.stats)
         fresh._session.stats = stats
-        fresh._complete_startup()
         self._sock, self._session, self._startup = fresh._sock, fresh._session, None
         self._closed_reason = None
 
@@ -147,8 +239,8 @@ class Connection(ConnectionState):
     # -- the I/O loop --------------------------------------------------------
 
     def _run(self, op: _Op, deadline: float | None = None) -> _Op:
-        core = self._session.core
-        stats = self._session.stats
+        session = self._session
+        core = session.core
         sock = self._sock
         try:
             while True:
@@ -159,15 +251,12 @@ class Connection(ConnectionState):
                         continue
                 event = core.next_event()
                 if event is NEED_DATA:
-                    data = core.data_to_send()
+                    data = session.data_to_send()
                     if data:
                         sock.sendall(data)
-                        stats.sent(len(data))
                     if deadline is not None:
                         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                    chunk = sock.recv(_RECV_SIZE)
-                    stats.received(len(chunk))
-                    core.receive_data(chunk)
+                    session.receive_data(sock.recv(_RECV_SIZE))
                 elif op.feed(event):
                     break
         except OSError as exc:
@@ -240,7 +329,7 @@ class Connection(ConnectionState):
         self._closed_reason = "closed by the client"
         try:
             self._session.core.send_terminate()
-            self._sock.sendall(self._session.core.data_to_send())
+            self._sock.sendall(self._session.data_to_send())
         except (OSError, errors.Error):
             pass
         self._sock.close()
@@ -260,9 +349,14 @@ class Connection(ConnectionState):
 def connect(dsn: str | None = None, **params: Any) -> Connection:
     """Open a blocking connection.
 
-    ``dsn`` is a ``postgresql://`` URI or a ``key=value`` string; keyword
-    arguments (host, port, user, password, dbname, application_name,
-    connect_timeout, options, server_settings) override it, and it overrides
-    the PG* environment variables.
+    ``dsn`` is a ``postgresql://`` URI or a libpq ``key=value`` string.
+    Keyword arguments take libpq's parameter names (host, port, user,
+    password, dbname, sslmode, ...; see docs/connecting.md) plus ``ssl`` (an
+    ``ssl.SSLContext``), ``server_settings`` and the pipelined-connect
+    options. They override the string, which overrides a connection service,
+    which overrides the PG* environment variables.
     """
-    return Connection._connect(parse_dsn(dsn, params, os.environ))
+    environ = os.environ
+    return Connection._connect(
+        parse_dsn(dsn, params, environ, lambda name: servicefile.lookup(name, environ))
+    )

@@ -44,7 +44,7 @@ from types import TracebackType
 from typing import Final
 from urllib.parse import quote
 
-__all__ = ["AUTH_USERS", "TemporaryPostgres"]
+__all__ = ["AUTH_USERS", "TLS_USERS", "ServerCertificate", "TemporaryPostgres"]
 
 AUTH_USERS: Final[dict[str, tuple[str, str | None]]] = {
     "trust": ("pgpipe_trust", None),
@@ -59,6 +59,31 @@ AUTH_USERS: Final[dict[str, tuple[str, str | None]]] = {
 role's password is stored as an md5 hash: with a SCRAM verifier stored,
 PostgreSQL would silently answer the ``md5`` method with SCRAM.
 """
+
+TLS_USERS: Final[dict[str, str]] = {
+    "cert": "pgpipe_cert",
+    "tls_only": "pgpipe_tls_only",
+    "plain_only": "pgpipe_plain_only",
+}
+"""Login roles for TLS tests, without passwords. On a server started with a
+certificate, ``pg_hba.conf`` lets ``cert`` in with a client certificate whose
+common name is the role name, ``tls_only`` in (trust) over TLS only and
+``plain_only`` in (trust) without TLS only.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCertificate:
+    """What a TLS-enabled TemporaryPostgres serves: PEM bytes.
+
+    ``ca`` is the certificate authority client certificates must chain to
+    (the server's ``ssl_ca_file``); without it client certificates are not asked for.
+    """
+
+    certificate_chain: bytes
+    private_key: bytes
+    ca: bytes | None = None
+
 
 _HBA_METHODS: Final[Mapping[str, str]] = {
     "trust": "trust",
@@ -102,8 +127,9 @@ class TemporaryPostgres:
     :param port: TCP port to listen on; a free one is chosen at start when
         omitted.
     :param settings: extra ``postgresql.conf`` settings, as raw values
-        (``{"ssl": "on", "ssl_cert_file": "'server.crt'"}``), applied after
-        the defaults.
+        (``{"log_connections": "on"}``), applied after the defaults.
+    :param tls: a certificate and key to serve TLS with (``ssl = on``), and the
+        CA that client certificates must chain to; see :data:`TLS_USERS`.
     """
 
     host: Final = "127.0.0.1"
@@ -117,7 +143,9 @@ class TemporaryPostgres:
         bin_dir: str | None = None,
         port: int | None = None,
         settings: Mapping[str, str] | None = None,
+        tls: ServerCertificate | None = None,
     ) -> None:
+        self._tls = tls
         self._requested_bin_dir = bin_dir
         self._requested_port = port
         self._settings = dict(settings or {})
@@ -248,11 +276,16 @@ class TemporaryPostgres:
     def dsn(
         self, user: str = _SUPERUSER, password: str | None = None, dbname: str = "postgres"
     ) -> str:
-        """A ``postgresql://`` URI reaching the server over TCP on 127.0.0.1."""
+        """A ``postgresql://`` URI reaching the server over TCP on 127.0.0.1.
+
+        Without TLS it says ``sslmode=disable``, so no SSLRequest is spent on a
+        server that would refuse it.
+        """
         credentials = quote(user, safe="")
         if password is not None:
             credentials += ":" + quote(password, safe="")
-        return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+        uri = f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+        return uri if self._tls is not None else uri + "?sslmode=disable"
 
     def psql(self, sql: str, *, dbname: str = "postgres") -> str:
         """Run SQL as the superuser with the server's own ``psql``.
@@ -283,7 +316,12 @@ class TemporaryPostgres:
         self._run("initdb", "-D", self.data_dir, *options)
         with open(os.path.join(self.data_dir, "postgresql.conf"), "a", encoding="utf-8") as conf:
             conf.write("\ninclude 'pgpipe.conf'\n")
-        self._write_server_file("pg_hba.conf", _hba_conf())
+        self._write_server_file("pg_hba.conf", _hba_conf(self._tls is not None))
+        if self._tls is not None:
+            self._write_server_file("server.crt", self._tls.certificate_chain.decode())
+            self._write_server_file("server.key", self._tls.private_key.decode())
+            if self._tls.ca is not None:
+                self._write_server_file("root.crt", self._tls.ca.decode())
 
     def _start_server(self) -> None:
         for attempt in range(_PORT_ATTEMPTS):
@@ -316,7 +354,9 @@ class TemporaryPostgres:
             script.append(f"CREATE ROLE {_ident(user)} LOGIN{secret};")
             if method == "md5":
                 script.append("SET password_encryption = 'scram-sha-256';")
-        roles = ", ".join(_ident(user) for user, _ in AUTH_USERS.values())
+        script += [f"CREATE ROLE {_ident(user)} LOGIN;" for user in TLS_USERS.values()]
+        users = [user for user, _ in AUTH_USERS.values()] + list(TLS_USERS.values())
+        roles = ", ".join(_ident(user) for user in users)
         script += [
             f"CREATE DATABASE {_ident(_DATABASE)} OWNER {_ident(_SUPERUSER)};",
             f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(_DATABASE)} TO {roles};",
@@ -338,6 +378,10 @@ class TemporaryPostgres:
             "max_connections": "100",
             "logging_collector": "off",
         }
+        if self._tls is not None:
+            settings.update(ssl="on", ssl_cert_file="'server.crt'", ssl_key_file="'server.key'")
+            if self._tls.ca is not None:
+                settings["ssl_ca_file"] = "'root.crt'"
         settings.update(self._settings)
         return "".join(f"{name} = {value}\n" for name, value in settings.items())
 
@@ -569,16 +613,27 @@ def _read_from(path: str, offset: int) -> str:
         return ""
 
 
-def _hba_conf() -> str:
+def _hba_conf(tls: bool) -> str:
     """pg_hba.conf: one method per test role, over TCP and the Unix socket.
 
     First match wins: the superuser and each test role get their own lines;
-    every other role falls through to scram-sha-256.
+    every other role falls through to scram-sha-256. With TLS, the
+    TLS_USERS lines come first.
     """
     rules = [(_SUPERUSER, "trust")]
     rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
     rules.append(("all", "scram-sha-256"))
     lines = ["# Written by pgpipe.testing.TemporaryPostgres"]
+    if tls:
+        for kind, user, method in (
+            ("hostssl", TLS_USERS["cert"], "cert"),
+            ("hostssl", TLS_USERS["tls_only"], "trust"),
+            ("hostnossl", TLS_USERS["tls_only"], "reject"),
+            ("hostnossl", TLS_USERS["plain_only"], "trust"),
+            ("hostssl", TLS_USERS["plain_only"], "reject"),
+        ):
+            lines.append(f"{kind} all {user} 127.0.0.1/32 {method}")
+            lines.append(f"{kind} all {user} ::1/128 {method}")
     for user, method in rules:
         lines.append(f"local all {user} {method}")
         lines.append(f"host all {user} 127.0.0.1/32 {method}")

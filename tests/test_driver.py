@@ -89,7 +89,7 @@ def test_connection_refused(adapter: Adapter) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(pgpipe.OperationalError, match="could not connect"):
-        adapter.connect(host="127.0.0.1", port=port, user="x", dbname="x")
+        adapter.connect(host="127.0.0.1", port=port, user="x", dbname="x", sslmode="disable")
 
 
 def test_connect_timeout_on_silent_server(adapter: Adapter) -> None:
@@ -98,7 +98,14 @@ def test_connect_timeout_on_silent_server(adapter: Adapter) -> None:
         listener.listen()
         port = listener.getsockname()[1]
         with pytest.raises(pgpipe.OperationalError, match="timeout"):
-            adapter.connect(host="127.0.0.1", port=port, user="x", dbname="x", connect_timeout=0.5)
+            adapter.connect(
+                host="127.0.0.1",
+                port=port,
+                user="x",
+                dbname="x",
+                connect_timeout=0.5,
+                sslmode="disable",
+            )
 
 
 # -- queries and types ---------------------------------------------------------

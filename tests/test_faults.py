@@ -48,7 +48,9 @@ class FakeServer:
 def run(adapter: Adapter, script: bytes) -> tuple[BaseException, object]:
     server = FakeServer(script)
     try:
-        client = adapter.connect(host="127.0.0.1", port=server.port, user="u", dbname="d")
+        client = adapter.connect(
+            host="127.0.0.1", port=server.port, user="u", dbname="d", sslmode="disable"
+        )
         with pytest.raises(pgpipe.Error) as info:
             client.query("SELECT 1")
         return info.value, client

@@ -42,6 +42,7 @@ def login(method: str, port: int, password: str | None = None) -> dict[str, obje
         "user": user,
         "password": right if password is None else password,
         "dbname": "pgpipe",
+        "sslmode": "disable",
     }
 
 

@@ -48,9 +48,11 @@ def test_server_facts(pg_server: TemporaryPostgres) -> None:
     assert pg_server.psql("show fsync").strip() == "off"
     assert pg_server.psql("show server_encoding").strip() == "UTF8"
     assert os.path.exists(os.path.join(pg_server.socket_dir, f".s.PGSQL.{pg_server.port}"))
-    assert pg_server.dsn() == f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres"
+    assert pg_server.dsn() == (
+        f"postgresql://postgres@127.0.0.1:{pg_server.port}/postgres?sslmode=disable"
+    )
     assert pg_server.dsn("u@x", "p:w/", "db") == (
-        f"postgresql://u%40x:p%3Aw%2F@127.0.0.1:{pg_server.port}/db"
+        f"postgresql://u%40x:p%3Aw%2F@127.0.0.1:{pg_server.port}/db?sslmode=disable"
     )
     with socket.create_connection((pg_server.host, pg_server.port), timeout=10):
         pass

@@ -444,7 +444,9 @@ def test_invalid_utf8_from_the_server_is_a_data_error_and_the_connection_survive
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        with pgpipe.connect(host="127.0.0.1", port=port, user="u", dbname="d") as c:
+        with pgpipe.connect(
+            host="127.0.0.1", port=port, user="u", dbname="d", sslmode="disable"
+        ) as c:
             with pytest.raises(DataError, match="could not decode"):
                 c.query("SELECT t")
             assert c.query("SELECT t").rows == [("ok",)]

@@ -1,9 +1,12 @@
 """Authentication: the client's answers to the server's Authentication requests.
 
-Supports trust (AuthenticationOk straight away), cleartext password, MD5 and
-SCRAM-SHA-256 (through scramp). The SCRAM nonce is passed in, never made
-here. The server's SCRAM signature is always verified, and a server that
-declares success without proving itself is refused.
+Supports trust (AuthenticationOk straight away), cleartext password, MD5,
+SCRAM-SHA-256 and, over TLS, SCRAM-SHA-256-PLUS with tls-server-end-point
+channel binding (through scramp). The SCRAM nonce and the channel binding
+data are passed in, never made here. The server's SCRAM signature is always
+verified, and a server that declares success without proving itself is
+refused. ``require_auth`` and ``channel_binding=require`` (libpq's names)
+refuse a method before anything answers it.
 
 Nothing here puts a password or a proof in a message, repr or exception.
 """
@@ -26,6 +29,16 @@ AUTH_SASL_CONTINUE: Final = 11
 AUTH_SASL_FINAL: Final = 12
 
 SCRAM_SHA_256: Final = "SCRAM-SHA-256"
+SCRAM_SHA_256_PLUS: Final = "SCRAM-SHA-256-PLUS"
+TLS_SERVER_END_POINT: Final = "tls-server-end-point"
+
+# require_auth's names for what the server asked, and how libpq words the request.
+_REQUIRE_AUTH_NAMES: Final = {
+    AUTH_OK: ("none", "server did not complete authentication"),
+    AUTH_CLEARTEXT_PASSWORD: ("password", "server requested a cleartext password"),
+    AUTH_MD5_PASSWORD: ("md5", "server requested a hashed password"),
+    AUTH_SASL: ("scram-sha-256", "server requested SASL authentication"),
+}
 
 _SCRAM_NOT_STARTED: Final = -1
 
@@ -66,14 +79,20 @@ class Authenticator:
     """Answers one connection's authentication requests, in order."""
 
     __slots__ = (
+        "_asked",
+        "_binding",
+        "_binding_policy",
         "_password",
+        "_require_auth",
         "_scram",
         "_scram_nonce",
         "_scram_step",
         "_user",
+        "bound",
         "done",
         "guess",
         "last_reply",
+        "mechanism",
     )
 
     def __init__(
@@ -82,20 +101,37 @@ class Authenticator:
         password: str | None,
         scram_nonce: str | None,
         guess: str | None = None,
+        *,
+        channel_binding: bytes | None = None,
+        channel_binding_policy: str = "prefer",
+        require_auth: frozenset[str] | None = None,
     ) -> None:
         """``guess`` is the method pipelined connect answered before being asked:
-        "trust", "password" or "scram" (see ``speculative_reply``)."""
+        "trust", "password" or "scram" (see ``speculative_reply``).
+
+        ``channel_binding`` is the tls-server-end-point data of the TLS
+        connection (None without TLS); ``channel_binding_policy`` is libpq's
+        disable, prefer or require; ``require_auth`` the methods the server may
+        use, in libpq's words (None: any).
+        """
         self._user = user
         self._password = password
         self._scram_nonce = scram_nonce
         self._scram: scramp.ScramClient | None = None
         # SCRAM: the request code the server must send next; AUTH_OK once verified.
         self._scram_step = _SCRAM_NOT_STARTED
+        self._binding = channel_binding if channel_binding_policy != "disable" else None
+        self._binding_policy = channel_binding_policy
+        self._require_auth = require_auth
+        self._asked = False
         self.done = False
         self.guess = guess
         # The method of the client's last authentication message ("password", "md5",
         # "scram") once it has been produced: what may ride with it depends on it.
         self.last_reply: str | None = None
+        # The SASL mechanism used, and whether the channel was bound to the TLS connection.
+        self.mechanism: str | None = None
+        self.bound = False
 
     def __repr__(self) -> str:
         return f"<Authenticator user={self._user!r} done={self.done}>"
@@ -110,11 +146,38 @@ class Authenticator:
     def speculative_reply(self) -> bytes:
         """What the guessed method would be asked for, sent before the server asks."""
         if self.guess == "password":
+            self._allowed(AUTH_CLEARTEXT_PASSWORD)
             self.last_reply = "password"
             return frontend.password_message(self._need_password("password").encode("utf-8"))
         if self.guess == "scram":
-            return self._scram_initial_response()
+            self._allowed(AUTH_SASL)
+            plus = self._binding is not None
+            if self._binding_policy == "require" and not plus:
+                raise OperationalError(
+                    "channel binding required, but the connection does not use TLS"
+                )
+            return self._scram_initial_response(SCRAM_SHA_256_PLUS if plus else SCRAM_SHA_256)
         return b""
+
+    def _allowed(self, code: int) -> None:
+        """Refuse a request that require_auth or channel_binding=require rule out."""
+        name, request = _REQUIRE_AUTH_NAMES[code]
+        required = self._require_auth
+        if required is not None and name not in required:
+            raise OperationalError(
+                f'authentication method requirement "{",".join(sorted(required))}" failed: '
+                f"{request}"
+            )
+        if self._binding_policy == "require" and code != AUTH_SASL:
+            if code == AUTH_OK:
+                raise OperationalError(
+                    "channel binding required, but the server authenticated the client "
+                    "without channel binding"
+                )
+            raise OperationalError(
+                f"channel binding required, but the server asked for {name} authentication, "
+                "which has none"
+            )
 
     def _check_guess(self, code: int, data: bytes) -> bool:
         """Check the server's first request against the guess; True if already answered."""
@@ -126,9 +189,15 @@ class Authenticator:
         if server_method != guess:
             raise PipelineMismatch(guess, server_method)
         if code == AUTH_SASL:
-            self._check_mechanisms(data)
+            offered = self._check_mechanisms(data)
+            if self.mechanism not in offered:
+                raise PipelineMismatch(f"scram ({self.mechanism})", f"scram ({', '.join(offered)})")
+            self._asked = True
             return True
-        return code == AUTH_CLEARTEXT_PASSWORD
+        if code == AUTH_CLEARTEXT_PASSWORD:
+            self._asked = True
+            return True
+        return False
 
     def respond(self, code: int, data: bytes) -> bytes:
         """Return the bytes that answer request ``code`` (b"" when nothing is to be sent)."""
@@ -142,8 +211,13 @@ class Authenticator:
                     "the server declared authentication successful without proving it knows "
                     "the password (no SCRAM server signature)"
                 )
+            if not self._asked or (self._binding_policy == "require" and not self.bound):
+                self._allowed(AUTH_OK)
             self.done = True
             return b""
+        if code in _REQUIRE_AUTH_NAMES and self._scram_step == _SCRAM_NOT_STARTED:
+            self._allowed(code)
+            self._asked = True
         if self._scram_step not in (_SCRAM_NOT_STARTED, code):
             raise ProtocolError(
                 f"the server switched to {METHOD_NAMES.get(code, code)} in the middle of SCRAM"
@@ -177,34 +251,55 @@ class Authenticator:
         if data:
             raise ProtocolError(f"{what} has unexpected bytes")
 
-    def _check_mechanisms(self, data: bytes) -> None:
+    @staticmethod
+    def _check_mechanisms(data: bytes) -> list[str]:
         if not data.endswith(b"\x00\x00"):
             raise ProtocolError("AuthenticationSASL has an unterminated mechanism list")
         try:
             mechanisms = [m.decode("ascii") for m in data[:-2].split(b"\x00")]
         except UnicodeDecodeError:
             raise ProtocolError("AuthenticationSASL has a non-ASCII mechanism name") from None
-        if SCRAM_SHA_256 not in mechanisms:
+        if SCRAM_SHA_256 not in mechanisms and SCRAM_SHA_256_PLUS not in mechanisms:
             raise OperationalError(
                 f"the server offered SASL mechanisms {', '.join(mechanisms)}; "
-                f"pgpipe needs {SCRAM_SHA_256} (channel binding needs TLS)"
+                f"pgpipe supports {SCRAM_SHA_256} and {SCRAM_SHA_256_PLUS}"
             )
+        return mechanisms
 
     def _sasl_start(self, data: bytes) -> bytes:
         if self._scram_step != _SCRAM_NOT_STARTED:
             raise ProtocolError("the server started SASL authentication twice")
-        self._check_mechanisms(data)
-        return self._scram_initial_response()
+        offered = self._check_mechanisms(data)
+        if self._binding is not None and SCRAM_SHA_256_PLUS in offered:
+            return self._scram_initial_response(SCRAM_SHA_256_PLUS)
+        if self._binding_policy == "require":
+            raise OperationalError(
+                "channel binding required, but "
+                + (
+                    "the connection does not use TLS"
+                    if self._binding is None
+                    else f"the server did not offer {SCRAM_SHA_256_PLUS}"
+                )
+            )
+        if SCRAM_SHA_256 not in offered:
+            raise OperationalError(
+                f"the server offered only {SCRAM_SHA_256_PLUS}, which needs TLS "
+                "and channel_binding other than disable"
+            )
+        return self._scram_initial_response(SCRAM_SHA_256)
 
-    def _scram_initial_response(self) -> bytes:
+    def _scram_initial_response(self, mechanism: str) -> bytes:
         password = self._need_password("SCRAM-SHA-256")
         if not self._scram_nonce:
             raise ProtocolError("SCRAM-SHA-256 needs a client nonce")
+        # With TLS but without -PLUS the client says it could bind ("y"): a server
+        # that offered -PLUS and sees "y" knows a man in the middle removed it.
+        binding = None if self._binding is None else (TLS_SERVER_END_POINT, self._binding)
         try:
             # The server ignores the SCRAM user name and uses the startup's; "*" keeps
             # user names that SASLprep rejects working.
             self._scram = scramp.ScramClient(
-                [SCRAM_SHA_256], "*", password, c_nonce=self._scram_nonce
+                [mechanism], "*", password, channel_binding=binding, c_nonce=self._scram_nonce
             )
             first = self._scram.get_client_first()
             self._scram_step = AUTH_SASL_CONTINUE
@@ -212,7 +307,9 @@ class Authenticator:
             raise OperationalError(
                 "the password cannot be used with SCRAM-SHA-256 (SASLprep)"
             ) from None
-        return frontend.sasl_initial_response(SCRAM_SHA_256, first.encode("utf-8"))
+        self.mechanism = mechanism
+        self.bound = mechanism == SCRAM_SHA_256_PLUS
+        return frontend.sasl_initial_response(mechanism, first.encode("utf-8"))
 
     def _scram_client(self, code: int, step: str) -> scramp.ScramClient:
         if self._scram is None or self._scram_step != code:

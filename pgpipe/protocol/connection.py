@@ -157,14 +157,20 @@ class ProtocolConnection:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         pipeline: str | None = None,
         allow_unverified_pipelining: bool = False,
+        channel_binding: bytes | None = None,
+        channel_binding_policy: str = "prefer",
+        require_auth: frozenset[str] | None = None,
     ) -> None:
         """Queue the StartupMessage. ``settings`` are server settings sent with it
         (``application_name``, ``options``, any GUC); pinned ones may not be changed.
 
         ``pipeline`` chooses what may be sent before the server answers
         (``PIPELINE_MODES``); commands queued earlier than that are held back.
-        The speculative modes need ``allow_unverified_pipelining`` (or, later,
-        TLS with verified certificates).
+        The speculative modes need ``allow_unverified_pipelining``, which the
+        caller also sets when TLS verified the server's certificate and name.
+
+        ``channel_binding`` (tls-server-end-point data, None without TLS),
+        ``channel_binding_policy`` and ``require_auth`` go to the Authenticator.
         """
         if pipeline is not None and pipeline not in PIPELINE_MODES:
             raise InterfaceError(
@@ -178,7 +184,7 @@ class ProtocolConnection:
                     if pipeline == "password"
                     else "the first query before the server has proved it knows the password"
                 )
-                + "; that needs TLS with verified certificates (not supported yet) or "
+                + "; that needs TLS with verified certificates (sslmode=verify-full) or "
                 "allow_unverified_pipelining=True, which is unsafe on untrusted networks"
             )
         startup = {"user": user}
@@ -193,7 +199,15 @@ class ProtocolConnection:
                 raise InterfaceError(f"{name} is not a setting; pass it as its own argument")
             startup[name] = value
         guess = pipeline if pipeline in _GUESSES else None
-        self._auth = Authenticator(user, password, scram_nonce, guess)
+        self._auth = Authenticator(
+            user,
+            password,
+            scram_nonce,
+            guess,
+            channel_binding=channel_binding,
+            channel_binding_policy=channel_binding_policy,
+            require_auth=require_auth,
+        )
         self._outgoing = bytearray(frontend.startup_message(startup))
         self._outgoing += self._auth.speculative_reply()
         self._pipeline = pipeline
@@ -215,6 +229,11 @@ class ProtocolConnection:
 
     def __repr__(self) -> str:
         return f"<ProtocolConnection state={self._state.value} pending={len(self._expect)}>"
+
+    @property
+    def sasl_mechanism(self) -> str | None:
+        """The SASL mechanism authentication used (SCRAM-SHA-256 or SCRAM-SHA-256-PLUS)."""
+        return self._auth.mechanism
 
     # -- state -----------------------------------------------------------
 

@@ -1,0 +1,151 @@
+"""Which connections to try, in what order, and when to go on: shared by both adapters.
+
+libpq's rules. Hosts are tried in order (shuffled with
+``load_balance_hosts=random``). On each host, ``sslmode`` decides the
+attempts: ``allow`` tries plaintext and then TLS if the server refused;
+``prefer`` tries TLS (plaintext if the server answers "N") and then
+plaintext if the handshake failed or the server refused over TLS.
+``target_session_attrs`` rejects a server whose role does not fit, read from
+the ParameterStatus values the startup reports (``in_hot_standby`` and
+``default_transaction_read_only``, PostgreSQL 14+); ``prefer-standby`` makes
+a second pass that takes any server.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from pgpipe import errors, passfile
+from pgpipe.conninfo import ConnectParams, Host
+
+# Attempts per host: True asks for TLS.
+_TLS_ATTEMPTS: Final = {"disable": (False,), "allow": (False, True), "prefer": (True, False)}
+
+# The query libpq falls back on when a server does not report its role.
+ROLE_QUERY: Final = (
+    "SELECT pg_catalog.pg_is_in_recovery()::text, "
+    "pg_catalog.current_setting('transaction_read_only')"
+)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One connection attempt, and what it learnt while failing."""
+
+    params: ConnectParams
+    tls: bool
+    target: str
+    tls_used: bool = False
+    tls_failed: bool = False
+    error: BaseException | None = None
+
+    def retry_same_host(self) -> bool:
+        """Whether the host's next attempt (other TLS choice) is worth making."""
+        error = self.error
+        mode = self.params.sslmode
+        if mode == "allow":
+            return isinstance(error, errors.DatabaseError)
+        if mode == "prefer":
+            return self.tls_failed or (self.tls_used and isinstance(error, errors.DatabaseError))
+        return False
+
+
+def attempts(
+    params: ConnectParams, environ: Mapping[str, str], rng: random.Random | None = None
+) -> Iterator[Attempt]:
+    """The attempts to make, in order; the caller records each failure on the attempt."""
+    hosts = list(params.hosts)
+    if params.load_balance_hosts == "random":
+        (rng or random.Random()).shuffle(hosts)
+    target = params.target_session_attrs
+    passes = ("standby", "any") if target == "prefer-standby" else (target,)
+    password_file = params.passfile or passfile.default_path(environ)
+    for wanted in passes:
+        for host in hosts:
+            password = params.password
+            if password is None:
+                password = passfile.lookup(password_file, host, params.dbname, params.user)
+            # As libpq, no TLS over a Unix socket.
+            choices = (
+                (False,) if host.is_unix_socket else _TLS_ATTEMPTS.get(params.sslmode, (True,))
+            )
+            for tls in choices:
+                attempt = Attempt(params.to(host, password), tls, wanted)
+                yield attempt
+                if attempt.error is None or not attempt.retry_same_host():
+                    break
+
+
+def role_mismatch(target: str, standby: bool, read_only: bool) -> str | None:
+    """Why a server does not fit ``target_session_attrs``; None when it does."""
+    if target in ("read-write", "read-only") and read_only != (target == "read-only"):
+        return "the session is read-only" if read_only else "the session is read-write"
+    if target in ("primary", "standby") and standby != (target == "standby"):
+        return "the server is in hot standby" if standby else "the server is not in hot standby"
+    return None
+
+
+def reported_role(parameters: Mapping[str, str]) -> tuple[bool, bool] | None:
+    """(in hot standby, read-only) from ParameterStatus, or None if not reported."""
+    standby = parameters.get("in_hot_standby")
+    read_only = parameters.get("default_transaction_read_only")
+    if standby is None or read_only is None:
+        return None
+    return standby == "on", read_only == "on" or standby == "on"
+
+
+def failure(tried: list[Attempt]) -> BaseException:
+    """The error to raise when every attempt failed."""
+    if len({a.params.hosts[0] for a in tried}) == 1:
+        last = tried[-1].error
+        if last is not None:
+            return last
+    lines = "; ".join(f"{a.params.address()}: {a.error}" for a in tried)
+    return errors.OperationalError(f"could not connect to any host: {lines}")
+
+
+def tune_socket(sock: socket.socket, params: ConnectParams) -> None:
+    """TCP_NODELAY and libpq's keepalive settings; the peer check on a Unix socket."""
+    if sock.family == socket.AF_UNIX:
+        check_peer(sock, params.requirepeer)
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if params.keepalives else 0)
+    if not params.keepalives:
+        return
+    for option, value in (
+        ("TCP_KEEPIDLE", params.keepalives_idle),
+        ("TCP_KEEPINTVL", params.keepalives_interval),
+        ("TCP_KEEPCNT", params.keepalives_count),
+        ("TCP_USER_TIMEOUT", params.tcp_user_timeout),
+    ):
+        if value is not None and hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+def check_peer(sock: socket.socket, requirepeer: str | None) -> None:
+    """``requirepeer``: the server process must run as this operating-system user."""
+    if not requirepeer:
+        return
+    import pwd
+    import struct
+
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    if name != requirepeer:
+        raise errors.OperationalError(
+            f"requirepeer specifies {requirepeer!r}, but the server runs as {name!r}"
+        )
+
+
+def open_address(host: Host) -> tuple[str, int]:
+    """The TCP address to connect to: hostaddr when given, else the name."""
+    return (host.hostaddr or host.name, host.port)
