@@ -562,6 +562,14 @@ def _build(
 _GUESSED_METHOD: Final = {"trust": "none", "password": "password", "scram": "scram-sha-256"}
 
 
+def _verifies_server(params: ConnectParams) -> bool:
+    """Whether every connection these parameters allow proves the server's identity."""
+    context = params.ssl
+    if context is not None:
+        return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    return params.sslmode == "verify-full"
+
+
 def _check(params: ConnectParams) -> None:
     """Combinations that can never work, refused before any I/O."""
     mode = params.pipeline_connect
@@ -570,6 +578,19 @@ def _check(params: ConnectParams) -> None:
             f"pipeline_connect cannot be combined with target_session_attrs="
             f"{params.target_session_attrs}: the first query would reach a server "
             "before its role is known"
+        )
+    if mode in ("password", "scram") and not (
+        params.allow_unverified_pipelining or _verifies_server(params)
+    ):
+        raise InterfaceError(
+            f"pipeline_connect={mode!r} sends "
+            + (
+                "the password before the server asks for it"
+                if mode == "password"
+                else "the first query before the server has proved it knows the password"
+            )
+            + "; that needs TLS with verified certificates (sslmode=verify-full) or "
+            "allow_unverified_pipelining=True, which is unsafe on untrusted networks"
         )
     required = params.require_auth
     if mode in _GUESSED_METHOD and required is not None and _GUESSED_METHOD[mode] not in required:

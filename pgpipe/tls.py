@@ -83,6 +83,9 @@ def make_context(params: ConnectParams, environ: Mapping[str, str]) -> ssl.SSLCo
     if params.ssl_max_protocol_version:
         context.maximum_version = _VERSIONS[params.ssl_max_protocol_version]
     context.set_alpn_protocols([ALPN])
+    # PostgreSQL's ssl_ecdh_curve defaults to prime256v1 only: a client offering an
+    # X25519 key share would get a HelloRetryRequest, a whole round trip more.
+    context.set_ecdh_curve("prime256v1")
     verify = params.sslmode in ("verify-ca", "verify-full")
     root = params.sslrootcert
     if root == "system":

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from pgpipe.testing import TemporaryPostgres
 from tests.clients import Adapter
+from tests.tlsstub import Pki
 
 # Shared CI machines are slow and noisy (2 cores): no per-example deadline.
 settings.register_profile("pgpipe", deadline=None, max_examples=100)
@@ -48,3 +49,16 @@ def adapter(request: pytest.FixtureRequest) -> Iterator[Adapter]:
     a = Adapter(request.param)
     yield a
     a.close()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """Certificates made for the test run: a CA, server and client certificates."""
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def tls_server(pki: Pki) -> Iterator[TemporaryPostgres]:
+    """A second throwaway PostgreSQL, serving TLS with ``pki``'s server certificate."""
+    with TemporaryPostgres(tls=pki.server_certificate()) as server:
+        yield server

@@ -344,10 +344,17 @@ def test_tls_rules() -> None:
 
 
 def test_pipelined_connect_conflicts() -> None:
+    with pytest.raises(InterfaceError, match="sslmode=verify-full"):
+        parse_dsn("sslmode=require", {"pipeline_connect": "scram"}, {})
+    assert parse_dsn("sslmode=verify-full", {"pipeline_connect": "scram"}, {}).pipeline_connect
     with pytest.raises(InterfaceError, match="target_session_attrs=primary"):
         parse_dsn("target_session_attrs=primary", {"pipeline_connect": "auto"}, {})
     with pytest.raises(InterfaceError, match="require_auth does not allow"):
-        parse_dsn("require_auth=scram-sha-256", {"pipeline_connect": "password"}, {})
+        parse_dsn(
+            "require_auth=scram-sha-256",
+            {"pipeline_connect": "password", "allow_unverified_pipelining": True},
+            {},
+        )
 
 
 def test_secrets_stay_out_of_repr() -> None:
