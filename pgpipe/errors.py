@@ -172,13 +172,14 @@ class PipelineMismatch(OperationalError):
     with the guess was executed.
     """
 
-    def __init__(self, configured: str, server_method: str) -> None:
+    def __init__(self, configured: str, server_method: str, advice: str | None = None) -> None:
         self.configured = configured
         self.server_method = server_method
+        advice = advice or f"set pipeline_connect to {server_method!r} or 'auto'"
         super().__init__(
             f"pipeline_connect={configured!r} guessed the server's authentication method, but "
-            f"the server asked for {server_method}; set pipeline_connect to {server_method!r} "
-            f"or 'auto', or pass pipeline_connect_fallback=True to reconnect without pipelining"
+            f"the server asked for {server_method}; {advice}, or pass "
+            "pipeline_connect_fallback=True to reconnect without pipelining"
         )
 
 

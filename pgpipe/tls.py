@@ -234,7 +234,10 @@ class TlsChannel:
     def encrypt(self, data: bytes) -> bytes:
         """``data`` as TLS records, after anything already waiting."""
         if data:
-            self._object.write(data)
+            try:
+                self._object.write(data)
+            except ssl.SSLError as exc:
+                raise OperationalError(f"TLS error: {exc.reason or exc}") from None
         return self._outgoing.read()
 
     def decrypt(self, data: bytes) -> tuple[bytes, bool]:

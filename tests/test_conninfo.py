@@ -376,3 +376,13 @@ def test_keyword_strings_round_trip(params: dict[str, str]) -> None:
 @given(st.dictionaries(st.sampled_from([k for k in _KEYS if k != "host"]), values, max_size=6))
 def test_uris_round_trip(params: dict[str, str]) -> None:
     assert parse_conninfo(make_uri(params)) == params
+
+
+def test_the_connection_guide_lists_every_parameter() -> None:
+    from pathlib import Path
+
+    guide = (Path(__file__).parent.parent / "docs" / "connecting.md").read_text()
+    for key, spec in PARAMETERS.items():
+        assert f"`{key}`" in guide, key
+        if spec.env:
+            assert spec.env in guide, spec.env

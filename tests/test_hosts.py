@@ -125,8 +125,8 @@ def test_standby_wanted_but_none_there(
 ) -> None:
     with pytest.raises(pgpipe.OperationalError, match="not in hot standby"):
         adapter.connect(**both(*two_servers, target_session_attrs="standby"))
+    ro = two_servers[1]
     with pytest.raises(pgpipe.OperationalError, match="the session is read-only"):
-        rw, ro = two_servers
         adapter.connect(**both(ro, ro, target_session_attrs="read-write"))
 
 
@@ -239,3 +239,21 @@ def test_requirepeer_on_the_unix_socket(adapter: Adapter, pg_server: TemporaryPo
     assert adapter.connect(**params, requirepeer=owner).query("SELECT 1").rows == [(1,)]
     with pytest.raises(pgpipe.OperationalError, match="requirepeer specifies 'nobody-else'"):
         adapter.connect(**params, requirepeer="nobody-else")
+
+
+def test_a_server_that_does_not_report_its_role_is_asked(
+    adapter: Adapter,
+    two_servers: tuple[TemporaryPostgres, TemporaryPostgres],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Servers before PostgreSQL 14 send no in_hot_standby: one query decides.
+    from pgpipe import aio, sync
+
+    for module in (sync, aio):
+        monkeypatch.setattr(module, "reported_role", lambda parameters: None)
+    rw, ro = two_servers
+    client = adapter.connect(**both(ro, rw, target_session_attrs="read-write"))
+    assert client.query("SHOW port").rows == [(str(rw.port),)]
+    assert client.stats.round_trips == 3 + 1 + 1  # scram startup, the role query, SHOW
+    with pytest.raises(pgpipe.OperationalError, match="not in hot standby"):
+        adapter.connect(**both(rw, ro, target_session_attrs="standby"))

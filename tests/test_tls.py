@@ -303,28 +303,43 @@ def test_require_auth_refuses_before_answering(
 # -- direct negotiation ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("method", "mode", "trips"),
+    [("trust", "trust", 2), ("password", "password", 2), ("md5", "auto", 3), ("scram", "scram", 3)],
+)
 def test_direct_tls_sends_the_client_hello_first(
-    adapter: Adapter, pg_server: TemporaryPostgres, pki: Pki
+    adapter: Adapter, pg_server: TemporaryPostgres, pki: Pki, method: str, mode: str, trips: int
 ) -> None:
     # A TLS terminator in front of the plaintext server behaves like a PostgreSQL 17
     # listening for direct TLS: ClientHello first, ALPN postgresql required.
     backend = (pg_server.host, pg_server.port)
-    with TlsTerminator(pki.server_context(), backend=backend, direct=True) as stub:
-        with FlightCounter("127.0.0.1", stub.port) as proxy:
-            params = login(
-                pg_server,
-                port=proxy.port,
-                sslmode="verify-full",
-                sslrootcert=pki.ca_file,
-                sslnegotiation="direct",
-                pipeline_connect="trust",
-            )
-            client = adapter.connect(**params)
-            assert client.query("SELECT 1").rows == [(1,)]
-            # TLS handshake, then startup and query together.
-            assert client.stats.round_trips == 2 and proxy.round_trips == 2
-        assert stub.first_bytes[0][:1] == b"\x16"  # a TLS handshake record, no SSLRequest
-        assert stub.alpn == ["postgresql"]
+    with (
+        TlsTerminator(pki.server_context(), backend=backend, direct=True) as stub,
+        FlightCounter("127.0.0.1", stub.port) as proxy,
+    ):
+        params = login(
+            pg_server,
+            method,
+            port=proxy.port,
+            sslmode="verify-full",
+            sslrootcert=pki.ca_file,
+            sslnegotiation="direct",
+            pipeline_connect=mode,
+        )
+        if method == "scram":
+            # Behind the terminator PostgreSQL sees no TLS and offers no -PLUS; a
+            # speculative SCRAM-SHA-256-PLUS is refused with advice.
+            with pytest.raises(pgpipe.errors.PipelineMismatch, match="channel_binding='disable'"):
+                adapter.connect(**params).query("SELECT 1")
+            proxy.reset()
+            params["channel_binding"] = "disable"
+        client = adapter.connect(**params)
+        assert client.query("SELECT 1").rows == [(1,)]
+        # The TLS handshake, then what pipelined connect costs without TLS.
+        assert client.stats.round_trips == trips and proxy.round_trips == trips
+    # Every connection opened with a TLS handshake record, no SSLRequest.
+    assert {first[:1] for first in stub.first_bytes} == {b"\x16"}
+    assert set(stub.alpn) == {"postgresql"}
 
 
 def test_direct_tls_needs_the_server_to_select_alpn(adapter: Adapter, pki: Pki) -> None:
@@ -397,3 +412,12 @@ def test_round_trips_with_tls(
         assert proxy.round_trips == expected
         assert client.tls_version == "TLSv1.3"
         assert client.channel_binding is (method == "scram")
+
+
+def test_server_going_away_over_tls(adapter: Adapter, tls_server: TemporaryPostgres) -> None:
+    client = adapter.connect(**login(tls_server, sslmode="require"))
+    tls_server.psql(f"SELECT pg_terminate_backend({client.backend_pid})")
+    with pytest.raises(pgpipe.OperationalError, match="terminating connection"):
+        client.query("SELECT 1")
+    assert client.closed
+    client.close()

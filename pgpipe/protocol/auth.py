@@ -191,7 +191,13 @@ class Authenticator:
         if code == AUTH_SASL:
             offered = self._check_mechanisms(data)
             if self.mechanism not in offered:
-                raise PipelineMismatch(f"scram ({self.mechanism})", f"scram ({', '.join(offered)})")
+                raise PipelineMismatch(
+                    "scram",
+                    f"SASL with {', '.join(offered)}",
+                    f"over TLS pipeline_connect='scram' starts {self.mechanism}, which this "
+                    "server does not offer (a TLS-terminating proxy in between?): use "
+                    "pipeline_connect='auto' or channel_binding='disable'",
+                )
             self._asked = True
             return True
         if code == AUTH_CLEARTEXT_PASSWORD:
