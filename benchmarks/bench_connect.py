@@ -1,16 +1,18 @@
 """Connect + first query through a latency proxy: round trips and wall time, per auth method.
 
-    python benchmarks/bench_connect.py [--latency 20] [--rounds 3] [--json PATH]
+    python benchmarks/bench_connect.py [--latency 20] [--rounds 3] [--tls] [--json PATH]
 
 Every driver opens a fresh connection through the same local proxy, which
 adds ``--latency`` milliseconds in each direction, runs ``SELECT 1`` and
 closes. The proxy counts the round trips after the TCP handshake (times the
 client waited for an answer); wall time is from before connecting to the
 first result. The server is a throwaway PostgreSQL with one user per
-authentication method. TLS is off on the server (pgpipe has no TLS yet), so
-the peers' main rows tell them not to ask for it (``sslmode=disable``); the
-"(default)" rows show what their default ``prefer`` costs: one more round
-trip for an SSLRequest the server declines.
+authentication method. Without ``--tls`` the server has no TLS, so the main
+rows tell every driver not to ask for it (``sslmode=disable``); the
+"(default)" rows show what the default ``prefer`` costs: one more round trip
+for an SSLRequest the server declines. With ``--tls`` the server has a
+certificate (made with trustme) and every driver uses ``sslmode=require``
+(asyncpg ``ssl='require'``, pg8000 an unverified SSLContext).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 import pgpipe
 from pgpipe.cli import BEST_MODE
 from pgpipe.proxy import FlightCounter
-from pgpipe.testing import AUTH_USERS, TemporaryPostgres
+from pgpipe.testing import AUTH_USERS, ServerCertificate, TemporaryPostgres
 
 METHODS = ["trust", "password", "md5", "scram"]
 Login = dict[str, Any]
@@ -77,7 +79,7 @@ def asyncpg_run(login: Login, method: str, ssl: Any = False) -> None:
             user=login["user"],
             password=login["password"],
             database=login["dbname"],
-            ssl=ssl,
+            ssl="require" if login["sslmode"] == "require" else ssl,
         )
         try:
             if await conn.fetchval("SELECT 1") != 1:
@@ -97,12 +99,21 @@ def psycopg_run(login: Login, method: str, sslmode: str = "disable") -> None:
         user=login["user"],
         password=login["password"],
         dbname=login["dbname"],
-        sslmode=sslmode,
+        sslmode="require" if login["sslmode"] == "require" else sslmode,
         autocommit=True,
     ) as conn:
         row = conn.execute("SELECT 1").fetchone()
         if row is None or row[0] != 1:
             raise AssertionError("wrong result")
+
+
+def _unverified() -> Any:
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def pg8000_run(login: Login, method: str) -> None:
@@ -114,6 +125,7 @@ def pg8000_run(login: Login, method: str) -> None:
         host=login["host"],
         port=login["port"],
         database=login["dbname"],
+        ssl_context=_unverified() if login["sslmode"] == "require" else None,
     )
     try:
         if conn.run("SELECT 1") != [[1]]:
@@ -150,13 +162,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency", type=float, default=20.0, help="ms added each way")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="write the raw figures to this file")
+    parser.add_argument("--tls", action="store_true", help="every driver with sslmode=require")
     args = parser.parse_args(argv)
 
-    drivers = [(name, run) for name, run, module in DRIVERS if installed(module)]
+    drivers = [
+        (name, run)
+        for name, run, module in DRIVERS
+        if installed(module) and not (args.tls and "(default)" in name)
+    ]
+    certificate = None
+    if args.tls:
+        import trustme
+
+        ca = trustme.CA()
+        leaf = ca.issue_cert("localhost", "127.0.0.1")
+        chain = b"".join(pem.bytes() for pem in leaf.cert_chain_pems)
+        certificate = ServerCertificate(chain, leaf.private_key_pem.bytes())
     trips: dict[tuple[str, str], list[int]] = {}
     times: dict[tuple[str, str], list[float]] = {}
     with (
-        TemporaryPostgres() as pg,
+        TemporaryPostgres(tls=certificate) as pg,
         FlightCounter(pg.host, pg.port, delay=args.latency / 1000) as proxy,
     ):
         for method in METHODS:
@@ -167,9 +192,12 @@ def main(argv: list[str]) -> int:
                 "user": user,
                 "password": password,
                 "dbname": "pgpipe",
+                "sslmode": "require" if args.tls else "disable",
             }
             for _ in range(args.rounds):
                 for name, run in drivers:
+                    # Let the previous connection's goodbye (a TLS close_notify) pass first.
+                    time.sleep(2 * args.latency / 1000 + 0.02)
                     proxy.reset()
                     started = time.perf_counter()
                     run(login, method)
@@ -182,6 +210,7 @@ def main(argv: list[str]) -> int:
     print(
         f"python {platform.python_version()}, PostgreSQL {version}, proxy adding "
         f"{args.latency:g} ms each way, {args.rounds} connections per cell (median)"
+        + (", TLS (sslmode=require)" if args.tls else ", no TLS")
     )
     print("\nround trips after TCP to the first result / wall time (ms) / time vs asyncpg\n")
     header = f"{'driver':<36}" + "".join(f"{m:>22}" for m in METHODS)

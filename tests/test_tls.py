@@ -421,3 +421,67 @@ def test_server_going_away_over_tls(adapter: Adapter, tls_server: TemporaryPostg
         client.query("SELECT 1")
     assert client.closed
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "version"),
+    [
+        ({"ssl_min_protocol_version": "TLSv1.3"}, "TLSv1.3"),
+        ({"ssl_max_protocol_version": "TLSv1.2"}, "TLSv1.2"),
+    ],
+)
+def test_protocol_versions(
+    adapter: Adapter, tls_server: TemporaryPostgres, settings: dict[str, str], version: str
+) -> None:
+    client = adapter.connect(**login(tls_server, sslmode="require", **settings))
+    assert client.tls_version == version
+    assert client.query("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").rows == [
+        (version,)
+    ]
+
+
+def test_system_roots_verify_the_host_name(pki: Pki) -> None:
+    from pgpipe.conninfo import parse_dsn
+    from pgpipe.tls import make_context
+
+    context = make_context(parse_dsn("sslrootcert=system", {}, {}), {})
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() or context.cert_store_stats()["x509_ca"] >= 0
+    # require with no root file: encrypted, nothing checked; with one: the chain.
+    loose = make_context(
+        parse_dsn("sslmode=require", {}, {"HOME": "/nonexistent"}), {"HOME": "/nonexistent"}
+    )
+    assert loose.verify_mode == ssl.CERT_NONE
+    chained = make_context(parse_dsn(f"sslmode=require sslrootcert={pki.ca_file}", {}, {}), {})
+    assert chained.verify_mode == ssl.CERT_REQUIRED and not chained.check_hostname
+
+
+def test_revoked_certificate(adapter: Adapter, tls_server: TemporaryPostgres, pki: Pki) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = serialization.load_pem_private_key(pki.ca.private_key_pem.bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert_pem.bytes())
+    server_cert = x509.load_pem_x509_certificate(pki.server.cert_chain_pems[0].bytes())
+    revoked = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(server_cert.serial_number)
+        .revocation_date(now)
+        .build()
+    )
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - datetime.timedelta(minutes=1))
+        .next_update(now + datetime.timedelta(days=1))
+        .add_revoked_certificate(revoked)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    crl_file = pki.write("revoked.crl", crl.public_bytes(serialization.Encoding.PEM))
+    params = login(tls_server, sslmode="verify-full", sslrootcert=pki.ca_file)
+    with pytest.raises(pgpipe.OperationalError, match="revoked"):
+        adapter.connect(**params, sslcrl=crl_file)
+    assert server_sees_tls(adapter.connect(**params))
