@@ -13,8 +13,10 @@ a second pass that takes any server.
 
 from __future__ import annotations
 
+import pwd
 import random
 import socket
+import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -45,12 +47,14 @@ class Attempt:
 
     def retry_same_host(self) -> bool:
         """Whether the host's next attempt (other TLS choice) is worth making."""
-        error = self.error
+        # The server's own ErrorResponse carries a SQLSTATE; a refused or
+        # dropped TCP connection does not, and retrying it would not help.
+        refused = isinstance(self.error, errors.DatabaseError) and "C" in self.error.fields
         mode = self.params.sslmode
         if mode == "allow":
-            return isinstance(error, errors.DatabaseError)
+            return refused
         if mode == "prefer":
-            return self.tls_failed or (self.tls_used and isinstance(error, errors.DatabaseError))
+            return self.tls_failed or (self.tls_used and refused)
         return False
 
 
@@ -64,11 +68,14 @@ def attempts(
     target = params.target_session_attrs
     passes = ("standby", "any") if target == "prefer-standby" else (target,)
     password_file = params.passfile or passfile.default_path(environ)
+    passwords: dict[Host, str | None] = {}
     for wanted in passes:
         for host in hosts:
-            password = params.password
-            if password is None:
-                password = passfile.lookup(password_file, host, params.dbname, params.user)
+            if host not in passwords:
+                passwords[host] = params.password or passfile.lookup(
+                    password_file, host, params.dbname, params.user
+                )
+            password = passwords[host]
             # As libpq, no TLS over a Unix socket.
             choices = (
                 (False,) if host.is_unix_socket else _TLS_ATTEMPTS.get(params.sslmode, (True,))
@@ -96,6 +103,12 @@ def reported_role(parameters: Mapping[str, str]) -> tuple[bool, bool] | None:
     if standby is None or read_only is None:
         return None
     return standby == "on", read_only == "on" or standby == "on"
+
+
+def queried_role(rows: list[tuple[object, ...]]) -> tuple[bool, bool]:
+    """(in hot standby, read-only) from the rows ROLE_QUERY returned."""
+    standby, read_only = rows[0]
+    return standby == "true", read_only == "on"
 
 
 def failure(tried: list[Attempt]) -> BaseException:
@@ -131,9 +144,6 @@ def check_peer(sock: socket.socket, requirepeer: str | None) -> None:
     """``requirepeer``: the server process must run as this operating-system user."""
     if not requirepeer:
         return
-    import pwd
-    import struct
-
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _, uid, _ = struct.unpack("3i", creds)
     try:

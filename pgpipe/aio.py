@@ -23,6 +23,7 @@ from pgpipe._dial import (
     attempts,
     failure,
     open_address,
+    queried_role,
     reported_role,
     role_mismatch,
     tune_socket,
@@ -42,7 +43,7 @@ from pgpipe._session import (
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
-from pgpipe.tls import SSL_REQUEST, TlsChannel, accepts_tls, make_context
+from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _Op = TypeVar("_Op", bound=Operation)
 
@@ -72,32 +73,20 @@ class _Protocol(asyncio.Protocol):
         self._session = session
         raw, self.raw = bytes(self.raw), bytearray()
         if raw:
-            self._feed(raw, count=False)
+            self._feed(session, raw)
         if self.eof:
-            self._feed(b"", count=False)
+            self._feed(session, b"")
 
     def data_received(self, data: bytes) -> None:
         if self._session is None:
-            self._stats.received(len(data))
             self.raw += data
         else:
-            self._feed(data, count=True)
+            self._feed(self._session, data)
         self._wake()
 
-    def _feed(self, data: bytes, *, count: bool) -> None:
-        session = self._session
-        if session is None:
-            return
+    def _feed(self, session: Session, data: bytes) -> None:
         try:
-            if count:
-                session.receive_data(data)
-            else:
-                # Already counted while raw.
-                stats, session.stats = session.stats, Stats()
-                try:
-                    session.receive_data(data)
-                finally:
-                    session.stats = stats
+            session.receive_data(data)
         except errors.ProtocolError:
             # A dead core refuses data; the waiting task's next_event() raises why.
             pass
@@ -110,7 +99,7 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         if self._session is not None:
-            self._feed(b"", count=False)
+            self._feed(self._session, b"")
         self._wake()
 
     def _wake(self) -> None:
@@ -132,6 +121,7 @@ class _Protocol(asyncio.Protocol):
             await self.wait()
         data = bytes(self.raw)
         self.raw.clear()
+        self._stats.received(len(data))
         return data
 
 
@@ -145,25 +135,16 @@ async def _negotiate_tls(
     transport: asyncio.Transport, protocol: _Protocol, attempt: Attempt, stats: Stats
 ) -> TlsChannel | None:
     """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"."""
-    params = attempt.params
-    context = make_context(params, os.environ)
-    if params.sslnegotiation != "direct":
-        _send(transport, SSL_REQUEST, stats)
-        answer = await protocol.read_raw()
-        if not accepts_tls(answer, params.sslmode != "prefer", params.address()):
-            return None
-    channel = TlsChannel(context, params, params.hosts[0])
+    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
     try:
-        done = channel.handshake()
-        while not done:
-            _send(transport, channel.data_to_send(), stats)
-            done = channel.handshake(await protocol.read_raw())
+        while not negotiation.done:
+            _send(transport, negotiation.data_to_send(), stats)
+            negotiation.receive_data(await protocol.read_raw())
     except errors.OperationalError:
-        attempt.tls_failed = True
+        attempt.tls_failed = negotiation.handshaking
         raise
-    # The client's Finished message waits in the channel and leaves with the startup.
-    attempt.tls_used = True
-    return channel
+    attempt.tls_used = negotiation.channel is not None
+    return negotiation.channel
 
 
 class AsyncConnection(ConnectionState):
@@ -265,9 +246,9 @@ class AsyncConnection(ConnectionState):
         """target_session_attrs: refuse (and close) a server whose role does not fit."""
         role = reported_role(self._session.core.parameters)
         if role is None:
-            op = await self._run(self._session.query(ROLE_QUERY, ()))
-            standby, read_only = op.result().rows[0]
-            role = (standby == "true", read_only == "on")
+            role = queried_role(
+                (await self._run(self._session.query(ROLE_QUERY, ()))).result().rows
+            )
         why = role_mismatch(target, *role)
         if why is not None:
             await self.close()

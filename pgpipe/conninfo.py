@@ -29,7 +29,6 @@ class Parameter:
     env: str | None = None
     default: str | None = None
     choices: tuple[str, ...] = ()
-    secret: bool = False
 
 
 _ONOFF: Final = ("0", "1")
@@ -40,7 +39,7 @@ PARAMETERS: Final[Mapping[str, Parameter]] = {
     "port": Parameter("PGPORT", "5432"),
     "dbname": Parameter("PGDATABASE"),
     "user": Parameter("PGUSER"),
-    "password": Parameter("PGPASSWORD", secret=True),
+    "password": Parameter("PGPASSWORD"),
     "passfile": Parameter("PGPASSFILE"),
     "service": Parameter("PGSERVICE"),
     "require_auth": Parameter("PGREQUIREAUTH"),
@@ -64,7 +63,7 @@ PARAMETERS: Final[Mapping[str, Parameter]] = {
     "sslcompression": Parameter(None, "0", _ONOFF),
     "sslcert": Parameter("PGSSLCERT"),
     "sslkey": Parameter("PGSSLKEY"),
-    "sslpassword": Parameter(secret=True),
+    "sslpassword": Parameter(),
     "sslcertmode": Parameter("PGSSLCERTMODE", "allow", ("disable", "allow")),
     "sslrootcert": Parameter("PGSSLROOTCERT"),
     "sslcrl": Parameter("PGSSLCRL"),
@@ -193,10 +192,6 @@ class ConnectParams:
     def to(self, host: Host, password: str | None) -> ConnectParams:
         """These parameters aimed at one host, with the password found for it."""
         return replace(self, hosts=(host,), password=password)
-
-    @property
-    def wants_tls(self) -> bool:
-        return self.sslmode not in ("disable", "allow")
 
 
 # -- connection strings -------------------------------------------------------
@@ -502,15 +497,14 @@ def _build(
     encoding = values.get("client_encoding")
     if encoding and encoding.upper().replace("-", "") not in ("UTF8", "UNICODE", "AUTO"):
         raise InterfaceError(f"pgpipe speaks UTF8 only, not client_encoding {encoding!r}")
-    for key, spec in PARAMETERS.items():
-        if spec.choices:
-            _choice(values, key)
+    # Every parameter with a fixed set of values is checked, used or not.
+    chosen = {key: _choice(values, key) for key, spec in PARAMETERS.items() if spec.choices}
     context = extra.get("ssl")
     if context is not None and not isinstance(context, ssl.SSLContext):
         raise InterfaceError("ssl must be an ssl.SSLContext")
     user = values.get("user") or environ.get("USER") or "postgres"
     require_auth = values.get("require_auth")
-    sslmode = _choice(values, "sslmode")
+    sslmode = chosen["sslmode"]
     if (
         context is not None
         and sslmode in ("disable", "allow", "prefer")
@@ -528,24 +522,24 @@ def _build(
         options=values.get("options"),
         server_settings=server_settings,
         sslmode=sslmode,
-        sslnegotiation=_choice(values, "sslnegotiation"),
+        sslnegotiation=chosen["sslnegotiation"],
         sslrootcert=values.get("sslrootcert") or None,
         sslcert=values.get("sslcert") or None,
         sslkey=values.get("sslkey") or None,
         sslpassword=values.get("sslpassword"),
-        sslcertmode=_choice(values, "sslcertmode"),
+        sslcertmode=chosen["sslcertmode"],
         sslcrl=values.get("sslcrl") or None,
         sslcrldir=values.get("sslcrldir") or None,
-        sslsni=_choice(values, "sslsni") == "1",
-        ssl_min_protocol_version=_choice(values, "ssl_min_protocol_version"),
-        ssl_max_protocol_version=_choice(values, "ssl_max_protocol_version") or None,
+        sslsni=chosen["sslsni"] == "1",
+        ssl_min_protocol_version=chosen["ssl_min_protocol_version"],
+        ssl_max_protocol_version=chosen["ssl_max_protocol_version"] or None,
         ssl=context,
-        channel_binding=_choice(values, "channel_binding"),
+        channel_binding=chosen["channel_binding"],
         require_auth=parse_require_auth(require_auth) if require_auth else None,
         requirepeer=values.get("requirepeer") or None,
-        target_session_attrs=_choice(values, "target_session_attrs"),
-        load_balance_hosts=_choice(values, "load_balance_hosts"),
-        keepalives=_choice(values, "keepalives") == "1",
+        target_session_attrs=chosen["target_session_attrs"],
+        load_balance_hosts=chosen["load_balance_hosts"],
+        keepalives=chosen["keepalives"] == "1",
         keepalives_idle=_integer(values, "keepalives_idle"),
         keepalives_interval=_integer(values, "keepalives_interval"),
         keepalives_count=_integer(values, "keepalives_count"),
@@ -562,11 +556,15 @@ def _build(
 _GUESSED_METHOD: Final = {"trust": "none", "password": "password", "scram": "scram-sha-256"}
 
 
+def verifies_peer(context: ssl.SSLContext) -> bool:
+    """Whether a handshake with this context proves the server is the host named."""
+    return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
 def _verifies_server(params: ConnectParams) -> bool:
     """Whether every connection these parameters allow proves the server's identity."""
-    context = params.ssl
-    if context is not None:
-        return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    if params.ssl is not None:
+        return verifies_peer(params.ssl)
     return params.sslmode == "verify-full"
 
 

@@ -24,6 +24,7 @@ from pgpipe._dial import (
     attempts,
     failure,
     open_address,
+    queried_role,
     reported_role,
     role_mismatch,
     tune_socket,
@@ -43,7 +44,7 @@ from pgpipe._session import (
 from pgpipe.conninfo import ConnectParams, parse_dsn
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
-from pgpipe.tls import SSL_REQUEST, TlsChannel, accepts_tls, make_context
+from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _RECV_SIZE = 1 << 16
 _Op = TypeVar("_Op", bound=Operation)
@@ -98,25 +99,16 @@ def _negotiate_tls(
     sock: socket.socket, attempt: Attempt, deadline: float | None, stats: Stats
 ) -> TlsChannel | None:
     """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"."""
-    params = attempt.params
-    context = make_context(params, os.environ)
-    if params.sslnegotiation != "direct":
-        _send(sock, SSL_REQUEST, stats)
-        answer = _recv(sock, deadline, stats)
-        if not accepts_tls(answer, params.sslmode != "prefer", params.address()):
-            return None
-    channel = TlsChannel(context, params, params.hosts[0])
+    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
     try:
-        done = channel.handshake()
-        while not done:
-            _send(sock, channel.data_to_send(), stats)
-            done = channel.handshake(_recv(sock, deadline, stats))
+        while not negotiation.done:
+            _send(sock, negotiation.data_to_send(), stats)
+            negotiation.receive_data(_recv(sock, deadline, stats))
     except errors.OperationalError:
-        attempt.tls_failed = True
+        attempt.tls_failed = negotiation.handshaking
         raise
-    # The client's Finished message waits in the channel and leaves with the startup.
-    attempt.tls_used = True
-    return channel
+    attempt.tls_used = negotiation.channel is not None
+    return negotiation.channel
 
 
 class Connection(ConnectionState):
@@ -201,8 +193,7 @@ class Connection(ConnectionState):
         """target_session_attrs: refuse (and close) a server whose role does not fit."""
         role = reported_role(self._session.core.parameters)
         if role is None:
-            standby, read_only = self._run(self._session.query(ROLE_QUERY, ())).result().rows[0]
-            role = (standby == "true", read_only == "on")
+            role = queried_role(self._run(self._session.query(ROLE_QUERY, ())).result().rows)
         why = role_mismatch(target, *role)
         if why is not None:
             self.close()

@@ -25,7 +25,7 @@ import struct
 from collections.abc import Mapping
 from typing import Final
 
-from pgpipe.conninfo import ConnectParams, Host
+from pgpipe.conninfo import ConnectParams, Host, verifies_peer
 from pgpipe.errors import InterfaceError, OperationalError, ProtocolError
 
 SSL_REQUEST: Final = struct.pack("!ii", 8, (1234 << 16) | 5679)
@@ -148,11 +148,6 @@ def _load_client_certificate(
         raise InterfaceError(f"could not read client certificate: {exc.strerror or exc}") from None
 
 
-def verifies_peer(context: ssl.SSLContext) -> bool:
-    """Whether a handshake with this context proves the server is the host named."""
-    return context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-
-
 # -- the SSLRequest answer ---------------------------------------------------------
 
 
@@ -272,6 +267,53 @@ class TlsChannel:
         """tls-server-end-point data (RFC 5929): the hash of the server's certificate."""
         der = self._object.getpeercert(binary_form=True)
         return None if der is None else certificate_hash(der)
+
+
+class Negotiation:
+    """SSLRequest (unless direct) and the TLS handshake, sans-IO.
+
+    The caller sends ``data_to_send()`` and feeds what comes back to
+    ``receive_data`` until ``done``; then ``channel`` is the TLS channel, or
+    None when the server answered "N" and plaintext is allowed. The client's
+    Finished message stays in the channel, to leave with the startup.
+    """
+
+    __slots__ = ("_context", "_params", "_request", "channel", "done")
+
+    def __init__(self, context: ssl.SSLContext, params: ConnectParams) -> None:
+        self._context = context
+        self._params = params
+        self.channel: TlsChannel | None = None
+        self.done = False
+        self._request = b""
+        if params.sslnegotiation == "direct":
+            self._start()
+        else:
+            self._request = SSL_REQUEST
+
+    def _start(self) -> None:
+        self.channel = TlsChannel(self._context, self._params, self._params.hosts[0])
+        self.done = self.channel.handshake()
+
+    @property
+    def handshaking(self) -> bool:
+        return self.channel is not None
+
+    def data_to_send(self) -> bytes:
+        if self.channel is None:
+            data, self._request = self._request, b""
+            return data
+        return b"" if self.done else self.channel.data_to_send()
+
+    def receive_data(self, data: bytes) -> None:
+        if self.channel is not None:
+            self.done = self.channel.handshake(data)
+            return
+        params = self._params
+        if accepts_tls(data, params.sslmode != "prefer", params.address()):
+            self._start()
+        else:
+            self.done = True
 
 
 def describe_verification_error(exc: ssl.SSLCertVerificationError) -> str:

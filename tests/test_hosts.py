@@ -257,3 +257,16 @@ def test_a_server_that_does_not_report_its_role_is_asked(
     assert client.stats.round_trips == 3 + 1 + 1  # scram startup, the role query, SHOW
     with pytest.raises(pgpipe.OperationalError, match="not in hot standby"):
         adapter.connect(**both(rw, ro, target_session_attrs="standby"))
+
+
+@pytest.mark.parametrize("sslmode", ["allow", "prefer"])
+def test_only_a_server_refusal_is_retried_on_the_same_host(sslmode: str) -> None:
+    from pgpipe._dial import Attempt
+    from pgpipe.conninfo import parse_dsn
+
+    params = parse_dsn(f"host=h sslmode={sslmode}", {}, {})
+    attempt = Attempt(params, tls=sslmode == "prefer", target="any", tls_used=True)
+    attempt.error = pgpipe.OperationalError("could not connect to h:5432: Connection refused")
+    assert not attempt.retry_same_host()
+    attempt.error = pgpipe.errors.from_fields({"S": "FATAL", "C": "28000", "M": "no entry"})
+    assert attempt.retry_same_host()
