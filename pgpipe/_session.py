@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from pgpipe import errors
+from pgpipe._transaction import TransactionStatus
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.connection import ProtocolConnection, State
@@ -702,6 +703,26 @@ def interrupted(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else f"interrupted by {type(exc).__name__}"
 
 
+def timeout_error(why: str, op: Operation, in_sync: bool, state: ConnectionState) -> errors.Error:
+    """What a timed-out or cancelled call raises, once the cancel was handled."""
+    error = op.error
+    if not in_sync:
+        message = f"{why}; the connection is closed ({state.closed_reason})"
+    elif isinstance(error, errors.QueryCanceled):
+        message = f"{why} and was cancelled; the connection is ready for the next one"
+    elif error is None:
+        message = (
+            f"{why}; it completed before the cancel reached the server (its effects stand), "
+            "and the connection is ready for the next one"
+        )
+    else:
+        message = f"{why}; it failed meanwhile: {error}"
+    fields = error.fields if isinstance(error, errors.DatabaseError) else None
+    timeout = errors.QueryTimeout(message, closed=not in_sync, fields=fields)
+    timeout.__cause__ = error
+    return timeout
+
+
 class ConnectionState:
     """The read-only state both adapters' connections expose."""
 
@@ -721,9 +742,9 @@ class ConnectionState:
         return self._closed_reason
 
     @property
-    def transaction_status(self) -> str:
-        """ "I" idle, "T" in a transaction block, "E" in a failed transaction block."""
-        return self._session.core.transaction_status
+    def transaction_status(self) -> TransactionStatus:
+        """IDLE ("I"), IN_TRANSACTION ("T") or FAILED ("E"), from the last ReadyForQuery."""
+        return TransactionStatus(self._session.core.transaction_status)
 
     @property
     def parameters(self) -> dict[str, str]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable, Sequence
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors, servicefile
+from pgpipe._cancel import CancelExchange, cancel_key
 from pgpipe._dial import (
     ROLE_QUERY,
     Attempt,
@@ -39,8 +41,10 @@ from pgpipe._session import (
     TypeInfo,
     interrupted,
     scram_nonce,
+    timeout_error,
 )
-from pgpipe.conninfo import ConnectParams, parse_dsn
+from pgpipe._transaction import Block
+from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
 from pgpipe.tls import Negotiation, TlsChannel, make_context
@@ -125,6 +129,12 @@ class _Protocol(asyncio.Protocol):
         return data
 
 
+def _peer(transport: asyncio.Transport) -> tuple[int, Any]:
+    sock = transport.get_extra_info("socket")
+    family = sock.family if sock is not None else socket.AF_INET
+    return family, transport.get_extra_info("peername")
+
+
 def _send(transport: asyncio.Transport, data: bytes, stats: Stats) -> None:
     if data:
         transport.write(data)
@@ -153,13 +163,16 @@ class AsyncConnection(ConnectionState):
     One operation at a time: a second concurrent call raises InterfaceError.
     """
 
-    __slots__ = ("_busy", "_protocol", "_startup", "_transport")
+    __slots__ = ("_busy", "_depth", "_peer", "_protocol", "_startup", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol, session: Session) -> None:
         super().__init__(session)
         self._transport = transport
         self._protocol = protocol
         self._busy = False
+        self._depth = 0  # transaction() blocks open
+        # Where a CancelRequest goes: the very address this transport reached.
+        self._peer: tuple[int, Any] = _peer(transport)
         # With pipelined connect, the startup finishes inside the first call.
         self._startup: Startup | None = session.startup()
 
@@ -254,8 +267,9 @@ class AsyncConnection(ConnectionState):
             await self.close()
             raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
-    async def _call(self, make: Callable[[Session], _Op]) -> _Op:
+    async def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup."""
+        limit = seconds(timeout, "timeout") or self._session.params.command_timeout
         op = make(self._begin())
         if self._startup is not None:
             try:
@@ -265,7 +279,7 @@ class AsyncConnection(ConnectionState):
                     raise
                 await self._fall_back()
                 op = make(self._session)
-        return await self._run(op)
+        return await self._run(op, limit)
 
     async def _fall_back(self) -> None:
         """Reconnect once without pipelining, after a wrong guess closed the connection."""
@@ -275,6 +289,7 @@ class AsyncConnection(ConnectionState):
         fresh._session.stats = stats
         self._transport, self._protocol = fresh._transport, fresh._protocol
         self._session, self._startup = fresh._session, None
+        self._peer = fresh._peer
         self._closed_reason = None
 
     def __repr__(self) -> str:
@@ -291,28 +306,25 @@ class AsyncConnection(ConnectionState):
             raise errors.InterfaceError("another operation is in progress on this connection")
         return self._session
 
-    async def _run(self, op: _Op) -> _Op:
+    async def _run(self, op: _Op, limit: float | None = None) -> _Op:
+        """Run ``op`` to its end; after ``limit`` seconds, or when the task is
+        cancelled, cancel it and bring the connection back in sync."""
         self._busy = True
-        session = self._session
-        core = session.core
-        protocol = self._protocol
         try:
-            while True:
-                if op.in_rows:
-                    rows = core.next_rows()
-                    if rows:
-                        op.feed_rows(rows)
-                        continue
-                event = core.next_event()
-                if event is NEED_DATA:
-                    data = session.data_to_send()
-                    if data:
-                        self._transport.write(data)
-                    if protocol.failure is not None:
-                        raise protocol.failure
-                    await protocol.wait()
-                elif op.feed(event):
-                    break
+            if limit is None:
+                await self._pump(op)
+            else:
+                async with asyncio.timeout(limit):
+                    await self._pump(op)
+        except TimeoutError:
+            why = f"the statement timed out after {limit:g} s"
+            raise timeout_error(why, op, await self._cancel_and_drain(op, why), self) from None
+        except asyncio.CancelledError:
+            if isinstance(op, Startup):
+                self._abort("startup cancelled")
+            else:
+                await self._cancel_and_drain(op, "the task running the statement was cancelled")
+            raise
         except BaseException as exc:
             self._abort(interrupted(exc))
             raise
@@ -322,6 +334,76 @@ class AsyncConnection(ConnectionState):
             self._abort(str(op.error) if op.error else "the server closed the connection")
         return op
 
+    async def _pump(self, op: Operation) -> None:
+        """Send what the core queued and feed ``op`` until it is done."""
+        session = self._session
+        core = session.core
+        protocol = self._protocol
+        while True:
+            if op.in_rows:
+                rows = core.next_rows()
+                if rows:
+                    op.feed_rows(rows)
+                    continue
+            event = core.next_event()
+            if event is NEED_DATA:
+                data = session.data_to_send()
+                if data:
+                    self._transport.write(data)
+                if protocol.failure is not None:
+                    raise protocol.failure
+                await protocol.wait()
+            elif op.feed(event):
+                return
+
+    async def _cancel_and_drain(self, op: Operation, why: str) -> bool:
+        """Cancel the running statement and read to its end within cancel_timeout.
+
+        True when the connection is back in sync; False when it had to be closed.
+        A second cancellation meanwhile closes the connection.
+        """
+        limit = self._session.params.cancel_timeout
+        try:
+            async with asyncio.timeout(limit):
+                await self._send_cancel()
+                await self._pump(op)
+        except TimeoutError:
+            self._abort(
+                f"{why}; the server did not end the cancelled statement within "
+                f"cancel_timeout ({limit:g} s)"
+            )
+            return False
+        except (OSError, errors.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self._abort(f"{why}; cancelling it failed: {reason}")
+            return False
+        except BaseException as exc:
+            self._abort(f"{why}; then {interrupted(exc)}")
+            raise
+        if self._session.is_closed:
+            self._abort(f"{why}; then {op.error or 'the server closed the connection'}")
+            return False
+        return True
+
+    async def _send_cancel(self) -> None:
+        """One CancelRequest on a new connection to the same address; returns once the
+        server closed it (the backend has been signalled)."""
+        key = cancel_key(self._session.core.backend_key)
+        exchange = CancelExchange(self._session.params, key, self._session.tls is not None)
+        family, address = self._peer
+        if family == socket.AF_UNIX:
+            reader, writer = await asyncio.open_unix_connection(address)
+        else:
+            reader, writer = await asyncio.open_connection(address[0], address[1])
+        try:
+            while not exchange.done:
+                data = exchange.data_to_send()
+                if data:
+                    writer.write(data)
+                exchange.receive_data(await reader.read(1 << 16))
+        finally:
+            writer.close()
+
     def _abort(self, reason: str) -> None:
         if self._closed_reason is None:
             self._closed_reason = reason
@@ -329,19 +411,83 @@ class AsyncConnection(ConnectionState):
 
     # -- public API ----------------------------------------------------------
 
-    async def query(self, sql: str, *params: object) -> Result:
-        """Run one statement; parameter types are inferred from the Python values."""
-        return (await self._call(lambda s: s.query(sql, params))).result()
+    async def query(self, sql: str, *params: object, timeout: float | None = None) -> Result:
+        """Run one statement; parameter types are inferred from the Python values.
+
+        After ``timeout`` seconds (default: the connection's ``command_timeout``),
+        or when the task is cancelled, the statement is cancelled on the server
+        and the connection brought back in sync (see ``cancel_timeout``).
+        """
+        return (await self._call(lambda s: s.query(sql, params), timeout)).result()
 
     async def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]]
+        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
     ) -> Result:
         """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        return (await self._call(lambda s: s.query_with_param_types(sql, params))).result()
+        op = await self._call(lambda s: s.query_with_param_types(sql, params), timeout)
+        return op.result()
 
-    async def execute(self, sql: str) -> list[Result]:
+    async def execute(self, sql: str, *, timeout: float | None = None) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        return (await self._call(lambda s: s.execute(sql))).result()
+        return (await self._call(lambda s: s.execute(sql), timeout)).result()
+
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self,
+        *,
+        isolation: str | None = None,
+        read_only: bool = False,
+        deferrable: bool = False,
+    ) -> AsyncIterator[AsyncConnection]:
+        """A transaction block: COMMIT when the block ends, ROLLBACK when it raises.
+
+        Inside another transaction it is a savepoint; see
+        ``Connection.transaction``.
+        """
+        block = Block(isolation, read_only, deferrable)
+        await self.execute(block.enter(self.transaction_status, self._depth))
+        self._depth += 1
+        try:
+            yield self
+        except BaseException:
+            self._depth -= 1
+            statement, _ = block.exit(self.transaction_status, failed=True)
+            if statement is not None and not self.closed:
+                # The block's own exception is what the caller needs to see; a
+                # rollback that fails leaves the connection closed and says why.
+                with contextlib.suppress(errors.Error):
+                    await self.execute(statement)
+            raise
+        self._depth -= 1
+        if self._closed_reason is not None:
+            raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
+        statement, error = block.exit(self.transaction_status, failed=False)
+        if statement is not None:
+            await self.execute(statement)
+        if error is not None:
+            raise error
+
+    async def cancel(self) -> None:
+        """Ask the server to cancel the statement this connection is running.
+
+        For use from another task; returns once the server has taken the
+        request (or after ``cancel_timeout``). The call running the statement
+        raises ``QueryCanceled`` and the connection stays usable. Cancelling
+        the task that runs the statement does this by itself.
+        """
+        if self.closed or self._session.core.backend_key is None:
+            return
+        try:
+            async with asyncio.timeout(self._session.params.cancel_timeout):
+                await self._send_cancel()
+        except TimeoutError:
+            raise errors.OperationalError(
+                "could not send the cancel request: no answer within cancel_timeout"
+            ) from None
+        except OSError as exc:
+            raise errors.OperationalError(
+                f"could not send the cancel request: {exc.strerror or exc}"
+            ) from None
 
     async def register_type(
         self,

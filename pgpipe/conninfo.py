@@ -97,11 +97,17 @@ _KEYWORD_ONLY: Final = frozenset(
         "pipeline_connect",
         "pipeline_connect_fallback",
         "allow_unverified_pipelining",
+        "command_timeout",
+        "cancel_timeout",
     }
 )
 _PIPELINE_MODES: Final = ("auto", "trust", "password", "scram")
 _AUTH_METHODS: Final = ("password", "md5", "scram-sha-256", "none", "gss", "sspi")
 _VERIFYING: Final = ("verify-ca", "verify-full")
+
+DEFAULT_CANCEL_TIMEOUT: Final = 5.0
+"""Seconds a cancelled statement has to end (the cancel sent, the rest read) before
+pgpipe closes the connection instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +176,8 @@ class ConnectParams:
     pipeline_connect: str | None = None
     pipeline_connect_fallback: bool = False
     allow_unverified_pipelining: bool = False
+    command_timeout: float | None = None
+    cancel_timeout: float = DEFAULT_CANCEL_TIMEOUT
 
     @property
     def host(self) -> str:
@@ -374,6 +382,17 @@ def _timeout(values: Mapping[str, str]) -> float | None:
     return max(seconds, 2.0) if seconds > 0 else None
 
 
+def seconds(value: object, name: str) -> float | None:
+    """A timeout in seconds from a keyword argument: None (no limit) or a positive number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InterfaceError(f"{name} must be a number of seconds or None, not {value!r}")
+    if not value > 0 or value == float("inf"):
+        raise InterfaceError(f"{name} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
 def _ports(values: Mapping[str, str], count: int) -> list[int]:
     raw = (values.get("port") or "").split(",")
     if len(raw) == 1:
@@ -547,6 +566,9 @@ def _build(
         pipeline_connect=_pipeline_mode(extra.get("pipeline_connect")),
         pipeline_connect_fallback=bool(extra.get("pipeline_connect_fallback", False)),
         allow_unverified_pipelining=bool(extra.get("allow_unverified_pipelining", False)),
+        command_timeout=seconds(extra.get("command_timeout"), "command_timeout"),
+        cancel_timeout=seconds(extra.get("cancel_timeout"), "cancel_timeout")
+        or DEFAULT_CANCEL_TIMEOUT,
     )
     _check(params)
     return params

@@ -12,12 +12,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors, servicefile
+from pgpipe._cancel import CancelExchange, cancel_key
 from pgpipe._dial import (
     ROLE_QUERY,
     Attempt,
@@ -40,8 +42,10 @@ from pgpipe._session import (
     TypeInfo,
     interrupted,
     scram_nonce,
+    timeout_error,
 )
-from pgpipe.conninfo import ConnectParams, parse_dsn
+from pgpipe._transaction import Block
+from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Result
 from pgpipe.tls import Negotiation, TlsChannel, make_context
@@ -119,15 +123,23 @@ class Connection(ConnectionState):
     [(42,)]
     """
 
-    __slots__ = ("_lock", "_sock", "_startup")
+    __slots__ = ("_depth", "_lock", "_peer", "_sending", "_sock", "_startup", "_timed", "_unsent")
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
         super().__init__(session)
         self._sock = sock
+        # Where a CancelRequest goes: the very address this socket reached.
+        self._peer: tuple[int, Any] = (sock.family, sock.getpeername())
         # One operation at a time: another thread waits for the current one to finish.
         self._lock = threading.Lock()
         # With pipelined connect, the startup finishes inside the first call.
         self._startup: Startup | None = session.startup()
+        # Bytes the core queued that the socket has not taken yet, and whether a
+        # send is under way (an interrupt then leaves an unknown amount sent).
+        self._unsent = bytearray()
+        self._sending = False
+        self._timed = True  # the socket has a timeout set
+        self._depth = 0  # transaction() blocks open
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection:
@@ -199,8 +211,9 @@ class Connection(ConnectionState):
             self.close()
             raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
-    def _call(self, make: Callable[[Session], _Op]) -> _Op:
+    def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup."""
+        limit = seconds(timeout, "timeout") or self._session.params.command_timeout
         with self._lock:
             self._check_open()
             op = make(self._session)
@@ -212,7 +225,7 @@ class Connection(ConnectionState):
                         raise
                     self._fall_back()
                     op = make(self._session)
-            return self._run(op)
+            return self._run(op, None if limit is None else time.monotonic() + limit, limit)
 
     def _fall_back(self) -> None:
         """Reconnect once without pipelining, after a wrong guess closed the connection."""
@@ -221,6 +234,7 @@ class Connection(ConnectionState):
         stats.add(fresh._session.stats)
         fresh._session.stats = stats
         self._sock, self._session, self._startup = fresh._sock, fresh._session, None
+        self._peer, self._timed = fresh._peer, fresh._timed
         self._closed_reason = None
 
     def __repr__(self) -> str:
@@ -229,32 +243,26 @@ class Connection(ConnectionState):
 
     # -- the I/O loop --------------------------------------------------------
 
-    def _run(self, op: _Op, deadline: float | None = None) -> _Op:
-        session = self._session
-        core = session.core
-        sock = self._sock
+    def _run(self, op: _Op, deadline: float | None = None, limit: float | None = None) -> _Op:
+        """Run ``op`` to its end; past ``deadline`` (``limit`` seconds after the call
+        began), or on KeyboardInterrupt, cancel it and bring the connection back in sync."""
         try:
-            while True:
-                if op.in_rows:
-                    rows = core.next_rows()
-                    if rows:
-                        op.feed_rows(rows)
-                        continue
-                event = core.next_event()
-                if event is NEED_DATA:
-                    data = session.data_to_send()
-                    if data:
-                        sock.sendall(data)
-                    if deadline is not None:
-                        sock.settimeout(max(deadline - time.monotonic(), 0.001))
-                    session.receive_data(sock.recv(_RECV_SIZE))
-                elif op.feed(event):
-                    break
-        except OSError as exc:
-            if isinstance(exc, TimeoutError):
-                reason = "timeout waiting for the server"
+            self._pump(op, deadline)
+        except TimeoutError:
+            if isinstance(op, Startup):
+                self._abort("timeout waiting for the server")
+                raise errors.OperationalError("timeout waiting for the server") from None
+            why = f"the statement timed out after {limit:g} s"
+            raise timeout_error(why, op, self._cancel_and_drain(op, why), self) from None
+        except KeyboardInterrupt as exc:
+            if self._sending or isinstance(op, Startup):
+                # An unknown part of the command went out: nothing can put it right.
+                self._abort(interrupted(exc))
             else:
-                reason = f"connection lost: {exc.strerror or exc}"
+                self._cancel_and_drain(op, "interrupted by KeyboardInterrupt")
+            raise
+        except OSError as exc:
+            reason = f"connection lost: {exc.strerror or exc}"
             self._abort(reason)
             raise errors.OperationalError(reason) from None
         except BaseException as exc:
@@ -263,6 +271,96 @@ class Connection(ConnectionState):
         if self._session.is_closed:
             self._abort(str(op.error) if op.error else "the server closed the connection")
         return op
+
+    def _pump(self, op: Operation, deadline: float | None) -> None:
+        """Send what the core queued and feed ``op`` until it is done."""
+        session = self._session
+        core = session.core
+        sock = self._sock
+        if deadline is None and self._timed:
+            sock.settimeout(None)
+            self._timed = False
+        while True:
+            if op.in_rows:
+                rows = core.next_rows()
+                if rows:
+                    op.feed_rows(rows)
+                    continue
+            event = core.next_event()
+            if event is NEED_DATA:
+                self._flush(deadline)
+                if deadline is not None:
+                    self._settimeout(deadline)
+                session.receive_data(sock.recv(_RECV_SIZE))
+            elif op.feed(event):
+                return
+
+    def _settimeout(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self._sock.settimeout(remaining)
+        self._timed = True
+
+    def _flush(self, deadline: float | None) -> None:
+        """Write everything queued; a timeout leaves exactly the unsent part in ``_unsent``."""
+        unsent = self._unsent
+        data = self._session.data_to_send()
+        if data:
+            unsent += data
+        if not unsent:
+            return
+        sock = self._sock
+        self._sending = True
+        while unsent:
+            if deadline is not None:
+                self._settimeout(deadline)
+            del unsent[: sock.send(unsent)]
+        self._sending = False
+
+    def _cancel_and_drain(self, op: Operation, why: str) -> bool:
+        """Cancel the running statement and read to its end within cancel_timeout.
+
+        True when the connection is back in sync; False when it had to be closed.
+        """
+        limit = self._session.params.cancel_timeout
+        deadline = time.monotonic() + limit
+        try:
+            self._send_cancel(deadline)
+            self._pump(op, deadline)
+        except TimeoutError:
+            self._abort(
+                f"{why}; the server did not end the cancelled statement within "
+                f"cancel_timeout ({limit:g} s)"
+            )
+            return False
+        except (OSError, errors.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self._abort(f"{why}; cancelling it failed: {reason}")
+            return False
+        except BaseException as exc:
+            self._abort(f"{why}; then {interrupted(exc)}")
+            raise
+        if self._session.is_closed:
+            self._abort(f"{why}; then {op.error or 'the server closed the connection'}")
+            return False
+        return True
+
+    def _send_cancel(self, deadline: float) -> None:
+        """One CancelRequest on a new connection to the same address; returns once the
+        server closed it (the backend has been signalled)."""
+        key = cancel_key(self._session.core.backend_key)
+        exchange = CancelExchange(self._session.params, key, self._session.tls is not None)
+        family, address = self._peer
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.connect(address)
+            while not exchange.done:
+                data = exchange.data_to_send()
+                if data:
+                    sock.sendall(data)
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                exchange.receive_data(sock.recv(_RECV_SIZE))
 
     def _abort(self, reason: str) -> None:
         if self._closed_reason is None:
@@ -275,20 +373,82 @@ class Connection(ConnectionState):
 
     # -- public API ----------------------------------------------------------
 
-    def query(self, sql: str, *params: object) -> Result:
+    def query(self, sql: str, *params: object, timeout: float | None = None) -> Result:
         """Run one statement; parameter types are inferred from the Python values.
 
-        One round trip, whether or not this SQL text was seen before.
+        One round trip, whether or not this SQL text was seen before. After
+        ``timeout`` seconds (default: the connection's ``command_timeout``) the
+        statement is cancelled and ``QueryTimeout`` raised.
         """
-        return self._call(lambda s: s.query(sql, params)).result()
+        return self._call(lambda s: s.query(sql, params), timeout).result()
 
-    def query_with_param_types(self, sql: str, params: Sequence[tuple[object, int]]) -> Result:
+    def query_with_param_types(
+        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
+    ) -> Result:
         """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        return self._call(lambda s: s.query_with_param_types(sql, params)).result()
+        return self._call(lambda s: s.query_with_param_types(sql, params), timeout).result()
 
-    def execute(self, sql: str) -> list[Result]:
+    def execute(self, sql: str, *, timeout: float | None = None) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        return self._call(lambda s: s.execute(sql)).result()
+        return self._call(lambda s: s.execute(sql), timeout).result()
+
+    @contextmanager
+    def transaction(
+        self,
+        *,
+        isolation: str | None = None,
+        read_only: bool = False,
+        deferrable: bool = False,
+    ) -> Iterator[Connection]:
+        """A transaction block: COMMIT when the block ends, ROLLBACK when it raises.
+
+        Inside another transaction (a ``transaction()`` block or the caller's
+        own BEGIN) it is a savepoint, released or rolled back to. ``isolation``
+        is "read committed", "repeatable read" or "serializable"; the options
+        apply to the outermost block only.
+
+        >>> with conn.transaction():  # doctest: +SKIP
+        ...     conn.query("INSERT INTO t VALUES ($1)", 1)
+        """
+        block = Block(isolation, read_only, deferrable)
+        self.execute(block.enter(self.transaction_status, self._depth))
+        self._depth += 1
+        try:
+            yield self
+        except BaseException:
+            self._depth -= 1
+            statement, _ = block.exit(self.transaction_status, failed=True)
+            if statement is not None and not self.closed:
+                # The block's own exception is what the caller needs to see; a
+                # rollback that fails leaves the connection closed and says why.
+                with suppress(errors.Error):
+                    self.execute(statement)
+            raise
+        self._depth -= 1
+        self._check_open()
+        statement, error = block.exit(self.transaction_status, failed=False)
+        if statement is not None:
+            self.execute(statement)
+        if error is not None:
+            raise error
+
+    def cancel(self) -> None:
+        """Ask the server to cancel the statement this connection is running.
+
+        Callable from any thread; returns once the server has taken the request
+        (or after ``cancel_timeout``). The call running the statement raises
+        ``QueryCanceled`` and the connection stays usable. When nothing runs the
+        server ignores the request; a statement that starts while the request
+        is on its way may be the one cancelled, as with libpq.
+        """
+        if self.closed or self._session.core.backend_key is None:
+            return
+        try:
+            self._send_cancel(time.monotonic() + self._session.params.cancel_timeout)
+        except OSError as exc:
+            raise errors.OperationalError(
+                f"could not send the cancel request: {exc.strerror or exc}"
+            ) from None
 
     def register_type(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pgpipe
@@ -29,17 +29,36 @@ class Client:
             return value
         return self._runner.run(value)
 
-    def query(self, sql: str, *params: object) -> Result:
-        result: Result = self._call(self.conn.query(sql, *params))
+    def query(self, sql: str, *params: object, **options: Any) -> Result:
+        result: Result = self._call(self.conn.query(sql, *params, **options))
         return result
 
-    def query_with_param_types(self, sql: str, params: Sequence[tuple[object, int]]) -> Result:
-        result: Result = self._call(self.conn.query_with_param_types(sql, params))
+    def query_with_param_types(
+        self, sql: str, params: Sequence[tuple[object, int]], **options: Any
+    ) -> Result:
+        result: Result = self._call(self.conn.query_with_param_types(sql, params, **options))
         return result
 
-    def execute(self, sql: str) -> list[Result]:
-        results: list[Result] = self._call(self.conn.execute(sql))
+    def execute(self, sql: str, **options: Any) -> list[Result]:
+        results: list[Result] = self._call(self.conn.execute(sql, **options))
         return results
+
+    @contextlib.contextmanager
+    def transaction(self, **options: Any) -> Iterator[Client]:
+        """``with conn.transaction()`` or ``async with conn.transaction()``, run here."""
+        if self._runner is None:
+            with self.conn.transaction(**options):
+                yield self
+            return
+        block = self.conn.transaction(**options)
+        self._runner.run(block.__aenter__())
+        try:
+            yield self
+        except BaseException as exc:
+            if not self._runner.run(block.__aexit__(type(exc), exc, exc.__traceback__)):
+                raise
+        else:
+            self._runner.run(block.__aexit__(None, None, None))
 
     def register_type(self, name: str, **codecs: Any) -> Any:
         return self._call(self.conn.register_type(name, **codecs))

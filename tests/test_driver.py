@@ -364,23 +364,6 @@ def test_one_round_trip_per_query(
 # -- asyncio specifics ------------------------------------------------------------
 
 
-def test_async_cancellation_closes_instead_of_desync(pg_server: TemporaryPostgres) -> None:
-    import asyncio
-
-    async def main() -> None:
-        conn = await pgpipe.connect_async(pg_server.dsn(dbname="pgpipe"))
-        task = asyncio.create_task(conn.query("SELECT pg_sleep(5)"))
-        await asyncio.sleep(0.2)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert conn.closed
-        with pytest.raises(pgpipe.InterfaceError):
-            await conn.query("SELECT 1")
-
-    asyncio.run(main())
-
-
 def test_async_concurrent_use_is_refused(pg_server: TemporaryPostgres) -> None:
     import asyncio
 
