@@ -372,6 +372,7 @@ class Session:
             channel_binding=tls.channel_binding() if tls is not None else None,
             channel_binding_policy=params.channel_binding,
             require_auth=params.require_auth,
+            max_message_size=params.max_message_size,
         )
         self.stats = stats if stats is not None else Stats()
         self.auth_method: str | None = None

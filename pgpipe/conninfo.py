@@ -20,6 +20,7 @@ from typing import Final
 from urllib.parse import quote, unquote
 
 from pgpipe.errors import InterfaceError
+from pgpipe.protocol.buffer import DEFAULT_MAX_MESSAGE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,7 @@ _KEYWORD_ONLY: Final = frozenset(
         "allow_unverified_pipelining",
         "command_timeout",
         "cancel_timeout",
+        "max_message_size",
     }
 )
 _PIPELINE_MODES: Final = ("auto", "trust", "password", "scram")
@@ -178,6 +180,7 @@ class ConnectParams:
     allow_unverified_pipelining: bool = False
     command_timeout: float | None = None
     cancel_timeout: float = DEFAULT_CANCEL_TIMEOUT
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
 
     @property
     def host(self) -> str:
@@ -393,6 +396,15 @@ def seconds(value: object, name: str) -> float | None:
     return float(value)
 
 
+def _message_size(value: object) -> int:
+    """The largest backend message accepted, in bytes (a longer one is refused from its header)."""
+    if value is None:
+        return DEFAULT_MAX_MESSAGE_SIZE
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise InterfaceError(f"max_message_size must be an integer of at least 1024, not {value!r}")
+    return value
+
+
 def _ports(values: Mapping[str, str], count: int) -> list[int]:
     raw = (values.get("port") or "").split(",")
     if len(raw) == 1:
@@ -569,6 +581,7 @@ def _build(
         command_timeout=seconds(extra.get("command_timeout"), "command_timeout"),
         cancel_timeout=seconds(extra.get("cancel_timeout"), "cancel_timeout")
         or DEFAULT_CANCEL_TIMEOUT,
+        max_message_size=_message_size(extra.get("max_message_size")),
     )
     _check(params)
     return params

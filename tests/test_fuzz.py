@@ -1,0 +1,258 @@
+"""Fuzzing the protocol core and the result layer with mutated real server byte streams.
+
+The streams are recorded from the throwaway PostgreSQL (startup, a one-packet
+query of many types in text and in binary, a script, an error, notices), then
+mutated by hypothesis: bytes flipped, inserted, deleted, chunks duplicated or
+dropped, lengths rewritten, the stream cut anywhere. Replayed into a fresh
+Session driving the same operations, each example must end in bounded steps
+with the operation done, the core waiting for more bytes, or a ProtocolError
+(the connection then dead). A request the client cannot meet during startup
+(a mutated authentication code) is an OperationalError; a well-formed but
+unexpected ErrorResponse or undecodable value surfaces as the DatabaseError
+or DataError of its result, with the connection in sync. Nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pgpipe
+from pgpipe import errors
+from pgpipe._session import Operation, Session
+from pgpipe.conninfo import parse_dsn
+from pgpipe.protocol import NEED_DATA, ProtocolConnection, State
+from pgpipe.protocol.buffer import ReceiveBuffer
+from pgpipe.testing import TemporaryPostgres
+
+EXAMPLES = 3000
+
+QUERIES: list[tuple[str, tuple[object, ...]]] = [
+    (
+        "SELECT 1::int4, 'two'::text, 3.5::numeric, now(), '{1,2,NULL}'::int[], "
+        "'{\"a\": [1]}'::jsonb, '\\x00ff'::bytea, interval '1 day', NULL::int, true",
+        (),
+    ),
+    ("SELECT g, md5(g::text) FROM generate_series(1, 40) g", ()),
+    ("SELECT $1::int + 1, $2::text", (41, "x")),
+    ("SELECT * FROM no_such_table", ()),
+    ("DO $$ BEGIN RAISE NOTICE 'hello'; END $$", ()),
+]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the server sent for a startup and one command, and how to replay it."""
+
+    name: str
+    startup: bytes
+    reply: bytes
+    command: Callable[[Session], Operation]
+
+
+def _recording_session(recorded: list[bytes]) -> type[Session]:
+    class Recording(Session):
+        __slots__ = ()
+
+        def receive_data(self, data: bytes) -> None:
+            recorded.append(data)
+            super().receive_data(data)
+
+    return Recording
+
+
+@pytest.fixture(scope="module")
+def transcripts(pg_server: TemporaryPostgres) -> list[Transcript]:
+    import pgpipe.sync
+
+    dsn = pg_server.dsn(dbname="pgpipe")
+    out: list[Transcript] = []
+    original = pgpipe.sync.Session
+    for index, (sql, params) in enumerate(QUERIES):
+        for run in ("text", "binary") if index < 3 else ("text",):
+            recorded: list[bytes] = []
+            pgpipe.sync.Session = _recording_session(recorded)  # type: ignore[misc]
+            try:
+                conn = pgpipe.connect(dsn)
+            finally:
+                pgpipe.sync.Session = original  # type: ignore[misc]
+            startup = b"".join(recorded)
+            if run == "binary":  # a statement seen before asks for binary results
+                conn.query(sql, *params)
+            recorded.clear()
+            with contextlib.suppress(errors.DatabaseError):
+                conn.query(sql, *params)
+            reply = b"".join(recorded)
+            conn.close()
+
+            def command(
+                session: Session,
+                sql: str = sql,
+                params: tuple[object, ...] = params,
+                run: str = run,
+            ) -> Operation:
+                if run == "binary":
+                    learn = session.query(sql, params)
+                    session.core.data_to_send()
+                    return learn
+                return session.query(sql, params)
+
+            out.append(Transcript(f"{index}-{run}", startup, reply, command))
+    script: list[bytes] = []
+    pgpipe.sync.Session = _recording_session(script)  # type: ignore[misc]
+    try:
+        conn = pgpipe.connect(dsn)
+    finally:
+        pgpipe.sync.Session = original  # type: ignore[misc]
+    startup = b"".join(script)
+    script.clear()
+    conn.execute("SELECT 1; SELECT 'a', 2; SET LOCAL work_mem = '1MB'")
+    out.append(Transcript("script", startup, b"".join(script), lambda s: s.execute("SELECT 1")))
+    conn.close()
+    return out
+
+
+def new_session() -> Session:
+    params = parse_dsn("host=127.0.0.1 user=postgres dbname=pgpipe sslmode=disable", {}, {}, None)
+    return Session(params, "fuzz-nonce")
+
+
+def replay(transcript: Transcript, stream: bytes, chunk: int) -> str:
+    """Feed ``stream`` in pieces of ``chunk`` bytes through startup and the command.
+
+    Returns how it ended; raises AssertionError on anything outside the contract.
+    """
+    session = new_session()
+    session.core.data_to_send()
+    ops: list[Operation] = [session.startup()]
+    op = ops[0]
+    steps = 0
+    # Each event consumes at least one 5-byte header: a bound no loop may pass.
+    bound = len(stream) // 5 + 10
+    pos = 0
+    try:
+        while True:
+            event = session.core.next_event()
+            steps += 1
+            assert steps <= bound + len(stream) // max(chunk, 1) + 10, "unbounded loop"
+            if event is NEED_DATA:
+                if pos >= len(stream):
+                    return "need-data"
+                session.receive_data(stream[pos : pos + chunk])
+                pos += chunk
+                continue
+            if op.feed(event):
+                if op is ops[0] and len(ops) == 1 and not session.is_closed and op.error is None:
+                    op = transcript.command(session)
+                    ops.append(op)
+                    continue
+                break
+    except errors.ProtocolError:
+        assert session.core.state is State.DEAD
+        return "protocol-error"
+    except errors.OperationalError:
+        # Only authentication may ask for what the client cannot give.
+        assert len(ops) == 1
+        return "cannot-authenticate"
+    if session.is_closed or op.error is not None:
+        return "server-error"
+    result = getattr(op, "result", None)
+    if result is None:
+        return "done"
+    try:
+        result()
+    except (errors.DataError, errors.DatabaseError, errors.NotSupportedError):
+        return "bad-value"
+    return "done"
+
+
+def test_clean_transcripts_replay(transcripts: list[Transcript]) -> None:
+    for transcript in transcripts:
+        for chunk in (1, 7, 1 << 16):
+            outcome = replay(transcript, transcript.startup + transcript.reply, chunk)
+            assert outcome in ("done", "server-error"), (transcript.name, outcome)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, data: bytes) -> bytes:
+    stream = bytearray(data)
+    for _ in range(draw(st.integers(1, 6))):
+        if not stream:
+            break
+        i = draw(st.integers(0, len(stream) - 1))
+        how = draw(st.sampled_from(["flip", "insert", "delete", "dup", "length", "cut"]))
+        if how == "flip":
+            stream[i] = draw(st.integers(0, 255))
+        elif how == "insert":
+            stream[i:i] = draw(st.binary(min_size=1, max_size=16))
+        elif how == "delete":
+            del stream[i : i + draw(st.integers(1, 16))]
+        elif how == "dup":
+            stream[i:i] = stream[i : i + draw(st.integers(1, 64))]
+        elif how == "length" and i + 4 <= len(stream):
+            stream[i : i + 4] = struct.pack("!i", draw(st.integers(-(2**31), 2**31 - 1)))
+        elif how == "cut":
+            del stream[i:]
+    return bytes(stream)
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.data())
+def test_mutated_server_streams(transcripts: list[Transcript], data: st.DataObject) -> None:
+    transcript = data.draw(st.sampled_from(transcripts))
+    # Mutate the command's answer mostly; sometimes the startup too.
+    if data.draw(st.booleans()):
+        stream = transcript.startup + data.draw(mutated(transcript.reply))
+    else:
+        stream = data.draw(mutated(transcript.startup)) + transcript.reply
+    chunk = data.draw(st.sampled_from([1, 3, 64, 1 << 16]))
+    replay(transcript, stream, chunk)
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.binary(max_size=400), st.integers(0, 6), st.sampled_from([1, 5, 1 << 16]))
+def test_random_streams_in_every_state(
+    transcripts: list[Transcript], noise: bytes, which: int, chunk: int
+) -> None:
+    transcript = transcripts[which % len(transcripts)]
+    # Random bytes during startup, and after a clean startup during the command.
+    replay(transcript, noise, chunk)
+    replay(transcript, transcript.startup + noise, chunk)
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    st.integers(64, 1 << 20),
+    st.integers(1, 2**31 - 1 - (1 << 20)),
+    st.sampled_from([b"D", b"T", b"E", b"N", b"S", b"d"]),
+)
+def test_declared_length_over_the_limit_is_refused_from_its_header(
+    limit: int, over: int, kind: bytes
+) -> None:
+    core = ProtocolConnection(user="alice", max_message_size=limit)
+    core.data_to_send()
+    core.receive_data(kind + struct.pack("!I", limit + over))
+    with pytest.raises(errors.ProtocolError, match="over the limit"):
+        core.next_event()
+    assert core.state is State.DEAD
+
+
+def test_buffer_holds_no_more_than_was_received() -> None:
+    buffer = ReceiveBuffer(frozenset({b"D"}), max_message_size=1 << 30)
+    buffer.feed(b"D" + struct.pack("!I", (1 << 30) - 1) + b"x" * 100)
+    assert buffer.messages() == []
+    assert len(buffer) == 105  # waiting for the rest, without reserving it
+
+
+def test_connect_takes_max_message_size(pg_server: TemporaryPostgres) -> None:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), max_message_size=4096) as conn:
+        assert conn.query("SELECT repeat('x', 1000)").rows == [("x" * 1000,)]
+        with pytest.raises(errors.ProtocolError, match="over the limit of 4096"):
+            conn.query("SELECT repeat('x', 10000)")
+        assert conn.closed
