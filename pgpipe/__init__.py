@@ -7,6 +7,8 @@ fewest round trips the protocol allows.
 [(42,)]
 """
 
+from pgpipe._pipeline import Pending, Pipeline
+from pgpipe._transaction import TransactionStatus
 from pgpipe.aio import AsyncConnection, connect_async
 from pgpipe.errors import (
     DatabaseError,
@@ -44,12 +46,15 @@ __all__ = [
     "NotSupportedError",
     "OperationalError",
     "Path",
+    "Pending",
+    "Pipeline",
     "Point",
     "Polygon",
     "ProgrammingError",
     "ProtocolError",
     "Range",
     "Result",
+    "TransactionStatus",
     "Type",
     "connect",
     "connect_async",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -122,11 +122,25 @@ class UnnamedQuery(Operation):
     ReadyForQuery has arrived, so the connection stays in sync.
     """
 
-    __slots__ = ("_copy", "_decode_error", "_key", "_pending", "_statement", "rows", "status")
+    __slots__ = (
+        "_copy",
+        "_decode_error",
+        "_key",
+        "_pending",
+        "_statement",
+        "_synced",
+        "rows",
+        "status",
+    )
 
-    def __init__(self, session: Session, key: tuple[str, tuple[int, ...]]) -> None:
+    def __init__(
+        self, session: Session, key: tuple[str, tuple[int, ...]], synced: bool = True
+    ) -> None:
         super().__init__(session)
         self._key = key
+        # Without its own Sync (in an atomic pipeline) it ends at CloseComplete,
+        # or at an error, which skips what follows up to the pipeline's Sync.
+        self._synced = synced
         self._copy = False
         self._statement: _Statement | None = None
         self._pending: list[tuple[bytes | None, ...]] = []
@@ -141,7 +155,8 @@ class UnnamedQuery(Operation):
             if len(pending) >= _DECODE_BATCH:
                 self._decode_pending()
         elif type(event) in _QUIET:
-            pass
+            if not self._synced and type(event) is ev.CloseComplete:
+                return True
         elif isinstance(event, ev.RowDescription):
             self._statement = self.session.statement(self._key, event.fields)
             self.in_rows = True
@@ -154,7 +169,9 @@ class UnnamedQuery(Operation):
         elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
             self._copy = True
         else:
-            return self._common(event)
+            return self._common(event) or (
+                not self._synced and isinstance(event, ev.ErrorResponse)
+            )
         return False
 
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
@@ -245,6 +262,51 @@ class Script(Operation):
         if self._copy:
             raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
         return [self.session.build_result(*r) for r in self.results]
+
+
+class Many(Operation):
+    """executemany: one Parse and Describe per run of rows with the same parameter
+    types, a Bind and an Execute per row, one Close and one Sync for all of them.
+
+    One implicit transaction: the first error skips every later row and nothing
+    is committed.
+    """
+
+    __slots__ = ("_rows", "_statement", "results")
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._statement: _Statement | None = None
+        self._rows: list[tuple[bytes | None, ...]] = []
+        self.results: list[tuple[_Statement | None, list[tuple[bytes | None, ...]], str]] = []
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.CommandComplete):
+            self.results.append((self._statement, self._rows, event.tag))
+            if self._rows:
+                self._rows = []
+        elif type(event) in _QUIET or isinstance(event, ev.ParameterDescription):
+            pass
+        elif isinstance(event, ev.DataRow):
+            self._rows.append(event.values)
+        elif isinstance(event, ev.RowDescription):
+            self._statement = _Statement(event.fields, self.session)
+            self.in_rows = True
+        elif isinstance(event, ev.ReadyForQuery):
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            pass  # the core refuses COPY FROM STDIN; COPY TO rows are dropped
+        else:
+            return self._common(event)
+        return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        self._rows += rows
+
+    def result(self) -> list[Result]:
+        self.check()
+        empty = _Statement((), self.session)
+        return [(statement or empty).result(rows, tag) for statement, rows, tag in self.results]
 
 
 @dataclass(slots=True)
@@ -428,7 +490,7 @@ class Session:
         return Startup(self)
 
     def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]]
+        self, sql: str, params: Sequence[tuple[object, int]], sync: bool = True
     ) -> UnnamedQuery:
         oids: list[int] = []
         formats: list[int] = []
@@ -438,9 +500,9 @@ class Session:
             oids.append(int(oid))
             formats.append(fmt)
             values.append(data)
-        return self._unnamed(sql, oids, formats, values)
+        return self._unnamed(sql, oids, formats, values, sync)
 
-    def query(self, sql: str, params: Sequence[object]) -> UnnamedQuery:
+    def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
         oids: list[int] = []
         formats: list[int] = []
         values: list[bytes | None] = []
@@ -449,22 +511,70 @@ class Session:
             oids.append(oid)
             formats.append(fmt)
             values.append(data)
-        return self._unnamed(sql, oids, formats, values)
+        return self._unnamed(sql, oids, formats, values, sync)
 
     def _unnamed(
-        self, sql: str, oids: list[int], formats: list[int], values: list[bytes | None]
+        self,
+        sql: str,
+        oids: list[int],
+        formats: list[int],
+        values: list[bytes | None],
+        sync: bool = True,
     ) -> UnnamedQuery:
         key = (sql, tuple(oids))
         statement = self._statements.get(key)
         result_format = _TEXT if statement is None else statement.result_format
         if formats and formats.count(formats[0]) == len(formats):
             formats = formats[:1]
-        self.core.send_unnamed_query(sql, oids, formats, values, (result_format,))
-        return UnnamedQuery(self, key)
+        self.core.send_unnamed_query(sql, oids, formats, values, (result_format,), sync=sync)
+        return UnnamedQuery(self, key, sync)
 
     def execute(self, sql: str) -> Script:
         self.core.send_query(sql)
         return Script(self)
+
+    def executemany(
+        self,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        param_types: Sequence[int] | None = None,
+    ) -> Many:
+        """Queue ``sql`` once per row of parameters, as ``Many`` describes."""
+        core = self.core
+        signature: list[int] | None = None
+        text_results = (_TEXT,)
+        for row in rows:
+            oids: list[int] = []
+            formats: list[int] = []
+            values: list[bytes | None] = []
+            if param_types is None:
+                for value in row:
+                    oid, fmt, data = encode_inferred(value)
+                    oids.append(oid)
+                    formats.append(fmt)
+                    values.append(data)
+            else:
+                if len(row) != len(param_types):
+                    raise errors.InterfaceError(
+                        f"a row has {len(row)} values for {len(param_types)} parameter types"
+                    )
+                for value, oid in zip(row, param_types, strict=True):
+                    fmt, data = self.encode_typed(value, oid)
+                    oids.append(int(oid))
+                    formats.append(fmt)
+                    values.append(data)
+            if signature is None or not _fits(oids, values, signature):
+                # A NULL (type 0) fits any type; another type needs its own Parse.
+                signature = oids
+                core.send_parse("", sql, oids)
+                core.send_describe("S", "")
+            if formats and formats.count(formats[0]) == len(formats):
+                formats = formats[:1]
+            core.send_bind("", "", formats, values, text_results)
+            core.send_execute("")
+        core.send_close("S", "")
+        core.send_sync()
+        return Many(self)
 
     # -- results -----------------------------------------------------------
 
@@ -621,6 +731,16 @@ class Session:
         status: str | None,
     ) -> Result:
         return _Statement(fields, self).result(raw_rows, status)
+
+
+def _fits(oids: list[int], values: list[bytes | None], signature: list[int]) -> bool:
+    """Whether a row's parameters fit the statement parsed for ``signature`` (NULL fits any)."""
+    if len(oids) != len(signature):
+        return False
+    return all(
+        oid == known or value is None
+        for oid, value, known in zip(oids, values, signature, strict=True)
+    )
 
 
 class _Statement:

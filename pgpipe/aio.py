@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from pgpipe._dial import (
     role_mismatch,
     tune_socket,
 )
+from pgpipe._pipeline import Pipeline
 from pgpipe._session import (
     SEND_AT_CONNECT,
     TYPE_LOOKUP,
@@ -431,6 +432,34 @@ class AsyncConnection(ConnectionState):
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
         return (await self._call(lambda s: s.execute(sql), timeout)).result()
 
+    async def executemany(
+        self,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        *,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
+    ) -> list[Result]:
+        """Run one statement once per row of parameters: one flight, one round trip.
+
+        See ``Connection.executemany``: all rows or none, one Result per row.
+        """
+        batch = list(rows)
+        if not batch:
+            return []
+        op = await self._call(lambda s: s.executemany(sql, batch, param_types), timeout)
+        return op.result()
+
+    @contextlib.asynccontextmanager
+    async def pipeline(
+        self, mode: str = "independent", *, timeout: float | None = None
+    ) -> AsyncIterator[AsyncConnectionPipeline]:
+        """Queue commands to send in one flight at the end of the block; see
+        ``Connection.pipeline``."""
+        pipeline = AsyncConnectionPipeline(self, mode, timeout)
+        yield pipeline
+        await pipeline.flush()
+
     @contextlib.asynccontextmanager
     async def transaction(
         self,
@@ -534,6 +563,22 @@ class AsyncConnection(ConnectionState):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+class AsyncConnectionPipeline(Pipeline):
+    """A pipeline on an asyncio connection; see ``AsyncConnection.pipeline``."""
+
+    __slots__ = ("_conn", "_timeout")
+
+    def __init__(self, conn: AsyncConnection, mode: str, timeout: float | None) -> None:
+        super().__init__(mode)
+        self._conn = conn
+        self._timeout = timeout
+
+    async def flush(self) -> None:
+        """Send what is queued (one flight) and read every answer."""
+        if len(self):
+            await self._conn._call(self.take, self._timeout)
 
 
 async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnection:

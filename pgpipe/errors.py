@@ -183,6 +183,11 @@ class PipelineMismatch(OperationalError):
         )
 
 
+class PipelineAborted(OperationalError):
+    """A statement of an atomic pipeline was skipped: an earlier one failed, so the
+    server discarded the rest up to the pipeline's Sync, and nothing was committed."""
+
+
 def from_fields(fields: Mapping[str, str]) -> DatabaseError:
     """The most specific exception for an ErrorResponse's fields.
 

@@ -9,10 +9,11 @@ the connection, so it is never left out of sync.
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from types import TracebackType
@@ -31,6 +32,7 @@ from pgpipe._dial import (
     role_mismatch,
     tune_socket,
 )
+from pgpipe._pipeline import Pipeline
 from pgpipe._session import (
     SEND_AT_CONNECT,
     TYPE_LOOKUP,
@@ -51,6 +53,10 @@ from pgpipe.result import Result
 from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _RECV_SIZE = 1 << 16
+# Writes up to this size go out with blocking sends; larger ones are interleaved
+# with reading the answers, in pieces.
+_SMALL_WRITE = 1 << 18
+_WRITE_PIECE = 1 << 18
 _Op = TypeVar("_Op", bound=Operation)
 
 
@@ -277,9 +283,6 @@ class Connection(ConnectionState):
         session = self._session
         core = session.core
         sock = self._sock
-        if deadline is None and self._timed:
-            sock.settimeout(None)
-            self._timed = False
         while True:
             if op.in_rows:
                 rows = core.next_rows()
@@ -288,35 +291,73 @@ class Connection(ConnectionState):
                     continue
             event = core.next_event()
             if event is NEED_DATA:
-                self._flush(deadline)
-                if deadline is not None:
-                    self._settimeout(deadline)
+                if self._flush(deadline):
+                    continue
+                self._settimeout(deadline)
                 session.receive_data(sock.recv(_RECV_SIZE))
             elif op.feed(event):
                 return
 
-    def _settimeout(self, deadline: float) -> None:
+    def _settimeout(self, deadline: float | None) -> None:
+        """Block in the next socket call until ``deadline`` (forever when None)."""
+        if deadline is None:
+            if self._timed:
+                self._sock.settimeout(None)
+                self._timed = False
+            return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
         self._sock.settimeout(remaining)
         self._timed = True
 
-    def _flush(self, deadline: float | None) -> None:
-        """Write everything queued; a timeout leaves exactly the unsent part in ``_unsent``."""
+    def _flush(self, deadline: float | None) -> bool:
+        """Write what is queued; True when it read from the server meanwhile.
+
+        A large write (a long pipeline) goes out in pieces while whatever the
+        server answers is read, so neither side's buffers fill up and
+        deadlock; it returns as soon as something was read, for the caller to
+        hand on, and is called again for the rest. A timeout leaves exactly
+        the unsent part in ``_unsent``.
+        """
         unsent = self._unsent
         data = self._session.data_to_send()
         if data:
             unsent += data
         if not unsent:
-            return
+            return False
         sock = self._sock
-        self._sending = True
-        while unsent:
-            if deadline is not None:
+        if len(unsent) <= _SMALL_WRITE:
+            while unsent:
                 self._settimeout(deadline)
-            del unsent[: sock.send(unsent)]
-        self._sending = False
+                self._sending = True
+                del unsent[: sock.send(unsent)]
+                self._sending = False
+            return False
+        sock.setblocking(False)
+        self._timed = True
+        while unsent:
+            wait = None
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    raise TimeoutError
+            readable, writable, _ = select.select((sock,), (sock,), (), wait)
+            if not readable and not writable:
+                raise TimeoutError
+            if writable:
+                self._sending = True
+                with suppress(BlockingIOError):
+                    del unsent[: sock.send(memoryview(unsent)[:_WRITE_PIECE])]
+                self._sending = False
+            if readable:
+                try:
+                    received = sock.recv(_RECV_SIZE)
+                except BlockingIOError:
+                    continue
+                self._session.receive_data(received)
+                return True
+        return False
 
     def _cancel_and_drain(self, op: Operation, why: str) -> bool:
         """Cancel the running statement and read to its end within cancel_timeout.
@@ -391,6 +432,48 @@ class Connection(ConnectionState):
     def execute(self, sql: str, *, timeout: float | None = None) -> list[Result]:
         """Run SQL text that may hold several statements (simple protocol, no parameters)."""
         return self._call(lambda s: s.execute(sql), timeout).result()
+
+    def executemany(
+        self,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        *,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
+    ) -> list[Result]:
+        """Run one statement once per row of parameters: one flight, one round trip.
+
+        Parse once (again only where a row's inferred types differ), then Bind
+        and Execute per row and one Sync: all rows or none (the first error
+        skips the rest and nothing is committed). One Result per row.
+        ``param_types`` states the types (``pgpipe.Type.X``) instead of inferring them.
+        """
+        batch = list(rows)
+        if not batch:
+            return []
+        return self._call(lambda s: s.executemany(sql, batch, param_types), timeout).result()
+
+    @contextmanager
+    def pipeline(
+        self, mode: str = "independent", *, timeout: float | None = None
+    ) -> Iterator[ConnectionPipeline]:
+        """Queue commands to send in one flight at the end of the block.
+
+        ``mode`` is "independent" (a Sync per command: each its own implicit
+        transaction) or "atomic" (one Sync: all or nothing; the commands after
+        a failure raise ``PipelineAborted``). Each command returns a handle;
+        ``handle.result()`` gives its result or raises its error once the
+        pipeline has run. Nothing is sent if the block raises.
+
+        >>> with conn.pipeline() as p:  # doctest: +SKIP
+        ...     a = p.query("SELECT 1")
+        ...     b = p.query("SELECT $1::text", "x")
+        >>> a.result().rows, b.result().rows  # doctest: +SKIP
+        ([(1,)], [('x',)])
+        """
+        pipeline = ConnectionPipeline(self, mode, timeout)
+        yield pipeline
+        pipeline.flush()
 
     @contextmanager
     def transaction(
@@ -495,6 +578,23 @@ class Connection(ConnectionState):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class ConnectionPipeline(Pipeline):
+    """A pipeline on a blocking connection; see ``Connection.pipeline``."""
+
+    __slots__ = ("_conn", "_timeout")
+
+    def __init__(self, conn: Connection, mode: str, timeout: float | None) -> None:
+        super().__init__(mode)
+        self._conn = conn
+        self._timeout = timeout
+
+    def flush(self) -> None:
+        """Send what is queued (one flight) and read every answer; the handles then hold
+        their results. The pipeline can take more commands afterwards."""
+        if len(self):
+            self._conn._call(self.take, self._timeout)
 
 
 def connect(dsn: str | None = None, **params: Any) -> Connection:

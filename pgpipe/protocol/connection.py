@@ -85,6 +85,7 @@ _data_row: Final = backend.DECODERS[b"D"]
 _data_row_values: Final = backend.data_row_values
 
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
+_ONE_SHOT_UNSYNCED: Final = _ONE_SHOT[:-1]
 
 _ASYNC: Final = frozenset({b"N", b"A", b"S"})
 _KNOWN_TYPES: Final = frozenset({b"R", *backend.DECODERS})
@@ -316,19 +317,23 @@ class ProtocolConnection:
         param_formats: Sequence[int],
         params: Sequence[bytes | None],
         result_formats: Sequence[int],
+        *,
+        sync: bool = True,
     ) -> None:
         """The one-packet query: Parse, Bind, Describe(portal), Execute, Close, Sync.
 
         Answered by ParseComplete, BindComplete, RowDescription or NoData,
         DataRow*, CommandComplete (or EmptyQueryResponse), CloseComplete,
-        ReadyForQuery; or by an ErrorResponse and ReadyForQuery.
+        ReadyForQuery; or by an ErrorResponse and ReadyForQuery. Without
+        ``sync`` the Sync is left out: the statement joins the implicit
+        transaction that the next Sync ends (an atomic pipeline).
         """
         data = (
             frontend.parse("", sql, param_oids)
             + frontend.bind("", "", param_formats, params, result_formats)
-            + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
+            + (frontend.DESCRIBE_EXECUTE_CLOSE_SYNC if sync else frontend.DESCRIBE_EXECUTE_CLOSE)
         )
-        self._command(data, *_ONE_SHOT)
+        self._command(data, *(_ONE_SHOT if sync else _ONE_SHOT_UNSYNCED))
 
     def send_terminate(self) -> None:
         """Terminate: the server closes the connection; nothing may be sent after it."""

@@ -184,5 +184,6 @@ def copy_fail(reason: str) -> bytes:
     return _message(b"f", cstring(reason, "a CopyFail reason"))
 
 
-DESCRIBE_EXECUTE_CLOSE_SYNC: Final = describe("P", "") + execute("", 0) + close("S", "") + SYNC
+DESCRIBE_EXECUTE_CLOSE: Final = describe("P", "") + execute("", 0) + close("S", "")
+DESCRIBE_EXECUTE_CLOSE_SYNC: Final = DESCRIBE_EXECUTE_CLOSE + SYNC
 """The constant tail of a one-packet query on the unnamed statement and portal."""

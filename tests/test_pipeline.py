@@ -1,0 +1,274 @@
+"""Pipelines and executemany against a real server: results, isolation modes, round trips."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import pgpipe
+from pgpipe import errors
+from pgpipe.proxy import FlightCounter
+from pgpipe.testing import TemporaryPostgres
+from tests.clients import Adapter, Client
+
+
+@pytest.fixture
+def proxy(pg_server: TemporaryPostgres) -> Iterator[FlightCounter]:
+    with FlightCounter(pg_server.host, pg_server.port) as counter:
+        yield counter
+
+
+@pytest.fixture
+def client(adapter: Adapter, dsn: str) -> Client:
+    return adapter.connect(dsn)
+
+
+@pytest.fixture
+def counted(adapter: Adapter, proxy: FlightCounter) -> Client:
+    client = adapter.connect(
+        host="127.0.0.1", port=proxy.port, user="postgres", dbname="pgpipe", sslmode="disable"
+    )
+    client.query("SELECT 1")
+    proxy.reset()
+    return client
+
+
+@pytest.fixture
+def table(client: Client) -> Iterator[str]:
+    name = f"p_{uuid.uuid4().hex[:12]}"
+    client.execute(f"CREATE TABLE {name} (n int PRIMARY KEY, label text)")
+    yield name
+    if not client.closed:
+        client.execute(f"DROP TABLE {name}")
+
+
+def run(client: Client, mode: str, build: object) -> None:
+    """Run a pipeline through either adapter: ``build(p)`` queues the commands."""
+    if client.adapter == "sync":
+        with client.conn.pipeline(mode) as p:
+            build(p)  # type: ignore[operator]
+        return
+
+    async def go() -> None:
+        async with client.conn.pipeline(mode) as p:
+            build(p)  # type: ignore[operator]
+
+    client._call(go())
+
+
+def count(client: Client, table: str) -> int:
+    (n,) = client.query(f"SELECT count(*) FROM {table}").rows[0]
+    return int(n)
+
+
+def test_independent_pipeline_results_in_order(client: Client) -> None:
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.append(p.query("SELECT $1::int + 1", 41))
+        handles.append(p.query_with_param_types("SELECT $1", [("x", pgpipe.Type.TEXT)]))
+        handles.append(p.execute("SELECT 1; SELECT 2"))
+        handles.append(p.query("SELECT g FROM generate_series(1, 3000) g"))
+        assert not handles[0].done
+
+    run(client, "independent", build)
+    first, second, script, many = (h.result() for h in handles)
+    assert first.rows == [(42,)]  # type: ignore[attr-defined]
+    assert second.rows == [("x",)]  # type: ignore[attr-defined]
+    assert [r.rows for r in script] == [[(1,)], [(2,)]]  # type: ignore[attr-defined]
+    assert many.rows == [(g,) for g in range(1, 3001)]  # type: ignore[attr-defined]
+
+
+def test_independent_failure_does_not_touch_the_others(client: Client, table: str) -> None:
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.append(p.query(f"INSERT INTO {table} VALUES (1, 'a')"))
+        handles.append(p.query(f"INSERT INTO {table} VALUES (1, 'again')"))
+        handles.append(p.query(f"INSERT INTO {table} VALUES (2, 'b')"))
+
+    run(client, "independent", build)
+    assert handles[0].result().command == "INSERT"  # type: ignore[attr-defined]
+    with pytest.raises(errors.UniqueViolation):
+        handles[1].result()
+    assert handles[2].result().rowcount == 1  # type: ignore[attr-defined]
+    assert count(client, table) == 2
+    assert client.transaction_status == "I"
+
+
+def test_atomic_pipeline_is_all_or_nothing(client: Client, table: str) -> None:
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        for n in (1, 2, 2, 3):
+            handles.append(p.query(f"INSERT INTO {table} VALUES ($1, 'x')", n))
+
+    run(client, "atomic", build)
+    with pytest.raises(errors.UniqueViolation):
+        handles[2].result()
+    with pytest.raises(errors.PipelineAborted, match=r"skipped.*UniqueViolation"):
+        handles[3].result()
+    assert count(client, table) == 0  # the first two were rolled back with the rest
+    assert client.transaction_status == "I"
+
+    handles.clear()
+
+    def build_ok(p: pgpipe.Pipeline) -> None:
+        handles.extend(p.query(f"INSERT INTO {table} VALUES ($1, 'x')", n) for n in (1, 2, 3))
+
+    run(client, "atomic", build_ok)
+    assert [h.result().rowcount for h in handles] == [1, 1, 1]  # type: ignore[attr-defined]
+    assert count(client, table) == 3
+
+
+def test_atomic_pipeline_refuses_execute(client: Client) -> None:
+    def build(p: pgpipe.Pipeline) -> None:
+        with pytest.raises(pgpipe.InterfaceError, match="atomic"):
+            p.execute("SELECT 1")
+        p.query("SELECT 1")
+
+    run(client, "atomic", build)
+
+
+def test_pipelines_inside_an_explicit_transaction(client: Client, table: str) -> None:
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.append(p.query(f"INSERT INTO {table} VALUES (1, 'a')"))
+        handles.append(p.query("SELECT 1/0"))
+        handles.append(p.query(f"INSERT INTO {table} VALUES (2, 'b')"))
+
+    failed = pytest.raises(errors.InFailedSqlTransaction, match="nothing was committed")
+    with failed, client.transaction():
+        run(client, "independent", build)
+        assert client.transaction_status == "E"
+        with pytest.raises(errors.DivisionByZero):
+            handles[1].result()
+        # Independent mode inside a transaction: PostgreSQL fails what follows.
+        with pytest.raises(errors.InFailedSqlTransaction):
+            handles[2].result()
+    assert count(client, table) == 0
+
+
+def test_handles_before_the_pipeline_ran(client: Client) -> None:
+    pending: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        pending.append(p.query("SELECT 1"))
+        with pytest.raises(pgpipe.InterfaceError, match="not run yet"):
+            pending[0].result()
+
+    run(client, "independent", build)
+    assert pending[0].result().rows == [(1,)]  # type: ignore[attr-defined]
+
+
+def test_nothing_is_sent_when_the_block_raises(pg_server: TemporaryPostgres) -> None:
+    conn = pgpipe.connect(pg_server.dsn(dbname="pgpipe"))
+    before = conn.stats.flights
+    with pytest.raises(RuntimeError), conn.pipeline() as p:
+        handle = p.query("SELECT 1")
+        raise RuntimeError
+    assert conn.stats.flights == before
+    assert not handle.done
+    assert conn.query("SELECT 2").rows == [(2,)]
+    with pytest.raises(pgpipe.InterfaceError, match="pipeline mode"):
+        conn.pipeline("sometimes").__enter__()
+    conn.close()
+
+
+def test_flush_inside_the_block(pg_server: TemporaryPostgres) -> None:
+    conn = pgpipe.connect(pg_server.dsn(dbname="pgpipe"))
+    with conn.pipeline() as p:
+        first = p.query("SELECT 1")
+        p.flush()
+        assert first.result().rows == [(1,)]
+        second = p.query("SELECT 2")
+    assert second.result().rows == [(2,)]
+    conn.close()
+
+
+@pytest.mark.parametrize("n", [1, 5, 200])
+def test_a_pipeline_is_one_round_trip(counted: Client, proxy: FlightCounter, n: int) -> None:
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.extend(p.query("SELECT $1::int, repeat('x', 50)", i) for i in range(n))
+
+    run(counted, "independent", build)
+    assert [h.result().rows[0][0] for h in handles] == list(range(n))  # type: ignore[attr-defined]
+    assert (proxy.client_flights, proxy.round_trips) == (1, 1)
+    proxy.reset()
+    run(counted, "atomic", build)
+    assert (proxy.client_flights, proxy.round_trips) == (1, 1)
+
+
+def test_large_pipeline_does_not_deadlock(client: Client, table: str) -> None:
+    total = 100_000
+
+    def build(p: pgpipe.Pipeline) -> None:
+        for n in range(total):
+            p.query(f"INSERT INTO {table} VALUES ($1, repeat('y', 20))", n)
+
+    run(client, "independent", build)
+    assert count(client, table) == total
+
+
+# -- executemany ---------------------------------------------------------------------
+
+
+def test_executemany_inserts_every_row(client: Client, table: str) -> None:
+    rows = [(n, f"label {n}") for n in range(500)]
+    results = client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    assert len(results) == 500
+    assert {r.rowcount for r in results} == {1}
+    assert client.query(f"SELECT n, label FROM {table} ORDER BY n").rows == rows
+
+
+def test_executemany_returns_rows_and_handles_nulls(client: Client, table: str) -> None:
+    rows = [(1, None), (2, "two"), (3, None)]
+    results = client._call(
+        client.conn.executemany(
+            f"INSERT INTO {table} VALUES ($1, $2) RETURNING n * 10, label", rows
+        )
+    )
+    assert [r.rows for r in results] == [[(10, None)], [(20, "two")], [(30, None)]]
+
+
+def test_executemany_with_stated_types(client: Client) -> None:
+    results = client._call(
+        client.conn.executemany(
+            "SELECT $1 + 1",
+            [(1,), (2,)],
+            param_types=[pgpipe.Type.INT8],
+        )
+    )
+    assert [r.rows for r in results] == [[(2,)], [(3,)]]
+    with pytest.raises(pgpipe.InterfaceError, match="parameter types"):
+        client._call(client.conn.executemany("SELECT $1", [(1, 2)], param_types=[23]))
+    assert client.query("SELECT 1").rows == [(1,)]
+
+
+def test_executemany_with_changing_types(client: Client) -> None:
+    # An int then a text then a float in the same column: a Parse for each run.
+    results = client._call(
+        client.conn.executemany("SELECT $1::text", [(1,), (2,), ("x",), (2.5,), (None,)])
+    )
+    assert [r.rows for r in results] == [[("1",)], [("2",)], [("x",)], [("2.5",)], [(None,)]]
+
+
+def test_executemany_is_atomic(client: Client, table: str) -> None:
+    with pytest.raises(errors.UniqueViolation):
+        client._call(
+            client.conn.executemany(f"INSERT INTO {table} VALUES ($1, 'x')", [(1,), (2,), (1,)])
+        )
+    assert count(client, table) == 0
+    assert client._call(client.conn.executemany("SELECT 1", [])) == []
+
+
+@pytest.mark.parametrize("n", [1, 1000])
+def test_executemany_is_one_round_trip(counted: Client, proxy: FlightCounter, n: int) -> None:
+    results = counted._call(counted.conn.executemany("SELECT $1::int", [(i,) for i in range(n)]))
+    assert [r.rows[0][0] for r in results] == list(range(n))
+    assert (proxy.client_flights, proxy.round_trips) == (1, 1)
