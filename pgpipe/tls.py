@@ -182,7 +182,7 @@ def accepts_tls(answer: bytes, required: bool, where: str) -> bool:
 class TlsChannel:
     """One TLS connection over memory buffers: bytes in and out are the caller's to move."""
 
-    __slots__ = ("_incoming", "_object", "_outgoing", "direct", "verified")
+    __slots__ = ("_incoming", "_object", "_outgoing", "_version", "direct", "verified")
 
     def __init__(self, context: ssl.SSLContext, params: ConnectParams, host: Host) -> None:
         self._incoming = ssl.MemoryBIO()
@@ -193,6 +193,7 @@ class TlsChannel:
         self._object = context.wrap_bio(self._incoming, self._outgoing, server_hostname=name)
         self.direct = params.sslnegotiation == "direct"
         self.verified = verifies_peer(context)
+        self._version: str | None = None
 
     def __repr__(self) -> str:
         return f"<TlsChannel {self.version or 'handshaking'}>"
@@ -220,6 +221,8 @@ class TlsChannel:
                 "the server did not select ALPN protocol 'postgresql': direct SSL "
                 "negotiation needs PostgreSQL 17 or later"
             )
+        # Kept: OpenSSL forgets it once the peer's end arrives without close_notify.
+        self._version = self._object.version()
         return True
 
     def data_to_send(self) -> bytes:
@@ -261,7 +264,8 @@ class TlsChannel:
 
     @property
     def version(self) -> str | None:
-        return self._object.version()
+        """The protocol version the handshake agreed on ("TLSv1.3")."""
+        return self._version
 
     def channel_binding(self) -> bytes | None:
         """tls-server-end-point data (RFC 5929): the hash of the server's certificate."""
