@@ -89,6 +89,11 @@ class Operation:
         if self.error is not None:
             raise self.error
 
+    def finish(self) -> bool:
+        """Queue what ends this operation early (a stream's Close and Sync); True if
+        the caller must then read on until it is done."""
+        return False
+
 
 _AUTH_METHODS: Final = {"ok": "trust", "password": "password", "md5": "md5", "sasl": "scram"}
 
@@ -169,9 +174,7 @@ class UnnamedQuery(Operation):
         elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
             self._copy = True
         else:
-            return self._common(event) or (
-                not self._synced and isinstance(event, ev.ErrorResponse)
-            )
+            return self._common(event) or (not self._synced and isinstance(event, ev.ErrorResponse))
         return False
 
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
@@ -307,6 +310,126 @@ class Many(Operation):
         self.check()
         empty = _Statement((), self.session)
         return [(statement or empty).result(rows, tag) for statement, rows, tag in self.results]
+
+
+class Stream(Operation):
+    """A result read in batches through a portal: Execute with a row limit and Flush.
+
+    ``feed`` returns True when a batch is ready (PortalSuspended) or the stream
+    has ended (ReadyForQuery, after the Close and Sync it queues itself when the
+    portal completes or fails). ``finish`` ends it early; rows still in flight
+    are then dropped.
+    """
+
+    __slots__ = (
+        "_closing",
+        "_key",
+        "_statement",
+        "_synced",
+        "batch",
+        "done",
+        "ended_early",
+        "rowcount",
+        "status",
+    )
+
+    def __init__(self, session: Session, key: tuple[str, tuple[int, ...]]) -> None:
+        super().__init__(session)
+        self._key = key
+        self._statement: _Statement | None = None
+        self._synced = False
+        self._closing = False
+        self.batch: list[tuple[bytes | None, ...]] = []
+        self.done = False
+        self.ended_early = False  # by finish(), before its last row
+        self.rowcount = 0
+        self.status: str | None = None
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.DataRow):
+            if not self._closing:
+                self.batch.append(event.values)
+        elif isinstance(event, ev.PortalSuspended):
+            self.in_rows = False
+            return not self._closing
+        elif isinstance(event, ev.CommandComplete | ev.EmptyQueryResponse):
+            if isinstance(event, ev.CommandComplete):
+                self.status = event.tag
+            self.in_rows = False
+            self._end(close_portal=False)
+        elif isinstance(event, ev.RowDescription):
+            self._statement = self.session.statement(self._key, event.fields)
+            self.in_rows = True
+        elif type(event) in _QUIET:
+            pass
+        elif isinstance(event, ev.ReadyForQuery):
+            self.in_rows = False
+            self.done = True
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            pass
+        else:
+            if self._common(event):
+                self.done = True
+                return True
+            if isinstance(event, ev.ErrorResponse):
+                # The server skips everything up to a Sync: send one.
+                self._closing = True
+                self.in_rows = False
+                self._sync()
+        return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        if not self._closing:
+            self.batch += rows
+
+    def _sync(self) -> None:
+        if not self._synced:
+            self._synced = True
+            self.session.core.send_sync()
+
+    def _end(self, close_portal: bool) -> None:
+        core = self.session.core
+        if not self._synced:
+            if close_portal:
+                core.send_close("P", "")
+            core.send_close("S", "")
+            self._sync()
+
+    def more(self, batch_size: int) -> None:
+        """Ask for the next batch (sent with the next flight, before this one is used)."""
+        core = self.session.core
+        core.send_execute("", batch_size)
+        core.send_flush()
+        self.in_rows = True
+
+    def finish(self) -> bool:
+        if self.done:
+            return False
+        self.ended_early = not self._closing
+        self._closing = True
+        self._end(close_portal=True)
+        return True
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The batch received, decoded; empties it."""
+        raw, self.batch = self.batch, []
+        if not raw:
+            return []
+        self.rowcount += len(raw)
+        statement = self._statement
+        if statement is None:
+            raise errors.ProtocolError("DataRow without a RowDescription")
+        try:
+            return statement.decode_rows(raw)
+        except errors.Error:
+            raise
+        except Exception as exc:
+            raise errors.DataError(f"could not decode a result value: {exc}") from exc
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self._statement.columns if self._statement is not None else ()
 
 
 @dataclass(slots=True)
@@ -532,6 +655,33 @@ class Session:
     def execute(self, sql: str) -> Script:
         self.core.send_query(sql)
         return Script(self)
+
+    def stream(self, sql: str, params: Sequence[object], batch_size: int) -> Stream:
+        """Parse, Bind, Describe and the first Execute of ``batch_size`` rows, then Flush."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise errors.InterfaceError(
+                f"batch_size must be a positive integer, not {batch_size!r}"
+            )
+        oids: list[int] = []
+        formats: list[int] = []
+        values: list[bytes | None] = []
+        for value in params:
+            oid, fmt, data = encode_inferred(value)
+            oids.append(oid)
+            formats.append(fmt)
+            values.append(data)
+        key = (sql, tuple(oids))
+        statement = self._statements.get(key)
+        result_format = _TEXT if statement is None else statement.result_format
+        if formats and formats.count(formats[0]) == len(formats):
+            formats = formats[:1]
+        core = self.core
+        core.send_parse("", sql, oids)
+        core.send_bind("", "", formats, values, (result_format,))
+        core.send_describe("P", "")
+        op = Stream(self, key)
+        op.more(batch_size)
+        return op
 
     def executemany(
         self,

@@ -39,6 +39,7 @@ from pgpipe._session import (
     Session,
     Startup,
     Stats,
+    Stream,
     TypeInfo,
     interrupted,
     scram_nonce,
@@ -47,7 +48,7 @@ from pgpipe._session import (
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.protocol.events import NEED_DATA
-from pgpipe.result import Result
+from pgpipe.result import Column, Result
 from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _Op = TypeVar("_Op", bound=Operation)
@@ -164,7 +165,7 @@ class AsyncConnection(ConnectionState):
     One operation at a time: a second concurrent call raises InterfaceError.
     """
 
-    __slots__ = ("_busy", "_depth", "_peer", "_protocol", "_startup", "_transport")
+    __slots__ = ("_busy", "_depth", "_peer", "_protocol", "_startup", "_stream", "_transport")
 
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol, session: Session) -> None:
         super().__init__(session)
@@ -172,6 +173,7 @@ class AsyncConnection(ConnectionState):
         self._protocol = protocol
         self._busy = False
         self._depth = 0  # transaction() blocks open
+        self._stream: Stream | None = None  # a stream() still open on the connection
         # Where a CancelRequest goes: the very address this transport reached.
         self._peer: tuple[int, Any] = _peer(transport)
         # With pipelined connect, the startup finishes inside the first call.
@@ -271,7 +273,10 @@ class AsyncConnection(ConnectionState):
     async def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup."""
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
-        op = make(self._begin())
+        session = self._begin()
+        if self._stream is not None:
+            await self._end_stream()
+        op = make(session)
         if self._startup is not None:
             try:
                 await self._complete_startup()
@@ -368,6 +373,8 @@ class AsyncConnection(ConnectionState):
             async with asyncio.timeout(limit):
                 await self._send_cancel()
                 await self._pump(op)
+                if op.finish():
+                    await self._pump(op)
         except TimeoutError:
             self._abort(
                 f"{why}; the server did not end the cancelled statement within "
@@ -449,6 +456,56 @@ class AsyncConnection(ConnectionState):
             return []
         op = await self._call(lambda s: s.executemany(sql, batch, param_types), timeout)
         return op.result()
+
+    def stream(
+        self,
+        sql: str,
+        *params: object,
+        batch_size: int = 1000,
+        timeout: float | None = None,
+    ) -> AsyncRowStream:
+        """``async for row in conn.stream(sql, ...)``: rows as they arrive, one batch
+        in memory; see ``Connection.stream``."""
+        return AsyncRowStream(self, sql, params, batch_size, timeout)
+
+    async def _stream_next(self, stream: AsyncRowStream) -> None:
+        """Start the stream or read its next batch; ask for the one after it at once."""
+        op = stream.op
+        if op is None:
+            sql, params, size = stream.sql, stream.params, stream.batch_size
+            op = await self._call(lambda s: s.stream(sql, params, size), stream.timeout)
+            stream.op = op
+        else:
+            if self._stream is not op:
+                raise errors.InterfaceError(
+                    "the stream was ended by another command on this connection"
+                )
+            session = self._begin()
+            try:
+                limit = seconds(stream.timeout, "timeout") or session.params.command_timeout
+                await self._run(op, limit)
+            finally:
+                if op.done or self.closed:
+                    self._stream = None
+        stream.rows = op.rows()
+        if op.done:
+            self._stream = None
+            op.check()
+            return
+        self._stream = op
+        op.more(stream.batch_size)
+        self._transport.write(self._session.data_to_send())
+
+    async def _end_stream(self) -> None:
+        """Close an open stream's portal and read to its end."""
+        op, self._stream = self._stream, None
+        if op is not None and op.finish():
+            await self._run(op)
+
+    async def _close_stream(self, stream: AsyncRowStream) -> None:
+        if stream.op is not None and self._stream is stream.op and not self.closed:
+            self._begin()
+            await self._end_stream()
 
     @contextlib.asynccontextmanager
     async def pipeline(
@@ -563,6 +620,83 @@ class AsyncConnection(ConnectionState):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+class AsyncRowStream:
+    """Rows of one statement as they arrive; see ``AsyncConnection.stream``."""
+
+    __slots__ = (
+        "_closed",
+        "_pos",
+        "batch_size",
+        "conn",
+        "op",
+        "params",
+        "rows",
+        "sql",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        sql: str,
+        params: Sequence[object],
+        batch_size: int,
+        timeout: float | None,
+    ) -> None:
+        self.conn = conn
+        self.sql = sql
+        self.params = params
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.op: Stream | None = None
+        self.rows: list[tuple[Any, ...]] = []
+        self._pos = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "new" if self.op is None else "done" if self.op.done else "open"
+        return f"<pgpipe.AsyncRowStream {state}>"
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The result's columns, once the first batch arrived."""
+        return self.op.columns if self.op is not None else ()
+
+    @property
+    def rowcount(self) -> int:
+        """How many rows were received so far."""
+        return self.op.rowcount if self.op is not None else 0
+
+    def __aiter__(self) -> AsyncRowStream:
+        return self
+
+    async def __anext__(self) -> tuple[Any, ...]:
+        while self._pos >= len(self.rows):
+            if self.op is not None and self.op.done:
+                if self.op.ended_early and not self._closed:
+                    raise errors.InterfaceError(
+                        "the stream was ended by another command on this connection"
+                    )
+                raise StopAsyncIteration
+            await self.conn._stream_next(self)
+            self._pos = 0
+        row = self.rows[self._pos]
+        self._pos += 1
+        return row
+
+    async def aclose(self) -> None:
+        """Stop early: close the portal, read what was in flight, drop it."""
+        self.rows, self._pos = [], 0
+        self._closed = True
+        await self.conn._close_stream(self)
+
+    async def __aenter__(self) -> AsyncRowStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class AsyncConnectionPipeline(Pipeline):

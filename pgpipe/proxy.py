@@ -159,7 +159,10 @@ class FlightCounter:
         if thread is None or wakeup is None or self._stopping.is_set():
             return
         self._stopping.set()
-        wakeup.send(b"\0")
+        # The relay thread may see the flag on its own (its select timed out)
+        # and close the other end first: then there is nobody left to wake.
+        with contextlib.suppress(OSError):
+            wakeup.send(b"\0")
         thread.join(_JOIN_TIMEOUT)
         wakeup.close()
         if thread.is_alive():

@@ -41,6 +41,7 @@ from pgpipe._session import (
     Session,
     Startup,
     Stats,
+    Stream,
     TypeInfo,
     interrupted,
     scram_nonce,
@@ -49,7 +50,7 @@ from pgpipe._session import (
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.protocol.events import NEED_DATA
-from pgpipe.result import Result
+from pgpipe.result import Column, Result
 from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _RECV_SIZE = 1 << 16
@@ -129,7 +130,17 @@ class Connection(ConnectionState):
     [(42,)]
     """
 
-    __slots__ = ("_depth", "_lock", "_peer", "_sending", "_sock", "_startup", "_timed", "_unsent")
+    __slots__ = (
+        "_depth",
+        "_lock",
+        "_peer",
+        "_sending",
+        "_sock",
+        "_startup",
+        "_stream",
+        "_timed",
+        "_unsent",
+    )
 
     def __init__(self, sock: socket.socket, session: Session) -> None:
         super().__init__(session)
@@ -146,6 +157,7 @@ class Connection(ConnectionState):
         self._sending = False
         self._timed = True  # the socket has a timeout set
         self._depth = 0  # transaction() blocks open
+        self._stream: Stream | None = None  # a stream() still open on the connection
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection:
@@ -222,6 +234,8 @@ class Connection(ConnectionState):
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
         with self._lock:
             self._check_open()
+            if self._stream is not None:
+                self._end_stream()
             op = make(self._session)
             if self._startup is not None:
                 try:
@@ -369,6 +383,8 @@ class Connection(ConnectionState):
         try:
             self._send_cancel(deadline)
             self._pump(op, deadline)
+            if op.finish():
+                self._pump(op, deadline)
         except TimeoutError:
             self._abort(
                 f"{why}; the server did not end the cancelled statement within "
@@ -452,6 +468,77 @@ class Connection(ConnectionState):
         if not batch:
             return []
         return self._call(lambda s: s.executemany(sql, batch, param_types), timeout).result()
+
+    def stream(
+        self,
+        sql: str,
+        *params: object,
+        batch_size: int = 1000,
+        timeout: float | None = None,
+    ) -> RowStream:
+        """Iterate over a statement's rows as they arrive, ``batch_size`` at a time.
+
+        Memory holds one batch, whatever the result's size: the rows come
+        through a portal, Execute with a row limit, and the next batch is asked
+        for before the current one is handed out. Stopping early (``close()``,
+        leaving a ``with`` block, or simply running another command on the
+        connection) closes the portal and leaves the connection in sync.
+        ``timeout`` applies to the wait for each batch.
+
+        >>> for (n,) in conn.stream("SELECT generate_series(1, $1)", 10**7):  # doctest: +SKIP
+        ...     total += n
+        """
+        op = self._call(lambda s: s.stream(sql, params, batch_size), timeout)
+        stream = RowStream(self, op, batch_size, timeout)
+        with self._lock:
+            self._stream_after(stream)
+        return stream
+
+    def _stream_next(self, stream: RowStream) -> list[tuple[Any, ...]]:
+        """The next batch of a stream's rows; asks for the one after it at once."""
+        limit = seconds(stream.timeout, "timeout") or self._session.params.command_timeout
+        with self._lock:
+            op = stream.op
+            if self._stream is not op:
+                raise errors.InterfaceError(
+                    "the stream was ended by another command on this connection"
+                )
+            self._check_open()
+            try:
+                self._run(op, None if limit is None else time.monotonic() + limit, limit)
+            finally:
+                if op.done or self.closed:
+                    self._stream = None
+            self._stream_after(stream)
+        return stream.rows
+
+    def _stream_after(self, stream: RowStream) -> None:
+        """Take the batch received; unless the stream ended, send for the next one."""
+        op = stream.op
+        stream.rows = op.rows()
+        if op.done:
+            self._stream = None
+            op.check()
+            return
+        self._stream = op
+        op.more(stream.batch_size)
+        try:
+            self._flush(None)
+        except OSError as exc:
+            reason = f"connection lost: {exc.strerror or exc}"
+            self._abort(reason)
+            raise errors.OperationalError(reason) from None
+
+    def _end_stream(self) -> None:
+        """Close an open stream's portal and read to its end (under the lock)."""
+        op, self._stream = self._stream, None
+        if op is not None and op.finish():
+            self._run(op)
+
+    def _close_stream(self, stream: RowStream) -> None:
+        with self._lock:
+            if self._stream is stream.op and not self.closed:
+                self._end_stream()
 
     @contextmanager
     def pipeline(
@@ -577,6 +664,65 @@ class Connection(ConnectionState):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+
+class RowStream:
+    """Rows of one statement as they arrive; see ``Connection.stream``."""
+
+    __slots__ = ("_closed", "_pos", "batch_size", "conn", "op", "rows", "timeout")
+
+    def __init__(
+        self, conn: Connection, op: Stream, batch_size: int, timeout: float | None
+    ) -> None:
+        self.conn = conn
+        self.op = op
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.rows: list[tuple[Any, ...]] = []
+        self._pos = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<pgpipe.RowStream {'done' if self.op.done else 'open'}>"
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The result's columns (empty for a statement that returns no rows)."""
+        return self.op.columns
+
+    @property
+    def rowcount(self) -> int:
+        """How many rows were received so far."""
+        return self.op.rowcount
+
+    def __iter__(self) -> RowStream:
+        return self
+
+    def __next__(self) -> tuple[Any, ...]:
+        while self._pos >= len(self.rows):
+            if self.op.done:
+                if self.op.ended_early and not self._closed:
+                    raise errors.InterfaceError(
+                        "the stream was ended by another command on this connection"
+                    )
+                raise StopIteration
+            self.conn._stream_next(self)
+            self._pos = 0
+        row = self.rows[self._pos]
+        self._pos += 1
+        return row
+
+    def close(self) -> None:
+        """Stop early: close the portal, read what was in flight, drop it."""
+        self.rows, self._pos = [], 0
+        self._closed = True
+        self.conn._close_stream(self)
+
+    def __enter__(self) -> RowStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
