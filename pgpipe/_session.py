@@ -13,7 +13,7 @@ to decode raises with the connection already back in sync.
 from __future__ import annotations
 
 import secrets
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -208,6 +208,109 @@ class UnnamedQuery(Operation):
                 raise error
             raise errors.DataError(f"could not decode a result value: {error}") from error
         return Result(self.rows, statement.columns, self.status)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A named statement on the server: its name, SQL and parameter types."""
+
+    name: str
+    sql: str
+    param_oids: tuple[int, ...]
+    closed: bool = False
+
+
+class PreparedQuery(UnnamedQuery):
+    """A run of a named statement (Bind, Describe, Execute, Sync; Parse too the first time).
+
+    When the server says the statement does not exist (SQLSTATE 26000: a
+    transaction-mode pooler gave this session another server connection) and
+    no transaction was open, it prepares it again and retries once, in one
+    packet: Close (harmless if absent), Parse, Bind, Describe, Execute, Sync.
+    Inside a transaction the error stands, since the failed Bind aborted it.
+    """
+
+    __slots__ = ("_idle", "_prepared", "_retry", "_with_parse")
+
+    def __init__(
+        self,
+        session: Session,
+        key: tuple[str, tuple[int, ...]],
+        prepared: Prepared,
+        retry: Callable[[], None],
+        with_parse: bool,
+    ) -> None:
+        super().__init__(session, key)
+        self._prepared = prepared
+        self._retry: Callable[[], None] | None = retry
+        self._with_parse = with_parse
+        self._idle = session.core.transaction_status == "I"
+
+    def feed(self, event: ev.Event) -> bool:
+        if not isinstance(event, ev.ReadyForQuery) or not isinstance(
+            self.error, errors.InvalidSqlStatementName
+        ):
+            done = super().feed(event)
+            if done and self.error is not None and self._with_parse:
+                self.session.forget(self._key, self._prepared)
+            return done
+        retry = self._retry
+        if retry is not None and self._idle and event.status == "I":
+            self._retry = None
+            self.error = None
+            self.rows, self._pending, self.status, self._statement = [], [], None, None
+            self._decode_error = None
+            retry()
+            return False
+        name = self._prepared.name
+        self.error = errors.InvalidSqlStatementName(
+            f"prepared statement {name!r} does not exist on the server connection in use "
+            "(a transaction-mode pooler may have moved this session); pgpipe prepares it "
+            "again by itself only outside a transaction",
+            self.error.fields,
+        )
+        self.session.forget(self._key, self._prepared)
+        return super().feed(event)
+
+
+class Describing(Operation):
+    """Parse and Describe(statement) of a named statement, then Sync."""
+
+    __slots__ = ("param_oids", "prepared")
+
+    def __init__(self, session: Session, prepared: Prepared) -> None:
+        super().__init__(session)
+        self.prepared = prepared
+        self.param_oids: tuple[int, ...] = ()
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.ParameterDescription):
+            self.param_oids = event.type_oids
+        elif isinstance(event, ev.ReadyForQuery):
+            return True
+        elif type(event) in _QUIET or isinstance(event, ev.RowDescription):
+            pass
+        else:
+            return self._common(event)
+        return False
+
+    def result(self) -> Prepared:
+        self.check()
+        self.prepared.param_oids = self.param_oids
+        return self.prepared
+
+
+class Closing(Operation):
+    """Close of a named statement, then Sync."""
+
+    __slots__ = ()
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.ReadyForQuery):
+            return True
+        if type(event) in _QUIET:
+            return False
+        return self._common(event)
 
 
 # Events that need no action from an operation beyond the core's own checks.
@@ -515,8 +618,12 @@ class Session:
     """The protocol core plus codecs and per-connection memory; no I/O."""
 
     __slots__ = (
+        "_cache",
+        "_cache_size",
         "_decoders",
         "_encoders",
+        "_names",
+        "_prefix",
         "_statements",
         "_zoned",
         "auth_method",
@@ -573,6 +680,12 @@ class Session:
         # binary when every column has a binary decoder. One format code covers all
         # columns, so a statement whose column count changes cannot make Bind fail.
         self._statements: dict[tuple[str, tuple[int, ...]], _Statement] = {}
+        # Named statements: a prefix of its own per connection, so that behind a
+        # pooler no other client's statement can answer to one of these names.
+        self._prefix = f"pgpipe_{secrets.token_hex(4)}_"
+        self._names = 0
+        self._cache_size = params.statement_cache_size
+        self._cache: OrderedDict[tuple[str, tuple[int, ...]], Prepared] = OrderedDict()
 
     def __repr__(self) -> str:
         p = self.params
@@ -649,8 +762,107 @@ class Session:
         result_format = _TEXT if statement is None else statement.result_format
         if formats and formats.count(formats[0]) == len(formats):
             formats = formats[:1]
+        if sync and self._cache_size:
+            return self._cached(key, formats, values, result_format)
         self.core.send_unnamed_query(sql, oids, formats, values, (result_format,), sync=sync)
         return UnnamedQuery(self, key, sync)
+
+    # -- named statements --------------------------------------------------------
+
+    def _new_name(self) -> str:
+        self._names += 1
+        return f"{self._prefix}{self._names}"
+
+    def _cached(
+        self,
+        key: tuple[str, tuple[int, ...]],
+        formats: list[int],
+        values: list[bytes | None],
+        result_format: int,
+    ) -> PreparedQuery:
+        """A query through the statement cache: Parse the first time, then Bind only."""
+        cache = self._cache
+        prepared = cache.get(key)
+        core = self.core
+        if prepared is not None:
+            cache.move_to_end(key)
+            parse = None
+        else:
+            while len(cache) >= self._cache_size:
+                _, old = cache.popitem(last=False)
+                core.send_close("S", old.name)  # answered ahead of this query
+            prepared = cache[key] = Prepared(self._new_name(), key[0], key[1])
+            parse = (key[0], key[1])
+        return self._run_named(key, prepared, formats, values, result_format, parse)
+
+    def _run_named(
+        self,
+        key: tuple[str, tuple[int, ...]],
+        prepared: Prepared,
+        formats: list[int],
+        values: list[bytes | None],
+        result_format: int,
+        parse: tuple[str, tuple[int, ...]] | None,
+    ) -> PreparedQuery:
+        core = self.core
+        results = (result_format,)
+        core.send_named_query(prepared.name, formats, values, results, parse=parse)
+
+        def retry() -> None:
+            core.send_named_query(
+                prepared.name,
+                formats,
+                values,
+                results,
+                parse=(prepared.sql, prepared.param_oids),
+                close_first=True,
+            )
+
+        return PreparedQuery(self, key, prepared, retry, parse is not None)
+
+    def forget(self, key: tuple[str, tuple[int, ...]], prepared: Prepared) -> None:
+        """Drop a cached statement that failed to prepare or vanished from the server."""
+        if self._cache.get(key) is prepared:
+            del self._cache[key]
+
+    def prepare(self, sql: str, param_types: Sequence[int] | None) -> Describing:
+        """Parse a named statement and Describe it (its parameter types), then Sync."""
+        oids = [int(oid) for oid in param_types or ()]
+        prepared = Prepared(self._new_name(), sql, tuple(oids))
+        core = self.core
+        core.send_parse(prepared.name, sql, oids)
+        core.send_describe("S", prepared.name)
+        core.send_sync()
+        return Describing(self, prepared)
+
+    def run_prepared(self, prepared: Prepared, params: Sequence[object]) -> PreparedQuery:
+        """Bind, Describe, Execute and Sync a prepared statement: no Parse."""
+        if prepared.closed:
+            raise errors.InterfaceError(f"prepared statement {prepared.name!r} was closed")
+        oids = prepared.param_oids
+        if len(params) != len(oids):
+            raise errors.InterfaceError(
+                f"the statement takes {len(oids)} parameters, not {len(params)}"
+            )
+        formats: list[int] = []
+        values: list[bytes | None] = []
+        for value, oid in zip(params, oids, strict=True):
+            fmt, data = self.encode_typed(value, oid)
+            formats.append(fmt)
+            values.append(data)
+        if formats and formats.count(formats[0]) == len(formats):
+            formats = formats[:1]
+        key = (prepared.sql, oids)
+        statement = self._statements.get(key)
+        result_format = _TEXT if statement is None else statement.result_format
+        return self._run_named(key, prepared, formats, values, result_format, None)
+
+    def close_prepared(self, prepared: Prepared) -> Closing:
+        """Close (free) a prepared statement on the server, then Sync."""
+        prepared.closed = True
+        self.core.send_close("S", prepared.name)
+        self.core.send_sync()
+        return Closing(self)
 
     def execute(self, sql: str) -> Script:
         self.core.send_query(sql)

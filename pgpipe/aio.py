@@ -36,6 +36,7 @@ from pgpipe._session import (
     TYPE_LOOKUP,
     ConnectionState,
     Operation,
+    Prepared,
     Session,
     Startup,
     Stats,
@@ -457,6 +458,13 @@ class AsyncConnection(ConnectionState):
         op = await self._call(lambda s: s.executemany(sql, batch, param_types), timeout)
         return op.result()
 
+    async def prepare(
+        self, sql: str, *, param_types: Sequence[int] | None = None
+    ) -> AsyncPreparedStatement:
+        """Prepare a named statement (one round trip); see ``Connection.prepare``."""
+        prepared = (await self._call(lambda s: s.prepare(sql, param_types))).result()
+        return AsyncPreparedStatement(self, prepared)
+
     def stream(
         self,
         sql: str,
@@ -619,6 +627,48 @@ class AsyncConnection(ConnectionState):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.close()
+
+
+class AsyncPreparedStatement:
+    """A statement prepared on the server; see ``AsyncConnection.prepare``."""
+
+    __slots__ = ("_conn", "_prepared")
+
+    def __init__(self, conn: AsyncConnection, prepared: Prepared) -> None:
+        self._conn = conn
+        self._prepared = prepared
+
+    def __repr__(self) -> str:
+        state = "closed" if self._prepared.closed else "open"
+        return f"<pgpipe.AsyncPreparedStatement {self._prepared.name} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._prepared.name
+
+    @property
+    def param_types(self) -> tuple[int, ...]:
+        """The parameter type OIDs the server settled on."""
+        return self._prepared.param_oids
+
+    async def query(self, *params: object, timeout: float | None = None) -> Result:
+        """Run it: Bind, Describe, Execute and Sync in one packet, one round trip."""
+        prepared = self._prepared
+        op = await self._conn._call(lambda s: s.run_prepared(prepared, params), timeout)
+        return op.result()
+
+    async def close(self) -> None:
+        """Free it on the server with a Close message (one round trip); idempotent."""
+        prepared = self._prepared
+        if not prepared.closed and not self._conn.closed:
+            (await self._conn._call(lambda s: s.close_prepared(prepared))).check()
+        prepared.closed = True
+
+    async def __aenter__(self) -> AsyncPreparedStatement:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
 

@@ -101,6 +101,7 @@ _KEYWORD_ONLY: Final = frozenset(
         "command_timeout",
         "cancel_timeout",
         "max_message_size",
+        "statement_cache_size",
     }
 )
 _PIPELINE_MODES: Final = ("auto", "trust", "password", "scram")
@@ -181,6 +182,7 @@ class ConnectParams:
     command_timeout: float | None = None
     cancel_timeout: float = DEFAULT_CANCEL_TIMEOUT
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    statement_cache_size: int = 0
 
     @property
     def host(self) -> str:
@@ -405,6 +407,15 @@ def _message_size(value: object) -> int:
     return value
 
 
+def _cache_size(value: object) -> int:
+    """How many named statements the per-connection LRU cache keeps (0: no cache)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InterfaceError(f"statement_cache_size must be an integer >= 0, not {value!r}")
+    return value
+
+
 def _ports(values: Mapping[str, str], count: int) -> list[int]:
     raw = (values.get("port") or "").split(",")
     if len(raw) == 1:
@@ -582,6 +593,7 @@ def _build(
         cancel_timeout=seconds(extra.get("cancel_timeout"), "cancel_timeout")
         or DEFAULT_CANCEL_TIMEOUT,
         max_message_size=_message_size(extra.get("max_message_size")),
+        statement_cache_size=_cache_size(extra.get("statement_cache_size")),
     )
     _check(params)
     return params

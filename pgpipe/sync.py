@@ -38,6 +38,7 @@ from pgpipe._session import (
     TYPE_LOOKUP,
     ConnectionState,
     Operation,
+    Prepared,
     Session,
     Startup,
     Stats,
@@ -469,6 +470,16 @@ class Connection(ConnectionState):
             return []
         return self._call(lambda s: s.executemany(sql, batch, param_types), timeout).result()
 
+    def prepare(self, sql: str, *, param_types: Sequence[int] | None = None) -> PreparedStatement:
+        """Prepare a named statement (one round trip); its runs send no Parse.
+
+        The server infers the parameter types unless ``param_types`` states
+        them; values are then encoded for exactly those types. Free it with
+        ``close()`` (a protocol Close message) or a ``with`` block.
+        """
+        prepared = self._call(lambda s: s.prepare(sql, param_types)).result()
+        return PreparedStatement(self, prepared)
+
     def stream(
         self,
         sql: str,
@@ -664,6 +675,47 @@ class Connection(ConnectionState):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+
+class PreparedStatement:
+    """A statement prepared on the server; see ``Connection.prepare``."""
+
+    __slots__ = ("_conn", "_prepared")
+
+    def __init__(self, conn: Connection, prepared: Prepared) -> None:
+        self._conn = conn
+        self._prepared = prepared
+
+    def __repr__(self) -> str:
+        state = "closed" if self._prepared.closed else "open"
+        return f"<pgpipe.PreparedStatement {self._prepared.name} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._prepared.name
+
+    @property
+    def param_types(self) -> tuple[int, ...]:
+        """The parameter type OIDs the server settled on."""
+        return self._prepared.param_oids
+
+    def query(self, *params: object, timeout: float | None = None) -> Result:
+        """Run it: Bind, Describe, Execute and Sync in one packet, one round trip."""
+        prepared = self._prepared
+        return self._conn._call(lambda s: s.run_prepared(prepared, params), timeout).result()
+
+    def close(self) -> None:
+        """Free it on the server with a Close message (one round trip); idempotent."""
+        prepared = self._prepared
+        if not prepared.closed and not self._conn.closed:
+            self._conn._call(lambda s: s.close_prepared(prepared)).check()
+        prepared.closed = True
+
+    def __enter__(self) -> PreparedStatement:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 

@@ -335,6 +335,38 @@ class ProtocolConnection:
         )
         self._command(data, *(_ONE_SHOT if sync else _ONE_SHOT_UNSYNCED))
 
+    def send_named_query(
+        self,
+        name: str,
+        param_formats: Sequence[int],
+        params: Sequence[bytes | None],
+        result_formats: Sequence[int],
+        *,
+        parse: tuple[str, Sequence[int]] | None = None,
+        close_first: bool = False,
+    ) -> None:
+        """Run the prepared statement ``name``: Bind, Describe(portal), Execute, Sync.
+
+        ``parse`` (SQL and parameter types) prepares it first in the same packet;
+        ``close_first`` closes the name before that (not an error when it does
+        not exist), so the Parse cannot collide with an older statement.
+        """
+        data = b""
+        expect: list[_Expect] = []
+        if close_first:
+            data += frontend.close("S", name)
+            expect.append(_CLOSE)
+        if parse is not None:
+            data += frontend.parse(name, parse[0], parse[1])
+            expect.append(_PARSE)
+        data += (
+            frontend.bind("", name, param_formats, params, result_formats)
+            + frontend.DESCRIBE_EXECUTE
+            + frontend.SYNC
+        )
+        expect += (_BIND, _DESCRIBE_PORTAL, _EXECUTE, _SYNC)
+        self._command(data, *expect)
+
     def send_terminate(self) -> None:
         """Terminate: the server closes the connection; nothing may be sent after it."""
         self._check_usable()

@@ -184,6 +184,7 @@ def copy_fail(reason: str) -> bytes:
     return _message(b"f", cstring(reason, "a CopyFail reason"))
 
 
+DESCRIBE_EXECUTE: Final = describe("P", "") + execute("", 0)
 DESCRIBE_EXECUTE_CLOSE: Final = describe("P", "") + execute("", 0) + close("S", "")
 DESCRIBE_EXECUTE_CLOSE_SYNC: Final = DESCRIBE_EXECUTE_CLOSE + SYNC
 """The constant tail of a one-packet query on the unnamed statement and portal."""
