@@ -387,11 +387,19 @@ class Many(Operation):
         self.results: list[tuple[_Statement | None, list[tuple[bytes | None, ...]], str]] = []
 
     def feed(self, event: ev.Event) -> bool:
-        if isinstance(event, ev.CommandComplete):
-            self.results.append((self._statement, self._rows, event.tag))
+        kind = type(event)
+        if kind is ev.BindComplete:
+            pass
+        elif isinstance(event, ev.CommandComplete):
+            results = self.results
+            statement = self._statement
+            results.append((statement, self._rows, event.tag))
             if self._rows:
                 self._rows = []
-        elif type(event) in _QUIET or isinstance(event, ev.ParameterDescription):
+            # The rows that follow, answered alike, are taken from the core at once.
+            empty: list[tuple[bytes | None, ...]] = []
+            results += [(statement, empty, tag) for tag in self.session.core.next_command_tags()]
+        elif kind in _QUIET or kind is ev.ParameterDescription:
             pass
         elif isinstance(event, ev.DataRow):
             self._rows.append(event.values)
@@ -412,7 +420,14 @@ class Many(Operation):
     def result(self) -> list[Result]:
         self.check()
         empty = _Statement((), self.session)
-        return [(statement or empty).result(rows, tag) for statement, rows, tag in self.results]
+        out: list[Result] = []
+        append = out.append
+        for statement, rows, tag in self.results:
+            if rows:
+                append((statement or empty).result(rows, tag))
+            else:
+                append(Result([], statement.columns if statement else (), tag))
+        return out
 
 
 class Stream(Operation):
@@ -903,8 +918,12 @@ class Session:
     ) -> Many:
         """Queue ``sql`` once per row of parameters, as ``Many`` describes."""
         core = self.core
-        signature: list[int] | None = None
         text_results = (_TEXT,)
+        # Rows are grouped in runs that share parameter types and formats (a NULL
+        # fits any); each run is one Parse and Describe, then its Binds/Executes.
+        signature: tuple[list[int], list[int]] | None = None
+        run: list[list[bytes | None]] = []
+        encode_typed = self.encode_typed
         for row in rows:
             oids: list[int] = []
             formats: list[int] = []
@@ -921,22 +940,35 @@ class Session:
                         f"a row has {len(row)} values for {len(param_types)} parameter types"
                     )
                 for value, oid in zip(row, param_types, strict=True):
-                    fmt, data = self.encode_typed(value, oid)
+                    fmt, data = encode_typed(value, oid)
                     oids.append(int(oid))
                     formats.append(fmt)
                     values.append(data)
-            if signature is None or not _fits(oids, values, signature):
-                # A NULL (type 0) fits any type; another type needs its own Parse.
-                signature = oids
-                core.send_parse("", sql, oids)
-                core.send_describe("S", "")
-            if formats and formats.count(formats[0]) == len(formats):
-                formats = formats[:1]
-            core.send_bind("", "", formats, values, text_results)
-            core.send_execute("")
+            if signature is None or not _fits(oids, formats, values, signature):
+                if signature is not None:
+                    self._queue_run(sql, signature, run, text_results)
+                signature, run = (oids, formats), []
+            run.append(values)
+        if signature is not None:
+            self._queue_run(sql, signature, run, text_results)
         core.send_close("S", "")
         core.send_sync()
         return Many(self)
+
+    def _queue_run(
+        self,
+        sql: str,
+        signature: tuple[list[int], list[int]],
+        run: list[list[bytes | None]],
+        result_formats: tuple[int, ...],
+    ) -> None:
+        oids, formats = signature
+        core = self.core
+        core.send_parse("", sql, oids)
+        core.send_describe("S", "")
+        if formats and formats.count(formats[0]) == len(formats):
+            formats = formats[:1]
+        core.send_bind_execute_rows(formats, run, result_formats)
 
     # -- results -----------------------------------------------------------
 
@@ -1095,13 +1127,23 @@ class Session:
         return _Statement(fields, self).result(raw_rows, status)
 
 
-def _fits(oids: list[int], values: list[bytes | None], signature: list[int]) -> bool:
-    """Whether a row's parameters fit the statement parsed for ``signature`` (NULL fits any)."""
-    if len(oids) != len(signature):
+def _fits(
+    oids: list[int],
+    formats: list[int],
+    values: list[bytes | None],
+    signature: tuple[list[int], list[int]],
+) -> bool:
+    """Whether a row's parameters fit the run parsed for ``signature`` (a NULL fits any)."""
+    known_oids, known_formats = signature
+    if oids == known_oids and formats == known_formats:
+        return True
+    if len(oids) != len(known_oids):
         return False
     return all(
-        oid == known or value is None
-        for oid, value, known in zip(oids, values, signature, strict=True)
+        value is None or (oid == known and fmt == known_fmt)
+        for oid, fmt, value, known, known_fmt in zip(
+            oids, formats, values, known_oids, known_formats, strict=True
+        )
     )
 
 

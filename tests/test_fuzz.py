@@ -30,6 +30,7 @@ from pgpipe.conninfo import parse_dsn
 from pgpipe.protocol import NEED_DATA, ProtocolConnection, State
 from pgpipe.protocol.buffer import ReceiveBuffer
 from pgpipe.testing import TemporaryPostgres
+from tests import wire
 
 EXAMPLES = 3000
 
@@ -104,6 +105,27 @@ def transcripts(pg_server: TemporaryPostgres) -> list[Transcript]:
                 return session.query(sql, params)
 
             out.append(Transcript(f"{index}-{run}", startup, reply, command))
+    many: list[bytes] = []
+    pgpipe.sync.Session = _recording_session(many)  # type: ignore[misc]
+    try:
+        conn = pgpipe.connect(dsn)
+    finally:
+        pgpipe.sync.Session = original  # type: ignore[misc]
+    startup = b"".join(many)
+    many.clear()
+    conn.execute("CREATE TEMP TABLE fuzz_many (n int, t text)")
+    many.clear()
+    batch = [(n, None if n % 3 else f"t{n}") for n in range(40)]
+    conn.executemany("INSERT INTO fuzz_many VALUES ($1, $2)", batch)
+    out.append(
+        Transcript(
+            "executemany",
+            startup,
+            b"".join(many),
+            lambda s: s.executemany("INSERT INTO fuzz_many VALUES ($1, $2)", batch),
+        )
+    )
+    conn.close()
     script: list[bytes] = []
     pgpipe.sync.Session = _recording_session(script)  # type: ignore[misc]
     try:
@@ -256,3 +278,49 @@ def test_connect_takes_max_message_size(pg_server: TemporaryPostgres) -> None:
         with pytest.raises(errors.ProtocolError, match="over the limit of 4096"):
             conn.query("SELECT repeat('x', 10000)")
         assert conn.closed
+
+
+PIECES = [
+    wire.BIND_COMPLETE,
+    wire.command_complete("INSERT 0 1"),
+    wire.command_complete("UPDATE 2"),
+    wire.BIND_COMPLETE + wire.command_complete("INSERT 0 1"),
+    wire.data_row([b"1", None]),
+    wire.msg(b"C", b"no terminator"),
+    wire.ready(),
+]
+
+
+def naive_frames(stream: bytes) -> list[tuple[bytes, bytes]]:
+    out = []
+    pos = 0
+    while len(stream) - pos >= 5:
+        (length,) = struct.unpack_from("!I", stream, pos + 1)
+        if pos + 1 + length > len(stream):
+            break
+        out.append((stream[pos : pos + 1], stream[pos + 5 : pos + 1 + length]))
+        pos += 1 + length
+    return out
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    st.lists(st.tuples(st.sampled_from(PIECES), st.integers(1, 40)), max_size=8),
+    st.lists(st.integers(1, 200), max_size=20),
+)
+def test_runs_of_repeated_answers_frame_like_any_others(
+    runs: list[tuple[bytes, int]], cuts: list[int]
+) -> None:
+    # executemany's answers (BindComplete + CommandComplete, row after row) are
+    # framed as a run; split anywhere, the messages must be exactly the naive ones.
+    stream = b"".join(piece * count for piece, count in runs)
+    buffer = ReceiveBuffer(frozenset({b"2", b"C", b"D", b"Z"}))
+    framed: list[tuple[bytes, bytes]] = []
+    pos = 0
+    for cut in [*cuts, len(stream)]:
+        buffer.feed(stream[pos : pos + cut])
+        pos += cut
+        framed += buffer.messages()
+        if pos >= len(stream):
+            break
+    assert framed == naive_frames(stream)

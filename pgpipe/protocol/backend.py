@@ -177,10 +177,15 @@ def data_row_values(body: bytes) -> tuple[bytes | None, ...]:
     return tuple(values)
 
 
-def _command_complete(body: bytes) -> ev.CommandComplete:
+def command_tag(body: bytes) -> str:
+    """The tag a CommandComplete body holds."""
     if body[-1:] != b"\x00" or b"\x00" in body[:-1]:
         raise ProtocolError("CommandComplete must hold one NUL-terminated tag")
-    return ev.CommandComplete(body[:-1].decode("utf-8"))
+    return body[:-1].decode("utf-8")
+
+
+def _command_complete(body: bytes) -> ev.CommandComplete:
+    return ev.CommandComplete(command_tag(body))
 
 
 def _fields(body: bytes) -> dict[str, str]:

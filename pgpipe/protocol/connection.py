@@ -83,9 +83,11 @@ _ERROR_STOPS: Final = frozenset({_SYNC, _QUERY, _STARTUP})
 _ROW_HOSTS: Final = frozenset({_EXECUTE, _QUERY})
 _data_row: Final = backend.DECODERS[b"D"]
 _data_row_values: Final = backend.data_row_values
+_command_tag: Final = backend.command_tag
 
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 _ONE_SHOT_UNSYNCED: Final = _ONE_SHOT[:-1]
+_BIND_EXECUTE: Final = (_BIND, _EXECUTE)
 
 _ASYNC: Final = frozenset({b"N", b"A", b"S"})
 _KNOWN_TYPES: Final = frozenset({b"R", *backend.DECODERS})
@@ -335,6 +337,16 @@ class ProtocolConnection:
         )
         self._command(data, *(_ONE_SHOT if sync else _ONE_SHOT_UNSYNCED))
 
+    def send_bind_execute_rows(
+        self,
+        param_formats: Sequence[int],
+        rows: Sequence[Sequence[bytes | None]],
+        result_formats: Sequence[int],
+    ) -> None:
+        """Bind the unnamed statement and Execute it once per row of values (no Sync)."""
+        data = frontend.bind_execute_rows(param_formats, rows, result_formats)
+        self._command(data, *(_BIND_EXECUTE * len(rows)))
+
     def send_named_query(
         self,
         name: str,
@@ -462,6 +474,44 @@ class ProtocolConnection:
             raise self._die(f"malformed backend message b'D': {exc}") from None
         self._inbox_pos = pos
         return rows
+
+    def next_command_tags(self) -> list[str]:
+        """The tags of a run of BindComplete + CommandComplete pairs, taken at once.
+
+        What executemany's rows are answered with. Only from messages already
+        framed, and only while a Bind and its Execute are what the server owes;
+        anything else (rows, an error) stops the run for ``next_event``.
+        """
+        if self._state is State.DEAD:
+            self._check_usable()
+        expect = self._expect
+        inbox = self._inbox
+        pos = self._inbox_pos
+        end = len(inbox) - 1
+        tags: list[str] = []
+        append = tags.append
+        popleft = expect.popleft
+        last_body = b""
+        tag = ""
+        try:
+            while pos < end and len(expect) > 1 and expect[0] is _BIND and expect[1] is _EXECUTE:
+                bind = inbox[pos]
+                kind, body = inbox[pos + 1]
+                if bind[0] != b"2" or bind[1] or kind != b"C":
+                    break
+                if body is not last_body:  # repeated answers share one body object
+                    tag = _command_tag(body)
+                    last_body = body
+                append(tag)
+                popleft()
+                popleft()
+                pos += 2
+        except ProtocolError as exc:
+            raise self._die(str(exc)) from None
+        except (IndexError, ValueError) as exc:
+            raise self._die(f"malformed backend message b'C': {exc}") from None
+        self._inbox_pos = pos
+        return tags
 
     def _handle(self, kind: bytes, body: bytes) -> ev.Event:
         expect = self._expect

@@ -159,6 +159,47 @@ def bind(
     return bytes(message)
 
 
+def bind_execute_rows(
+    param_formats: Sequence[int],
+    rows: Sequence[Sequence[bytes | None]],
+    result_formats: Sequence[int],
+) -> bytes:
+    """Bind (unnamed portal, unnamed statement) and Execute, once per row of values.
+
+    The same messages as ``bind`` and ``execute`` give, built in one pass:
+    what does not change from row to row is encoded once.
+    """
+    formats = _COMMON_FORMATS.get(tuple(param_formats)) or _format_codes(
+        param_formats, "parameter format codes"
+    )
+    results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
+        result_formats, "result format codes"
+    )
+    out = bytearray()
+    pack = _I32.pack
+    fixed = 4 + 2 + len(formats) + 2 + len(results)  # length, two empty names, codes
+    null = b"\xff\xff\xff\xff"
+    for values in rows:
+        size = fixed
+        parts = [formats, _count(len(values), "parameters")]
+        for value in values:
+            if value is None:
+                parts.append(null)
+                size += 4
+            else:
+                length = len(value)
+                if length > _INT32_MAX - size:
+                    raise InterfaceError("a parameter value is larger than the protocol allows")
+                parts.append(pack(length))
+                parts.append(value)
+                size += 4 + length
+        out += b"B" + pack(size) + b"\x00\x00"
+        out += b"".join(parts)
+        out += results
+        out += _EXECUTE_UNNAMED
+    return bytes(out)
+
+
 def describe(kind: str, name: str) -> bytes:
     """Describe a statement (``kind`` "S") or a portal ("P")."""
     if kind not in ("S", "P"):
@@ -184,6 +225,7 @@ def copy_fail(reason: str) -> bytes:
     return _message(b"f", cstring(reason, "a CopyFail reason"))
 
 
+_EXECUTE_UNNAMED: Final = execute("", 0)
 DESCRIBE_EXECUTE: Final = describe("P", "") + execute("", 0)
 DESCRIBE_EXECUTE_CLOSE: Final = describe("P", "") + execute("", 0) + close("S", "")
 DESCRIBE_EXECUTE_CLOSE_SYNC: Final = DESCRIBE_EXECUTE_CLOSE + SYNC

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ipaddress
+import struct
 import uuid
 import zoneinfo
 from collections.abc import Callable
@@ -50,6 +51,7 @@ _TEXT: Final = 0
 _BINARY: Final = 1
 _INT8_MIN: Final = -(2**63)
 _INT8_MAX: Final = 2**63 - 1
+_pack_int8: Final = struct.Struct("!q").pack
 
 
 def _raw(data: bytes) -> bytes:
@@ -298,6 +300,12 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
     array of its items' type; a list of str, or one with no item but None,
     goes untyped too.
     """
+    cls = type(value)
+    # The commonest cases first: executemany encodes every value of every row here.
+    if cls is int and _INT8_MIN <= value <= _INT8_MAX:  # type: ignore[operator]
+        return Type.INT8, _BINARY, _pack_int8(value)
+    if cls is str:
+        return 0, _TEXT, binary.check_text(value)  # type: ignore[arg-type]
     if value is None:
         return 0, _TEXT, None
     if isinstance(value, str):
