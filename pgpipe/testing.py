@@ -22,6 +22,18 @@ PostgreSQL refuses to run as root. Under root the server programs run as the
 run as the current user. The server listens on 127.0.0.1 only (TCP) and on a
 Unix socket inside the temporary directory, with durability turned off for
 speed: never keep data you care about in it.
+
+:class:`TemporaryPgBouncer` runs a throwaway PgBouncer in front of a running
+TemporaryPostgres, in transaction pool mode by default, with the same roles
+and authentication methods::
+
+    with TemporaryPostgres() as pg, TemporaryPgBouncer(pg) as bouncer:
+        dsn = bouncer.dsn(dbname="pgpipe")  # through a small shared pool
+
+The ``pgbouncer`` program comes from the ``program`` argument, the
+``PGPIPE_PGBOUNCER`` environment variable, ``PATH`` or ``/usr/sbin``
+(Debian's ``pgbouncer`` package). Like PostgreSQL it refuses to run as root,
+and runs as the same account as the server.
 """
 
 from __future__ import annotations
@@ -31,12 +43,14 @@ import contextlib
 import hashlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +58,13 @@ from types import TracebackType
 from typing import Final
 from urllib.parse import quote
 
-__all__ = ["AUTH_USERS", "TLS_USERS", "ServerCertificate", "TemporaryPostgres"]
+__all__ = [
+    "AUTH_USERS",
+    "TLS_USERS",
+    "ServerCertificate",
+    "TemporaryPgBouncer",
+    "TemporaryPostgres",
+]
 
 AUTH_USERS: Final[dict[str, tuple[str, str | None]]] = {
     "trust": ("pgpipe_trust", None),
@@ -421,6 +441,393 @@ class TemporaryPostgres:
             output = (result.stderr or result.stdout).strip()
             raise RuntimeError(f"{program} failed (exit {result.returncode}): {output}")
         return result
+
+
+_PGBOUNCER_INSTALL_HINT: Final = (
+    "no pgbouncer program found; install it with `apt-get install pgbouncer` "
+    "(Debian/Ubuntu; scripts/setup.sh does) or point PGPIPE_PGBOUNCER at the program"
+)
+_PGBOUNCER_LOCATIONS: Final = ("/usr/sbin/pgbouncer", "/usr/local/sbin/pgbouncer")
+_PGBOUNCER_TRACKS_INTERVALSTYLE: Final = (1, 20)
+"""PgBouncer keeps client_encoding, DateStyle, TimeZone,
+standard_conforming_strings and application_name per client, and from 1.20 on
+IntervalStyle too (``track_extra_parameters``). Before 1.20 it refuses the
+IntervalStyle that pgpipe sends in every StartupMessage ("unsupported startup
+parameter") unless told to ignore it; ignored, it is not sent on, and
+``postgres`` is the server's default anyway."""
+
+
+class TemporaryPgBouncer:
+    """A PgBouncer in front of a running :class:`TemporaryPostgres`, deleted on exit.
+
+    It listens on 127.0.0.1 (and on a Unix socket in its directory) and
+    serves the databases ``pgpipe`` and ``postgres`` of ``postgres``, plus
+    ``databases`` given here; it reaches the server over its Unix socket.
+
+    Clients authenticate with PgBouncer itself, by an hba file giving each
+    role of :data:`AUTH_USERS` the method it is named after and the superuser
+    ``trust``; PgBouncer logs into PostgreSQL with the passwords of its
+    userlist.
+
+    Server connections are shared between clients in ``pool_mode``
+    (``transaction`` by default): ``pool_size`` of them per database and
+    user, kept open once the pair has been used, and lent in turn
+    (``server_round_robin``), so that consecutive transactions of one client
+    usually run in different server sessions.
+
+    The superuser is also an admin user: the ``pgbouncer`` database answers
+    ``SHOW POOLS``, ``SHOW SERVERS``... over the simple query protocol
+    (``execute``).
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`;
+    ``stop`` is idempotent and also runs at interpreter exit.
+
+    :param postgres: the started server to pool connections to.
+    :param program: the ``pgbouncer`` program; found automatically when omitted.
+    :param port: TCP port to listen on; a free one is chosen when omitted.
+    :param pool_mode: ``transaction``, ``session`` or ``statement``.
+    :param pool_size: ``default_pool_size``: server connections per
+        (database, user) pair.
+    :param databases: more ``[databases]`` entries: name -> extra
+        connection settings (``"dbname=pgpipe pool_size=1"``); the server's
+        Unix socket directory and port are added.
+    :param settings: extra ``[pgbouncer]`` settings, applied after the defaults.
+    """
+
+    host: Final = "127.0.0.1"
+    """The TCP address PgBouncer listens on."""
+    superuser: Final = _SUPERUSER
+    """The superuser role; trusted, and a PgBouncer admin user."""
+
+    def __init__(
+        self,
+        postgres: TemporaryPostgres,
+        *,
+        program: str | None = None,
+        port: int | None = None,
+        pool_mode: str = "transaction",
+        pool_size: int = 2,
+        databases: Mapping[str, str] | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self._postgres = postgres
+        self._requested_program = program
+        self._requested_port = port
+        self._pool_mode = pool_mode
+        self._pool_size = pool_size
+        self._databases = dict(databases or {})
+        self._settings = dict(settings or {})
+        self._account = _server_account()
+        self._program: str | None = None
+        self._version: tuple[int, ...] | None = None
+        self._directory: str | None = None
+        self._port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> TemporaryPgBouncer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Write the configuration, start PgBouncer and wait until it accepts connections.
+
+        :raises RuntimeError: when no ``pgbouncer`` program is found, when it
+            is already running, or when it does not start (the message carries
+            the end of its log).
+        """
+        if self._directory is not None:
+            raise RuntimeError("TemporaryPgBouncer is already started")
+        program = _find_pgbouncer(self._requested_program)
+        parent = _shared_tempdir() if self._account is not None else None
+        directory = tempfile.mkdtemp(prefix="pgpipe-pgbouncer-", dir=parent)
+        self._program = program
+        self._version = _pgbouncer_version(program)
+        self._directory = directory
+        atexit.register(self.stop)
+        try:
+            if self._account is not None:
+                os.chown(directory, self._account.uid, self._account.gid)
+            self._write_file("userlist.txt", _pgbouncer_userlist())
+            self._write_file("hba.conf", _pgbouncer_hba())
+            self._start_process()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop PgBouncer at once (closing every connection) and delete its directory.
+
+        Does nothing when it is not running.
+        """
+        directory = self._directory
+        if directory is None:
+            return
+        atexit.unregister(self.stop)
+        try:
+            self._end_process()
+        finally:
+            self._directory = None
+            self._port = None
+            shutil.rmtree(directory, ignore_errors=True)
+
+    # -- facts about the running pooler ------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port PgBouncer listens on."""
+        if self._port is None:
+            raise RuntimeError("TemporaryPgBouncer is not started")
+        return self._port
+
+    @property
+    def directory(self) -> str:
+        """The temporary directory that holds everything; deleted by stop()."""
+        if self._directory is None:
+            raise RuntimeError("TemporaryPgBouncer is not started")
+        return self._directory
+
+    @property
+    def socket_dir(self) -> str:
+        """The directory of PgBouncer's Unix socket (``host`` for libpq)."""
+        return self.directory
+
+    @property
+    def config_path(self) -> str:
+        """The ``pgbouncer.ini`` in use."""
+        return os.path.join(self.directory, "pgbouncer.ini")
+
+    @property
+    def log_path(self) -> str:
+        """PgBouncer's log (its standard error)."""
+        return os.path.join(self.directory, "pgbouncer.log")
+
+    @property
+    def program(self) -> str:
+        """The ``pgbouncer`` program in use."""
+        if self._program is None:
+            raise RuntimeError("TemporaryPgBouncer is not started")
+        return self._program
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The version of the ``pgbouncer`` program in use, e.g. ``(1, 18, 0)``."""
+        if self._version is None:
+            raise RuntimeError("TemporaryPgBouncer is not started")
+        return self._version
+
+    @property
+    def pool_mode(self) -> str:
+        """``transaction``, ``session`` or ``statement``."""
+        return self._pool_mode
+
+    @property
+    def pool_size(self) -> int:
+        """Server connections per (database, user) pair (``default_pool_size``)."""
+        return self._pool_size
+
+    @property
+    def postgres(self) -> TemporaryPostgres:
+        """The server behind the pooler."""
+        return self._postgres
+
+    def dsn(
+        self, user: str = _SUPERUSER, password: str | None = None, dbname: str = "postgres"
+    ) -> str:
+        """A ``postgresql://`` URI reaching PgBouncer over TCP on 127.0.0.1, without TLS."""
+        credentials = quote(user, safe="")
+        if password is not None:
+            credentials += ":" + quote(password, safe="")
+        return (
+            f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+            "?sslmode=disable"
+        )
+
+    def __repr__(self) -> str:
+        if self._directory is None:
+            return "<TemporaryPgBouncer stopped>"
+        return (
+            f"<TemporaryPgBouncer {self.host}:{self._port} ({self._pool_mode}) "
+            f"in front of {self._postgres!r}>"
+        )
+
+    # -- steps ---------------------------------------------------------------
+
+    def _config(self, port: int) -> str:
+        backend = f"host={self._postgres.socket_dir} port={self._postgres.port}"
+        databases = {name: f"{backend} dbname={name}" for name in (_DATABASE, _SUPERUSER)}
+        databases.update({name: f"{backend} {extra}" for name, extra in self._databases.items()})
+        settings = {
+            "listen_addr": self.host,
+            "listen_port": str(port),
+            "unix_socket_dir": self.directory,
+            "auth_type": "hba",
+            "auth_hba_file": os.path.join(self.directory, "hba.conf"),
+            "auth_file": os.path.join(self.directory, "userlist.txt"),
+            "admin_users": _SUPERUSER,
+            "pool_mode": self._pool_mode,
+            "default_pool_size": str(self._pool_size),
+            # Keep every pool full and lend its idle server connections in
+            # turn, not the most recently used first: consecutive
+            # transactions of one client land on different server sessions,
+            # so a test relying on session state fails instead of passing by luck.
+            "min_pool_size": str(self._pool_size),
+            "server_round_robin": "1",
+            "reserve_pool_size": "0",
+            "max_client_conn": "200",
+            "ignore_startup_parameters": (
+                "" if self.version >= _PGBOUNCER_TRACKS_INTERVALSTYLE else "IntervalStyle"
+            ),
+            # A client waiting for a server connection longer than this is
+            # told so (08P01 "query_wait_timeout"), well before pytest's timeout.
+            "query_wait_timeout": "30",
+            "server_login_retry": "1",
+            "log_connections": "0",
+            "log_disconnections": "0",
+        }
+        settings.update(self._settings)
+        lines = ["; Written by pgpipe.testing.TemporaryPgBouncer", "[databases]"]
+        lines += [f"{name} = {entry}" for name, entry in databases.items()]
+        lines.append("[pgbouncer]")
+        lines += [f"{name} = {value}" for name, value in settings.items()]
+        return "\n".join(lines) + "\n"
+
+    def _start_process(self) -> None:
+        for attempt in range(_PORT_ATTEMPTS):
+            port = self._requested_port or _free_port()
+            self._write_file("pgbouncer.ini", self._config(port))
+            log_offset = _file_size(self.log_path)
+            with open(self.log_path, "ab") as log:
+                try:
+                    self._process = subprocess.Popen(
+                        [self.program, self.config_path],
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        env=_clean_environment(),
+                        cwd=self.directory,
+                        user=None if self._account is None else self._account.uid,
+                        group=None if self._account is None else self._account.gid,
+                        extra_groups=None if self._account is None else [],
+                    )
+                except OSError as exc:
+                    who = "" if self._account is None else f" as {self._account.name!r}"
+                    raise RuntimeError(f"could not run {self.program}{who}: {exc}") from None
+            if self._wait_until_listening(self._process, port):
+                self._port = port
+                return
+            exit_code = self._process.poll()
+            self._end_process()
+            log_text = _read_from(self.log_path, log_offset)
+            port_taken = "already in use" in log_text
+            if self._requested_port is None and port_taken and attempt + 1 < _PORT_ATTEMPTS:
+                continue
+            why = (
+                f"exit {exit_code}"
+                if exit_code is not None
+                else f"not listening after {_START_TIMEOUT} s"
+            )
+            tail = "\n".join(log_text.splitlines()[-_LOG_TAIL_LINES:])
+            raise RuntimeError(
+                f"PgBouncer did not start on {self.host}:{port} ({why})\n"
+                f"--- end of {self.log_path} ---\n{tail}"
+            )
+
+    def _wait_until_listening(self, process: subprocess.Popen[bytes], port: int) -> bool:
+        """True once the port accepts connections; False when the process ended or timed out."""
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            with contextlib.suppress(OSError), socket.create_connection((self.host, port), 1):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _end_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # SIGTERM: PgBouncer's immediate shutdown
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def _write_file(self, name: str, text: str) -> None:
+        path = os.path.join(self.directory, name)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(path, 0o600)
+        if self._account is not None:
+            os.chown(path, self._account.uid, self._account.gid)
+
+
+def _find_pgbouncer(explicit: str | None) -> str:
+    """The pgbouncer program: the argument, PGPIPE_PGBOUNCER, PATH, then /usr/sbin."""
+    for given in (explicit, os.environ.get("PGPIPE_PGBOUNCER")):
+        if given:
+            if not (os.path.isfile(given) and os.access(given, os.X_OK)):
+                raise RuntimeError(f"{given} is not an executable pgbouncer program")
+            return given
+    found = shutil.which("pgbouncer")
+    if found is not None:
+        return found
+    for candidate in _PGBOUNCER_LOCATIONS:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError(_PGBOUNCER_INSTALL_HINT)
+
+
+def _pgbouncer_version(program: str) -> tuple[int, ...]:
+    """The version ``pgbouncer --version`` states ("PgBouncer 1.18.0"), as (1, 18, 0)."""
+    try:
+        result = subprocess.run(
+            [program, "--version"],
+            capture_output=True,
+            text=True,
+            env=_clean_environment(),
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"could not run {program} --version: {exc}") from None
+    found = re.search(r"PgBouncer (\d+)\.(\d+)(?:\.(\d+))?", result.stdout)
+    if found is None:
+        output = (result.stdout or result.stderr).strip()
+        raise RuntimeError(f"{program} --version did not name a PgBouncer version: {output!r}")
+    return tuple(int(part) for part in found.groups(default="0"))
+
+
+def _pgbouncer_userlist() -> str:
+    """auth_file: every role PgBouncer logs in as, with the password it logs in with."""
+    entries = [(_SUPERUSER, "")] + [(user, pw or "") for user, pw in AUTH_USERS.values()]
+    return "".join(f'"{_userlist_quote(user)}" "{_userlist_quote(pw)}"\n' for user, pw in entries)
+
+
+def _userlist_quote(text: str) -> str:
+    return text.replace('"', '""')
+
+
+def _pgbouncer_hba() -> str:
+    """auth_hba_file: the methods of TemporaryPostgres's pg_hba.conf, for clients of PgBouncer."""
+    rules = [(_SUPERUSER, "trust")]
+    rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
+    lines = ["# Written by pgpipe.testing.TemporaryPgBouncer"]
+    for user, method in rules:
+        lines.append(f"local all {user} {method}")
+        lines.append(f"host all {user} 127.0.0.1/32 {method}")
+    return "\n".join(lines) + "\n"
 
 
 # -- finding the binaries ----------------------------------------------------

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Prepare a machine to test pgpipe: PostgreSQL server binaries and the
-# package installed editable with its test extras.
+# Prepare a machine to test pgpipe: PostgreSQL server binaries, PgBouncer
+# (for the transaction-pool test tier) and the package installed editable
+# with its test extras.
 #
 # Meant for a fresh Debian 12 with Python 3.11, run as root; idempotent, and
 # quick when everything is already in place. Environment:
-#   PYTHON         interpreter to install into (default: python3, else python)
-#   PGPIPE_PG_BIN  directory with initdb/pg_ctl/postgres/psql to use as is
+#   PYTHON            interpreter to install into (default: python3, else python)
+#   PGPIPE_PG_BIN     directory with initdb/pg_ctl/postgres/psql to use as is
+#   PGPIPE_PGBOUNCER  the pgbouncer program to use as is
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,13 +32,11 @@ have_postgres() {
     "$PYTHON" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("pgserver") is None)' 2>/dev/null
 }
 
-# Debian's packages create a "main" cluster on port 5432 and start it. The
-# tests start their own servers, so ask for no cluster, keep services from
-# starting during the install, and stop and disable whatever appeared anyway.
-apt_install_postgres() {
+# apt-get install with services kept from starting (a policy-rc.d refusing
+# every start, unless the machine already has one); apt-get update once a run.
+apt_updated=""
+apt_install_held() {
     local policy=/usr/sbin/policy-rc.d added_policy=""
-    as_root mkdir -p /etc/postgresql-common/createcluster.d
-    echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/pgpipe.conf >/dev/null
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
         as_root chmod 755 "$policy"
@@ -44,10 +44,21 @@ apt_install_postgres() {
     fi
     local status=0
     {
-        as_root apt-get update -qq &&
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+        { [[ -n $apt_updated ]] || { as_root apt-get update -qq && apt_updated=1; }; } &&
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
     } || status=$?
     if [[ -n $added_policy ]]; then as_root rm -f "$policy"; fi
+    return "$status"
+}
+
+# Debian's packages create a "main" cluster on port 5432 and start it. The
+# tests start their own servers, so ask for no cluster, keep services from
+# starting during the install, and stop and disable whatever appeared anyway.
+apt_install_postgres() {
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.d/pgpipe.conf >/dev/null
+    local status=0
+    apt_install_held postgresql || status=$?
     stop_system_clusters
     return "$status"
 }
@@ -67,6 +78,33 @@ stop_system_clusters() {
     elif command -v update-rc.d >/dev/null && [[ -e /etc/init.d/postgresql ]]; then
         as_root update-rc.d postgresql disable >/dev/null 2>&1 || true
     fi
+}
+
+# The program TemporaryPgBouncer runs: PGPIPE_PGBOUNCER, else pgbouncer on
+# PATH, else Debian's /usr/sbin/pgbouncer.
+have_pgbouncer() {
+    if [[ -n ${PGPIPE_PGBOUNCER:-} ]]; then
+        [[ -x $PGPIPE_PGBOUNCER ]]
+        return
+    fi
+    command -v pgbouncer >/dev/null || [[ -x /usr/sbin/pgbouncer ]]
+}
+
+# Debian's pgbouncer package starts a service on port 6432. The tests start
+# their own PgBouncer, so keep the service from starting during the install
+# and stop and disable it if it started anyway.
+apt_install_pgbouncer() {
+    local status=0
+    apt_install_held pgbouncer || status=$?
+    if [[ -d /run/systemd/system ]]; then
+        as_root systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+    elif [[ -e /etc/init.d/pgbouncer ]]; then
+        as_root /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true
+        if command -v update-rc.d >/dev/null; then
+            as_root update-rc.d pgbouncer disable >/dev/null 2>&1 || true
+        fi
+    fi
+    return "$status"
 }
 
 pip_install() {
@@ -99,6 +137,15 @@ else
         pip_install pgserver
     fi
     have_postgres || { log "could not install PostgreSQL server binaries"; exit 1; }
+fi
+
+if ! have_pgbouncer; then
+    log "no pgbouncer found; installing Debian's pgbouncer package"
+    apt_install_pgbouncer || true
+    have_pgbouncer || {
+        log "could not install pgbouncer (apt-get install pgbouncer, or point PGPIPE_PGBOUNCER at the program)"
+        exit 1
+    }
 fi
 
 # Reinstall only when pyproject.toml, the checkout or the interpreter changed,

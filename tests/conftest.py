@@ -4,18 +4,26 @@ Tests that need no server never touch ``pg_server``, so the server only
 starts when the first test asking for it runs. More fixtures (connections
 per authentication method, proxies) can build on ``pg_server`` in other
 conftest files or plugin modules.
+
+The PgBouncer tier: in the modules of ``tests.targets.POOLED_MODULES``, every
+test using ``target`` or ``dsn`` runs directly (``[...-direct]``) and through
+the session's PgBouncer in transaction pool mode (``[...-pgbouncer]``), unless
+marked ``session_state``. A missing ``pgbouncer`` program fails those tests;
+they are never skipped.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from fnmatch import fnmatch
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from pgpipe.testing import TemporaryPostgres
+from pgpipe.testing import TemporaryPgBouncer, TemporaryPostgres
 from tests.clients import Adapter
+from tests.targets import POOLED_MODULES, TARGETS, Target
 from tests.tlsstub import Pki
 
 # Shared CI machines are slow and noisy (2 cores): no per-example deadline.
@@ -37,10 +45,54 @@ def pg_server() -> Iterator[TemporaryPostgres]:
         yield server
 
 
-@pytest.fixture
-def dsn(pg_server: TemporaryPostgres) -> str:
-    """The superuser's DSN over TCP, on the ``pgpipe`` database."""
-    return pg_server.dsn(dbname="pgpipe")
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: TemporaryPostgres) -> Iterator[TemporaryPgBouncer]:
+    """PgBouncer in transaction pool mode in front of ``pg_server``, for the whole session.
+
+    Two server connections per (database, user): enough for the tests, which
+    hold at most two transactions open at once per user, and few enough that
+    consecutive transactions of different clients share server sessions.
+    """
+    with TemporaryPgBouncer(pg_server, pool_mode="transaction", pool_size=2) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="module")
+def target(request: pytest.FixtureRequest, pg_server: TemporaryPostgres) -> Target:
+    """Where to connect: ``pg_server`` itself, or ``pgbouncer`` for the ``pgbouncer`` param."""
+    kind = getattr(request, "param", "direct")
+    if kind == "direct":
+        return pg_server
+    if kind == "pgbouncer":
+        bouncer: TemporaryPgBouncer = request.getfixturevalue("pgbouncer")
+        return bouncer
+    raise ValueError(f"unknown target {kind!r}")
+
+
+@pytest.fixture(scope="module")
+def dsn(target: Target) -> str:
+    """The superuser's DSN over TCP, on the ``pgpipe`` database (directly or through PgBouncer)."""
+    return target.dsn(dbname="pgpipe")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run ``target`` tests of the pooled modules directly and through PgBouncer.
+
+    ``trylast``: after ``parametrize`` marks and fixture params, so the ids end
+    in ``-direct`` / ``-pgbouncer``.
+    """
+    if "target" not in metafunc.fixturenames:
+        return
+    if not any(fnmatch(metafunc.definition.path.name, p) for p in POOLED_MODULES):
+        return
+    marker = metafunc.definition.get_closest_marker("session_state")
+    if marker is not None and not (marker.args and isinstance(marker.args[0], str)):
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: @pytest.mark.session_state needs a reason string"
+        )
+    kinds = ["direct"] if marker is not None else list(TARGETS)
+    metafunc.parametrize("target", kinds, indirect=True)
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -1,4 +1,8 @@
-"""The driver against a real PostgreSQL, every scenario through both adapters."""
+"""The driver against a real PostgreSQL, every scenario through both adapters.
+
+Tests using ``target``, ``dsn`` or ``conn`` also run through PgBouncer in
+transaction pool mode (tests/targets.py), with no pgpipe setting changed.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,17 @@ import pytest
 import pgpipe
 from pgpipe import Type, errors
 from pgpipe.proxy import FlightCounter
-from pgpipe.testing import AUTH_USERS, TemporaryPostgres
+from pgpipe.testing import AUTH_USERS
 from tests.clients import Adapter, Client
+from tests.targets import Target, wrong_password_error
 
 
 @pytest.fixture
-def conn(adapter: Adapter, pg_server: TemporaryPostgres) -> Client:
-    return adapter.connect(pg_server.dsn(dbname="pgpipe"))
+def conn(adapter: Adapter, dsn: str) -> Client:
+    return adapter.connect(dsn)
 
 
-def login(method: str, pg: TemporaryPostgres, password: str | None = None) -> dict[str, object]:
+def login(method: str, pg: Target, password: str | None = None) -> dict[str, object]:
     user, right = AUTH_USERS[method]
     return {
         "host": pg.host,
@@ -38,8 +43,8 @@ def login(method: str, pg: TemporaryPostgres, password: str | None = None) -> di
 
 
 @pytest.mark.parametrize("method", ["trust", "password", "md5", "scram"])
-def test_every_auth_method(adapter: Adapter, pg_server: TemporaryPostgres, method: str) -> None:
-    client = adapter.connect(**login(method, pg_server))
+def test_every_auth_method(adapter: Adapter, target: Target, method: str) -> None:
+    client = adapter.connect(**login(method, target))
     user = AUTH_USERS[method][0]
     assert client.query("SELECT current_user").rows == [(user,)]
     assert client.backend_pid is not None
@@ -47,31 +52,32 @@ def test_every_auth_method(adapter: Adapter, pg_server: TemporaryPostgres, metho
 
 
 @pytest.mark.parametrize("method", ["password", "md5", "scram"])
-def test_wrong_password(adapter: Adapter, pg_server: TemporaryPostgres, method: str) -> None:
+def test_wrong_password(adapter: Adapter, target: Target, method: str) -> None:
     secret = "wrong-password-xyz"
-    with pytest.raises(errors.InvalidPassword) as info:
-        adapter.connect(**login(method, pg_server, password=secret))
-    assert "password authentication failed" in str(info.value)
-    assert info.value.sqlstate == "28P01"
+    # InvalidPassword (28P01) from PostgreSQL, ProtocolViolation (08P01) from PgBouncer.
+    error, message = wrong_password_error(target)
+    with pytest.raises(error, match=message) as info:
+        adapter.connect(**login(method, target, password=secret))
     assert isinstance(info.value, pgpipe.OperationalError)
     assert secret not in str(info.value) and secret not in repr(info.value)
 
 
 @pytest.mark.parametrize("method", ["password", "md5", "scram"])
-def test_missing_password(adapter: Adapter, pg_server: TemporaryPostgres, method: str) -> None:
-    params = login(method, pg_server)
+def test_missing_password(adapter: Adapter, target: Target, method: str) -> None:
+    params = login(method, target)
     del params["password"]
     with pytest.raises(pgpipe.OperationalError, match="no password"):
         adapter.connect(**params, **{})
 
 
-def test_uri_and_unix_socket(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
+def test_uri_and_unix_socket(adapter: Adapter, target: Target) -> None:
     user, password = AUTH_USERS["scram"]
-    via_uri = adapter.connect(pg_server.dsn(user=user, password=password, dbname="pgpipe"))
+    via_uri = adapter.connect(target.dsn(user=user, password=password, dbname="pgpipe"))
     assert via_uri.query("SELECT 1").rows == [(1,)]
+    # PgBouncer has its own Unix socket, and reaches PostgreSQL over the server's.
     via_socket = adapter.connect(
-        host=pg_server.socket_dir,
-        port=pg_server.port,
+        host=target.socket_dir,
+        port=target.port,
         user=user,
         password=password,
         dbname="pgpipe",
@@ -79,8 +85,9 @@ def test_uri_and_unix_socket(adapter: Adapter, pg_server: TemporaryPostgres) -> 
     assert via_socket.query("SELECT inet_client_addr()").rows == [(None,)]
 
 
-def test_application_name(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
-    client = adapter.connect(pg_server.dsn(dbname="pgpipe"), application_name="pgpipe-test")
+def test_application_name(adapter: Adapter, dsn: str) -> None:
+    # PgBouncer keeps application_name per client and sets it on the server connection.
+    client = adapter.connect(dsn, application_name="pgpipe-test")
     assert client.query("SHOW application_name").rows == [("pgpipe-test",)]
 
 
@@ -282,11 +289,13 @@ def test_notices_are_kept(conn: Client) -> None:
     assert conn.notices[-1]["M"] == "hello 42"
 
 
-def test_admin_shutdown_closes_the_connection(
-    adapter: Adapter, pg_server: TemporaryPostgres
-) -> None:
-    victim = adapter.connect(pg_server.dsn(dbname="pgpipe"))
-    killer = adapter.connect(pg_server.dsn(dbname="pgpipe"))
+@pytest.mark.session_state(
+    "backend_pid names the client's own server process; behind PgBouncer it is PgBouncer's "
+    "cancel key, and a pooled client owns no server process between transactions"
+)
+def test_admin_shutdown_closes_the_connection(adapter: Adapter, dsn: str) -> None:
+    victim = adapter.connect(dsn)
+    killer = adapter.connect(dsn)
     assert killer.query("SELECT pg_terminate_backend($1::int)", victim.backend_pid).rows == [
         (True,)
     ]
@@ -312,13 +321,13 @@ def test_closed_connection_refuses(conn: Client) -> None:
         conn.query("SELECT 1")
 
 
-def test_context_managers(pg_server: TemporaryPostgres) -> None:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as c:
+def test_context_managers(dsn: str) -> None:
+    with pgpipe.connect(dsn) as c:
         assert c.query("SELECT 1").rows == [(1,)]
     assert c.closed
 
     async def main() -> None:
-        async with await pgpipe.connect_async(pg_server.dsn(dbname="pgpipe")) as ac:
+        async with await pgpipe.connect_async(dsn) as ac:
             assert (await ac.query("SELECT 1")).rows == [(1,)]
         assert ac.closed
 
@@ -327,8 +336,8 @@ def test_context_managers(pg_server: TemporaryPostgres) -> None:
     asyncio.run(main())
 
 
-def test_password_not_in_repr(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
-    client = adapter.connect(**login("scram", pg_server))
+def test_password_not_in_repr(adapter: Adapter, target: Target) -> None:
+    client = adapter.connect(**login("scram", target))
     assert AUTH_USERS["scram"][1] not in repr(client.conn)
 
 
@@ -336,11 +345,9 @@ def test_password_not_in_repr(adapter: Adapter, pg_server: TemporaryPostgres) ->
 
 
 @pytest.mark.parametrize("method", ["trust", "password", "md5", "scram"])
-def test_one_round_trip_per_query(
-    adapter: Adapter, pg_server: TemporaryPostgres, method: str
-) -> None:
-    with FlightCounter(pg_server.host, pg_server.port) as proxy:
-        params = login(method, pg_server)
+def test_one_round_trip_per_query(adapter: Adapter, target: Target, method: str) -> None:
+    with FlightCounter(target.host, target.port) as proxy:
+        params = login(method, target)
         params["port"] = proxy.port
         params["host"] = "127.0.0.1"
         client = adapter.connect(**params)
@@ -364,11 +371,11 @@ def test_one_round_trip_per_query(
 # -- asyncio specifics ------------------------------------------------------------
 
 
-def test_async_concurrent_use_is_refused(pg_server: TemporaryPostgres) -> None:
+def test_async_concurrent_use_is_refused(dsn: str) -> None:
     import asyncio
 
     async def main() -> None:
-        conn = await pgpipe.connect_async(pg_server.dsn(dbname="pgpipe"))
+        conn = await pgpipe.connect_async(dsn)
         first = asyncio.create_task(conn.query("SELECT pg_sleep(0.2), 1"))
         await asyncio.sleep(0.05)
         with pytest.raises(pgpipe.InterfaceError, match="in progress"):
@@ -380,8 +387,8 @@ def test_async_concurrent_use_is_refused(pg_server: TemporaryPostgres) -> None:
     asyncio.run(main())
 
 
-def test_sync_connection_usable_from_another_thread(pg_server: TemporaryPostgres) -> None:
-    conn = pgpipe.connect(pg_server.dsn(dbname="pgpipe"))
+def test_sync_connection_usable_from_another_thread(dsn: str) -> None:
+    conn = pgpipe.connect(dsn)
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(conn.query("SELECT 5").rows))
     t.start()

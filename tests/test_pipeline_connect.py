@@ -1,4 +1,12 @@
-"""Pipelined connect against a real server: round trips counted by a proxy, both adapters."""
+"""Pipelined connect against a real server: round trips counted by a proxy, both adapters.
+
+Every test runs directly and through PgBouncer in transaction pool mode
+(tests/targets.py). PgBouncer authenticates clients itself, with the same
+messages in the same order as PostgreSQL, reads what arrives early (a
+pipelined first query) once the client is logged in, and logs into
+PostgreSQL only inside those round trips (once per server connection): the
+client counts the same round trips either way.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +17,12 @@ import pytest
 import pgpipe
 from pgpipe import errors
 from pgpipe.proxy import FlightCounter
-from pgpipe.testing import AUTH_USERS, TemporaryPostgres
+from pgpipe.testing import AUTH_USERS
 from tests.clients import Adapter
+from tests.targets import Target, wrong_password_error
 
-# Round trips after the TCP handshake to the first query's rows.
+# Round trips after the TCP handshake to the first query's rows, directly and
+# through PgBouncer alike.
 EXPECTED = {
     (None, "trust"): 2,
     (None, "password"): 3,
@@ -29,8 +39,8 @@ EXPECTED = {
 
 
 @pytest.fixture
-def proxy(pg_server: TemporaryPostgres) -> Iterator[FlightCounter]:
-    with FlightCounter(pg_server.host, pg_server.port) as counter:
+def proxy(target: Target) -> Iterator[FlightCounter]:
+    with FlightCounter(target.host, target.port) as counter:
         yield counter
 
 
@@ -81,11 +91,11 @@ def test_round_trips_to_first_result(
     ],
 )
 def test_wrong_guess_says_what_the_server_asked_for(
-    adapter: Adapter, pg_server: TemporaryPostgres, mode: str, method: str
+    adapter: Adapter, target: Target, mode: str, method: str
 ) -> None:
     # A trust user has no password; the guesses need one to send.
     client = adapter.connect(
-        **login(method, pg_server.port, password="guess" if method == "trust" else None),
+        **login(method, target.port, password="guess" if method == "trust" else None),
         pipeline_connect=mode,
         allow_unverified_pipelining=True,
     )
@@ -118,11 +128,9 @@ def test_fallback_reconnects_once(
 
 
 @pytest.mark.parametrize("mode", ["password", "scram"])
-def test_speculative_modes_need_the_opt_in(
-    adapter: Adapter, pg_server: TemporaryPostgres, mode: str
-) -> None:
+def test_speculative_modes_need_the_opt_in(adapter: Adapter, target: Target, mode: str) -> None:
     with pytest.raises(pgpipe.InterfaceError, match="allow_unverified_pipelining"):
-        adapter.connect(**login(mode, pg_server.port), pipeline_connect=mode)
+        adapter.connect(**login(mode, target.port), pipeline_connect=mode)
 
 
 def test_auto_scram_without_opt_in_waits_for_the_server_signature(
@@ -138,21 +146,22 @@ def test_auto_scram_without_opt_in_waits_for_the_server_signature(
     ("mode", "method"), [("auto", "md5"), ("password", "password"), ("scram", "scram")]
 )
 def test_wrong_password_surfaces_from_the_first_query(
-    adapter: Adapter, pg_server: TemporaryPostgres, mode: str, method: str
+    adapter: Adapter, target: Target, mode: str, method: str
 ) -> None:
     client = adapter.connect(
-        **login(method, pg_server.port, password="not-the-password"),
+        **login(method, target.port, password="not-the-password"),
         pipeline_connect=mode,
         allow_unverified_pipelining=True,
     )
-    with pytest.raises(errors.InvalidPassword, match="password authentication failed"):
+    error, message = wrong_password_error(target)
+    with pytest.raises(error, match=message):
         client.query("SELECT 1")
     assert client.closed
 
 
-def test_invalid_mode(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
+def test_invalid_mode(adapter: Adapter, target: Target) -> None:
     with pytest.raises(pgpipe.InterfaceError, match="pipeline_connect must be one of"):
-        adapter.connect(**login("trust", pg_server.port), pipeline_connect="md5")
+        adapter.connect(**login("trust", target.port), pipeline_connect="md5")
 
 
 def test_server_error_in_the_pipelined_query(adapter: Adapter, proxy: FlightCounter) -> None:

@@ -107,7 +107,7 @@ def test_timeout_while_streaming(client: Client) -> None:
 
 def test_streaming_inside_a_transaction(client: Client) -> None:
     with client.transaction():
-        client.execute("CREATE TEMP TABLE s (n int)")
+        client.execute("CREATE TEMP TABLE s (n int) ON COMMIT DROP")
         client.query("INSERT INTO s SELECT generate_series(1, 3000)")
         assert len(take(client, "SELECT n FROM s", stop=100, batch_size=50)) == 100
         assert client.query("SELECT count(*) FROM s").rows == [(3000,)]

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import Type
 from pgpipe.errors import DataError
-from pgpipe.testing import TemporaryPostgres
 from pgpipe.types import (
     binary,
     encode_inferred,
@@ -92,8 +91,8 @@ def same(a: object, b: object) -> bool:
 
 
 @pytest.fixture(scope="module")
-def conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as c:
+def conn(dsn: str) -> Iterator[pgpipe.Connection]:
+    with pgpipe.connect(dsn) as c:
         c.query("SET TimeZone = 'Asia/Kolkata'")
         yield c
 
@@ -364,12 +363,12 @@ def test_unknown_types() -> None:
     assert encode_typed(uuid.UUID(int=1), tsvector)[0] == 0
 
 
-def test_timestamptz_follows_the_session_time_zone(pg_server: TemporaryPostgres) -> None:
+def test_timestamptz_follows_the_session_time_zone(dsn: str) -> None:
+    # Through PgBouncer too: it keeps TimeZone per client and sets it on each
+    # server connection it lends, so SET TimeZone survives transaction pooling.
     kolkata = zoneinfo.ZoneInfo("Asia/Kolkata")
     instant = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    with pgpipe.connect(
-        pg_server.dsn(dbname="pgpipe"), server_settings={"TimeZone": "Asia/Kolkata"}
-    ) as c:
+    with pgpipe.connect(dsn, server_settings={"TimeZone": "Asia/Kolkata"}) as c:
         sql = "SELECT $1::timestamptz, ARRAY[$1::timestamptz], tstzrange($1, NULL)"
         for _ in range(2):  # text, then binary
             value, array, range_ = c.query_with_param_types(
@@ -397,11 +396,9 @@ def test_timestamptz_follows_the_session_time_zone(pg_server: TemporaryPostgres)
     ],
     ids=str,
 )
-def test_dst_transitions(pg_server: TemporaryPostgres, instant: dt.datetime) -> None:
+def test_dst_transitions(dsn: str, instant: dt.datetime) -> None:
     new_york = zoneinfo.ZoneInfo("America/New_York")
-    with pgpipe.connect(
-        pg_server.dsn(dbname="pgpipe"), server_settings={"TimeZone": "America/New_York"}
-    ) as c:
+    with pgpipe.connect(dsn, server_settings={"TimeZone": "America/New_York"}) as c:
         sql = "SELECT $1::timestamptz, $1::timestamptz::text"
         for _ in range(2):  # text, then binary
             value, rendered = c.query_with_param_types(sql, [(instant, Type.TIMESTAMPTZ)]).rows[0]

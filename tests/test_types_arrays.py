@@ -15,13 +15,12 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import Type
 from pgpipe.errors import DataError
-from pgpipe.testing import TemporaryPostgres
 from pgpipe.types import encode_inferred, encode_typed, result_decoder
 
 
 @pytest.fixture(scope="module")
-def conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as c:
+def conn(dsn: str) -> Iterator[pgpipe.Connection]:
+    with pgpipe.connect(dsn) as c:
         yield c
 
 

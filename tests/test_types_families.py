@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import Box, Circle, Line, LineSegment, Path, Point, Polygon, Range, Type
 from pgpipe.errors import DataError
-from pgpipe.testing import TemporaryPostgres
 from pgpipe.types import encode_inferred, has_binary_decoder, result_decoder
 
 
 @pytest.fixture(scope="module")
-def conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as c:
+def conn(dsn: str) -> Iterator[pgpipe.Connection]:
+    with pgpipe.connect(dsn) as c:
         yield c
 
 

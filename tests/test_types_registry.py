@@ -29,9 +29,9 @@ CREATE EXTENSION IF NOT EXISTS hstore;
 
 
 @pytest.fixture
-def conn(adapter: Adapter, pg_server: TemporaryPostgres) -> Client:
+def conn(adapter: Adapter, pg_server: TemporaryPostgres, dsn: str) -> Client:
     pg_server.psql(SETUP, dbname="pgpipe")
-    return adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    return adapter.connect(dsn)
 
 
 def both(conn: Client, sql: str, *params: Any) -> list[Any]:
@@ -116,11 +116,11 @@ def test_unknown_type_name(conn: Client) -> None:
 
 
 def test_register_type_overrides_a_builtin_per_connection(
-    conn: Client, adapter: Adapter, pg_server: TemporaryPostgres
+    conn: Client, adapter: Adapter, dsn: str
 ) -> None:
     conn.register_type("jsonb", decode=lambda text: ("raw", text))
     assert both(conn, "SELECT '{\"a\": 1}'::jsonb") == [("raw", '{"a": 1}')] * 2
-    other = adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    other = adapter.connect(dsn)
     assert other.query("SELECT '{\"a\": 1}'::jsonb").rows == [({"a": 1},)]
 
 
@@ -146,15 +146,13 @@ def test_set_json(restore_codecs: None, conn: Client) -> None:
     assert conn.query("SELECT $1::jsonb ->> 'd'", {"d": day}).rows == [("2024-01-02",)]
 
 
-def test_register_codec_globally(
-    restore_codecs: None, adapter: Adapter, pg_server: TemporaryPostgres
-) -> None:
+def test_register_codec_globally(restore_codecs: None, adapter: Adapter, dsn: str) -> None:
     types.register_codec(
         pgpipe.Type.TSVECTOR,
         decode_text=lambda data: data.decode().replace("'", "").split(" "),
         array_oid=pgpipe.Type.TSVECTOR_ARRAY,
     )
-    conn = adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    conn = adapter.connect(dsn)
     assert both(conn, "SELECT 'b a'::tsvector") == [["a", "b"]] * 2
     assert both(conn, "SELECT ARRAY['b a'::tsvector]") == [[["a", "b"]]] * 2
 

@@ -18,14 +18,13 @@ from hypothesis import strategies as st
 
 import pgpipe
 from pgpipe import Circle, Interval, Line, LineSegment, Path, Point, Polygon, Range, Type, types
-from pgpipe.testing import TemporaryPostgres
 from pgpipe.types import ranges, text
 from tests.test_types import STRATEGIES
 
 
 @pytest.fixture(scope="module")
-def conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), server_settings={"TimeZone": "UTC"}) as c:
+def conn(dsn: str) -> Iterator[pgpipe.Connection]:
+    with pgpipe.connect(dsn, server_settings={"TimeZone": "UTC"}) as c:
         yield c
 
 
