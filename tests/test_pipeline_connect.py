@@ -164,9 +164,33 @@ def test_invalid_mode(adapter: Adapter, target: Target) -> None:
         adapter.connect(**login("trust", target.port), pipeline_connect="md5")
 
 
-def test_server_error_in_the_pipelined_query(adapter: Adapter, proxy: FlightCounter) -> None:
-    client = adapter.connect(**login("trust", proxy.port), pipeline_connect="trust")
-    with pytest.raises(errors.UndefinedTable):
-        client.query("SELECT * FROM no_such_table")
-    assert proxy.round_trips == 1
-    assert client.query("SELECT 1").rows == [(1,)]
+@pytest.mark.parametrize(
+    ("mode", "method"),
+    [("trust", "trust"), ("password", "password"), ("auto", "md5"), ("scram", "scram")],
+)
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("SELECT * FROM no_such_table", errors.UndefinedTable),
+        ("SELEKT 1", errors.SyntaxError),
+        ("SELECT 1/0", errors.DivisionByZero),
+    ],
+)
+def test_server_error_in_the_pipelined_query(
+    adapter: Adapter,
+    proxy: FlightCounter,
+    mode: str,
+    method: str,
+    sql: str,
+    error: type[Exception],
+) -> None:
+    client = adapter.connect(
+        **login(method, proxy.port), pipeline_connect=mode, allow_unverified_pipelining=True
+    )
+    with pytest.raises(error):
+        client.query(sql)
+    # The error came from the first flight's query; the connection is fine.
+    assert proxy.round_trips == EXPECTED[(mode, method)]
+    assert not client.closed
+    assert client.transaction_status == "I"
+    assert client.query("SELECT $1::int", 5).rows == [(5,)]
