@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -117,6 +117,8 @@ class Startup(Operation):
 
 
 _DECODE_BATCH: Final = 1024
+_MANY_CHUNK: Final = 1000  # executemany rows encoded and queued at a time
+_DONE: Final = object()
 
 
 class UnnamedQuery(Operation):
@@ -378,10 +380,12 @@ class Many(Operation):
     is committed.
     """
 
-    __slots__ = ("_rows", "_statement", "results")
+    __slots__ = ("_rows", "_statement", "client_error", "results")
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
+        # A value that could not be encoded after the first rows were sent.
+        self.client_error: Exception | None = None
         self._statement: _Statement | None = None
         self._rows: list[tuple[bytes | None, ...]] = []
         self.results: list[tuple[_Statement | None, list[tuple[bytes | None, ...]], str]] = []
@@ -418,6 +422,8 @@ class Many(Operation):
         self._rows += rows
 
     def result(self) -> list[Result]:
+        if self.client_error is not None:
+            raise self.client_error
         self.check()
         empty = _Statement((), self.session)
         out: list[Result] = []
@@ -565,7 +571,8 @@ class Stats:
     _answered: bool = field(default=True, repr=False)
 
     def sent(self, size: int) -> None:
-        self.flights += 1
+        if self._answered:  # a write before any answer belongs to the same flight
+            self.flights += 1
         self.bytes_sent += size
         self._answered = False
 
@@ -635,6 +642,7 @@ class Session:
     __slots__ = (
         "_cache",
         "_cache_size",
+        "_producer",
         "_decoders",
         "_encoders",
         "_names",
@@ -697,6 +705,7 @@ class Session:
         self._statements: dict[tuple[str, tuple[int, ...]], _Statement] = {}
         # Named statements: a prefix of its own per connection, so that behind a
         # pooler no other client's statement can answer to one of these names.
+        self._producer: Iterator[None] | None = None
         self._prefix = f"pgpipe_{secrets.token_hex(4)}_"
         self._names = 0
         self._cache_size = params.statement_cache_size
@@ -707,14 +716,28 @@ class Session:
         return f"<Session {p.user}@{p.host}:{p.port}/{p.dbname} {self.core.state.value}>"
 
     @property
+    def producing(self) -> bool:
+        """Whether a command is still queuing its messages (see ``data_to_send``)."""
+        return self._producer is not None
+
+    @property
     def is_closed(self) -> bool:
         return self.core.state in (State.CLOSING, State.CLOSED, State.DEAD)
 
     # -- the wire: what the adapters send and receive, through TLS when it is on --
 
     def data_to_send(self) -> bytes:
-        """Bytes for the socket: the core's messages, encrypted with TLS."""
+        """Bytes for the socket: the core's messages, encrypted with TLS.
+
+        When nothing is queued and a command is still producing its messages
+        (executemany's later chunks), its next part is queued first: the
+        adapters call this until it gives nothing.
+        """
         data = self.core.data_to_send()
+        if not data and self._producer is not None:
+            if next(self._producer, _DONE) is _DONE:
+                self._producer = None
+            data = self.core.data_to_send()
         tls = self.tls
         if tls is not None:
             data = tls.encrypt(data)
@@ -916,44 +939,84 @@ class Session:
         rows: Iterable[Sequence[object]],
         param_types: Sequence[int] | None = None,
     ) -> Many:
-        """Queue ``sql`` once per row of parameters, as ``Many`` describes."""
+        """Queue ``sql`` once per row of parameters, as ``Many`` describes.
+
+        The rows are encoded and queued ``_MANY_CHUNK`` at a time, the first
+        chunk now and the others as the adapter sends (``data_to_send``), so
+        the server starts on the first rows while later ones are encoded. A
+        value in the first chunk that cannot be encoded raises here, before
+        anything is queued; one in a later chunk makes the server fail the
+        batch (nothing is committed) and is raised once it is over.
+        """
+        op = Many(self)
+        producer = self._many_chunks(op, sql, rows, param_types)
+        if next(producer, _DONE) is not _DONE:
+            self._producer = producer
+        return op
+
+    def _many_chunks(
+        self,
+        op: Many,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        param_types: Sequence[int] | None,
+    ) -> Iterator[None]:
         core = self.core
         text_results = (_TEXT,)
         # Rows are grouped in runs that share parameter types and formats (a NULL
         # fits any); each run is one Parse and Describe, then its Binds/Executes.
         signature: tuple[list[int], list[int]] | None = None
+        parsed: tuple[list[int], list[int]] | None = None
         run: list[list[bytes | None]] = []
         encode_typed = self.encode_typed
-        for row in rows:
-            oids: list[int] = []
-            formats: list[int] = []
-            values: list[bytes | None] = []
-            if param_types is None:
-                for value in row:
-                    oid, fmt, data = encode_inferred(value)
-                    oids.append(oid)
-                    formats.append(fmt)
-                    values.append(data)
-            else:
-                if len(row) != len(param_types):
-                    raise errors.InterfaceError(
-                        f"a row has {len(row)} values for {len(param_types)} parameter types"
-                    )
-                for value, oid in zip(row, param_types, strict=True):
-                    fmt, data = encode_typed(value, oid)
-                    oids.append(int(oid))
-                    formats.append(fmt)
-                    values.append(data)
-            if signature is None or not _fits(oids, formats, values, signature):
-                if signature is not None:
-                    self._queue_run(sql, signature, run, text_results)
-                signature, run = (oids, formats), []
-            run.append(values)
-        if signature is not None:
-            self._queue_run(sql, signature, run, text_results)
+        queued = False
+        boundary = False
+        try:
+            for row in rows:
+                if boundary:  # a chunk is queued and more rows follow: let it go first
+                    boundary = False
+                    yield
+                oids: list[int] = []
+                formats: list[int] = []
+                values: list[bytes | None] = []
+                if param_types is None:
+                    for value in row:
+                        oid, fmt, data = encode_inferred(value)
+                        oids.append(oid)
+                        formats.append(fmt)
+                        values.append(data)
+                else:
+                    if len(row) != len(param_types):
+                        raise errors.InterfaceError(
+                            f"a row has {len(row)} values for {len(param_types)} parameter types"
+                        )
+                    for value, oid in zip(row, param_types, strict=True):
+                        fmt, data = encode_typed(value, oid)
+                        oids.append(int(oid))
+                        formats.append(fmt)
+                        values.append(data)
+                if signature is None or not _fits(oids, formats, values, signature):
+                    if signature is not None and run:
+                        self._queue_run(sql, signature, run, text_results, signature is not parsed)
+                        parsed, queued = signature, True
+                    signature, run = (oids, formats), []
+                run.append(values)
+                if len(run) == _MANY_CHUNK:
+                    assert signature is not None
+                    self._queue_run(sql, signature, run, text_results, signature is not parsed)
+                    parsed, queued, run, boundary = signature, True, [], True
+        except Exception as exc:
+            if not queued:
+                raise
+            # Part of the batch may have run: fail its implicit transaction (an
+            # Execute of a portal that does not exist) so nothing is committed.
+            op.client_error = exc
+            core.send_execute("pgpipe_executemany_failed")
+        else:
+            if signature is not None and run:
+                self._queue_run(sql, signature, run, text_results, signature is not parsed)
         core.send_close("S", "")
         core.send_sync()
-        return Many(self)
 
     def _queue_run(
         self,
@@ -961,11 +1024,13 @@ class Session:
         signature: tuple[list[int], list[int]],
         run: list[list[bytes | None]],
         result_formats: tuple[int, ...],
+        parse: bool,
     ) -> None:
         oids, formats = signature
         core = self.core
-        core.send_parse("", sql, oids)
-        core.send_describe("S", "")
+        if parse:
+            core.send_parse("", sql, oids)
+            core.send_describe("S", "")
         if formats and formats.count(formats[0]) == len(formats):
             formats = formats[:1]
         core.send_bind_execute_rows(formats, run, result_formats)

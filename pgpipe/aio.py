@@ -355,8 +355,9 @@ class AsyncConnection(ConnectionState):
             event = core.next_event()
             if event is NEED_DATA:
                 data = session.data_to_send()
-                if data:
+                while data:  # executemany queues its later chunks as they go
                     self._transport.write(data)
+                    data = session.data_to_send()
                 if protocol.failure is not None:
                     raise protocol.failure
                 await protocol.wait()

@@ -329,50 +329,51 @@ class Connection(ConnectionState):
     def _flush(self, deadline: float | None) -> bool:
         """Write what is queued; True when it read from the server meanwhile.
 
-        A large write (a long pipeline) goes out in pieces while whatever the
-        server answers is read, so neither side's buffers fill up and
+        A large write (a long pipeline, executemany's chunks as they are
+        produced) goes out in pieces while whatever the server answers is read, so neither side's buffers fill up and
         deadlock; it returns as soon as something was read, for the caller to
         hand on, and is called again for the rest. A timeout leaves exactly
         the unsent part in ``_unsent``.
         """
         unsent = self._unsent
-        data = self._session.data_to_send()
-        if data:
-            unsent += data
-        if not unsent:
-            return False
+        session = self._session
         sock = self._sock
-        if len(unsent) <= _SMALL_WRITE:
+        while True:
+            data = session.data_to_send()
+            if data:
+                unsent += data
+            if not unsent:
+                return False
+            if len(unsent) <= _SMALL_WRITE and not session.producing:
+                while unsent:
+                    self._settimeout(deadline)
+                    self._sending = True
+                    del unsent[: sock.send(unsent)]
+                    self._sending = False
+                continue
+            sock.setblocking(False)
+            self._timed = True
             while unsent:
-                self._settimeout(deadline)
-                self._sending = True
-                del unsent[: sock.send(unsent)]
-                self._sending = False
-            return False
-        sock.setblocking(False)
-        self._timed = True
-        while unsent:
-            wait = None
-            if deadline is not None:
-                wait = deadline - time.monotonic()
-                if wait <= 0:
+                wait = None
+                if deadline is not None:
+                    wait = deadline - time.monotonic()
+                    if wait <= 0:
+                        raise TimeoutError
+                readable, writable, _ = select.select((sock,), (sock,), (), wait)
+                if not readable and not writable:
                     raise TimeoutError
-            readable, writable, _ = select.select((sock,), (sock,), (), wait)
-            if not readable and not writable:
-                raise TimeoutError
-            if writable:
-                self._sending = True
-                with suppress(BlockingIOError):
-                    del unsent[: sock.send(memoryview(unsent)[:_WRITE_PIECE])]
-                self._sending = False
-            if readable:
-                try:
-                    received = sock.recv(_RECV_SIZE)
-                except BlockingIOError:
-                    continue
-                self._session.receive_data(received)
-                return True
-        return False
+                if writable:
+                    self._sending = True
+                    with suppress(BlockingIOError):
+                        del unsent[: sock.send(memoryview(unsent)[:_WRITE_PIECE])]
+                    self._sending = False
+                if readable:
+                    try:
+                        received = sock.recv(_RECV_SIZE)
+                    except BlockingIOError:
+                        continue
+                    session.receive_data(received)
+                    return True
 
     def _cancel_and_drain(self, op: Operation, why: str) -> bool:
         """Cancel the running statement and read to its end within cancel_timeout.

@@ -63,6 +63,7 @@ __all__ = [
     "TLS_USERS",
     "ServerCertificate",
     "TemporaryPgBouncer",
+    "TemporaryPgpool",
     "TemporaryPostgres",
 ]
 
@@ -824,6 +825,402 @@ def _pgbouncer_hba() -> str:
     rules = [(_SUPERUSER, "trust")]
     rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
     lines = ["# Written by pgpipe.testing.TemporaryPgBouncer"]
+    for user, method in rules:
+        lines.append(f"local all {user} {method}")
+        lines.append(f"host all {user} 127.0.0.1/32 {method}")
+    return "\n".join(lines) + "\n"
+
+
+_PGPOOL_INSTALL_HINT: Final = (
+    "no pgpool program found; install it with `apt-get install pgpool2` "
+    "(Debian/Ubuntu; scripts/setup.sh does) or point PGPIPE_PGPOOL at the program"
+)
+_PGPOOL_LOCATIONS: Final = ("/usr/sbin/pgpool", "/usr/local/sbin/pgpool")
+
+
+class TemporaryPgpool:
+    """A pgpool-II in front of a running :class:`TemporaryPostgres`, deleted on exit.
+
+    It listens on 127.0.0.1 (and on a Unix socket in its directory), in
+    ``raw`` clustering mode with the server as its one backend, reached over
+    the server's Unix socket: no replication, load balancing, failover,
+    health checks, query cache or watchdog.
+
+    pgpool-II pools *sessions*, not transactions: each of its
+    ``num_init_children`` processes serves one client at a time for the
+    client's whole session, and keeps up to ``max_pool`` server connections
+    (one per database and user) open after the client leaves, for the next
+    client of the same database and user, reset with ``reset_query_list``
+    (``ABORT; DISCARD ALL``). A client beyond ``num_init_children -
+    reserved_connections`` (1) is refused ("Sorry, too many clients
+    already") instead of queued.
+
+    Clients authenticate with pgpool-II itself (``enable_pool_hba``), by an
+    hba file giving each role of :data:`AUTH_USERS` the method it is named
+    after and the superuser ``trust``; pgpool-II logs into PostgreSQL with
+    the plain-text passwords of its ``pool_passwd``.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`;
+    ``stop`` is idempotent and also runs at interpreter exit.
+
+    :param postgres: the started server to pool connections to.
+    :param program: the ``pgpool`` program; found automatically (the
+        ``PGPIPE_PGPOOL`` environment variable, ``PATH``, ``/usr/sbin``) when
+        omitted.
+    :param port: TCP port to listen on; a free one is chosen when omitted.
+    :param num_init_children: pgpool-II processes, each serving one client at a time.
+    :param max_pool: server connections each process keeps for later clients.
+    :param settings: extra ``pgpool.conf`` settings, as raw values
+        (``{"log_min_messages": "debug1"}``), applied after the defaults.
+    """
+
+    host: Final = "127.0.0.1"
+    """The TCP address pgpool-II listens on."""
+    superuser: Final = _SUPERUSER
+    """The superuser role; trusted."""
+
+    def __init__(
+        self,
+        postgres: TemporaryPostgres,
+        *,
+        program: str | None = None,
+        port: int | None = None,
+        num_init_children: int = 16,
+        max_pool: int = 2,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self._postgres = postgres
+        self._requested_program = program
+        self._requested_port = port
+        self._num_init_children = num_init_children
+        self._max_pool = max_pool
+        self._settings = dict(settings or {})
+        self._account = _server_account()
+        self._program: str | None = None
+        self._version: tuple[int, ...] | None = None
+        self._directory: str | None = None
+        self._port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> TemporaryPgpool:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Write the configuration, start pgpool-II and wait until it accepts connections.
+
+        :raises RuntimeError: when no ``pgpool`` program is found, when it is
+            already running, or when it does not start (the message carries
+            the end of its log).
+        """
+        if self._directory is not None:
+            raise RuntimeError("TemporaryPgpool is already started")
+        program = _find_pgpool(self._requested_program)
+        parent = _shared_tempdir() if self._account is not None else None
+        directory = tempfile.mkdtemp(prefix="pgpipe-pgpool-", dir=parent)
+        self._program = program
+        self._version = _pgpool_version(program)
+        self._directory = directory
+        atexit.register(self.stop)
+        try:
+            if self._account is not None:
+                os.chown(directory, self._account.uid, self._account.gid)
+            self._write_file("pool_passwd", _pgpool_passwd())
+            self._write_file("pool_hba.conf", _pgpool_hba())
+            self._write_file("pcp.conf", "")
+            self._start_process()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop pgpool-II at once (closing every connection) and delete its directory.
+
+        Does nothing when it is not running.
+        """
+        directory = self._directory
+        if directory is None:
+            return
+        atexit.unregister(self.stop)
+        try:
+            self._end_process()
+        finally:
+            self._directory = None
+            self._port = None
+            shutil.rmtree(directory, ignore_errors=True)
+
+    # -- facts about the running pooler ------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port pgpool-II listens on."""
+        if self._port is None:
+            raise RuntimeError("TemporaryPgpool is not started")
+        return self._port
+
+    @property
+    def directory(self) -> str:
+        """The temporary directory that holds everything; deleted by stop()."""
+        if self._directory is None:
+            raise RuntimeError("TemporaryPgpool is not started")
+        return self._directory
+
+    @property
+    def socket_dir(self) -> str:
+        """The directory of pgpool-II's Unix socket (``host`` for libpq)."""
+        return self.directory
+
+    @property
+    def config_path(self) -> str:
+        """The ``pgpool.conf`` in use."""
+        return os.path.join(self.directory, "pgpool.conf")
+
+    @property
+    def log_path(self) -> str:
+        """pgpool-II's log (its standard error)."""
+        return os.path.join(self.directory, "pgpool.log")
+
+    @property
+    def program(self) -> str:
+        """The ``pgpool`` program in use."""
+        if self._program is None:
+            raise RuntimeError("TemporaryPgpool is not started")
+        return self._program
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The version of the ``pgpool`` program in use, e.g. ``(4, 3, 5)``."""
+        if self._version is None:
+            raise RuntimeError("TemporaryPgpool is not started")
+        return self._version
+
+    @property
+    def num_init_children(self) -> int:
+        """pgpool-II processes, each serving one client at a time."""
+        return self._num_init_children
+
+    @property
+    def max_pool(self) -> int:
+        """Server connections each pgpool-II process keeps for later clients."""
+        return self._max_pool
+
+    @property
+    def postgres(self) -> TemporaryPostgres:
+        """The server behind the pooler."""
+        return self._postgres
+
+    def dsn(
+        self, user: str = _SUPERUSER, password: str | None = None, dbname: str = "postgres"
+    ) -> str:
+        """A ``postgresql://`` URI reaching pgpool-II over TCP on 127.0.0.1, without TLS."""
+        credentials = quote(user, safe="")
+        if password is not None:
+            credentials += ":" + quote(password, safe="")
+        return (
+            f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+            "?sslmode=disable"
+        )
+
+    def __repr__(self) -> str:
+        if self._directory is None:
+            return "<TemporaryPgpool stopped>"
+        return f"<TemporaryPgpool {self.host}:{self._port} in front of {self._postgres!r}>"
+
+    # -- steps ---------------------------------------------------------------
+
+    def _config(self, port: int) -> str:
+        directory = self.directory
+        settings = {
+            # One backend, no replication: pgpool-II only relays and pools.
+            "backend_clustering_mode": "'raw'",
+            "backend_hostname0": _literal(self._postgres.socket_dir),
+            "backend_port0": str(self._postgres.port),
+            "backend_flag0": "'DISALLOW_TO_FAILOVER'",
+            "listen_addresses": _literal(self.host),
+            "port": str(port),
+            "socket_dir": _literal(directory),
+            # The PCP management port on the Unix socket only, so it takes no TCP port.
+            "pcp_listen_addresses": "''",
+            "pcp_socket_dir": _literal(directory),
+            "wd_ipc_socket_dir": _literal(directory),
+            "pid_file_name": _literal(os.path.join(directory, "pgpool.pid")),
+            "logdir": _literal(directory),
+            "enable_pool_hba": "on",
+            "pool_passwd": _literal(os.path.join(directory, "pool_passwd")),
+            "num_init_children": str(self._num_init_children),
+            # One process short of full, further clients are refused at
+            # once (53300) instead of waiting in the listen queue.
+            "reserved_connections": "1",
+            "max_pool": str(self._max_pool),
+            "connection_cache": "on",
+            "load_balance_mode": "off",
+            "health_check_period": "0",
+            "sr_check_period": "0",
+            "failover_on_backend_error": "off",
+            "memory_cache_enabled": "off",
+            "use_watchdog": "off",
+            "log_destination": "'stderr'",
+            "log_min_messages": "warning",
+        }
+        settings.update(self._settings)
+        lines = ["# Written by pgpipe.testing.TemporaryPgpool"]
+        lines += [f"{name} = {value}" for name, value in settings.items()]
+        return "\n".join(lines) + "\n"
+
+    def _start_process(self) -> None:
+        directory = self.directory
+        for attempt in range(_PORT_ATTEMPTS):
+            port = self._requested_port or _free_port()
+            self._write_file("pgpool.conf", self._config(port))
+            log_offset = _file_size(self.log_path)
+            command = [
+                self.program,
+                "-n",  # stay in the foreground, logging to standard error
+                "-D",  # no backend status from an earlier run
+                "-f",
+                self.config_path,
+                "-F",
+                os.path.join(directory, "pcp.conf"),
+                "-a",
+                os.path.join(directory, "pool_hba.conf"),
+            ]
+            with open(self.log_path, "ab") as log:
+                try:
+                    self._process = subprocess.Popen(
+                        command,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        env=_clean_environment(),
+                        cwd=directory,
+                        # Its own process group: pgpool-II forks its
+                        # children, and stop() may have to kill them all.
+                        start_new_session=True,
+                        user=None if self._account is None else self._account.uid,
+                        group=None if self._account is None else self._account.gid,
+                        extra_groups=None if self._account is None else [],
+                    )
+                except OSError as exc:
+                    who = "" if self._account is None else f" as {self._account.name!r}"
+                    raise RuntimeError(f"could not run {self.program}{who}: {exc}") from None
+            if _wait_until_listening(self._process, self.host, port):
+                self._port = port
+                return
+            exit_code = self._process.poll()
+            self._end_process()
+            log_text = _read_from(self.log_path, log_offset)
+            port_taken = "already in use" in log_text
+            if self._requested_port is None and port_taken and attempt + 1 < _PORT_ATTEMPTS:
+                continue
+            why = (
+                f"exit {exit_code}"
+                if exit_code is not None
+                else f"not listening after {_START_TIMEOUT} s"
+            )
+            tail = "\n".join(log_text.splitlines()[-_LOG_TAIL_LINES:])
+            raise RuntimeError(
+                f"pgpool-II did not start on {self.host}:{port} ({why})\n"
+                f"--- end of {self.log_path} ---\n{tail}"
+            )
+
+    def _end_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # pgpool-II's fast shutdown
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        # Children left behind by a killed main process: the group is ours.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def _write_file(self, name: str, text: str) -> None:
+        path = os.path.join(self.directory, name)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(path, 0o600)
+        if self._account is not None:
+            os.chown(path, self._account.uid, self._account.gid)
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], host: str, port: int) -> bool:
+    """True once the port accepts connections; False when the process ended or timed out."""
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _find_pgpool(explicit: str | None) -> str:
+    """The pgpool program: the argument, PGPIPE_PGPOOL, PATH, then /usr/sbin."""
+    for given in (explicit, os.environ.get("PGPIPE_PGPOOL")):
+        if given:
+            if not (os.path.isfile(given) and os.access(given, os.X_OK)):
+                raise RuntimeError(f"{given} is not an executable pgpool program")
+            return given
+    found = shutil.which("pgpool")
+    if found is not None:
+        return found
+    for candidate in _PGPOOL_LOCATIONS:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError(_PGPOOL_INSTALL_HINT)
+
+
+def _pgpool_version(program: str) -> tuple[int, ...]:
+    """The version ``pgpool --version`` states ("pgpool-II version 4.3.5 (...)"), as (4, 3, 5)."""
+    try:
+        result = subprocess.run(
+            [program, "--version"],
+            capture_output=True,
+            text=True,
+            env=_clean_environment(),
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"could not run {program} --version: {exc}") from None
+    output = result.stdout + result.stderr  # 4.3 prints it on standard error
+    found = re.search(r"pgpool-II version (\d+)\.(\d+)(?:\.(\d+))?", output)
+    if found is None:
+        raise RuntimeError(
+            f"{program} --version did not name a pgpool-II version: {output.strip()!r}"
+        )
+    return tuple(int(part) for part in found.groups(default="0"))
+
+
+def _pgpool_passwd() -> str:
+    """pool_passwd: the password of every role that has one, in plain text (``TEXT``).
+
+    pgpool-II needs the password itself, not a hash, to answer PostgreSQL's
+    SCRAM exchange and to run its own SCRAM exchange with clients.
+    """
+    return "".join(f"{user}:TEXT{pw}\n" for user, pw in AUTH_USERS.values() if pw is not None)
+
+
+def _pgpool_hba() -> str:
+    """pool_hba.conf: the methods of TemporaryPostgres's pg_hba.conf, for clients of pgpool-II."""
+    rules = [(_SUPERUSER, "trust")]
+    rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
+    lines = ["# Written by pgpipe.testing.TemporaryPgpool"]
     for user, method in rules:
         lines.append(f"local all {user} {method}")
         lines.append(f"host all {user} 127.0.0.1/32 {method}")

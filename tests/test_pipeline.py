@@ -272,3 +272,32 @@ def test_executemany_is_one_round_trip(counted: Client, proxy: FlightCounter, n:
     results = counted._call(counted.conn.executemany("SELECT $1::int", [(i,) for i in range(n)]))
     assert [r.rows[0][0] for r in results] == list(range(n))
     assert (proxy.client_flights, proxy.round_trips) == (1, 1)
+
+
+class Unencodable:
+    """A parameter value no encoder takes."""
+
+
+def test_executemany_bad_value_in_a_later_chunk_commits_nothing(client: Client, table: str) -> None:
+    rows: list[tuple[object, str]] = [(n, "x") for n in range(2500)]
+    rows[2200] = (Unencodable(), "x")  # after the first chunks went out
+    with pytest.raises(pgpipe.DataError, match="cannot adapt"):
+        client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    assert count(client, table) == 0
+    assert client.transaction_status == "I"
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
+def test_executemany_bad_value_in_the_first_chunk_sends_nothing(client: Client) -> None:
+    before = client.stats.flights
+    with pytest.raises(pgpipe.DataError, match="cannot adapt"):
+        client._call(client.conn.executemany("SELECT $1", [(1,), (Unencodable(),)]))
+    assert client.stats.flights == before
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
+def test_executemany_of_100000_rows(client: Client, table: str) -> None:
+    rows = [(n, f"row {n}") for n in range(100_000)]
+    results = client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    assert len(results) == 100_000
+    assert count(client, table) == 100_000
