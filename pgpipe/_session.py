@@ -13,6 +13,7 @@ to decode raises with the connection already back in sync.
 from __future__ import annotations
 
 import secrets
+import struct
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from pgpipe.result import Column, Result
 from pgpipe.tls import TlsChannel
 from pgpipe.types import (
     arrays,
+    column_encoder,
     composite,
     encode_inferred,
     encode_typed,
@@ -642,11 +644,11 @@ class Session:
     __slots__ = (
         "_cache",
         "_cache_size",
-        "_producer",
         "_decoders",
         "_encoders",
         "_names",
         "_prefix",
+        "_producer",
         "_statements",
         "_zoned",
         "auth_method",
@@ -969,6 +971,8 @@ class Session:
         parsed: tuple[list[int], list[int]] | None = None
         run: list[list[bytes | None]] = []
         encode_typed = self.encode_typed
+        # Per column, the type of this run's values and its encoder (inferred types only).
+        columns: list[tuple[type, Callable[[Any], bytes]]] | None = None
         queued = False
         boundary = False
         try:
@@ -976,6 +980,18 @@ class Session:
                 if boundary:  # a chunk is queued and more rows follow: let it go first
                     boundary = False
                     yield
+                if columns is not None:
+                    # The common case: every value of the type its column had.
+                    fast = _column_values(columns, row)
+                    if fast is not None:
+                        run.append(fast)
+                        if len(run) == _MANY_CHUNK:
+                            assert signature is not None
+                            self._queue_run(
+                                sql, signature, run, text_results, signature is not parsed
+                            )
+                            parsed, queued, run, boundary = signature, True, [], True
+                        continue
                 oids: list[int] = []
                 formats: list[int] = []
                 values: list[bytes | None] = []
@@ -1000,6 +1016,9 @@ class Session:
                         self._queue_run(sql, signature, run, text_results, signature is not parsed)
                         parsed, queued = signature, True
                     signature, run = (oids, formats), []
+                    columns = None
+                if param_types is None and columns is None and None not in values:
+                    columns = _column_encoders(row)
                 run.append(values)
                 if len(run) == _MANY_CHUNK:
                     assert signature is not None
@@ -1190,6 +1209,37 @@ class Session:
         status: str | None,
     ) -> Result:
         return _Statement(fields, self).result(raw_rows, status)
+
+
+def _column_encoders(row: Sequence[object]) -> list[tuple[type, Callable[[Any], bytes]]] | None:
+    encoders = []
+    for value in row:
+        encoder = column_encoder(value)
+        if encoder is None:
+            return None
+        encoders.append((type(value), encoder))
+    return encoders
+
+
+def _column_values(
+    columns: list[tuple[type, Callable[[Any], bytes]]], row: Sequence[object]
+) -> list[bytes | None] | None:
+    """The row's values encoded by its columns' encoders; None if one does not fit."""
+    if len(row) != len(columns):
+        return None
+    values: list[bytes | None] = []
+    append = values.append
+    try:
+        for (cls, encode), value in zip(columns, row, strict=True):
+            if type(value) is cls:
+                append(encode(value))
+            elif value is None:
+                append(None)
+            else:
+                return None
+    except struct.error:  # an int past int8: numeric, by the general path
+        return None
+    return values
 
 
 def _fits(

@@ -330,9 +330,10 @@ class Connection(ConnectionState):
         """Write what is queued; True when it read from the server meanwhile.
 
         A large write (a long pipeline, executemany's chunks as they are
-        produced) goes out in pieces while whatever the server answers is read, so neither side's buffers fill up and
-        deadlock; it returns as soon as something was read, for the caller to
-        hand on, and is called again for the rest. A timeout leaves exactly
+        produced) goes out in pieces while whatever the server answers is
+        read, so neither side's buffers fill up and deadlock; it returns as
+        soon as something was read, for the caller to hand on, and is called
+        again for the rest. A timeout leaves exactly
         the unsent part in ``_unsent``.
         """
         unsent = self._unsent

@@ -831,3 +831,17 @@ def test_next_rows_with_a_malformed_row_kills_the_connection() -> None:
     with pytest.raises(ProtocolError, match="DataRow"):
         core.next_rows()
     assert core.state is State.DEAD
+
+
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.binary(max_size=40)), max_size=5), max_size=20),
+    st.sampled_from([[], [0], [1], [0, 1, 0, 1, 1]]),
+    st.sampled_from([[], [0], [1]]),
+)
+def test_bind_execute_rows_matches_bind_and_execute(
+    rows: list[list[bytes | None]], formats: list[int], results: list[int]
+) -> None:
+    expected = b"".join(
+        frontend.bind("", "", formats, row, results) + frontend.execute("", 0) for row in rows
+    )
+    assert frontend.bind_execute_rows(formats, rows, results) == expected

@@ -177,26 +177,33 @@ def bind_execute_rows(
     )
     out = bytearray()
     pack = _I32.pack
-    fixed = 4 + 2 + len(formats) + 2 + len(results)  # length, two empty names, codes
+    tail = results + _EXECUTE_UNNAMED
     null = b"\xff\xff\xff\xff"
+    heads: dict[int, tuple[bytes, int]] = {}  # parameter count -> (fixed part, its size)
     for values in rows:
-        size = fixed
-        parts = [formats, _count(len(values), "parameters")]
+        count = len(values)
+        head = heads.get(count)
+        if head is None:
+            fixed = b"\x00\x00" + formats + _count(count, "parameters")
+            head = heads[count] = (fixed, 4 + len(fixed) + len(results))
+        size = head[1]
+        parts = []
         for value in values:
             if value is None:
                 parts.append(null)
                 size += 4
             else:
                 length = len(value)
-                if length > _INT32_MAX - size:
-                    raise InterfaceError("a parameter value is larger than the protocol allows")
                 parts.append(pack(length))
                 parts.append(value)
                 size += 4 + length
-        out += b"B" + pack(size) + b"\x00\x00"
+        if size > _INT32_MAX:
+            raise InterfaceError("a parameter value is larger than the protocol allows")
+        out += b"B"
+        out += pack(size)
+        out += head[0]
         out += b"".join(parts)
-        out += results
-        out += _EXECUTE_UNNAMED
+        out += tail
     return bytes(out)
 
 

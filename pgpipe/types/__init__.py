@@ -318,6 +318,24 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
     return oid, _BINARY, _BINARY_ENCODERS[oid](value)
 
 
+def column_encoder(value: object) -> Callable[[Any], bytes] | None:
+    """For a run of values of exactly ``type(value)``: what ``encode_inferred`` does
+    to them, minus the dispatch, when their OID and format never vary (str, int,
+    float, bool, bytes). The int encoder raises struct.error past int8's range,
+    where encode_inferred would choose numeric."""
+    cls = type(value)
+    if cls is str:
+        return binary.check_text
+    if cls is int:
+        return _pack_int8
+    if cls in _FIXED_COLUMN_TYPES:
+        return _BINARY_ENCODERS[_INFERRED[cls]]
+    return None
+
+
+_FIXED_COLUMN_TYPES: Final = frozenset({float, bool, bytes})
+
+
 def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
     bounds = [b for b in (value.lower, value.upper) if b is not None]
     if not bounds:  # empty or unbounded both ways: let the server take the type
