@@ -307,3 +307,9 @@ def test_executemany_of_100000_rows(client: Client, table: str) -> None:
     results = client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
     assert len(results) == 100_000
     assert count(client, table) == 100_000
+
+
+def test_executemany_with_ints_past_int8(client: Client) -> None:
+    rows = [(1,), (2**70,), (3,), (None,), (-(2**64),)]
+    results = client._call(client.conn.executemany("SELECT $1::numeric::text", rows))
+    assert [r.rows[0][0] for r in results] == ["1", str(2**70), "3", None, str(-(2**64))]
