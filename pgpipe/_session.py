@@ -1018,7 +1018,7 @@ class Session:
                     signature, run = (oids, formats), []
                     columns = None
                 if param_types is None and columns is None and None not in values:
-                    columns = _column_encoders(row)
+                    columns = _column_encoders(row, oids)
                 run.append(values)
                 if len(run) == _MANY_CHUNK:
                     assert signature is not None
@@ -1211,10 +1211,12 @@ class Session:
         return _Statement(fields, self).result(raw_rows, status)
 
 
-def _column_encoders(row: Sequence[object]) -> list[tuple[type, Callable[[Any], bytes]]] | None:
+def _column_encoders(
+    row: Sequence[object], oids: list[int]
+) -> list[tuple[type, Callable[[Any], bytes]]] | None:
     encoders = []
-    for value in row:
-        encoder = column_encoder(value)
+    for value, oid in zip(row, oids, strict=True):
+        encoder = column_encoder(value, oid)
         if encoder is None:
             return None
         encoders.append((type(value), encoder))

@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pgpipe
 from pgpipe import errors
@@ -313,3 +315,25 @@ def test_executemany_with_ints_past_int8(client: Client) -> None:
     rows = [(1,), (2**70,), (3,), (None,), (-(2**64),)]
     results = client._call(client.conn.executemany("SELECT $1::numeric::text", rows))
     assert [r.rows[0][0] for r in results] == ["1", str(2**70), "3", None, str(-(2**64))]
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.integers(-(2**70), 2**70),
+    st.integers(-5, 5),
+    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=5),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
+
+
+@settings(max_examples=40)
+@given(st.lists(st.tuples(VALUES, VALUES), min_size=1, max_size=30))
+def test_executemany_matches_one_query_per_row(
+    pg_server: TemporaryPostgres, rows: list[tuple[object, object]]
+) -> None:
+    sql = "SELECT $1::text, $2::text"
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        many = [r.rows for r in conn.executemany(sql, rows)]
+        one_by_one = [conn.query(sql, *row).rows for row in rows]
+    assert many == one_by_one

@@ -318,18 +318,19 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
     return oid, _BINARY, _BINARY_ENCODERS[oid](value)
 
 
-def column_encoder(value: object) -> Callable[[Any], bytes] | None:
-    """For a run of values of exactly ``type(value)``: what ``encode_inferred`` does
-    to them, minus the dispatch, when their OID and format never vary (str, int,
-    float, bool, bytes). The int encoder raises struct.error past int8's range,
+def column_encoder(value: object, oid: int) -> Callable[[Any], bytes] | None:
+    """For a run of values of exactly ``type(value)``, sent as ``oid`` (what
+    ``encode_inferred`` chose for ``value``): the same encoding minus the
+    dispatch, when OID and format never vary with the value (str, int8, float,
+    bool, bytes). The int encoder raises struct.error past int8's range,
     where encode_inferred would choose numeric."""
     cls = type(value)
     if cls is str:
-        return binary.check_text
+        return binary.check_text if oid == 0 else None
     if cls is int:
-        return _pack_int8
-    if cls in _FIXED_COLUMN_TYPES:
-        return _BINARY_ENCODERS[_INFERRED[cls]]
+        return _pack_int8 if oid == Type.INT8 else None
+    if cls in _FIXED_COLUMN_TYPES and _INFERRED[cls] == oid:
+        return _BINARY_ENCODERS[oid]
     return None
 
 
