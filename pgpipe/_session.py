@@ -120,6 +120,7 @@ class Startup(Operation):
 
 _DECODE_BATCH: Final = 1024
 _MANY_CHUNK: Final = 1000  # executemany rows encoded and queued at a time
+_ABORT_MANY: Final = "pgpipe: executemany stopped, a value could not be encoded"
 _DONE: Final = object()
 
 
@@ -1027,10 +1028,11 @@ class Session:
         except Exception as exc:
             if not queued:
                 raise
-            # Part of the batch may have run: fail its implicit transaction (an
-            # Execute of a portal that does not exist) so nothing is committed.
+            # Part of the batch may have run: fail its implicit transaction (a
+            # Parse the server cannot read: a syntax error, saying why in its
+            # log) so that nothing is committed.
             op.client_error = exc
-            core.send_execute("pgpipe_executemany_failed")
+            core.send_parse("", _ABORT_MANY, [])
         else:
             if signature is not None and run:
                 self._queue_run(sql, signature, run, text_results, signature is not parsed)

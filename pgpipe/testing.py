@@ -34,6 +34,15 @@ The ``pgbouncer`` program comes from the ``program`` argument, the
 ``PGPIPE_PGBOUNCER`` environment variable, ``PATH`` or ``/usr/sbin``
 (Debian's ``pgbouncer`` package). Like PostgreSQL it refuses to run as root,
 and runs as the same account as the server.
+
+:class:`TemporaryPgpool` does the same with pgpool-II, a session pooler::
+
+    with TemporaryPostgres() as pg, TemporaryPgpool(pg) as pooler:
+        dsn = pooler.dsn(dbname="pgpipe")
+
+The ``pgpool`` program comes from the ``program`` argument, the
+``PGPIPE_PGPOOL`` environment variable, ``PATH`` or ``/usr/sbin`` (Debian's
+``pgpool2`` package); it runs as the same account as the server.
 """
 
 from __future__ import annotations
@@ -842,9 +851,10 @@ class TemporaryPgpool:
     """A pgpool-II in front of a running :class:`TemporaryPostgres`, deleted on exit.
 
     It listens on 127.0.0.1 (and on a Unix socket in its directory), in
-    ``raw`` clustering mode with the server as its one backend, reached over
-    the server's Unix socket: no replication, load balancing, failover,
-    health checks, query cache or watchdog.
+    ``streaming_replication`` clustering mode with the server as its one
+    backend (the primary), reached over the server's Unix socket: no
+    standby, load balancing, failover, health checks, query cache or
+    watchdog.
 
     pgpool-II pools *sessions*, not transactions: each of its
     ``num_init_children`` processes serves one client at a time for the
@@ -1041,8 +1051,14 @@ class TemporaryPgpool:
     def _config(self, port: int) -> str:
         directory = self.directory
         settings = {
-            # One backend, no replication: pgpool-II only relays and pools.
-            "backend_clustering_mode": "'raw'",
+            # One backend, no replication, no load balancing: pgpool-II only
+            # relays and pools. Not "raw" mode: there pgpool-II 4.3 wraps an
+            # extended-protocol INSERT, UPDATE or DELETE (or any statement
+            # its parser cannot read) outside a transaction in a BEGIN of
+            # its own that it never ends, so the client is left inside a
+            # transaction block (ReadyForQuery "T", or "E" after an error).
+            "backend_clustering_mode": "'streaming_replication'",
+            "sr_check_user": _literal(_SUPERUSER),  # finds the primary at start
             "backend_hostname0": _literal(self._postgres.socket_dir),
             "backend_port0": str(self._postgres.port),
             "backend_flag0": "'DISALLOW_TO_FAILOVER'",

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Prepare a machine to test pgpipe: PostgreSQL server binaries, PgBouncer
-# (for the transaction-pool test tier) and the package installed editable
-# with its test extras.
+# (for the transaction-pool test tier), pgpool-II (for the session-pool tier)
+# and the package installed editable with its test extras.
 #
 # Meant for a fresh Debian 12 with Python 3.11, run as root; idempotent, and
 # quick when everything is already in place. Environment:
 #   PYTHON            interpreter to install into (default: python3, else python)
 #   PGPIPE_PG_BIN     directory with initdb/pg_ctl/postgres/psql to use as is
 #   PGPIPE_PGBOUNCER  the pgbouncer program to use as is
+#   PGPIPE_PGPOOL     the pgpool program to use as is
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -107,6 +108,33 @@ apt_install_pgbouncer() {
     return "$status"
 }
 
+# The program TemporaryPgpool runs: PGPIPE_PGPOOL, else pgpool on PATH,
+# else Debian's /usr/sbin/pgpool.
+have_pgpool() {
+    if [[ -n ${PGPIPE_PGPOOL:-} ]]; then
+        [[ -x $PGPIPE_PGPOOL ]]
+        return
+    fi
+    command -v pgpool >/dev/null || [[ -x /usr/sbin/pgpool ]]
+}
+
+# Debian's pgpool2 package starts a service on port 5433. The tests start
+# their own pgpool-II, so keep the service from starting during the install
+# and stop and disable it if it started anyway.
+apt_install_pgpool() {
+    local status=0
+    apt_install_held pgpool2 || status=$?
+    if [[ -d /run/systemd/system ]]; then
+        as_root systemctl disable --now pgpool2 >/dev/null 2>&1 || true
+    elif [[ -e /etc/init.d/pgpool2 ]]; then
+        as_root /etc/init.d/pgpool2 stop >/dev/null 2>&1 || true
+        if command -v update-rc.d >/dev/null; then
+            as_root update-rc.d pgpool2 disable >/dev/null 2>&1 || true
+        fi
+    fi
+    return "$status"
+}
+
 pip_install() {
     "$PYTHON" -m pip install -q "$@"
 }
@@ -144,6 +172,15 @@ if ! have_pgbouncer; then
     apt_install_pgbouncer || true
     have_pgbouncer || {
         log "could not install pgbouncer (apt-get install pgbouncer, or point PGPIPE_PGBOUNCER at the program)"
+        exit 1
+    }
+fi
+
+if ! have_pgpool; then
+    log "no pgpool found; installing Debian's pgpool2 package"
+    apt_install_pgpool || true
+    have_pgpool || {
+        log "could not install pgpool-II (apt-get install pgpool2, or point PGPIPE_PGPOOL at the program)"
         exit 1
     }
 fi

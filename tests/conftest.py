@@ -5,25 +5,26 @@ starts when the first test asking for it runs. More fixtures (connections
 per authentication method, proxies) can build on ``pg_server`` in other
 conftest files or plugin modules.
 
-The PgBouncer tier: in the modules of ``tests.targets.POOLED_MODULES``, every
+The pooler tiers: in the modules of ``tests.targets.POOLED_MODULES``, every
 test using ``target`` or ``dsn`` runs directly (``[...-direct]``) and through
 the session's PgBouncer in transaction pool mode (``[...-pgbouncer]``), unless
-marked ``session_state``. A missing ``pgbouncer`` program fails those tests;
-they are never skipped.
+marked ``session_state``; in those of ``tests.targets.PGPOOL_MODULES`` also
+through the session's pgpool-II (``[...-pgpool]``). ``not_through(target,
+why)`` leaves one pooler out. A missing ``pgbouncer`` or ``pgpool`` program
+fails those tests; they are never skipped.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from fnmatch import fnmatch
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from pgpipe.testing import TemporaryPgBouncer, TemporaryPostgres
+from pgpipe.testing import TemporaryPgBouncer, TemporaryPgpool, TemporaryPostgres
 from tests.clients import Adapter
-from tests.targets import POOLED_MODULES, TARGETS, Target
+from tests.targets import TARGETS, Target, targets_for
 from tests.tlsstub import Pki
 
 # Shared CI machines are slow and noisy (2 cores): no per-example deadline.
@@ -57,15 +58,25 @@ def pgbouncer(pg_server: TemporaryPostgres) -> Iterator[TemporaryPgBouncer]:
         yield bouncer
 
 
+@pytest.fixture(scope="session")
+def pgpool(pg_server: TemporaryPostgres) -> Iterator[TemporaryPgpool]:
+    """pgpool-II in front of ``pg_server`` (raw mode, connection caching), for the whole session."""
+    with TemporaryPgpool(pg_server) as pooler:
+        yield pooler
+
+
 @pytest.fixture(scope="module")
 def target(request: pytest.FixtureRequest, pg_server: TemporaryPostgres) -> Target:
-    """Where to connect: ``pg_server`` itself, or ``pgbouncer`` for the ``pgbouncer`` param."""
+    """Where to connect: ``pg_server`` itself, or the ``pgbouncer`` or ``pgpool`` fixture."""
     kind = getattr(request, "param", "direct")
     if kind == "direct":
         return pg_server
     if kind == "pgbouncer":
         bouncer: TemporaryPgBouncer = request.getfixturevalue("pgbouncer")
         return bouncer
+    if kind == "pgpool":
+        pooler: TemporaryPgpool = request.getfixturevalue("pgpool")
+        return pooler
     raise ValueError(f"unknown target {kind!r}")
 
 
@@ -77,21 +88,36 @@ def dsn(target: Target) -> str:
 
 @pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run ``target`` tests of the pooled modules directly and through PgBouncer.
+    """Run ``target`` tests of the pooled modules directly and through the poolers.
 
     ``trylast``: after ``parametrize`` marks and fixture params, so the ids end
-    in ``-direct`` / ``-pgbouncer``.
+    in ``-direct`` / ``-pgbouncer`` / ``-pgpool``.
     """
     if "target" not in metafunc.fixturenames:
         return
-    if not any(fnmatch(metafunc.definition.path.name, p) for p in POOLED_MODULES):
+    module = metafunc.definition.path.name
+    if not targets_for(module, session_state=False):
         return
     marker = metafunc.definition.get_closest_marker("session_state")
     if marker is not None and not (marker.args and isinstance(marker.args[0], str)):
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: @pytest.mark.session_state needs a reason string"
         )
-    kinds = ["direct"] if marker is not None else list(TARGETS)
+    excluded: set[str] = set()
+    for mark in metafunc.definition.iter_markers("not_through"):
+        if not (
+            len(mark.args) == 2
+            and mark.args[0] in TARGETS
+            and mark.args[0] != "direct"
+            and isinstance(mark.args[1], str)
+            and mark.args[1]
+        ):
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: @pytest.mark.not_through needs a pooler "
+                f"target ({', '.join(t for t in TARGETS if t != 'direct')}) and a reason string"
+            )
+        excluded.add(mark.args[0])
+    kinds = targets_for(module, session_state=marker is not None, excluded=excluded)
     metafunc.parametrize("target", kinds, indirect=True)
 
 

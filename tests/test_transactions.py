@@ -159,6 +159,12 @@ def test_ending_the_transaction_inside_the_block_is_an_error(client: Client, tab
     assert client.transaction_status == "I"
 
 
+@pytest.mark.not_through(
+    "pgpool",
+    "pgpool-II 4.3 keeps a transaction whose COMMIT failed marked as failed, and answers "
+    "every later simple-protocol statement itself with 25P02 until ROLLBACK (psql too): "
+    "tests/test_pgpool.py, docs/poolers.md",
+)
 def test_commit_failure_raises_from_the_block(client: Client) -> None:
     name = f"d_{uuid.uuid4().hex[:12]}"
     client.execute(f"CREATE TABLE {name} (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)")
