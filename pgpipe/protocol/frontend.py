@@ -194,6 +194,8 @@ def bind_execute_rows(
                 size += 4
             else:
                 length = len(value)
+                if length > _INT32_MAX:
+                    raise InterfaceError("a parameter value is larger than the protocol allows")
                 parts.append(pack(length))
                 parts.append(value)
                 size += 4 + length
