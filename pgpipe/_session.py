@@ -119,7 +119,7 @@ class Startup(Operation):
 
 
 _DECODE_BATCH: Final = 1024
-_MANY_CHUNK: Final = 1000  # executemany rows encoded and queued at a time
+_MANY_CHUNK: Final = 250  # executemany rows encoded and queued at a time
 _ABORT_MANY: Final = "pgpipe: executemany stopped, a value could not be encoded"
 _DONE: Final = object()
 
@@ -380,10 +380,11 @@ class Many(Operation):
     types, a Bind and an Execute per row, one Close and one Sync for all of them.
 
     One implicit transaction: the first error skips every later row and nothing
-    is committed.
+    is committed. Each row's answer is kept as its command tag, and its rows
+    and statement only when it returned rows (few objects for the collector).
     """
 
-    __slots__ = ("_rows", "_statement", "client_error", "results")
+    __slots__ = ("_rows", "_statement", "client_error", "returned", "tags")
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
@@ -391,21 +392,22 @@ class Many(Operation):
         self.client_error: Exception | None = None
         self._statement: _Statement | None = None
         self._rows: list[tuple[bytes | None, ...]] = []
-        self.results: list[tuple[_Statement | None, list[tuple[bytes | None, ...]], str]] = []
+        self.tags: list[str] = []
+        # Row index -> (statement, raw rows) for the rows that returned rows.
+        self.returned: dict[int, tuple[_Statement, list[tuple[bytes | None, ...]]]] = {}
 
     def feed(self, event: ev.Event) -> bool:
         kind = type(event)
         if kind is ev.BindComplete:
             pass
         elif isinstance(event, ev.CommandComplete):
-            results = self.results
-            statement = self._statement
-            results.append((statement, self._rows, event.tag))
-            if self._rows:
+            tags = self.tags
+            if self._rows and self._statement is not None:
+                self.returned[len(tags)] = (self._statement, self._rows)
                 self._rows = []
+            tags.append(event.tag)
             # The rows that follow, answered alike, are taken from the core at once.
-            empty: list[tuple[bytes | None, ...]] = []
-            results += [(statement, empty, tag) for tag in self.session.core.next_command_tags()]
+            tags += self.session.core.next_command_tags()
         elif kind in _QUIET or kind is ev.ParameterDescription:
             pass
         elif isinstance(event, ev.DataRow):
@@ -428,14 +430,19 @@ class Many(Operation):
         if self.client_error is not None:
             raise self.client_error
         self.check()
-        empty = _Statement((), self.session)
+        returned = self.returned
+        # Every row ran the same SQL: a row without rows still has its columns.
+        columns = self._statement.columns if self._statement is not None else ()
+        if not returned:
+            return [Result([], columns, tag) for tag in self.tags]
         out: list[Result] = []
-        append = out.append
-        for statement, rows, tag in self.results:
-            if rows:
-                append((statement or empty).result(rows, tag))
+        for index, tag in enumerate(self.tags):
+            found = returned.get(index)
+            if found is None:
+                out.append(Result([], columns, tag))
             else:
-                append(Result([], statement.columns if statement else (), tag))
+                statement, rows = found
+                out.append(statement.result(rows, tag))
         return out
 
 
@@ -972,8 +979,8 @@ class Session:
         parsed: tuple[list[int], list[int]] | None = None
         run: list[list[bytes | None]] = []
         encode_typed = self.encode_typed
-        # Per column, the type of this run's values and its encoder (inferred types only).
-        columns: list[tuple[type, Callable[[Any], bytes]]] | None = None
+        # Encodes a row of this run's column types at once (inferred types only).
+        columns: ColumnValues | None = None
         queued = False
         boundary = False
         try:
@@ -983,7 +990,7 @@ class Session:
                     yield
                 if columns is not None:
                     # The common case: every value of the type its column had.
-                    fast = _column_values(columns, row)
+                    fast = columns(row)
                     if fast is not None:
                         run.append(fast)
                         if len(run) == _MANY_CHUNK:
@@ -1213,37 +1220,56 @@ class Session:
         return _Statement(fields, self).result(raw_rows, status)
 
 
-def _column_encoders(
-    row: Sequence[object], oids: list[int]
-) -> list[tuple[type, Callable[[Any], bytes]]] | None:
-    encoders = []
+ColumnValues = Callable[[Sequence[object]], "list[bytes | None] | None"]
+
+
+def _column_encoders(row: Sequence[object], oids: list[int]) -> ColumnValues | None:
+    """For the rows after ``row`` in its run: a function encoding a row whose
+    values have exactly the types of ``row``'s (or are NULL), else None."""
+    columns = []
     for value, oid in zip(row, oids, strict=True):
         encoder = column_encoder(value, oid)
         if encoder is None:
             return None
-        encoders.append((type(value), encoder))
-    return encoders
+        columns.append((type(value), encoder))
+    return _unrolled_column_values(columns)
 
 
-def _column_values(
-    columns: list[tuple[type, Callable[[Any], bytes]]], row: Sequence[object]
-) -> list[bytes | None] | None:
-    """The row's values encoded by its columns' encoders; None if one does not fit."""
-    if len(row) != len(columns):
-        return None
-    values: list[bytes | None] = []
-    append = values.append
-    try:
-        for (cls, encode), value in zip(columns, row, strict=True):
-            if type(value) is cls:
-                append(encode(value))
-            elif value is None:
-                append(None)
-            else:
-                return None
-    except struct.error:  # an int past int8: numeric, by the general path
-        return None
-    return values
+class _Misfit(Exception):
+    """A value that is not of its column's type."""
+
+
+def _misfit() -> bytes:
+    raise _Misfit
+
+
+def _unrolled_column_values(columns: list[tuple[type, Callable[[Any], bytes]]]) -> ColumnValues:
+    """A function encoding one row by its columns' encoders, the column loop unrolled
+    (built from the column count alone, like ``_unrolled_row_decoder``). It gives
+    None for a row that does not fit: another length, a value of another type,
+    an int past int8."""
+    count = len(columns)
+    names = ", ".join(f"v{i}" for i in range(count))
+    encoded = ", ".join(
+        f"e{i}(v{i}) if type(v{i}) is c{i} else None if v{i} is None else misfit()"
+        for i in range(count)
+    )
+    params = ", ".join(f"c{i}, e{i}" for i in range(count))
+    source = (
+        f"def build({params}, misfit, Misfit, struct_error):\n"
+        f"    def values(row):\n"
+        f"        try:\n"
+        f"            ({names},) = row\n"
+        f"            return [{encoded}]\n"
+        f"        except (Misfit, struct_error, ValueError):\n"
+        f"            return None\n"
+        f"    return values\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    build: Callable[..., ColumnValues] = namespace["build"]
+    flat = [item for column in columns for item in column]
+    return build(*flat, _misfit, _Misfit, struct.error)
 
 
 def _fits(
