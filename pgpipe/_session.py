@@ -13,7 +13,6 @@ to decode raises with the connection already back in sync.
 from __future__ import annotations
 
 import secrets
-import struct
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,9 @@ from pgpipe import errors
 from pgpipe._transaction import TransactionStatus
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
+from pgpipe.protocol import frontend
 from pgpipe.protocol.connection import ProtocolConnection, State
+from pgpipe.protocol.frontend import bind_values
 from pgpipe.result import Column, Result
 from pgpipe.tls import TlsChannel
 from pgpipe.types import (
@@ -977,10 +978,11 @@ class Session:
         # fits any); each run is one Parse and Describe, then its Binds/Executes.
         signature: tuple[list[int], list[int]] | None = None
         parsed: tuple[list[int], list[int]] | None = None
-        run: list[list[bytes | None]] = []
+        # The Bind values of each row of the run, written as the rows come.
+        run: list[bytes] = []
         encode_typed = self.encode_typed
-        # Encodes a row of this run's column types at once (inferred types only).
-        columns: ColumnValues | None = None
+        # Writes a row of this run's column types at once (inferred types only).
+        columns: frontend.BindValuesWriter | None = None
         queued = False
         boundary = False
         try:
@@ -1026,8 +1028,8 @@ class Session:
                     signature, run = (oids, formats), []
                     columns = None
                 if param_types is None and columns is None and None not in values:
-                    columns = _column_encoders(row, oids)
-                run.append(values)
+                    columns = _column_writer(row, oids)
+                run.append(bind_values(values))
                 if len(run) == _MANY_CHUNK:
                     assert signature is not None
                     self._queue_run(sql, signature, run, text_results, signature is not parsed)
@@ -1050,7 +1052,7 @@ class Session:
         self,
         sql: str,
         signature: tuple[list[int], list[int]],
-        run: list[list[bytes | None]],
+        run: list[bytes],
         result_formats: tuple[int, ...],
         parse: bool,
     ) -> None:
@@ -1061,7 +1063,7 @@ class Session:
             core.send_describe("S", "")
         if formats and formats.count(formats[0]) == len(formats):
             formats = formats[:1]
-        core.send_bind_execute_rows(formats, run, result_formats)
+        core.send_bind_execute_values(formats, len(oids), run, result_formats)
 
     # -- results -----------------------------------------------------------
 
@@ -1220,56 +1222,16 @@ class Session:
         return _Statement(fields, self).result(raw_rows, status)
 
 
-ColumnValues = Callable[[Sequence[object]], "list[bytes | None] | None"]
-
-
-def _column_encoders(row: Sequence[object], oids: list[int]) -> ColumnValues | None:
-    """For the rows after ``row`` in its run: a function encoding a row whose
-    values have exactly the types of ``row``'s (or are NULL), else None."""
+def _column_writer(row: Sequence[object], oids: list[int]) -> frontend.BindValuesWriter | None:
+    """For the rows after ``row`` in its run: a function writing the Bind values of a
+    row whose values have exactly the types of ``row``'s (or are NULL), else None."""
     columns = []
     for value, oid in zip(row, oids, strict=True):
         encoder = column_encoder(value, oid)
         if encoder is None:
             return None
         columns.append((type(value), encoder))
-    return _unrolled_column_values(columns)
-
-
-class _Misfit(Exception):
-    """A value that is not of its column's type."""
-
-
-def _misfit() -> bytes:
-    raise _Misfit
-
-
-def _unrolled_column_values(columns: list[tuple[type, Callable[[Any], bytes]]]) -> ColumnValues:
-    """A function encoding one row by its columns' encoders, the column loop unrolled
-    (built from the column count alone, like ``_unrolled_row_decoder``). It gives
-    None for a row that does not fit: another length, a value of another type,
-    an int past int8."""
-    count = len(columns)
-    names = ", ".join(f"v{i}" for i in range(count))
-    encoded = ", ".join(
-        f"e{i}(v{i}) if type(v{i}) is c{i} else None if v{i} is None else misfit()"
-        for i in range(count)
-    )
-    params = ", ".join(f"c{i}, e{i}" for i in range(count))
-    source = (
-        f"def build({params}, misfit, Misfit, struct_error):\n"
-        f"    def values(row):\n"
-        f"        try:\n"
-        f"            ({names},) = row\n"
-        f"            return [{encoded}]\n"
-        f"        except (Misfit, struct_error, ValueError):\n"
-        f"            return None\n"
-        f"    return values\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)
-    build: Callable[..., ColumnValues] = namespace["build"]
-    flat = [item for column in columns for item in column]
-    return build(*flat, _misfit, _Misfit, struct.error)
+    return frontend.bind_values_writer(columns)
 
 
 def _fits(

@@ -838,10 +838,38 @@ def test_next_rows_with_a_malformed_row_kills_the_connection() -> None:
     st.sampled_from([[], [0], [1], [0, 1, 0, 1, 1]]),
     st.sampled_from([[], [0], [1]]),
 )
-def test_bind_execute_rows_matches_bind_and_execute(
+def test_bind_execute_values_matches_bind_and_execute(
     rows: list[list[bytes | None]], formats: list[int], results: list[int]
 ) -> None:
     expected = b"".join(
         frontend.bind("", "", formats, row, results) + frontend.execute("", 0) for row in rows
     )
-    assert frontend.bind_execute_rows(formats, rows, results) == expected
+    counts = {len(row) for row in rows}
+    for count in counts:  # one call per run of rows with one parameter count
+        same = [row for row in rows if len(row) == count]
+        data = frontend.bind_execute_values(
+            formats, count, [frontend.bind_values(row) for row in same], results
+        )
+        assert data == b"".join(
+            frontend.bind("", "", formats, row, results) + frontend.execute("", 0) for row in same
+        )
+    if len(counts) <= 1:
+        values = [frontend.bind_values(row) for row in rows]
+        count = counts.pop() if counts else 0
+        assert frontend.bind_execute_values(formats, count, values, results) == expected
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=5))))
+def test_bind_values_writer_matches_bind_values(row: list[object]) -> None:
+    columns = [(int, struct.Struct("!q").pack), (str, str.encode)] * 3
+    writer = frontend.bind_values_writer(columns[: len(row)])
+    written = writer(row)
+    fits = len(row) <= len(columns) and all(
+        value is None or type(value) is columns[i][0] for i, value in enumerate(row)
+    )
+    if fits:
+        encoded = [None if value is None else columns[i][1](value) for i, value in enumerate(row)]
+        assert written == frontend.bind_values(encoded)
+    else:
+        assert written is None
+    assert frontend.bind_values_writer(columns[:2])(row) is None or len(row) == 2

@@ -337,14 +337,16 @@ class ProtocolConnection:
         )
         self._command(data, *(_ONE_SHOT if sync else _ONE_SHOT_UNSYNCED))
 
-    def send_bind_execute_rows(
+    def send_bind_execute_values(
         self,
         param_formats: Sequence[int],
-        rows: Sequence[Sequence[bytes | None]],
+        count: int,
+        rows: Sequence[bytes],
         result_formats: Sequence[int],
     ) -> None:
-        """Bind the unnamed statement and Execute it once per row of values (no Sync)."""
-        data = frontend.bind_execute_rows(param_formats, rows, result_formats)
+        """Bind the unnamed statement and Execute it once per row (no Sync); each row's
+        ``count`` parameter values written by ``frontend.bind_values``."""
+        data = frontend.bind_execute_values(param_formats, count, rows, result_formats)
         self._command(data, *(_BIND_EXECUTE * len(rows)))
 
     def send_named_query(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Mapping, Sequence
-from typing import Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 from pgpipe.errors import InterfaceError
 
@@ -159,53 +159,98 @@ def bind(
     return bytes(message)
 
 
-def bind_execute_rows(
+_NULL_VALUE: Final = b"\xff\xff\xff\xff"
+
+
+def bind_values(values: Sequence[bytes | None]) -> bytes:
+    """The parameter values of a Bind: each an int32 length and its bytes, -1 for NULL."""
+    parts = []
+    pack = _I32.pack
+    for value in values:
+        if value is None:
+            parts.append(_NULL_VALUE)
+        else:
+            if len(value) > _INT32_MAX:
+                raise InterfaceError("a parameter value is larger than the protocol allows")
+            parts.append(pack(len(value)))
+            parts.append(value)
+    return b"".join(parts)
+
+
+class _Misfit(Exception):
+    """A value that is not of its column's type."""
+
+
+def _misfit() -> bytes:
+    raise _Misfit
+
+
+BindValuesWriter = Callable[[Sequence[Any]], "bytes | None"]
+
+
+def bind_values_writer(columns: Sequence[tuple[type, Callable[[Any], bytes]]]) -> BindValuesWriter:
+    """A function giving ``bind_values`` of a row whose values it encodes itself:
+    each by its column's encoder when of its column's type, NULL when None.
+
+    It gives None for a row that does not fit (another length, a value of
+    another type, an encoder raising struct.error or ValueError). Built from
+    the column count alone with the column loop unrolled, as dataclasses
+    generate code; only the names v0, e0, c0... appear in the source.
+    """
+    count = len(columns)
+    names = "".join(f"v{i}, " for i in range(count))
+    lines = [
+        f"            b{i} = e{i}(v{i}) if type(v{i}) is c{i} else "
+        f"None if v{i} is None else misfit()\n"
+        for i in range(count)
+    ]
+    joined = (
+        " + ".join(f"(null if b{i} is None else pack(len(b{i})) + b{i})" for i in range(count))
+        or 'b""'
+    )
+    params = "".join(f"c{i}, e{i}, " for i in range(count))
+    source = (
+        f"def build({params}pack, null, misfit, errors):\n"
+        f"    def write(row):\n"
+        f"        try:\n"
+        f"            ({names}) = row\n" + "".join(lines) + f"            return {joined}\n"
+        f"        except errors:\n"
+        f"            return None\n"
+        f"    return write\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    flat = [item for column in columns for item in column]
+    writer: BindValuesWriter = namespace["build"](
+        *flat, _I32.pack, _NULL_VALUE, _misfit, (_Misfit, struct.error, ValueError)
+    )
+    return writer
+
+
+def bind_execute_values(
     param_formats: Sequence[int],
-    rows: Sequence[Sequence[bytes | None]],
+    count: int,
+    rows: Sequence[bytes],
     result_formats: Sequence[int],
 ) -> bytes:
-    """Bind (unnamed portal, unnamed statement) and Execute, once per row of values.
-
-    The same messages as ``bind`` and ``execute`` give, built in one pass:
-    what does not change from row to row is encoded once.
-    """
+    """Bind (unnamed portal and statement) and Execute once per row, each row's
+    ``count`` parameter values already written by ``bind_values``."""
     formats = _COMMON_FORMATS.get(tuple(param_formats)) or _format_codes(
         param_formats, "parameter format codes"
     )
     results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
         result_formats, "result format codes"
     )
-    out = bytearray()
-    pack = _I32.pack
+    head = b"\x00\x00" + formats + _count(count, "parameters")
+    fixed = 4 + len(head) + len(results)
     tail = results + _EXECUTE_UNNAMED
-    null = b"\xff\xff\xff\xff"
-    heads: dict[int, tuple[bytes, int]] = {}  # parameter count -> (fixed part, its size)
+    pack = _I32.pack
+    out = bytearray()
     for values in rows:
-        count = len(values)
-        head = heads.get(count)
-        if head is None:
-            fixed = b"\x00\x00" + formats + _count(count, "parameters")
-            head = heads[count] = (fixed, 4 + len(fixed) + len(results))
-        size = head[1]
-        parts = []
-        for value in values:
-            if value is None:
-                parts.append(null)
-                size += 4
-            else:
-                length = len(value)
-                if length > _INT32_MAX:
-                    raise InterfaceError("a parameter value is larger than the protocol allows")
-                parts.append(pack(length))
-                parts.append(value)
-                size += 4 + length
+        size = fixed + len(values)
         if size > _INT32_MAX:
             raise InterfaceError("a parameter value is larger than the protocol allows")
-        out += b"B"
-        out += pack(size)
-        out += head[0]
-        out += b"".join(parts)
-        out += tail
+        out += b"B" + pack(size) + head + values + tail
     return bytes(out)
 
 
