@@ -64,8 +64,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import ClassVar, Final, Self, TypeVar
 from urllib.parse import quote
+
+_T = TypeVar("_T")
 
 __all__ = [
     "AUTH_USERS",
@@ -453,11 +455,316 @@ class TemporaryPostgres:
         return result
 
 
-_PGBOUNCER_INSTALL_HINT: Final = (
-    "no pgbouncer program found; install it with `apt-get install pgbouncer` "
-    "(Debian/Ubuntu; scripts/setup.sh does) or point PGPIPE_PGBOUNCER at the program"
-)
-_PGBOUNCER_LOCATIONS: Final = ("/usr/sbin/pgbouncer", "/usr/local/sbin/pgbouncer")
+class _TemporaryPooler:
+    """What TemporaryPgBouncer and TemporaryPgpool share: a pooler program run as
+    the server's account in a temporary directory, on 127.0.0.1 and a Unix
+    socket there, in front of a running TemporaryPostgres."""
+
+    host: Final = "127.0.0.1"
+    """The TCP address the pooler listens on."""
+    superuser: Final = _SUPERUSER
+    """The superuser role; trusted."""
+
+    # Filled in by each pooler.
+    _title: ClassVar[str]  # "PgBouncer"
+    _command_name: ClassVar[str]  # "pgbouncer": the program, PGPIPE_<NAME> and the temp prefix
+    _install_hint: ClassVar[str]
+    _version_pattern: ClassVar[str]  # finds (major, minor, patch) in --version's output
+    _config_name: ClassVar[str]
+    _log_name: ClassVar[str]
+
+    def __init__(
+        self,
+        postgres: TemporaryPostgres,
+        program: str | None,
+        port: int | None,
+        settings: Mapping[str, str] | None,
+    ) -> None:
+        self._postgres = postgres
+        self._requested_program = program
+        self._requested_port = port
+        self._settings = dict(settings or {})
+        self._account = _server_account()
+        self._program: str | None = None
+        self._version: tuple[int, ...] | None = None
+        self._directory: str | None = None
+        self._port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Write the configuration, start the pooler and wait until it accepts connections.
+
+        :raises RuntimeError: when its program is not found, when it is already
+            running, or when it does not start (the message carries the end of
+            its log).
+        """
+        name = type(self).__name__
+        if self._directory is not None:
+            raise RuntimeError(f"{name} is already started")
+        program = _find_program(self._command_name, self._requested_program, self._install_hint)
+        parent = _shared_tempdir() if self._account is not None else None
+        directory = tempfile.mkdtemp(prefix=f"pgpipe-{self._command_name}-", dir=parent)
+        self._program = program
+        self._version = _program_version(program, self._version_pattern, self._title)
+        self._directory = directory
+        atexit.register(self.stop)
+        try:
+            if self._account is not None:
+                os.chown(directory, self._account.uid, self._account.gid)
+            for file_name, text in self._auth_files().items():
+                self._write_file(file_name, text)
+            self._start_process()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the pooler at once (closing every connection) and delete its directory.
+
+        Does nothing when it is not running.
+        """
+        directory = self._directory
+        if directory is None:
+            return
+        atexit.unregister(self.stop)
+        try:
+            self._end_process()
+        finally:
+            self._directory = None
+            self._port = None
+            shutil.rmtree(directory, ignore_errors=True)
+
+    # -- facts about the running pooler ------------------------------------
+
+    def _started(self, value: _T | None) -> _T:
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return value
+
+    @property
+    def port(self) -> int:
+        """The TCP port the pooler listens on."""
+        return self._started(self._port)
+
+    @property
+    def directory(self) -> str:
+        """The temporary directory that holds everything; deleted by stop()."""
+        return self._started(self._directory)
+
+    @property
+    def socket_dir(self) -> str:
+        """The directory of the pooler's Unix socket (``host`` for libpq)."""
+        return self.directory
+
+    @property
+    def config_path(self) -> str:
+        """The configuration file in use."""
+        return os.path.join(self.directory, self._config_name)
+
+    @property
+    def log_path(self) -> str:
+        """The pooler's log (its standard error)."""
+        return os.path.join(self.directory, self._log_name)
+
+    @property
+    def program(self) -> str:
+        """The pooler program in use."""
+        return self._started(self._program)
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The version of the program in use, e.g. ``(1, 18, 0)``."""
+        return self._started(self._version)
+
+    @property
+    def postgres(self) -> TemporaryPostgres:
+        """The server behind the pooler."""
+        return self._postgres
+
+    def dsn(
+        self, user: str = _SUPERUSER, password: str | None = None, dbname: str = "postgres"
+    ) -> str:
+        """A ``postgresql://`` URI reaching the pooler over TCP on 127.0.0.1, without TLS."""
+        credentials = quote(user, safe="")
+        if password is not None:
+            credentials += ":" + quote(password, safe="")
+        return (
+            f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
+            "?sslmode=disable"
+        )
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if self._directory is None:
+            return f"<{name} stopped>"
+        return f"<{name} {self.host}:{self._port} in front of {self._postgres!r}>"
+
+    # -- what each pooler does its own way -------------------------------------
+
+    def _auth_files(self) -> dict[str, str]:
+        """Files written before the first start: name -> text."""
+        raise NotImplementedError
+
+    def _config(self, port: int) -> str:
+        raise NotImplementedError
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _shut_down(self, process: subprocess.Popen[bytes]) -> None:
+        """Stop the running program (and whatever it started)."""
+        raise NotImplementedError
+
+    _own_session: ClassVar[bool] = False  # start it in a process group of its own
+
+    # -- steps ---------------------------------------------------------------
+
+    def _start_process(self) -> None:
+        for attempt in range(_PORT_ATTEMPTS):
+            port = self._requested_port or _free_port()
+            self._write_file(self._config_name, self._config(port))
+            log_offset = _file_size(self.log_path)
+            with open(self.log_path, "ab") as log:
+                try:
+                    self._process = subprocess.Popen(
+                        self._command(),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        env=_clean_environment(),
+                        cwd=self.directory,
+                        start_new_session=self._own_session,
+                        user=None if self._account is None else self._account.uid,
+                        group=None if self._account is None else self._account.gid,
+                        extra_groups=None if self._account is None else [],
+                    )
+                except OSError as exc:
+                    who = "" if self._account is None else f" as {self._account.name!r}"
+                    raise RuntimeError(f"could not run {self.program}{who}: {exc}") from None
+            if _wait_until_listening(self._process, self.host, port):
+                self._port = port
+                return
+            exit_code = self._process.poll()
+            self._end_process()
+            log_text = _read_from(self.log_path, log_offset)
+            port_taken = "already in use" in log_text
+            if self._requested_port is None and port_taken and attempt + 1 < _PORT_ATTEMPTS:
+                continue
+            why = (
+                f"exit {exit_code}"
+                if exit_code is not None
+                else f"not listening after {_START_TIMEOUT} s"
+            )
+            tail = "\n".join(log_text.splitlines()[-_LOG_TAIL_LINES:])
+            raise RuntimeError(
+                f"{self._title} did not start on {self.host}:{port} ({why})\n"
+                f"--- end of {self.log_path} ---\n{tail}"
+            )
+
+    def _end_process(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            self._shut_down(process)
+
+    def _write_file(self, name: str, text: str) -> None:
+        path = os.path.join(self.directory, name)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(path, 0o600)
+        if self._account is not None:
+            os.chown(path, self._account.uid, self._account.gid)
+
+
+def _stop_process(process: subprocess.Popen[bytes], sig: int) -> None:
+    """Send ``sig``; kill the process if it is still there after 10 s."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _wait_until_listening(process: subprocess.Popen[bytes], host: str, port: int) -> bool:
+    """True once the port accepts connections; False when the process ended or timed out."""
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+_POOLER_DIRECTORIES: Final = ("/usr/sbin", "/usr/local/sbin")
+"""Where Debian's packages put pgbouncer and pgpool, outside an ordinary PATH."""
+
+
+def _find_program(name: str, explicit: str | None, install_hint: str) -> str:
+    """A pooler program: the argument, PGPIPE_<NAME>, PATH, then /usr/sbin and /usr/local/sbin."""
+    for given in (explicit, os.environ.get(f"PGPIPE_{name.upper()}")):
+        if given:
+            if not (os.path.isfile(given) and os.access(given, os.X_OK)):
+                raise RuntimeError(f"{given} is not an executable {name} program")
+            return given
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    for directory in _POOLER_DIRECTORIES:
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError(install_hint)
+
+
+def _program_version(program: str, pattern: str, title: str) -> tuple[int, ...]:
+    """The version ``program --version`` states (on either output), as (1, 18, 0)."""
+    try:
+        result = subprocess.run(
+            [program, "--version"],
+            capture_output=True,
+            text=True,
+            env=_clean_environment(),
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"could not run {program} --version: {exc}") from None
+    output = result.stdout + result.stderr  # pgpool-II 4.3 prints it on standard error
+    found = re.search(pattern, output)
+    if found is None:
+        raise RuntimeError(f"{program} --version did not name a {title} version: {output!r}")
+    return tuple(int(part) for part in found.groups(default="0"))
+
+
+def _pooler_hba(writer: str) -> str:
+    """An hba file with the methods of TemporaryPostgres's pg_hba.conf, for a pooler's clients."""
+    rules = [(_SUPERUSER, "trust")]
+    rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
+    lines = [f"# Written by pgpipe.testing.{writer}"]
+    for user, method in rules:
+        lines.append(f"local all {user} {method}")
+        lines.append(f"host all {user} 127.0.0.1/32 {method}")
+    return "\n".join(lines) + "\n"
+
+
 _PGBOUNCER_TRACKS_INTERVALSTYLE: Final = (1, 20)
 """PgBouncer keeps client_encoding, DateStyle, TimeZone,
 standard_conforming_strings and application_name per client, and from 1.20 on
@@ -467,7 +774,7 @@ parameter") unless told to ignore it; ignored, it is not sent on, and
 ``postgres`` is the server's default anyway."""
 
 
-class TemporaryPgBouncer:
+class TemporaryPgBouncer(_TemporaryPooler):
     """A PgBouncer in front of a running :class:`TemporaryPostgres`, deleted on exit.
 
     It listens on 127.0.0.1 (and on a Unix socket in its directory) and
@@ -493,7 +800,9 @@ class TemporaryPgBouncer:
     ``stop`` is idempotent and also runs at interpreter exit.
 
     :param postgres: the started server to pool connections to.
-    :param program: the ``pgbouncer`` program; found automatically when omitted.
+    :param program: the ``pgbouncer`` program; found automatically (the
+        ``PGPIPE_PGBOUNCER`` environment variable, ``PATH``, ``/usr/sbin``)
+        when omitted.
     :param port: TCP port to listen on; a free one is chosen when omitted.
     :param pool_mode: ``transaction``, ``session`` or ``statement``.
     :param pool_size: ``default_pool_size``: server connections per
@@ -504,10 +813,15 @@ class TemporaryPgBouncer:
     :param settings: extra ``[pgbouncer]`` settings, applied after the defaults.
     """
 
-    host: Final = "127.0.0.1"
-    """The TCP address PgBouncer listens on."""
-    superuser: Final = _SUPERUSER
-    """The superuser role; trusted, and a PgBouncer admin user."""
+    _title = "PgBouncer"
+    _command_name = "pgbouncer"
+    _install_hint = (
+        "no pgbouncer program found; install it with `apt-get install pgbouncer` "
+        "(Debian/Ubuntu; scripts/setup.sh does) or point PGPIPE_PGBOUNCER at the program"
+    )
+    _version_pattern = r"PgBouncer (\d+)\.(\d+)(?:\.(\d+))?"
+    _config_name = "pgbouncer.ini"
+    _log_name = "pgbouncer.log"
 
     def __init__(
         self,
@@ -520,120 +834,10 @@ class TemporaryPgBouncer:
         databases: Mapping[str, str] | None = None,
         settings: Mapping[str, str] | None = None,
     ) -> None:
-        self._postgres = postgres
-        self._requested_program = program
-        self._requested_port = port
+        super().__init__(postgres, program, port, settings)
         self._pool_mode = pool_mode
         self._pool_size = pool_size
         self._databases = dict(databases or {})
-        self._settings = dict(settings or {})
-        self._account = _server_account()
-        self._program: str | None = None
-        self._version: tuple[int, ...] | None = None
-        self._directory: str | None = None
-        self._port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-
-    # -- lifecycle ---------------------------------------------------------
-
-    def __enter__(self) -> TemporaryPgBouncer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """Write the configuration, start PgBouncer and wait until it accepts connections.
-
-        :raises RuntimeError: when no ``pgbouncer`` program is found, when it
-            is already running, or when it does not start (the message carries
-            the end of its log).
-        """
-        if self._directory is not None:
-            raise RuntimeError("TemporaryPgBouncer is already started")
-        program = _find_pgbouncer(self._requested_program)
-        parent = _shared_tempdir() if self._account is not None else None
-        directory = tempfile.mkdtemp(prefix="pgpipe-pgbouncer-", dir=parent)
-        self._program = program
-        self._version = _pgbouncer_version(program)
-        self._directory = directory
-        atexit.register(self.stop)
-        try:
-            if self._account is not None:
-                os.chown(directory, self._account.uid, self._account.gid)
-            self._write_file("userlist.txt", _pgbouncer_userlist())
-            self._write_file("hba.conf", _pgbouncer_hba())
-            self._start_process()
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Stop PgBouncer at once (closing every connection) and delete its directory.
-
-        Does nothing when it is not running.
-        """
-        directory = self._directory
-        if directory is None:
-            return
-        atexit.unregister(self.stop)
-        try:
-            self._end_process()
-        finally:
-            self._directory = None
-            self._port = None
-            shutil.rmtree(directory, ignore_errors=True)
-
-    # -- facts about the running pooler ------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The TCP port PgBouncer listens on."""
-        if self._port is None:
-            raise RuntimeError("TemporaryPgBouncer is not started")
-        return self._port
-
-    @property
-    def directory(self) -> str:
-        """The temporary directory that holds everything; deleted by stop()."""
-        if self._directory is None:
-            raise RuntimeError("TemporaryPgBouncer is not started")
-        return self._directory
-
-    @property
-    def socket_dir(self) -> str:
-        """The directory of PgBouncer's Unix socket (``host`` for libpq)."""
-        return self.directory
-
-    @property
-    def config_path(self) -> str:
-        """The ``pgbouncer.ini`` in use."""
-        return os.path.join(self.directory, "pgbouncer.ini")
-
-    @property
-    def log_path(self) -> str:
-        """PgBouncer's log (its standard error)."""
-        return os.path.join(self.directory, "pgbouncer.log")
-
-    @property
-    def program(self) -> str:
-        """The ``pgbouncer`` program in use."""
-        if self._program is None:
-            raise RuntimeError("TemporaryPgBouncer is not started")
-        return self._program
-
-    @property
-    def version(self) -> tuple[int, ...]:
-        """The version of the ``pgbouncer`` program in use, e.g. ``(1, 18, 0)``."""
-        if self._version is None:
-            raise RuntimeError("TemporaryPgBouncer is not started")
-        return self._version
 
     @property
     def pool_mode(self) -> str:
@@ -645,32 +849,11 @@ class TemporaryPgBouncer:
         """Server connections per (database, user) pair (``default_pool_size``)."""
         return self._pool_size
 
-    @property
-    def postgres(self) -> TemporaryPostgres:
-        """The server behind the pooler."""
-        return self._postgres
-
-    def dsn(
-        self, user: str = _SUPERUSER, password: str | None = None, dbname: str = "postgres"
-    ) -> str:
-        """A ``postgresql://`` URI reaching PgBouncer over TCP on 127.0.0.1, without TLS."""
-        credentials = quote(user, safe="")
-        if password is not None:
-            credentials += ":" + quote(password, safe="")
-        return (
-            f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
-            "?sslmode=disable"
-        )
-
     def __repr__(self) -> str:
-        if self._directory is None:
-            return "<TemporaryPgBouncer stopped>"
-        return (
-            f"<TemporaryPgBouncer {self.host}:{self._port} ({self._pool_mode}) "
-            f"in front of {self._postgres!r}>"
-        )
+        return super().__repr__().replace(" in front", f" ({self._pool_mode}) in front")
 
-    # -- steps ---------------------------------------------------------------
+    def _auth_files(self) -> dict[str, str]:
+        return {"userlist.txt": _pgbouncer_userlist(), "hba.conf": _pooler_hba(type(self).__name__)}
 
     def _config(self, port: int) -> str:
         backend = f"host={self._postgres.socket_dir} port={self._postgres.port}"
@@ -711,112 +894,11 @@ class TemporaryPgBouncer:
         lines += [f"{name} = {value}" for name, value in settings.items()]
         return "\n".join(lines) + "\n"
 
-    def _start_process(self) -> None:
-        for attempt in range(_PORT_ATTEMPTS):
-            port = self._requested_port or _free_port()
-            self._write_file("pgbouncer.ini", self._config(port))
-            log_offset = _file_size(self.log_path)
-            with open(self.log_path, "ab") as log:
-                try:
-                    self._process = subprocess.Popen(
-                        [self.program, self.config_path],
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=log,
-                        env=_clean_environment(),
-                        cwd=self.directory,
-                        user=None if self._account is None else self._account.uid,
-                        group=None if self._account is None else self._account.gid,
-                        extra_groups=None if self._account is None else [],
-                    )
-                except OSError as exc:
-                    who = "" if self._account is None else f" as {self._account.name!r}"
-                    raise RuntimeError(f"could not run {self.program}{who}: {exc}") from None
-            if self._wait_until_listening(self._process, port):
-                self._port = port
-                return
-            exit_code = self._process.poll()
-            self._end_process()
-            log_text = _read_from(self.log_path, log_offset)
-            port_taken = "already in use" in log_text
-            if self._requested_port is None and port_taken and attempt + 1 < _PORT_ATTEMPTS:
-                continue
-            why = (
-                f"exit {exit_code}"
-                if exit_code is not None
-                else f"not listening after {_START_TIMEOUT} s"
-            )
-            tail = "\n".join(log_text.splitlines()[-_LOG_TAIL_LINES:])
-            raise RuntimeError(
-                f"PgBouncer did not start on {self.host}:{port} ({why})\n"
-                f"--- end of {self.log_path} ---\n{tail}"
-            )
+    def _command(self) -> list[str]:
+        return [self.program, self.config_path]
 
-    def _wait_until_listening(self, process: subprocess.Popen[bytes], port: int) -> bool:
-        """True once the port accepts connections; False when the process ended or timed out."""
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                return False
-            with contextlib.suppress(OSError), socket.create_connection((self.host, port), 1):
-                return True
-            time.sleep(0.05)
-        return False
-
-    def _end_process(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()  # SIGTERM: PgBouncer's immediate shutdown
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def _write_file(self, name: str, text: str) -> None:
-        path = os.path.join(self.directory, name)
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(path, 0o600)
-        if self._account is not None:
-            os.chown(path, self._account.uid, self._account.gid)
-
-
-def _find_pgbouncer(explicit: str | None) -> str:
-    """The pgbouncer program: the argument, PGPIPE_PGBOUNCER, PATH, then /usr/sbin."""
-    for given in (explicit, os.environ.get("PGPIPE_PGBOUNCER")):
-        if given:
-            if not (os.path.isfile(given) and os.access(given, os.X_OK)):
-                raise RuntimeError(f"{given} is not an executable pgbouncer program")
-            return given
-    found = shutil.which("pgbouncer")
-    if found is not None:
-        return found
-    for candidate in _PGBOUNCER_LOCATIONS:
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise RuntimeError(_PGBOUNCER_INSTALL_HINT)
-
-
-def _pgbouncer_version(program: str) -> tuple[int, ...]:
-    """The version ``pgbouncer --version`` states ("PgBouncer 1.18.0"), as (1, 18, 0)."""
-    try:
-        result = subprocess.run(
-            [program, "--version"],
-            capture_output=True,
-            text=True,
-            env=_clean_environment(),
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise RuntimeError(f"could not run {program} --version: {exc}") from None
-    found = re.search(r"PgBouncer (\d+)\.(\d+)(?:\.(\d+))?", result.stdout)
-    if found is None:
-        output = (result.stdout or result.stderr).strip()
-        raise RuntimeError(f"{program} --version did not name a PgBouncer version: {output!r}")
-    return tuple(int(part) for part in found.groups(default="0"))
+    def _shut_down(self, process: subprocess.Popen[bytes]) -> None:
+        _stop_process(process, signal.SIGTERM)  # PgBouncer's immediate shutdown
 
 
 def _pgbouncer_userlist() -> str:
@@ -829,25 +911,7 @@ def _userlist_quote(text: str) -> str:
     return text.replace('"', '""')
 
 
-def _pgbouncer_hba() -> str:
-    """auth_hba_file: the methods of TemporaryPostgres's pg_hba.conf, for clients of PgBouncer."""
-    rules = [(_SUPERUSER, "trust")]
-    rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
-    lines = ["# Written by pgpipe.testing.TemporaryPgBouncer"]
-    for user, method in rules:
-        lines.append(f"local all {user} {method}")
-        lines.append(f"host all {user} 127.0.0.1/32 {method}")
-    return "\n".join(lines) + "\n"
-
-
-_PGPOOL_INSTALL_HINT: Final = (
-    "no pgpool program found; install it with `apt-get install pgpool2` "
-    "(Debian/Ubuntu; scripts/setup.sh does) or point PGPIPE_PGPOOL at the program"
-)
-_PGPOOL_LOCATIONS: Final = ("/usr/sbin/pgpool", "/usr/local/sbin/pgpool")
-
-
-class TemporaryPgpool:
+class TemporaryPgpool(_TemporaryPooler):
     """A pgpool-II in front of a running :class:`TemporaryPostgres`, deleted on exit.
 
     It listens on 127.0.0.1 (and on a Unix socket in its directory), in
@@ -884,10 +948,17 @@ class TemporaryPgpool:
         (``{"log_min_messages": "debug1"}``), applied after the defaults.
     """
 
-    host: Final = "127.0.0.1"
-    """The TCP address pgpool-II listens on."""
-    superuser: Final = _SUPERUSER
-    """The superuser role; trusted."""
+    _title = "pgpool-II"
+    _command_name = "pgpool"
+    _install_hint = (
+        "no pgpool program found; install it with `apt-get install pgpool2` "
+        "(Debian/Ubuntu; scripts/setup.sh does) or point PGPIPE_PGPOOL at the program"
+    )
+    _version_pattern = r"pgpool-II version (\d+)\.(\d+)(?:\.(\d+))?"
+    _config_name = "pgpool.conf"
+    _log_name = "pgpool.log"
+    # pgpool-II forks its children, and stopping may have to kill them all.
+    _own_session = True
 
     def __init__(
         self,
@@ -899,120 +970,9 @@ class TemporaryPgpool:
         max_pool: int = 2,
         settings: Mapping[str, str] | None = None,
     ) -> None:
-        self._postgres = postgres
-        self._requested_program = program
-        self._requested_port = port
+        super().__init__(postgres, program, port, settings)
         self._num_init_children = num_init_children
         self._max_pool = max_pool
-        self._settings = dict(settings or {})
-        self._account = _server_account()
-        self._program: str | None = None
-        self._version: tuple[int, ...] | None = None
-        self._directory: str | None = None
-        self._port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-
-    # -- lifecycle ---------------------------------------------------------
-
-    def __enter__(self) -> TemporaryPgpool:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """Write the configuration, start pgpool-II and wait until it accepts connections.
-
-        :raises RuntimeError: when no ``pgpool`` program is found, when it is
-            already running, or when it does not start (the message carries
-            the end of its log).
-        """
-        if self._directory is not None:
-            raise RuntimeError("TemporaryPgpool is already started")
-        program = _find_pgpool(self._requested_program)
-        parent = _shared_tempdir() if self._account is not None else None
-        directory = tempfile.mkdtemp(prefix="pgpipe-pgpool-", dir=parent)
-        self._program = program
-        self._version = _pgpool_version(program)
-        self._directory = directory
-        atexit.register(self.stop)
-        try:
-            if self._account is not None:
-                os.chown(directory, self._account.uid, self._account.gid)
-            self._write_file("pool_passwd", _pgpool_passwd())
-            self._write_file("pool_hba.conf", _pgpool_hba())
-            self._write_file("pcp.conf", "")
-            self._start_process()
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Stop pgpool-II at once (closing every connection) and delete its directory.
-
-        Does nothing when it is not running.
-        """
-        directory = self._directory
-        if directory is None:
-            return
-        atexit.unregister(self.stop)
-        try:
-            self._end_process()
-        finally:
-            self._directory = None
-            self._port = None
-            shutil.rmtree(directory, ignore_errors=True)
-
-    # -- facts about the running pooler ------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The TCP port pgpool-II listens on."""
-        if self._port is None:
-            raise RuntimeError("TemporaryPgpool is not started")
-        return self._port
-
-    @property
-    def directory(self) -> str:
-        """The temporary directory that holds everything; deleted by stop()."""
-        if self._directory is None:
-            raise RuntimeError("TemporaryPgpool is not started")
-        return self._directory
-
-    @property
-    def socket_dir(self) -> str:
-        """The directory of pgpool-II's Unix socket (``host`` for libpq)."""
-        return self.directory
-
-    @property
-    def config_path(self) -> str:
-        """The ``pgpool.conf`` in use."""
-        return os.path.join(self.directory, "pgpool.conf")
-
-    @property
-    def log_path(self) -> str:
-        """pgpool-II's log (its standard error)."""
-        return os.path.join(self.directory, "pgpool.log")
-
-    @property
-    def program(self) -> str:
-        """The ``pgpool`` program in use."""
-        if self._program is None:
-            raise RuntimeError("TemporaryPgpool is not started")
-        return self._program
-
-    @property
-    def version(self) -> tuple[int, ...]:
-        """The version of the ``pgpool`` program in use, e.g. ``(4, 3, 5)``."""
-        if self._version is None:
-            raise RuntimeError("TemporaryPgpool is not started")
-        return self._version
 
     @property
     def num_init_children(self) -> int:
@@ -1024,29 +984,12 @@ class TemporaryPgpool:
         """Server connections each pgpool-II process keeps for later clients."""
         return self._max_pool
 
-    @property
-    def postgres(self) -> TemporaryPostgres:
-        """The server behind the pooler."""
-        return self._postgres
-
-    def dsn(
-        self, user: str = _SUPERUSER, password: str | None = None, dbname: str = "postgres"
-    ) -> str:
-        """A ``postgresql://`` URI reaching pgpool-II over TCP on 127.0.0.1, without TLS."""
-        credentials = quote(user, safe="")
-        if password is not None:
-            credentials += ":" + quote(password, safe="")
-        return (
-            f"postgresql://{credentials}@{self.host}:{self.port}/{quote(dbname, safe='')}"
-            "?sslmode=disable"
-        )
-
-    def __repr__(self) -> str:
-        if self._directory is None:
-            return "<TemporaryPgpool stopped>"
-        return f"<TemporaryPgpool {self.host}:{self._port} in front of {self._postgres!r}>"
-
-    # -- steps ---------------------------------------------------------------
+    def _auth_files(self) -> dict[str, str]:
+        return {
+            "pool_passwd": _pgpool_passwd(),
+            "pool_hba.conf": _pooler_hba(type(self).__name__),
+            "pcp.conf": "",
+        }
 
     def _config(self, port: int) -> str:
         directory = self.directory
@@ -1093,134 +1036,25 @@ class TemporaryPgpool:
         lines += [f"{name} = {value}" for name, value in settings.items()]
         return "\n".join(lines) + "\n"
 
-    def _start_process(self) -> None:
+    def _command(self) -> list[str]:
         directory = self.directory
-        for attempt in range(_PORT_ATTEMPTS):
-            port = self._requested_port or _free_port()
-            self._write_file("pgpool.conf", self._config(port))
-            log_offset = _file_size(self.log_path)
-            command = [
-                self.program,
-                "-n",  # stay in the foreground, logging to standard error
-                "-D",  # no backend status from an earlier run
-                "-f",
-                self.config_path,
-                "-F",
-                os.path.join(directory, "pcp.conf"),
-                "-a",
-                os.path.join(directory, "pool_hba.conf"),
-            ]
-            with open(self.log_path, "ab") as log:
-                try:
-                    self._process = subprocess.Popen(
-                        command,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=log,
-                        env=_clean_environment(),
-                        cwd=directory,
-                        # Its own process group: pgpool-II forks its
-                        # children, and stop() may have to kill them all.
-                        start_new_session=True,
-                        user=None if self._account is None else self._account.uid,
-                        group=None if self._account is None else self._account.gid,
-                        extra_groups=None if self._account is None else [],
-                    )
-                except OSError as exc:
-                    who = "" if self._account is None else f" as {self._account.name!r}"
-                    raise RuntimeError(f"could not run {self.program}{who}: {exc}") from None
-            if _wait_until_listening(self._process, self.host, port):
-                self._port = port
-                return
-            exit_code = self._process.poll()
-            self._end_process()
-            log_text = _read_from(self.log_path, log_offset)
-            port_taken = "already in use" in log_text
-            if self._requested_port is None and port_taken and attempt + 1 < _PORT_ATTEMPTS:
-                continue
-            why = (
-                f"exit {exit_code}"
-                if exit_code is not None
-                else f"not listening after {_START_TIMEOUT} s"
-            )
-            tail = "\n".join(log_text.splitlines()[-_LOG_TAIL_LINES:])
-            raise RuntimeError(
-                f"pgpool-II did not start on {self.host}:{port} ({why})\n"
-                f"--- end of {self.log_path} ---\n{tail}"
-            )
+        return [
+            self.program,
+            "-n",  # stay in the foreground, logging to standard error
+            "-D",  # no backend status from an earlier run
+            "-f",
+            self.config_path,
+            "-F",
+            os.path.join(directory, "pcp.conf"),
+            "-a",
+            os.path.join(directory, "pool_hba.conf"),
+        ]
 
-    def _end_process(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # pgpool-II's fast shutdown
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    def _shut_down(self, process: subprocess.Popen[bytes]) -> None:
+        _stop_process(process, signal.SIGINT)  # pgpool-II's fast shutdown
         # Children left behind by a killed main process: the group is ours.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-
-    def _write_file(self, name: str, text: str) -> None:
-        path = os.path.join(self.directory, name)
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(path, 0o600)
-        if self._account is not None:
-            os.chown(path, self._account.uid, self._account.gid)
-
-
-def _wait_until_listening(process: subprocess.Popen[bytes], host: str, port: int) -> bool:
-    """True once the port accepts connections; False when the process ended or timed out."""
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _find_pgpool(explicit: str | None) -> str:
-    """The pgpool program: the argument, PGPIPE_PGPOOL, PATH, then /usr/sbin."""
-    for given in (explicit, os.environ.get("PGPIPE_PGPOOL")):
-        if given:
-            if not (os.path.isfile(given) and os.access(given, os.X_OK)):
-                raise RuntimeError(f"{given} is not an executable pgpool program")
-            return given
-    found = shutil.which("pgpool")
-    if found is not None:
-        return found
-    for candidate in _PGPOOL_LOCATIONS:
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise RuntimeError(_PGPOOL_INSTALL_HINT)
-
-
-def _pgpool_version(program: str) -> tuple[int, ...]:
-    """The version ``pgpool --version`` states ("pgpool-II version 4.3.5 (...)"), as (4, 3, 5)."""
-    try:
-        result = subprocess.run(
-            [program, "--version"],
-            capture_output=True,
-            text=True,
-            env=_clean_environment(),
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise RuntimeError(f"could not run {program} --version: {exc}") from None
-    output = result.stdout + result.stderr  # 4.3 prints it on standard error
-    found = re.search(r"pgpool-II version (\d+)\.(\d+)(?:\.(\d+))?", output)
-    if found is None:
-        raise RuntimeError(
-            f"{program} --version did not name a pgpool-II version: {output.strip()!r}"
-        )
-    return tuple(int(part) for part in found.groups(default="0"))
 
 
 def _pgpool_passwd() -> str:
@@ -1230,17 +1064,6 @@ def _pgpool_passwd() -> str:
     SCRAM exchange and to run its own SCRAM exchange with clients.
     """
     return "".join(f"{user}:TEXT{pw}\n" for user, pw in AUTH_USERS.values() if pw is not None)
-
-
-def _pgpool_hba() -> str:
-    """pool_hba.conf: the methods of TemporaryPostgres's pg_hba.conf, for clients of pgpool-II."""
-    rules = [(_SUPERUSER, "trust")]
-    rules += [(user, _HBA_METHODS[method]) for method, (user, _) in AUTH_USERS.items()]
-    lines = ["# Written by pgpipe.testing.TemporaryPgpool"]
-    for user, method in rules:
-        lines.append(f"local all {user} {method}")
-        lines.append(f"host all {user} 127.0.0.1/32 {method}")
-    return "\n".join(lines) + "\n"
 
 
 # -- finding the binaries ----------------------------------------------------

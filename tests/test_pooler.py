@@ -177,7 +177,7 @@ def test_missing_pgbouncer_is_an_error_not_a_skip(
         TemporaryPgBouncer(pg_server, program="/nonexistent/pgbouncer").start()
     monkeypatch.delenv("PGPIPE_PGBOUNCER", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(pgpipe.testing, "_PGBOUNCER_LOCATIONS", ())
+    monkeypatch.setattr(pgpipe.testing, "_POOLER_DIRECTORIES", ())
     with pytest.raises(RuntimeError, match=r"apt-get install pgbouncer.*PGPIPE_PGBOUNCER"):
         TemporaryPgBouncer(pg_server).start()
 
