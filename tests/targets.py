@@ -53,9 +53,7 @@ PGPOOL_MODULES: Final = (
 TARGETS: Final = ("direct", "pgbouncer", "pgpool")
 
 
-def targets_for(
-    module: str, *, session_state: bool, excluded: Collection[str] = ()
-) -> list[str]:
+def targets_for(module: str, *, session_state: bool, excluded: Collection[str] = ()) -> list[str]:
     """The targets a ``target`` test of the module named ``module`` runs against.
 
     ``excluded``: the targets its ``not_through`` markers name. Empty for a
