@@ -16,7 +16,7 @@ import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from pgpipe import errors
 from pgpipe._transaction import TransactionStatus
@@ -119,6 +119,7 @@ class Startup(Operation):
         return self._common(event)
 
 
+_Conn = TypeVar("_Conn")
 _DECODE_BATCH: Final = 1024
 _MANY_CHUNK: Final = 250  # executemany rows encoded and queued at a time
 _ABORT_MANY: Final = "pgpipe: executemany stopped, a value could not be encoded"
@@ -277,6 +278,29 @@ class PreparedQuery(UnnamedQuery):
         )
         self.session.forget(self._key, self._prepared)
         return super().feed(event)
+
+
+class StatementHandle(Generic[_Conn]):
+    """What both adapters' prepared statements share: the statement and its connection."""
+
+    __slots__ = ("_conn", "_prepared")
+
+    def __init__(self, conn: _Conn, prepared: Prepared) -> None:
+        self._conn = conn
+        self._prepared = prepared
+
+    def __repr__(self) -> str:
+        state = "closed" if self._prepared.closed else "open"
+        return f"<pgpipe.{type(self).__name__} {self._prepared.name} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._prepared.name
+
+    @property
+    def param_types(self) -> tuple[int, ...]:
+        """The parameter type OIDs the server settled on."""
+        return self._prepared.param_oids
 
 
 class Describing(Operation):
@@ -538,6 +562,16 @@ class Stream(Operation):
         core.send_flush()
         self.in_rows = True
 
+    def ended(self, closed_by_caller: bool) -> bool:
+        """Whether every row was received; an error if another command ended it early."""
+        if not self.done:
+            return False
+        if self.ended_early and not closed_by_caller:
+            raise errors.InterfaceError(
+                "the stream was ended by another command on this connection"
+            )
+        return True
+
     def finish(self) -> bool:
         if self.done:
             return False
@@ -788,15 +822,12 @@ class Session:
         return self._unnamed(sql, oids, formats, values, sync)
 
     def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
-        oids: list[int] = []
-        formats: list[int] = []
-        values: list[bytes | None] = []
-        for value in params:
-            oid, fmt, data = encode_inferred(value)
-            oids.append(oid)
-            formats.append(fmt)
-            values.append(data)
-        return self._unnamed(sql, oids, formats, values, sync)
+        return self._unnamed(sql, *_inferred(params), sync)
+
+    def _result_format(self, key: tuple[str, tuple[int, ...]]) -> int:
+        """Text for a statement not seen before; else what its columns allow."""
+        statement = self._statements.get(key)
+        return _TEXT if statement is None else statement.result_format
 
     def _unnamed(
         self,
@@ -807,10 +838,8 @@ class Session:
         sync: bool = True,
     ) -> UnnamedQuery:
         key = (sql, tuple(oids))
-        statement = self._statements.get(key)
-        result_format = _TEXT if statement is None else statement.result_format
-        if formats and formats.count(formats[0]) == len(formats):
-            formats = formats[:1]
+        result_format = self._result_format(key)
+        formats = _one_code(formats)
         if sync and self._cache_size:
             return self._cached(key, formats, values, result_format)
         self.core.send_unnamed_query(sql, oids, formats, values, (result_format,), sync=sync)
@@ -899,12 +928,9 @@ class Session:
             fmt, data = self.encode_typed(value, oid)
             formats.append(fmt)
             values.append(data)
-        if formats and formats.count(formats[0]) == len(formats):
-            formats = formats[:1]
         key = (prepared.sql, oids)
-        statement = self._statements.get(key)
-        result_format = _TEXT if statement is None else statement.result_format
-        return self._run_named(key, prepared, formats, values, result_format, None)
+        result_format = self._result_format(key)
+        return self._run_named(key, prepared, _one_code(formats), values, result_format, None)
 
     def close_prepared(self, prepared: Prepared) -> Closing:
         """Close (free) a prepared statement on the server, then Sync."""
@@ -923,22 +949,11 @@ class Session:
             raise errors.InterfaceError(
                 f"batch_size must be a positive integer, not {batch_size!r}"
             )
-        oids: list[int] = []
-        formats: list[int] = []
-        values: list[bytes | None] = []
-        for value in params:
-            oid, fmt, data = encode_inferred(value)
-            oids.append(oid)
-            formats.append(fmt)
-            values.append(data)
+        oids, formats, values = _inferred(params)
         key = (sql, tuple(oids))
-        statement = self._statements.get(key)
-        result_format = _TEXT if statement is None else statement.result_format
-        if formats and formats.count(formats[0]) == len(formats):
-            formats = formats[:1]
         core = self.core
         core.send_parse("", sql, oids)
-        core.send_bind("", "", formats, values, (result_format,))
+        core.send_bind("", "", _one_code(formats), values, (self._result_format(key),))
         core.send_describe("P", "")
         op = Stream(self, key)
         op.more(batch_size)
@@ -1061,9 +1076,7 @@ class Session:
         if parse:
             core.send_parse("", sql, oids)
             core.send_describe("S", "")
-        if formats and formats.count(formats[0]) == len(formats):
-            formats = formats[:1]
-        core.send_bind_execute_values(formats, len(oids), run, result_formats)
+        core.send_bind_execute_values(_one_code(formats), len(oids), run, result_formats)
 
     # -- results -----------------------------------------------------------
 
@@ -1232,6 +1245,26 @@ def _column_writer(row: Sequence[object], oids: list[int]) -> frontend.BindValue
             return None
         columns.append((type(value), encoder))
     return frontend.bind_values_writer(columns)
+
+
+def _inferred(params: Sequence[object]) -> tuple[list[int], list[int], list[bytes | None]]:
+    """Parameter OIDs, format codes and values, each type inferred from its Python value."""
+    oids: list[int] = []
+    formats: list[int] = []
+    values: list[bytes | None] = []
+    for value in params:
+        oid, fmt, data = encode_inferred(value)
+        oids.append(oid)
+        formats.append(fmt)
+        values.append(data)
+    return oids, formats, values
+
+
+def _one_code(formats: list[int]) -> list[int]:
+    """One format code for all parameters when they share it (Bind allows that)."""
+    if formats and formats.count(formats[0]) == len(formats):
+        return formats[:1]
+    return formats
 
 
 def _fits(

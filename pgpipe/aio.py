@@ -36,9 +36,9 @@ from pgpipe._session import (
     TYPE_LOOKUP,
     ConnectionState,
     Operation,
-    Prepared,
     Session,
     Startup,
+    StatementHandle,
     Stats,
     Stream,
     TypeInfo,
@@ -631,27 +631,10 @@ class AsyncConnection(ConnectionState):
         await self.close()
 
 
-class AsyncPreparedStatement:
+class AsyncPreparedStatement(StatementHandle[AsyncConnection]):
     """A statement prepared on the server; see ``AsyncConnection.prepare``."""
 
-    __slots__ = ("_conn", "_prepared")
-
-    def __init__(self, conn: AsyncConnection, prepared: Prepared) -> None:
-        self._conn = conn
-        self._prepared = prepared
-
-    def __repr__(self) -> str:
-        state = "closed" if self._prepared.closed else "open"
-        return f"<pgpipe.AsyncPreparedStatement {self._prepared.name} {state}>"
-
-    @property
-    def name(self) -> str:
-        return self._prepared.name
-
-    @property
-    def param_types(self) -> tuple[int, ...]:
-        """The parameter type OIDs the server settled on."""
-        return self._prepared.param_oids
+    __slots__ = ()
 
     async def query(self, *params: object, timeout: float | None = None) -> Result:
         """Run it: Bind, Describe, Execute and Sync in one packet, one round trip."""
@@ -725,11 +708,7 @@ class AsyncRowStream:
 
     async def __anext__(self) -> tuple[Any, ...]:
         while self._pos >= len(self.rows):
-            if self.op is not None and self.op.done:
-                if self.op.ended_early and not self._closed:
-                    raise errors.InterfaceError(
-                        "the stream was ended by another command on this connection"
-                    )
+            if self.op is not None and self.op.ended(self._closed):
                 raise StopAsyncIteration
             await self.conn._stream_next(self)
             self._pos = 0

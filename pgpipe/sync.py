@@ -38,9 +38,9 @@ from pgpipe._session import (
     TYPE_LOOKUP,
     ConnectionState,
     Operation,
-    Prepared,
     Session,
     Startup,
+    StatementHandle,
     Stats,
     Stream,
     TypeInfo,
@@ -680,27 +680,10 @@ class Connection(ConnectionState):
         self.close()
 
 
-class PreparedStatement:
+class PreparedStatement(StatementHandle[Connection]):
     """A statement prepared on the server; see ``Connection.prepare``."""
 
-    __slots__ = ("_conn", "_prepared")
-
-    def __init__(self, conn: Connection, prepared: Prepared) -> None:
-        self._conn = conn
-        self._prepared = prepared
-
-    def __repr__(self) -> str:
-        state = "closed" if self._prepared.closed else "open"
-        return f"<pgpipe.PreparedStatement {self._prepared.name} {state}>"
-
-    @property
-    def name(self) -> str:
-        return self._prepared.name
-
-    @property
-    def param_types(self) -> tuple[int, ...]:
-        """The parameter type OIDs the server settled on."""
-        return self._prepared.param_oids
+    __slots__ = ()
 
     def query(self, *params: object, timeout: float | None = None) -> Result:
         """Run it: Bind, Describe, Execute and Sync in one packet, one round trip."""
@@ -755,11 +738,7 @@ class RowStream:
 
     def __next__(self) -> tuple[Any, ...]:
         while self._pos >= len(self.rows):
-            if self.op.done:
-                if self.op.ended_early and not self._closed:
-                    raise errors.InterfaceError(
-                        "the stream was ended by another command on this connection"
-                    )
+            if self.op.ended(self._closed):
                 raise StopIteration
             self.conn._stream_next(self)
             self._pos = 0
