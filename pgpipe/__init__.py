@@ -22,7 +22,7 @@ from pgpipe.errors import (
     ProgrammingError,
     ProtocolError,
 )
-from pgpipe.result import Column, Result
+from pgpipe.result import Column, Result, Results
 from pgpipe.sync import Connection, connect
 from pgpipe.types import Box, Circle, Interval, Line, LineSegment, Path, Point, Polygon, Range, Type
 
@@ -54,6 +54,7 @@ __all__ = [
     "ProtocolError",
     "Range",
     "Result",
+    "Results",
     "TransactionStatus",
     "Type",
     "connect",

@@ -25,7 +25,7 @@ from pgpipe.protocol import events as ev
 from pgpipe.protocol import frontend
 from pgpipe.protocol.connection import ProtocolConnection, State
 from pgpipe.protocol.frontend import bind_values
-from pgpipe.result import Column, Result
+from pgpipe.result import Column, Result, Results
 from pgpipe.tls import TlsChannel
 from pgpipe.types import (
     arrays,
@@ -451,24 +451,19 @@ class Many(Operation):
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
         self._rows += rows
 
-    def result(self) -> list[Result]:
+    def result(self) -> Results:
         if self.client_error is not None:
             raise self.client_error
         self.check()
-        returned = self.returned
         # Every row ran the same SQL: a row without rows still has its columns.
+        # Rows that returned rows are decoded now (a value that cannot be is
+        # raised from this call); the others' Results are made when looked at.
         columns = self._statement.columns if self._statement is not None else ()
-        if not returned:
-            return [Result([], columns, tag) for tag in self.tags]
-        out: list[Result] = []
-        for index, tag in enumerate(self.tags):
-            found = returned.get(index)
-            if found is None:
-                out.append(Result([], columns, tag))
-            else:
-                statement, rows = found
-                out.append(statement.result(rows, tag))
-        return out
+        made = {
+            index: statement.result(rows, self.tags[index])
+            for index, (statement, rows) in self.returned.items()
+        }
+        return Results(self.tags, columns, made)
 
 
 class Stream(Operation):

@@ -49,7 +49,7 @@ from pgpipe._session import (
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.protocol.events import NEED_DATA
-from pgpipe.result import Column, Result
+from pgpipe.result import Column, Result, Results
 from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _Op = TypeVar("_Op", bound=Operation)
@@ -448,14 +448,14 @@ class AsyncConnection(ConnectionState):
         *,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
-    ) -> list[Result]:
+    ) -> Results:
         """Run one statement once per row of parameters: one flight, one round trip.
 
         See ``Connection.executemany``: all rows or none, one Result per row.
         """
         batch = list(rows)
         if not batch:
-            return []
+            return Results([], (), {})
         op = await self._call(lambda s: s.executemany(sql, batch, param_types), timeout)
         return op.result()
 

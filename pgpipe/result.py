@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, overload
 
 # Command tags whose last word is a row count (INSERT's is "INSERT oid count").
 _COUNTED: Final = frozenset(
@@ -72,3 +72,77 @@ class Result:
     def __repr__(self) -> str:
         names = ", ".join(c.name for c in self.columns)
         return f"<Result {self.status!r} columns=({names}) rows={len(self.rows)}>"
+
+
+class Results(Sequence[Result]):
+    """executemany's answer: one Result per row of parameters, in order.
+
+    A read-only sequence. The Results of rows that returned no rows (an
+    INSERT's, most often) are made when first looked at, so 10,000 of them
+    cost nothing until used; rows that returned rows were decoded already.
+    ``rowcount`` adds up the rows each statement returned or affected, as
+    psycopg's ``cursor.rowcount`` does after ``executemany``.
+
+    >>> r = Results(["INSERT 0 1", "INSERT 0 1"], (), {})
+    >>> len(r), r[1].status, r.rowcount
+    (2, 'INSERT 0 1', 2)
+    """
+
+    __slots__ = ("_columns", "_made", "_tags")
+
+    def __init__(self, tags: list[str], columns: Sequence[Column], made: dict[int, Result]) -> None:
+        self._tags = tags
+        self._columns = tuple(columns)
+        self._made = made
+
+    def _at(self, index: int) -> Result:
+        made = self._made.get(index)
+        if made is None:
+            made = self._made[index] = Result([], self._columns, self._tags[index])
+        return made
+
+    @overload
+    def __getitem__(self, index: int) -> Result: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Result]: ...
+
+    def __getitem__(self, index: int | slice) -> Result | list[Result]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self._tags)))]
+        count = len(self._tags)
+        position = index.__index__()
+        if position < 0:
+            position += count
+        if not 0 <= position < count:
+            raise IndexError("Results index out of range")
+        return self._at(position)
+
+    def __len__(self) -> int:
+        return len(self._tags)
+
+    def __iter__(self) -> Iterator[Result]:
+        return map(self._at, range(len(self._tags)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Results | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def rowcount(self) -> int | None:
+        """The rows all statements returned or affected; None when no tag has a count."""
+        total: int | None = None
+        counts: dict[str, int | None] = {}
+        for tag in self._tags:
+            if tag not in counts:
+                counts[tag] = Result([], (), tag).rowcount
+            count = counts[tag]
+            if count is not None:
+                total = (total or 0) + count
+        return total
+
+    def __repr__(self) -> str:
+        return f"<Results of {len(self._tags)} statements, rowcount={self.rowcount}>"

@@ -51,7 +51,7 @@ from pgpipe._session import (
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.protocol.events import NEED_DATA
-from pgpipe.result import Column, Result
+from pgpipe.result import Column, Result, Results
 from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _RECV_SIZE = 1 << 16
@@ -459,17 +459,18 @@ class Connection(ConnectionState):
         *,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
-    ) -> list[Result]:
+    ) -> Results:
         """Run one statement once per row of parameters: one flight, one round trip.
 
         Parse once (again only where a row's inferred types differ), then Bind
         and Execute per row and one Sync: all rows or none (the first error
-        skips the rest and nothing is committed). One Result per row.
+        skips the rest and nothing is committed). One Result per row, in a
+        ``Results`` sequence whose ``rowcount`` is the total.
         ``param_types`` states the types (``pgpipe.Type.X``) instead of inferring them.
         """
         batch = list(rows)
         if not batch:
-            return []
+            return Results([], (), {})
         return self._call(lambda s: s.executemany(sql, batch, param_types), timeout).result()
 
     def prepare(self, sql: str, *, param_types: Sequence[int] | None = None) -> PreparedStatement:

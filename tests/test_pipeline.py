@@ -276,6 +276,46 @@ def test_executemany_is_atomic(client: Client, table: str) -> None:
     assert client._call(client.conn.executemany("SELECT 1", [])) == []
 
 
+def test_executemany_results_are_a_sequence(client: Client, table: str) -> None:
+    rows = [(n, f"label {n}") for n in range(600)]
+    results = client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    assert isinstance(results, pgpipe.Results)
+    assert (len(results), results.rowcount) == (600, 600)
+    assert results[0].status == results[-1].status == "INSERT 0 1"
+    assert results[-1] is results[599] is list(results)[599]
+    assert [r.status for r in results[10:13]] == ["INSERT 0 1"] * 3
+    assert results[::200] == [results[0], results[200], results[400]]
+    with pytest.raises(IndexError):
+        results[600]
+    with pytest.raises(IndexError):
+        results[-601]
+    assert "600 statements" in repr(results)
+
+
+def test_executemany_results_of_rowless_runs_keep_their_columns(client: Client) -> None:
+    # Rows 1 and 3 return nothing: their Results still name the columns.
+    results = client._call(
+        client.conn.executemany(
+            "SELECT $1::int AS n WHERE $1::int % 2 = 0", [(0,), (1,), (2,), (3,)]
+        )
+    )
+    assert [r.rows for r in results] == [[(0,)], [], [(2,)], []]
+    assert [c.name for c in results[1].columns] == ["n"]
+    assert results.rowcount == 2
+    update = client._call(client.conn.executemany("SET application_name = 'x'", [()]))
+    assert (update[0].status, update.rowcount) == ("SET", None)
+
+
+def test_executemany_value_that_cannot_be_decoded_is_raised_by_the_call(client: Client) -> None:
+    def refuse(text: str) -> object:
+        raise ValueError("refused")
+
+    client.register_type("jsonb", decode=refuse)
+    with pytest.raises(pgpipe.DataError, match="refused"):
+        client._call(client.conn.executemany("SELECT $1::text::jsonb", [("1",), ("2",)]))
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
 @pytest.mark.parametrize("n", [1, 100, MANY_CHUNK])
 def test_executemany_is_one_round_trip(counted: Client, proxy: FlightCounter, n: int) -> None:
     results = counted._call(counted.conn.executemany("SELECT $1::int", [(i,) for i in range(n)]))
