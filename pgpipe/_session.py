@@ -122,6 +122,7 @@ class Startup(Operation):
 _Conn = TypeVar("_Conn")
 _DECODE_BATCH: Final = 1024
 _MANY_CHUNK: Final = 250  # executemany rows encoded and queued at a time
+_MANY_FIRST_CHUNK: Final = 50  # fewer in the first: the server starts sooner
 _ABORT_MANY: Final = "pgpipe: executemany stopped, a value could not be encoded"
 _DONE: Final = object()
 
@@ -962,10 +963,10 @@ class Session:
     ) -> Many:
         """Queue ``sql`` once per row of parameters, as ``Many`` describes.
 
-        The rows are encoded and queued ``_MANY_CHUNK`` at a time, the first
-        chunk now and the others as the adapter sends (``data_to_send``), so
-        the server starts on the first rows while later ones are encoded. A
-        value in the first chunk that cannot be encoded raises here, before
+        The rows are encoded and queued in chunks, the first (``_MANY_FIRST_CHUNK``
+        rows) now and the others (``_MANY_CHUNK``) as the adapter sends
+        (``data_to_send``), so the server starts on the first rows while later
+        ones are encoded. A value in the first chunk that cannot be encoded raises here, before
         anything is queued; one in a later chunk makes the server fail the
         batch (nothing is committed) and is raised once it is over.
         """
@@ -995,6 +996,7 @@ class Session:
         columns: frontend.BindValuesWriter | None = None
         queued = False
         boundary = False
+        chunk = _MANY_FIRST_CHUNK
         try:
             for row in rows:
                 if boundary:  # a chunk is queued and more rows follow: let it go first
@@ -1005,12 +1007,13 @@ class Session:
                     fast = columns(row)
                     if fast is not None:
                         run.append(fast)
-                        if len(run) == _MANY_CHUNK:
+                        if len(run) == chunk:
                             assert signature is not None
                             self._queue_run(
                                 sql, signature, run, text_results, signature is not parsed
                             )
                             parsed, queued, run, boundary = signature, True, [], True
+                            chunk = _MANY_CHUNK
                         continue
                 oids: list[int] = []
                 formats: list[int] = []
@@ -1040,10 +1043,11 @@ class Session:
                 if param_types is None and columns is None and None not in values:
                     columns = _column_writer(row, oids)
                 run.append(bind_values(values))
-                if len(run) == _MANY_CHUNK:
+                if len(run) == chunk:
                     assert signature is not None
                     self._queue_run(sql, signature, run, text_results, signature is not parsed)
                     parsed, queued, run, boundary = signature, True, [], True
+                    chunk = _MANY_CHUNK
         except Exception as exc:
             if not queued:
                 raise

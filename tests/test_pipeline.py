@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import errors
 from pgpipe._session import _MANY_CHUNK as MANY_CHUNK
+from pgpipe._session import _MANY_FIRST_CHUNK as MANY_FIRST_CHUNK
 from pgpipe.proxy import FlightCounter
 from pgpipe.testing import TemporaryPostgres
 from tests.clients import Adapter, Client
@@ -327,9 +328,12 @@ class Unencodable:
     """A parameter value no encoder takes."""
 
 
-def test_executemany_bad_value_in_a_later_chunk_commits_nothing(client: Client, table: str) -> None:
+@pytest.mark.parametrize("bad", [MANY_FIRST_CHUNK, 2200])
+def test_executemany_bad_value_in_a_later_chunk_commits_nothing(
+    client: Client, table: str, bad: int
+) -> None:
     rows: list[tuple[object, str]] = [(n, "x") for n in range(2500)]
-    rows[2200] = (Unencodable(), "x")  # after the first chunks went out
+    rows[bad] = (Unencodable(), "x")  # after the first chunk (or several) went out
     with pytest.raises(pgpipe.DataError, match="cannot adapt"):
         client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
     assert count(client, table) == 0

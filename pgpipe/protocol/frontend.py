@@ -197,7 +197,16 @@ def bind_values_writer(columns: Sequence[tuple[type, Callable[[Any], bytes]]]) -
     the column count alone with the column loop unrolled, as dataclasses
     generate code; only the names v0, e0, c0... appear in the source.
     """
-    count = len(columns)
+    flat = [item for column in columns for item in column]
+    writer: BindValuesWriter = _values_writer_builder(len(columns))(
+        *flat, _I32.pack, _NULL_VALUE, _misfit, (_Misfit, struct.error, ValueError)
+    )
+    return writer
+
+
+@functools.lru_cache(maxsize=64)
+def _values_writer_builder(count: int) -> Callable[..., BindValuesWriter]:
+    """``bind_values_writer``'s code for ``count`` columns, compiled once per count."""
     names = "".join(f"v{i}, " for i in range(count))
     lines = [
         f"            b{i} = e{i}(v{i}) if type(v{i}) is c{i} else "
@@ -220,11 +229,8 @@ def bind_values_writer(columns: Sequence[tuple[type, Callable[[Any], bytes]]]) -
     )
     namespace: dict[str, Any] = {}
     exec(source, namespace)
-    flat = [item for column in columns for item in column]
-    writer: BindValuesWriter = namespace["build"](
-        *flat, _I32.pack, _NULL_VALUE, _misfit, (_Misfit, struct.error, ValueError)
-    )
-    return writer
+    build: Callable[..., BindValuesWriter] = namespace["build"]
+    return build
 
 
 def bind_execute_values(
