@@ -1,6 +1,6 @@
 """Many statements at once: executemany and pipelines, pgpipe vs asyncpg, psycopg and pg8000.
 
-    python benchmarks/bench_batch.py [--rows 10000] [--selects 1000] [--rounds 5] [--delay 0.005]
+    python benchmarks/bench_batch.py [--rows 10000] [--selects 1000] [--rounds 5] [--delay 0.02]
 
 Two workloads, each on one connection, every result checked:
 
@@ -12,11 +12,15 @@ Two workloads, each on one connection, every result checked:
   pipeline (a Sync per query). psycopg: pipeline mode. asyncpg and pg8000
   have no pipeline: ``fetchval`` / ``run`` in a loop.
 
-Each runs on loopback and through a proxy adding ``--delay`` seconds each way
-(one round trip = 2 x delay). Loop-based drivers behind the proxy would take
-minutes, so there they run ``--sample`` items and the time is scaled up
-(marked "~"). Printed: medians in milliseconds, pgpipe's ratio to the best
-peer, and the time the proxy added in round trips.
+Each runs on loopback, through a relay with no delay, and through the same
+relay adding ``--delay`` seconds each way (one round trip = 2 x delay); the
+relay is a process of its own (latency.py). Loop-based drivers behind the
+relay would take minutes, so there they run ``--sample`` items and the time
+is scaled up (marked "~"). Printed: medians in milliseconds, pgpipe's ratio
+to the best peer, and the latency's cost in round trips: the median over
+rounds of (delayed relay time - relay time, measured one after the other) /
+round trip, which leaves out the relay's own work (it shares the CPUs with
+the driver and the server).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from latency import LatencyProxy
+
 import pgpipe
-from pgpipe.proxy import FlightCounter
 from pgpipe.testing import TemporaryPostgres
 
 TABLE = "bench_batch"
@@ -271,7 +276,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--selects", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--delay", type=float, default=0.005, help="seconds added each way")
+    parser.add_argument("--delay", type=float, default=0.02, help="seconds added each way")
     parser.add_argument("--sample", type=int, default=50, help="items per looped run via proxy")
     args = parser.parse_args(argv)
     rtt = 2 * args.delay
@@ -287,22 +292,34 @@ def main(argv: list[str]) -> int:
         results: dict[tuple[str, str], dict[str, list[float]]] = {}
         for workload, drivers in WORKLOADS.items():
             n = sizes[workload]
+            present = [d for d in drivers if installed(d.module)]
+            for driver in present:
+                results[(workload, driver.name)] = {"lo": [], "relay": [], "px": []}
+            # One phase at a time, every driver in turn within a round: a
+            # proxied run left the next loopback runs of every driver noisy on
+            # this 2-CPU machine (30 ms runs taking 35-50 ms), even after a pause.
             for _ in range(args.rounds):
-                for driver in drivers:
-                    if not installed(driver.module):
-                        continue
-                    figures = results.setdefault((workload, driver.name), {"lo": [], "px": []})
-                    figures["lo"].append(measure(driver, workload, direct, n))
-                    # The proxy is a thread of this process: it runs only for the
-                    # proxied measurement, so it takes no time from the loopback one.
-                    with FlightCounter(pg.host, pg.port, delay=args.delay) as proxy:
-                        delayed = Target("127.0.0.1", proxy.port)
-                        if driver.looped:
-                            sample = min(args.sample, n)
-                            scaled = measure(driver, workload, delayed, sample) * n / sample
-                            figures["px"].append(scaled)
-                        else:
-                            figures["px"].append(measure(driver, workload, delayed, n))
+                for driver in present:
+                    results[(workload, driver.name)]["lo"].append(
+                        measure(driver, workload, direct, n)
+                    )
+            # Through a relay without delay and one with it, in turn: the relay's
+            # own work (it shares the 2 CPUs) is in both, the latency only in the
+            # second, so the difference of each pair is what the latency cost.
+            with (
+                LatencyProxy(pg.host, pg.port, delay=0.0) as relay,
+                LatencyProxy(pg.host, pg.port, delay=args.delay) as delaying,
+            ):
+                for _ in range(args.rounds):
+                    for driver in present:
+                        for phase, proxy in (("relay", relay), ("px", delaying)):
+                            proxied = Target("127.0.0.1", proxy.port)
+                            if driver.looped:
+                                sample = min(args.sample, n)
+                                elapsed = measure(driver, workload, proxied, sample) * n / sample
+                            else:
+                                elapsed = measure(driver, workload, proxied, n)
+                            results[(workload, driver.name)][phase].append(elapsed)
 
     print(f"command: python {' '.join(['benchmarks/bench_batch.py', *argv])}")
     print(
@@ -314,7 +331,7 @@ def main(argv: list[str]) -> int:
         print(f"\n{workload}: {sizes[workload]} statements")
         print(
             f"{'driver':<16}{'how':<15}{'loopback ms':>12}{'vs best peer':>13}"
-            f"{'proxy ms':>11}{'vs best peer':>13}{'proxy added':>13}"
+            f"{'relay ms':>10}{'proxy ms':>11}{'vs best peer':>13}{'latency cost':>14}"
         )
         medians = {
             d.name: {k: statistics.median(v) for k, v in results[(workload, d.name)].items()}
@@ -331,11 +348,14 @@ def main(argv: list[str]) -> int:
             m = medians[d.name]
             lo_ratio = f"{m['lo'] / best_lo:.2f}" if best_lo else "n/a"
             px_ratio = f"{m['px'] / best_px:.2f}" if best_px else "n/a"
-            added = (m["px"] - m["lo"]) / rtt
+            runs = results[(workload, d.name)]
+            cost = statistics.median(a - b for a, b in zip(runs["px"], runs["relay"], strict=True))
+            cost /= rtt
             mark = "~" if d.looped else ""
             print(
                 f"{d.name:<16}{d.how:<15}{m['lo'] * 1000:>12.1f}{lo_ratio:>13}"
-                f"{mark + format(m['px'] * 1000, '.1f'):>11}{px_ratio:>13}{added:>10.2f} RT"
+                f"{mark + format(m['relay'] * 1000, '.1f'):>10}"
+                f"{mark + format(m['px'] * 1000, '.1f'):>11}{px_ratio:>13}{cost:>11.2f} RT"
             )
     return 0
 
