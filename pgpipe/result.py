@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, overload
@@ -111,7 +112,7 @@ class Results(Sequence[Result]):
         if isinstance(index, slice):
             return [self._at(i) for i in range(*index.indices(len(self._tags)))]
         count = len(self._tags)
-        position = index.__index__()
+        position = operator.index(index)
         if position < 0:
             position += count
         if not 0 <= position < count:

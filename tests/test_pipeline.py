@@ -290,6 +290,8 @@ def test_executemany_results_are_a_sequence(client: Client, table: str) -> None:
         results[600]
     with pytest.raises(IndexError):
         results[-601]
+    with pytest.raises(TypeError):
+        results["1"]  # type: ignore[call-overload]
     assert "600 statements" in repr(results)
 
 
