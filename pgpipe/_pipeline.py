@@ -34,22 +34,25 @@ _T = TypeVar("_T")
 class Pending(Generic[_T]):
     """The handle of one command in a pipeline: its result once the pipeline ran."""
 
-    __slots__ = ("_get", "_op")
+    __slots__ = ("_error", "_get", "_op")
 
     def __init__(self, get: Callable[[Operation], _T]) -> None:
         self._op: Operation | None = None
+        self._error: BaseException | None = None  # when the batch could not be queued
         self._get = get
 
     def __repr__(self) -> str:
-        state = "pending" if self._op is None else "done"
+        state = "failed" if self._error is not None else "pending" if self._op is None else "done"
         return f"<pgpipe.Pending {state}>"
 
     @property
     def done(self) -> bool:
-        return self._op is not None
+        return self._op is not None or self._error is not None
 
     def result(self) -> _T:
         """The command's result, or the error it met (PipelineAborted when skipped)."""
+        if self._error is not None:
+            raise self._error
         if self._op is None:
             raise errors.InterfaceError(
                 "the pipeline has not run yet: results are there after it is flushed "
@@ -164,10 +167,23 @@ class Pipeline:
             raise errors.InterfaceError("nothing is queued in the pipeline")
         atomic = self.mode == "atomic"
         ops: list[Operation] = []
-        for make, pending in queued:
-            op = make(session, not atomic)
-            pending._op = op
-            ops.append(op)
+        try:
+            for make, pending in queued:
+                op = make(session, not atomic)
+                pending._op = op
+                ops.append(op)
+        except BaseException as exc:
+            # Nothing is sent (the session puts back what was queued): the
+            # failing statement's handle raises its error, the others say why.
+            index = len(ops)
+            skipped = errors.PipelineAborted(
+                f"not sent: statement {index + 1} of the pipeline could not be queued "
+                f"({exc.__class__.__name__}: {exc})"
+            )
+            for position, (_, pending) in enumerate(queued):
+                pending._op = None
+                pending._error = exc if position == index else skipped
+            raise
         if atomic:
             session.core.send_sync()
         return Batch(session, ops, atomic)

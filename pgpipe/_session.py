@@ -120,6 +120,7 @@ class Startup(Operation):
 
 
 _Conn = TypeVar("_Conn")
+_Op = TypeVar("_Op", bound="Operation")
 _DECODE_BATCH: Final = 1024
 _MANY_CHUNK: Final = 250  # executemany rows encoded and queued at a time
 _MANY_FIRST_CHUNK: Final = 50  # fewer in the first: the server starts sooner
@@ -766,6 +767,30 @@ class Session:
         return self.core.state in (State.CLOSING, State.CLOSED, State.DEAD)
 
     # -- the wire: what the adapters send and receive, through TLS when it is on --
+
+    def queue(self, make: Callable[[Session], _Op]) -> _Op:
+        """Queue one command by ``make``: whole, or on an exception not at all.
+
+        A command that fails while being queued (a value that cannot be
+        encoded in the middle of a pipeline, a Bind the protocol cannot
+        carry after a cached statement's Close) leaves nothing behind: the
+        messages queued so far, the answers they expected and the statement
+        cache are put back as they were, so the next command cannot be
+        handed this one's answers.
+        """
+        core = self.core
+        mark = core.mark()
+        producer = self._producer
+        cache = list(self._cache.items()) if self._cache else None
+        try:
+            return make(self)
+        except BaseException:
+            core.rewind(mark)
+            self._producer = producer
+            if cache is not None or self._cache:
+                self._cache.clear()
+                self._cache.update(cache or ())
+            raise
 
     def data_to_send(self) -> bytes:
         """Bytes for the socket: the core's messages, encrypted with TLS.

@@ -277,7 +277,8 @@ class AsyncConnection(ConnectionState):
         session = self._begin()
         if self._stream is not None:
             await self._end_stream()
-        op = make(session)
+            session = self._begin()  # another task may have started a command meanwhile
+        op = session.queue(make)
         if self._startup is not None:
             try:
                 await self._complete_startup()
@@ -285,7 +286,7 @@ class AsyncConnection(ConnectionState):
                 if not self._session.params.pipeline_connect_fallback:
                     raise
                 await self._fall_back()
-                op = make(self._session)
+                op = self._session.queue(make)
         return await self._run(op, limit)
 
     async def _fall_back(self) -> None:

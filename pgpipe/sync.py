@@ -237,7 +237,7 @@ class Connection(ConnectionState):
             self._check_open()
             if self._stream is not None:
                 self._end_stream()
-            op = make(self._session)
+            op = self._session.queue(make)
             if self._startup is not None:
                 try:
                     self._complete_startup()
@@ -245,7 +245,7 @@ class Connection(ConnectionState):
                     if not self._session.params.pipeline_connect_fallback:
                         raise
                     self._fall_back()
-                    op = make(self._session)
+                    op = self._session.queue(make)
             return self._run(op, None if limit is None else time.monotonic() + limit, limit)
 
     def _fall_back(self) -> None:

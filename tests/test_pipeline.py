@@ -128,6 +128,54 @@ def test_atomic_pipeline_is_all_or_nothing(client: Client, table: str) -> None:
     assert count(client, table) == 3
 
 
+@pytest.mark.parametrize("mode", ["independent", "atomic"])
+def test_a_value_that_cannot_be_encoded_sends_nothing(
+    client: Client, table: str, mode: str
+) -> None:
+    # The second statement fails while the pipeline is queued: nothing is
+    # sent, and the next command gets its own answer, not the first statement's.
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.append(p.query(f"INSERT INTO {table} VALUES (1, 'a') RETURNING n"))
+        handles.append(p.query(f"INSERT INTO {table} VALUES ($1, 'b')", Unencodable()))
+        handles.append(p.query(f"INSERT INTO {table} VALUES (3, 'c')"))
+
+    flights = client.stats.flights
+    with pytest.raises(pgpipe.DataError, match="cannot adapt"):
+        run(client, mode, build)
+    assert client.stats.flights == flights
+    assert client.query("SELECT 'mine'").rows == [("mine",)]
+    assert count(client, table) == 0
+    assert [repr(h) for h in handles] == ["<pgpipe.Pending failed>"] * 3
+    with pytest.raises(pgpipe.DataError, match="cannot adapt"):
+        handles[1].result()
+    for handle in (handles[0], handles[2]):
+        with pytest.raises(errors.PipelineAborted, match="not sent: statement 2"):
+            handle.result()
+    assert client.transaction_status == "I"
+
+
+def test_a_failed_queueing_leaves_the_statement_cache_as_it_was(adapter: Adapter, dsn: str) -> None:
+    # The cache holds one statement: queueing a second one evicts the first
+    # (its Close is queued) before the failure. Both must be put back: the
+    # first still prepared on the server, the second not thought prepared.
+    client = adapter.connect(dsn, statement_cache_size=1)
+    assert client.query("SELECT 1::int").rows == [(1,)]
+
+    def build(p: pgpipe.Pipeline) -> None:
+        p.query("SELECT 2::int")
+        p.query("SELECT $1", Unencodable())
+
+    with pytest.raises(pgpipe.DataError):
+        run(client, "independent", build)
+    with client.transaction():  # no re-prepare possible in here
+        assert client.query("SELECT 2::int").rows == [(2,)]
+    with client.transaction():
+        assert client.query("SELECT 1::int").rows == [(1,)]
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
 def test_atomic_pipeline_refuses_execute(client: Client) -> None:
     def build(p: pgpipe.Pipeline) -> None:
         with pytest.raises(pgpipe.InterfaceError, match="atomic"):

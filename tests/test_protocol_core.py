@@ -873,3 +873,31 @@ def test_bind_values_writer_matches_bind_values(row: list[object]) -> None:
     else:
         assert written is None
     assert frontend.bind_values_writer(columns[:2])(row) is None or len(row) == 2
+
+
+def test_rewind_drops_what_was_queued_after_the_mark() -> None:
+    core = started()
+    core.send_query("SELECT 1")
+    mark = core.mark()
+    core.send_parse("", "SELECT 2")
+    core.send_sync()
+    assert core.pending == 3
+    core.rewind(mark)
+    assert (core.pending, core.state) == (1, State.BUSY)
+    assert core.data_to_send() == frontend.query("SELECT 1")
+    core.receive_data(wire.command_complete("SELECT 1") + wire.ready())
+    assert [type(e) for e in drain(core)] == [ev.CommandComplete, ev.ReadyForQuery]
+    assert core.state is State.READY
+
+
+def test_rewind_to_an_idle_mark_is_ready_again() -> None:
+    core = started()
+    mark = core.mark()
+    core.send_query("SELECT 1")
+    core.rewind(mark)
+    assert (core.pending, core.state, core.data_to_send()) == (0, State.READY, b"")
+    core.send_query("SELECT 2")
+    queued = core.mark()
+    core.data_to_send()
+    with pytest.raises(InterfaceError, match="sent since the mark"):
+        core.rewind(queued)

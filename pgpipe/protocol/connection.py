@@ -277,6 +277,25 @@ class ProtocolConnection:
         if self._state is State.READY and self._expect:
             self._state = State.BUSY
 
+    def mark(self) -> tuple[int, int, int, State]:
+        """Where the queued messages end now; ``rewind`` drops what is queued after it."""
+        return (len(self._outgoing), len(self._held), len(self._expect), self._state)
+
+    def rewind(self, mark: tuple[int, int, int, State]) -> None:
+        """Drop the messages queued since ``mark``, with the answers they expected.
+
+        For a command that failed while it was being queued: nothing may
+        have been sent or received since ``mark`` was taken.
+        """
+        outgoing, held, expect, state = mark
+        if len(self._outgoing) < outgoing or len(self._held) < held:
+            raise InterfaceError("rewind: bytes were sent since the mark")
+        del self._outgoing[outgoing:]
+        del self._held[held:]
+        while len(self._expect) > expect:
+            self._expect.pop()
+        self._state = state
+
     def send_query(self, sql: str) -> None:
         """Query (simple protocol): answered by zero or more result sets, then ReadyForQuery."""
         self._command(frontend.query(sql), _QUERY)
