@@ -236,7 +236,9 @@ class PreparedQuery(UnnamedQuery):
     transaction-mode pooler gave this session another server connection) and
     no transaction was open, it prepares it again and retries once, in one
     packet: Close (harmless if absent), Parse, Bind, Describe, Execute, Sync.
-    Inside a transaction the error stands, since the failed Bind aborted it.
+    Inside a transaction the error stands, since the failed Bind aborted it;
+    so it does when other commands were sent after this one (a pipeline),
+    whose answers come first. The cache forgets the statement either way.
     """
 
     __slots__ = ("_idle", "_prepared", "_retry", "_with_parse")
@@ -264,7 +266,14 @@ class PreparedQuery(UnnamedQuery):
                 self.session.forget(self._key, self._prepared)
             return done
         retry = self._retry
-        if retry is not None and self._idle and event.status == "I":
+        # Retried only when nothing else was sent after it: in a pipeline the
+        # retry's answers would come after the later statements' answers.
+        if (
+            retry is not None
+            and self._idle
+            and event.status == "I"
+            and not self.session.core.pending
+        ):
             self._retry = None
             self.error = None
             self.rows, self._pending, self.status, self._statement = [], [], None, None
@@ -275,7 +284,7 @@ class PreparedQuery(UnnamedQuery):
         self.error = errors.InvalidSqlStatementName(
             f"prepared statement {name!r} does not exist on the server connection in use "
             "(a transaction-mode pooler may have moved this session); pgpipe prepares it "
-            "again by itself only outside a transaction",
+            "again by itself only outside a transaction and not in the middle of a pipeline",
             self.error.fields,
         )
         self.session.forget(self._key, self._prepared)

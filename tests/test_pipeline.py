@@ -176,6 +176,43 @@ def test_a_failed_queueing_leaves_the_statement_cache_as_it_was(adapter: Adapter
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
 
 
+@pytest.mark.session_state("DEALLOCATE ALL must reach the session holding the statements")
+@pytest.mark.not_through(
+    "pgpool",
+    "pgpool-II 4.3 tracks named statements itself and answers a Bind after DEALLOCATE "
+    "ALL with its own error (XX000 'unable to bind'), not 26000",
+)
+def test_vanished_cached_statements_in_a_pipeline_keep_every_answer_its_own(
+    adapter: Adapter, dsn: str
+) -> None:
+    # As if a pooler had moved the session: the cached statements are gone.
+    # A retry in the middle of a pipeline would be answered after the later
+    # statements, so there the error stands; the last one can be retried.
+    client = adapter.connect(dsn, statement_cache_size=4)
+    assert client.query("SELECT $1::int + 1", 1).rows == [(2,)]
+    assert client.query("SELECT $1::int * 10", 1).rows == [(10,)]
+    client.execute("DEALLOCATE ALL")
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.append(p.query("SELECT $1::int + 1", 5))
+        handles.append(p.query("SELECT 'x'"))
+        handles.append(p.query("SELECT $1::int * 10", 7))
+        handles.append(p.query("SELECT $1::int + 1", 8))
+
+    run(client, "independent", build)
+    for index in (0, 2):
+        with pytest.raises(errors.InvalidSqlStatementName, match="middle of a pipeline"):
+            handles[index].result()
+    assert handles[1].result().rows == [("x",)]  # type: ignore[attr-defined]
+    assert handles[3].result().rows == [(9,)]  # type: ignore[attr-defined]
+    # Forgotten, so prepared again (in the same packet) from now on.
+    assert client.query("SELECT $1::int * 10", 3).rows == [(30,)]
+    with client.transaction():
+        assert client.query("SELECT $1::int + 1", 4).rows == [(5,)]
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
 def test_atomic_pipeline_refuses_execute(client: Client) -> None:
     def build(p: pgpipe.Pipeline) -> None:
         with pytest.raises(pgpipe.InterfaceError, match="atomic"):
