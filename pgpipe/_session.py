@@ -1036,6 +1036,8 @@ class Session:
                 if boundary:  # a chunk is queued and more rows follow: let it go first
                     boundary = False
                     yield
+                    if op.error is not None:
+                        break  # the server failed a row and skips the rest: stop sending
                 if columns is not None:
                     # The common case: every value of the type its column had.
                     fast = columns(row)

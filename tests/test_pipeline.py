@@ -411,6 +411,23 @@ def test_executemany_is_one_round_trip(counted: Client, proxy: FlightCounter, n:
     assert (proxy.client_flights, proxy.round_trips) == (1, 1)
 
 
+def test_executemany_error_while_rows_are_still_being_sent(client: Client, table: str) -> None:
+    # Row 10 fails at once, while most of the 20,000 rows are still to be
+    # encoded and sent: the server skips everything up to the Sync, and what
+    # was sent after the error must not be waited for.
+    rows = [(n, f"x{n}") for n in range(20_000)]
+    sql = f"INSERT INTO {table} SELECT $1::int, $2::text WHERE 1 / ($1::int - 10) IS NOT NULL"
+    with pytest.raises(errors.DivisionByZero):
+        client._call(client.conn.executemany(sql, rows))
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+    assert count(client, table) == 0
+    assert client.transaction_status == "I"
+    # And again inside a transaction: the block fails as a whole.
+    with pytest.raises(errors.DivisionByZero), client.transaction():
+        client._call(client.conn.executemany(sql, rows))
+    assert client.query("SELECT 'still in sync'").rows == [("still in sync",)]
+
+
 class Unencodable:
     """A parameter value no encoder takes."""
 

@@ -901,3 +901,26 @@ def test_rewind_to_an_idle_mark_is_ready_again() -> None:
     core.data_to_send()
     with pytest.raises(InterfaceError, match="sent since the mark"):
         core.rewind(queued)
+
+
+def test_error_before_the_sync_is_queued_skips_what_follows() -> None:
+    # executemany still sending (or a stream's Flush): the error comes before
+    # the Sync is queued; the server answers nothing more until that Sync.
+    core = started()
+    core.send_parse("", "SELECT 1/0")
+    core.send_bind("", "", [], [], [])
+    core.send_execute("")
+    core.send_flush()
+    core.data_to_send()
+    core.receive_data(wire.PARSE_COMPLETE + wire.BIND_COMPLETE + wire.error("22012"))
+    assert [type(e) for e in drain(core)] == [ev.ParseComplete, ev.BindComplete, ev.ErrorResponse]
+    core.send_bind("", "", [], [], [])  # sent after the error: skipped by the server
+    core.send_execute("")
+    core.send_close("S", "")
+    core.send_sync()
+    core.send_query("SELECT 2")  # after the Sync: answered again
+    core.data_to_send()
+    core.receive_data(wire.ready() + wire.command_complete("SELECT 1") + wire.ready())
+    events = [type(e) for e in drain(core)]
+    assert events == [ev.ReadyForQuery, ev.CommandComplete, ev.ReadyForQuery]
+    assert core.state is State.READY

@@ -141,6 +141,7 @@ class ProtocolConnection:
         "_inbox_pos",
         "_outgoing",
         "_pipeline",
+        "_skipping",
         "_state",
         "_unverified",
         "backend_key",
@@ -222,6 +223,10 @@ class ProtocolConnection:
         self._inbox: list[tuple[bytes, bytes]] = []
         self._inbox_pos = 0
         self._expect: deque[_Expect] = deque([_STARTUP])
+        # After an error, the server discards messages up to the next Sync; True
+        # while that Sync has not been queued yet (executemany still sending,
+        # a stream's Flush): what is queued until then will not be answered.
+        self._skipping = False
         self._state = State.STARTUP
         self._eof = False
         self._dead_reason = ""
@@ -273,21 +278,38 @@ class ProtocolConnection:
             self._held += data
         else:
             self._outgoing += data
+        if self._skipping:
+            expect = self._unanswered(expect)
         self._expect.extend(expect)
         if self._state is State.READY and self._expect:
             self._state = State.BUSY
 
-    def mark(self) -> tuple[int, int, int, State]:
-        """Where the queued messages end now; ``rewind`` drops what is queued after it."""
-        return (len(self._outgoing), len(self._held), len(self._expect), self._state)
+    def _unanswered(self, expect: tuple[_Expect, ...]) -> tuple[_Expect, ...]:
+        """The answers still to come for messages sent while the server skips to Sync:
+        none before the Sync; the Sync's ReadyForQuery, and all after it."""
+        for index, item in enumerate(expect):
+            if item is _SYNC:
+                self._skipping = False
+                return expect[index:]
+        return ()
 
-    def rewind(self, mark: tuple[int, int, int, State]) -> None:
+    def mark(self) -> tuple[int, int, int, State, bool]:
+        """Where the queued messages end now; ``rewind`` drops what is queued after it."""
+        return (
+            len(self._outgoing),
+            len(self._held),
+            len(self._expect),
+            self._state,
+            self._skipping,
+        )
+
+    def rewind(self, mark: tuple[int, int, int, State, bool]) -> None:
         """Drop the messages queued since ``mark``, with the answers they expected.
 
         For a command that failed while it was being queued: nothing may
         have been sent or received since ``mark`` was taken.
         """
-        outgoing, held, expect, state = mark
+        outgoing, held, expect, state, skipping = mark
         if len(self._outgoing) < outgoing or len(self._held) < held:
             raise InterfaceError("rewind: bytes were sent since the mark")
         del self._outgoing[outgoing:]
@@ -295,6 +317,7 @@ class ProtocolConnection:
         while len(self._expect) > expect:
             self._expect.pop()
         self._state = state
+        self._skipping = skipping
 
     def send_query(self, sql: str) -> None:
         """Query (simple protocol): answered by zero or more result sets, then ReadyForQuery."""
@@ -629,6 +652,8 @@ class ProtocolConnection:
             raise ProtocolError("ErrorResponse while no command is pending")
         while self._expect and self._expect[0] not in _ERROR_STOPS:
             self._expect.popleft()
+        if not self._expect:
+            self._skipping = True  # the Sync that ends it is still to be queued
         return event
 
     def _parameter_status(self, event: ev.ParameterStatus) -> None:
