@@ -108,6 +108,11 @@ class Batch(Operation):
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
         self._ops[self._index].feed_rows(rows)
 
+    def outcome(self) -> tuple[errors.Error | None, int]:
+        found = [op.error for op in self._ops if op.error is not None]
+        cancelled = [e for e in found if isinstance(e, errors.QueryCanceled)]
+        return (cancelled or found or [None])[0], len(self._ops)
+
     def _abandon(self, start: int, error: errors.Error) -> None:
         for op in self._ops[start:]:
             op.error = error

@@ -68,6 +68,11 @@ class Operation:
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
         raise NotImplementedError
 
+    def outcome(self) -> tuple[errors.Error | None, int]:
+        """How it ended, for a timeout's message: the error that counts (a cancel
+        first) and how many statements it ran, each with its own outcome."""
+        return self.error, 1
+
     def _common(self, event: ev.Event) -> bool:
         """Handle what any state may receive; True when the operation is over."""
         if isinstance(event, ev.NoticeResponse):
@@ -1405,9 +1410,22 @@ def interrupted(exc: BaseException) -> str:
 
 def timeout_error(why: str, op: Operation, in_sync: bool, state: ConnectionState) -> errors.Error:
     """What a timed-out or cancelled call raises, once the cancel was handled."""
-    error = op.error
+    error, statements = op.outcome()
     if not in_sync:
         message = f"{why}; the connection is closed ({state.closed_reason})"
+    elif statements > 1:  # a pipeline: each handle has its statement's outcome
+        if why.startswith("the statement "):
+            why = "the pipeline " + why.removeprefix("the statement ")
+        if isinstance(error, errors.QueryCanceled):
+            happened = "a statement was cancelled"
+        elif error is None:
+            happened = "every statement completed before the cancel reached the server"
+        else:
+            happened = f"a statement failed meanwhile ({error})"
+        message = (
+            f"{why}; {happened}: each handle says how its statement ended, "
+            "and the connection is ready for the next one"
+        )
     elif isinstance(error, errors.QueryCanceled):
         message = f"{why} and was cancelled; the connection is ready for the next one"
     elif error is None:

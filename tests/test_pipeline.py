@@ -49,15 +49,15 @@ def table(client: Client) -> Iterator[str]:
         client.execute(f"DROP TABLE {name}")
 
 
-def run(client: Client, mode: str, build: object) -> None:
+def run(client: Client, mode: str, build: object, timeout: float | None = None) -> None:
     """Run a pipeline through either adapter: ``build(p)`` queues the commands."""
     if client.adapter == "sync":
-        with client.conn.pipeline(mode) as p:
+        with client.conn.pipeline(mode, timeout=timeout) as p:
             build(p)  # type: ignore[operator]
         return
 
     async def go() -> None:
-        async with client.conn.pipeline(mode) as p:
+        async with client.conn.pipeline(mode, timeout=timeout) as p:
             build(p)  # type: ignore[operator]
 
     client._call(go())
@@ -210,6 +210,32 @@ def test_vanished_cached_statements_in_a_pipeline_keep_every_answer_its_own(
     assert client.query("SELECT $1::int * 10", 3).rows == [(30,)]
     with client.transaction():
         assert client.query("SELECT $1::int + 1", 4).rows == [(5,)]
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
+@pytest.mark.parametrize("mode", ["independent", "atomic"])
+def test_pipeline_timeout_cancels_one_statement_and_says_so(
+    client: Client, table: str, mode: str
+) -> None:
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.append(p.query(f"INSERT INTO {table} VALUES (1, 'a') RETURNING n"))
+        handles.append(p.query("SELECT pg_sleep(5)"))
+        handles.append(p.query(f"INSERT INTO {table} VALUES (3, 'c') RETURNING n"))
+
+    with pytest.raises(errors.QueryTimeout, match=r"pipeline timed out.*a statement was cancelled"):
+        run(client, mode, build, timeout=0.2)
+    with pytest.raises(errors.QueryCanceled):
+        handles[1].result()
+    if mode == "independent":  # the others ran, each in its own transaction
+        assert [handles[i].result().rows for i in (0, 2)] == [[(1,)], [(3,)]]  # type: ignore[attr-defined]
+        assert count(client, table) == 2
+    else:  # one transaction: rolled back, the last one skipped
+        assert handles[0].result().rows == [(1,)]  # type: ignore[attr-defined]
+        with pytest.raises(errors.PipelineAborted):
+            handles[2].result()
+        assert count(client, table) == 0
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
 
 
