@@ -232,6 +232,8 @@ class Prepared:
     sql: str
     param_oids: tuple[int, ...]
     closed: bool = False
+    # Why its Parse failed, when it did (for the runs sent after it in a pipeline).
+    failed: errors.Error | None = None
 
 
 class PreparedQuery(UnnamedQuery):
@@ -246,7 +248,7 @@ class PreparedQuery(UnnamedQuery):
     whose answers come first. The cache forgets the statement either way.
     """
 
-    __slots__ = ("_idle", "_prepared", "_retry", "_with_parse")
+    __slots__ = ("_idle", "_parsed", "_prepared", "_retry", "_with_parse")
 
     def __init__(
         self,
@@ -260,14 +262,20 @@ class PreparedQuery(UnnamedQuery):
         self._prepared = prepared
         self._retry: Callable[[], None] | None = retry
         self._with_parse = with_parse
+        self._parsed = False  # its Parse answered ParseComplete
         self._idle = session.core.transaction_status == "I"
 
     def feed(self, event: ev.Event) -> bool:
+        if type(event) is ev.ParseComplete:
+            self._parsed = True
         if not isinstance(event, ev.ReadyForQuery) or not isinstance(
             self.error, errors.InvalidSqlStatementName
         ):
             done = super().feed(event)
-            if done and self.error is not None and self._with_parse:
+            if done and self.error is not None and self._with_parse and not self._parsed:
+                # Not prepared: forgotten, to be prepared again next time. (A
+                # statement that was prepared and then failed to run stays.)
+                self._prepared.failed = self.error
                 self.session.forget(self._key, self._prepared)
             return done
         retry = self._retry
@@ -283,15 +291,23 @@ class PreparedQuery(UnnamedQuery):
             self.error = None
             self.rows, self._pending, self.status, self._statement = [], [], None, None
             self._decode_error = None
+            self._with_parse, self._parsed = True, False
             retry()
             return False
         name = self._prepared.name
-        self.error = errors.InvalidSqlStatementName(
-            f"prepared statement {name!r} does not exist on the server connection in use "
-            "(a transaction-mode pooler may have moved this session); pgpipe prepares it "
-            "again by itself only outside a transaction and not in the middle of a pipeline",
-            self.error.fields,
-        )
+        failed = self._prepared.failed
+        if failed is not None:
+            why = (
+                f"prepared statement {name!r} was never prepared: its Parse, sent earlier in "
+                f"this pipeline, failed ({failed.__class__.__name__}: {failed})"
+            )
+        else:
+            why = (
+                f"prepared statement {name!r} does not exist on the server connection in use "
+                "(a transaction-mode pooler may have moved this session); pgpipe prepares it "
+                "again by itself only outside a transaction and not in the middle of a pipeline"
+            )
+        self.error = errors.InvalidSqlStatementName(why, self.error.fields)
         self.session.forget(self._key, self._prepared)
         return super().feed(event)
 

@@ -141,6 +141,41 @@ def test_statement_cache_forgets_failed_statements(pg_server: TemporaryPostgres)
         assert conn.query("SELECT $1::text", "again").rows == [("again",)]
 
 
+def test_statement_cache_keeps_statements_that_failed_to_run(
+    pg_server: TemporaryPostgres,
+) -> None:
+    # Prepared, then failed at Execute: the statement is fine and stays cached
+    # (forgetting it would leave it on the server and prepare a new one each time).
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4) as conn:
+        conn.execute("CREATE TEMP TABLE once (n int PRIMARY KEY); INSERT INTO once VALUES (1)")
+        for _ in range(5):  # the first run (with its Parse) fails too
+            with pytest.raises(errors.UniqueViolation):
+                conn.query("INSERT INTO once VALUES ($1)", 1)
+        assert conn.query("INSERT INTO once VALUES ($1)", 2).rowcount == 1
+        inserts = conn.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO once%'"
+        )
+        assert inserts[0].rows == [(1,)]
+
+
+def test_a_statement_whose_parse_failed_earlier_in_a_pipeline(
+    pg_server: TemporaryPostgres,
+) -> None:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4) as conn:
+        with conn.pipeline() as p:
+            first = p.query("SELECT * FROM not_there_yet")
+            second = p.query("SELECT * FROM not_there_yet")  # Bind only: cached
+            third = p.query("SELECT 3")  # (the last statement would be retried)
+        with pytest.raises(errors.UndefinedTable):
+            first.result()
+        with pytest.raises(errors.InvalidSqlStatementName, match=r"was never prepared.*Undefined"):
+            second.result()
+        assert third.result().rows == [(3,)]
+        conn.execute("CREATE TEMP TABLE not_there_yet (a int)")
+        assert conn.query("SELECT * FROM not_there_yet").rows == []  # prepared anew
+        assert server_statements(conn) != []
+
+
 def test_statement_cache_is_off_by_default(pg_server: TemporaryPostgres) -> None:
     with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         conn.query("SELECT 1")
