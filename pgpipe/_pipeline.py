@@ -18,7 +18,7 @@ with InFailedSqlTransaction (independent) or are skipped (atomic).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Final, Generic, TypeVar
 
 from pgpipe import errors
@@ -27,6 +27,8 @@ from pgpipe.protocol import events as ev
 from pgpipe.result import Result
 
 MODES: Final = ("independent", "atomic")
+_FIRST_PART: Final = 256  # commands queued before the first write (one flight up to here)
+_PART: Final = 256  # commands queued at a time after it
 
 _T = TypeVar("_T")
 
@@ -62,20 +64,55 @@ class Pending(Generic[_T]):
 
 
 class Batch(Operation):
-    """Feeds each event to the command it answers; done at the last ReadyForQuery."""
+    """Feeds each event to the command it answers; done at the last ReadyForQuery.
 
-    __slots__ = ("_atomic", "_index", "_ops")
+    The commands were staged (their values encoded) before anything is
+    queued; they are queued ``_FIRST_PART`` at first, then ``_PART`` at a time
+    as the adapter sends, so the server starts on the first ones while the
+    rest are built. An atomic batch whose statement failed queues no more
+    of them (the server would skip them), only its Sync.
+    """
 
-    def __init__(self, session: Session, ops: list[Operation], atomic: bool) -> None:
+    __slots__ = ("_atomic", "_index", "_ops", "_pending", "_skipped", "_staged", "_total")
+
+    def __init__(
+        self,
+        session: Session,
+        staged: list[Callable[[bool], Operation]],
+        pending: list[Pending[object]],
+        atomic: bool,
+    ) -> None:
         super().__init__(session)
-        self._ops = ops
+        self._staged = staged
+        self._pending = pending
+        self._total = len(staged)
+        self._ops: list[Operation] = []
         self._atomic = atomic
         self._index = 0
+        self._skipped: errors.Error | None = None  # why the rest of an atomic batch is
+        session.produce(self._queue_parts())
+
+    def _queue_parts(self) -> Iterator[None]:
+        ops, pending, sync = self._ops, self._pending, not self._atomic
+        part = _FIRST_PART
+        for index, queue_one in enumerate(self._staged):
+            if self._skipped is not None:
+                pending[index]._error = self._skipped
+                continue
+            op = queue_one(sync)
+            pending[index]._op = op
+            ops.append(op)
+            if len(ops) == part and index + 1 < self._total:
+                part += _PART
+                yield
+        self._staged = []
+        if self._atomic:
+            self.session.core.send_sync()
 
     def feed(self, event: ev.Event) -> bool:
         ops = self._ops
         index = self._index
-        if index == len(ops):
+        if index == self._total:
             # Atomic: every command has ended; the batch's Sync answers last.
             if isinstance(event, ev.ReadyForQuery):
                 return True
@@ -103,7 +140,7 @@ class Batch(Operation):
                     ),
                 )
             return False
-        return index == len(ops)
+        return index == self._total
 
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
         self._ops[self._index].feed_rows(rows)
@@ -111,12 +148,15 @@ class Batch(Operation):
     def outcome(self) -> tuple[errors.Error | None, int]:
         found = [op.error for op in self._ops if op.error is not None]
         cancelled = [e for e in found if isinstance(e, errors.QueryCanceled)]
-        return (cancelled or found or [None])[0], len(self._ops)
+        return (cancelled or found or [None])[0], self._total
 
     def _abandon(self, start: int, error: errors.Error) -> None:
+        """The commands from ``start`` on will not be answered: ``error`` for each
+        (those not queued yet are not queued at all)."""
         for op in self._ops[start:]:
             op.error = error
-        self._index = len(self._ops)
+        self._skipped = error
+        self._index = self._total
 
 
 class Pipeline:
@@ -130,7 +170,10 @@ class Pipeline:
                 f"pipeline mode must be one of {', '.join(MODES)}, not {mode!r}"
             )
         self.mode = mode
-        self._queued: list[tuple[Callable[[Session, bool], Operation], Pending[object]]] = []
+        # Each command: what stages it on a session (see Session.staged_query), its handle.
+        self._queued: list[
+            tuple[Callable[[Session], Callable[[bool], Operation]], Pending[object]]
+        ] = []
 
     def __repr__(self) -> str:
         return f"<pgpipe.Pipeline {self.mode} queued={len(self._queued)}>"
@@ -140,13 +183,13 @@ class Pipeline:
 
     def query(self, sql: str, *params: object) -> Pending[Result]:
         """Queue one statement (types inferred from the values, as ``conn.query``)."""
-        return self._add(lambda s, sync: s.query(sql, params, sync), _result)
+        return self._add(lambda s: s.staged_query(sql, params), _result)
 
     def query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]]
     ) -> Pending[Result]:
         """Queue one statement with ``(value, pgpipe.Type.X)`` pairs."""
-        return self._add(lambda s, sync: s.query_with_param_types(sql, params, sync), _result)
+        return self._add(lambda s: s.staged_query_with_param_types(sql, params), _result)
 
     def execute(self, sql: str) -> Pending[list[Result]]:
         """Queue SQL text of several statements (independent pipelines only: a simple
@@ -156,42 +199,48 @@ class Pipeline:
                 "execute() cannot join an atomic pipeline (a simple Query has its own Sync); "
                 "use query() for each statement"
             )
-        return self._add(lambda s, sync: s.execute(sql), _results)
+        return self._add(lambda s: s.staged_execute(sql), _results)
 
     def _add(
-        self, make: Callable[[Session, bool], Operation], get: Callable[[Operation], _T]
+        self,
+        stage: Callable[[Session], Callable[[bool], Operation]],
+        get: Callable[[Operation], _T],
     ) -> Pending[_T]:
         pending: Pending[_T] = Pending(get)
-        self._queued.append((make, pending))  # type: ignore[arg-type]
+        self._queued.append((stage, pending))  # type: ignore[arg-type]
         return pending
 
     def take(self, session: Session) -> Batch:
-        """Queue every command's messages on the core; the batch that reads the answers."""
+        """Stage every command, then queue the first of them; the batch that queues
+        the rest as they are sent and reads the answers."""
         queued, self._queued = self._queued, []
         if not queued:
             raise errors.InterfaceError("nothing is queued in the pipeline")
-        atomic = self.mode == "atomic"
-        ops: list[Operation] = []
+        staged: list[Callable[[bool], Operation]] = []
         try:
-            for make, pending in queued:
-                op = make(session, not atomic)
-                pending._op = op
-                ops.append(op)
+            for stage, _ in queued:
+                staged.append(stage(session))
         except BaseException as exc:
-            # Nothing is sent (the session puts back what was queued): the
-            # failing statement's handle raises its error, the others say why.
-            index = len(ops)
+            # Nothing is queued yet: the failing statement's handle raises its
+            # error, the others say why they were not sent.
+            index = len(staged)
             skipped = errors.PipelineAborted(
                 f"not sent: statement {index + 1} of the pipeline could not be queued "
                 f"({exc.__class__.__name__}: {exc})"
             )
             for position, (_, pending) in enumerate(queued):
-                pending._op = None
                 pending._error = exc if position == index else skipped
             raise
-        if atomic:
-            session.core.send_sync()
-        return Batch(session, ops, atomic)
+        handles = [pending for _, pending in queued]
+        try:
+            return Batch(session, staged, handles, self.mode == "atomic")
+        except BaseException as exc:  # (the session takes back what was queued)
+            failed = errors.PipelineAborted(
+                f"not sent: the pipeline could not be queued ({exc.__class__.__name__}: {exc})"
+            )
+            for pending in handles:
+                pending._op, pending._error = None, failed
+            raise
 
 
 def _result(op: Operation) -> Result:

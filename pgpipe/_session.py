@@ -862,6 +862,12 @@ class Session:
     def query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]], sync: bool = True
     ) -> UnnamedQuery:
+        return self._unnamed(sql, *self._typed(params), sync)
+
+    def _typed(
+        self, params: Sequence[tuple[object, int]]
+    ) -> tuple[list[int], list[int], list[bytes | None]]:
+        """Parameter OIDs, format codes and values, each of the type stated with it."""
         oids: list[int] = []
         formats: list[int] = []
         values: list[bytes | None] = []
@@ -870,10 +876,29 @@ class Session:
             oids.append(int(oid))
             formats.append(fmt)
             values.append(data)
-        return self._unnamed(sql, oids, formats, values, sync)
+        return oids, formats, values
 
     def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
         return self._unnamed(sql, *_inferred(params), sync)
+
+    # A pipeline's commands are staged first (values encoded, messages checked:
+    # what can fail) and queued afterwards, a part at a time as they are sent.
+
+    def staged_query(self, sql: str, params: Sequence[object]) -> Callable[[bool], Operation]:
+        oids, formats, values = _inferred(params)
+        frontend.parse("", sql, oids)  # checks the text and the parameter count (memoized)
+        return lambda sync: self._unnamed(sql, oids, formats, values, sync)
+
+    def staged_query_with_param_types(
+        self, sql: str, params: Sequence[tuple[object, int]]
+    ) -> Callable[[bool], Operation]:
+        oids, formats, values = self._typed(params)
+        frontend.parse("", sql, oids)
+        return lambda sync: self._unnamed(sql, oids, formats, values, sync)
+
+    def staged_execute(self, sql: str) -> Callable[[bool], Operation]:
+        frontend.cstring(sql, "SQL text")
+        return lambda sync: self.execute(sql)
 
     def _result_format(self, key: tuple[str, tuple[int, ...]]) -> int:
         """Text for a statement not seen before; else what its columns allow."""
@@ -1026,10 +1051,14 @@ class Session:
         batch (nothing is committed) and is raised once it is over.
         """
         op = Many(self)
-        producer = self._many_chunks(op, sql, rows, param_types)
+        self.produce(self._many_chunks(op, sql, rows, param_types))
+        return op
+
+    def produce(self, producer: Iterator[None]) -> None:
+        """Run ``producer`` to its first ``yield`` now (it queues the first part of a
+        command), and on, a part at a time, as ``data_to_send`` is called."""
         if next(producer, _DONE) is not _DONE:
             self._producer = producer
-        return op
 
     def _many_chunks(
         self,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import pgpipe
 from pgpipe import errors
+from pgpipe._pipeline import _FIRST_PART as FIRST_PART
 from pgpipe._session import _MANY_CHUNK as MANY_CHUNK
 from pgpipe._session import _MANY_FIRST_CHUNK as MANY_FIRST_CHUNK
 from pgpipe.proxy import FlightCounter
@@ -236,6 +237,51 @@ def test_pipeline_timeout_cancels_one_statement_and_says_so(
         with pytest.raises(errors.PipelineAborted):
             handles[2].result()
         assert count(client, table) == 0
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
+@pytest.mark.parametrize("mode", ["independent", "atomic"])
+def test_long_pipeline_queued_in_parts(client: Client, table: str, mode: str) -> None:
+    # More statements than the first part: the rest are queued as they are
+    # sent. One fails early; an atomic pipeline queues no more after it.
+    total, bad = FIRST_PART * 3 + 7, 5
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        for n in range(total):
+            value = 0 if n == bad else n + 1
+            handles.append(
+                p.query(f"INSERT INTO {table} VALUES ($1, 'x') RETURNING 1000 / $1", value)
+            )
+
+    run(client, mode, build)
+    with pytest.raises(errors.DivisionByZero):
+        handles[bad].result()
+    if mode == "independent":
+        rows = [h.result().rows for i, h in enumerate(handles) if i != bad]  # type: ignore[attr-defined]
+        assert rows == [[(1000 // (n + 1),)] for n in range(total) if n != bad]
+        assert count(client, table) == total - 1
+    else:
+        for handle in handles[bad + 1 :]:
+            with pytest.raises(errors.PipelineAborted):
+                handle.result()
+        assert count(client, table) == 0
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
+def test_long_pipeline_with_a_value_that_cannot_be_encoded_late(client: Client) -> None:
+    handles: list[pgpipe.Pending[object]] = []
+
+    def build(p: pgpipe.Pipeline) -> None:
+        handles.extend(p.query("SELECT $1::int", n) for n in range(FIRST_PART * 2))
+        handles.append(p.query("SELECT $1", Unencodable()))
+
+    flights = client.stats.flights
+    with pytest.raises(pgpipe.DataError):
+        run(client, "independent", build)
+    assert client.stats.flights == flights  # values are encoded before anything is sent
+    with pytest.raises(errors.PipelineAborted, match="not sent"):
+        handles[0].result()
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
 
 
