@@ -1,7 +1,9 @@
 """Pipelines, sans-IO: many commands in one flight, each answered in turn.
 
-A ``Pipeline`` collects commands; running it queues all their messages on the
-core at once and returns a ``Batch``, the one operation the adapters drive.
+A ``Pipeline`` collects commands; running it stages them all (their values
+encoded), queues their messages on the core, the first ones at once and the
+rest as they are sent, and returns a ``Batch``, the one operation the
+adapters drive.
 The batch hands each event to the command it answers, in order. Two modes:
 
 - ``"independent"``: every command ends with its own Sync. Each runs in its
@@ -210,12 +212,24 @@ class Pipeline:
         self._queued.append((stage, pending))  # type: ignore[arg-type]
         return pending
 
-    def take(self, session: Session) -> Batch:
-        """Stage every command, then queue the first of them; the batch that queues
-        the rest as they are sent and reads the answers."""
+    def taken(self) -> Callable[[Session], Batch]:
+        """Take the queued commands out: a function that queues them on a session and
+        returns the batch reading their answers. It may be called again, on a new
+        session (a pipelined connect that fell back to an ordinary one)."""
         queued, self._queued = self._queued, []
         if not queued:
             raise errors.InterfaceError("nothing is queued in the pipeline")
+        return lambda session: self._queue_on(session, queued)
+
+    def _queue_on(
+        self,
+        session: Session,
+        queued: list[tuple[Callable[[Session], Callable[[bool], Operation]], Pending[object]]],
+    ) -> Batch:
+        """Stage every command, then queue the first of them; the batch that queues
+        the rest as they are sent and reads the answers."""
+        for _, pending in queued:
+            pending._op, pending._error = None, None
         staged: list[Callable[[bool], Operation]] = []
         try:
             for stage, _ in queued:

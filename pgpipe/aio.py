@@ -743,7 +743,7 @@ class AsyncConnectionPipeline(Pipeline):
     async def flush(self) -> None:
         """Send what is queued (one flight) and read every answer."""
         if len(self):
-            await self._conn._call(self.take, self._timeout)
+            await self._conn._call(self.taken(), self._timeout)
 
 
 async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnection:

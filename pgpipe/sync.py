@@ -774,7 +774,7 @@ class ConnectionPipeline(Pipeline):
         """Send what is queued (one flight) and read every answer; the handles then hold
         their results. The pipeline can take more commands afterwards."""
         if len(self):
-            self._conn._call(self.take, self._timeout)
+            self._conn._call(self.taken(), self._timeout)
 
 
 def connect(dsn: str | None = None, **params: Any) -> Connection:

@@ -18,7 +18,7 @@ import pgpipe
 from pgpipe import errors
 from pgpipe.proxy import FlightCounter
 from pgpipe.testing import AUTH_USERS
-from tests.clients import Adapter
+from tests.clients import Adapter, Client
 from tests.targets import Target, wrong_password_error
 
 # Round trips after the TCP handshake to the first query's rows, directly and
@@ -125,6 +125,61 @@ def test_fallback_reconnects_once(
     assert client.auth_method == method
     assert client.query("SELECT 8").rows == [(8,)]
     assert client.stats.round_trips == proxy.round_trips
+
+
+def fallen_back(adapter: Adapter, proxy: FlightCounter) -> Client:
+    """A connection whose pipelined connect guesses wrong and falls back."""
+    return adapter.connect(
+        **login("scram", proxy.port),
+        pipeline_connect="password",
+        allow_unverified_pipelining=True,
+        pipeline_connect_fallback=True,
+    )
+
+
+@pytest.mark.parametrize("first", ["pipeline", "executemany"])
+def test_fallback_with_many_statements_first(
+    adapter: Adapter, proxy: FlightCounter, first: str
+) -> None:
+    # The first command is queued again on the new connection: a pipeline's
+    # statements too, though it had been taken out of the pipeline once.
+    client = fallen_back(adapter, proxy)
+    if first == "pipeline":
+        handles: list[pgpipe.Pending[pgpipe.Result]] = []
+        if client.adapter == "sync":
+            with client.conn.pipeline() as p:
+                handles += [p.query("SELECT $1::int", n) for n in range(3)]
+        else:
+
+            async def go() -> None:
+                async with client.conn.pipeline() as p:
+                    handles.extend(p.query("SELECT $1::int", n) for n in range(3))
+
+            client._call(go())
+        assert [h.result().rows for h in handles] == [[(0,)], [(1,)], [(2,)]]
+    else:
+        results = client._call(client.conn.executemany("SELECT $1::int", [(4,), (5,)]))
+        assert [r.rows for r in results] == [[(4,)], [(5,)]]
+    assert client.auth_method == "scram"
+    assert client.query("SELECT 'next'").rows == [("next",)]
+
+
+@pytest.mark.not_through(
+    "pgpool",
+    "pgpool-II 4.3 never answers a stream's Execute with a row limit and Flush (docs/poolers.md)",
+)
+def test_fallback_with_a_stream_first(adapter: Adapter, proxy: FlightCounter) -> None:
+    client = fallen_back(adapter, proxy)
+    if client.adapter == "sync":
+        rows = list(client.conn.stream("SELECT generate_series(1, 2500)", batch_size=1000))
+    else:
+
+        async def read() -> list[object]:
+            return [r async for r in client.conn.stream("SELECT generate_series(1, 2500)")]
+
+        rows = client._call(read())
+    assert len(rows) == 2500
+    assert client.query("SELECT 'next'").rows == [("next",)]
 
 
 @pytest.mark.parametrize("mode", ["password", "scram"])
