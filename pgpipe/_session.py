@@ -1083,6 +1083,8 @@ class Session:
         chunk = _MANY_FIRST_CHUNK
         try:
             for row in rows:
+                if type(row) is not tuple and type(row) is not list:
+                    _check_row(row)
                 if boundary:  # a chunk is queued and more rows follow: let it go first
                     boundary = False
                     yield
@@ -1330,6 +1332,18 @@ def _column_writer(row: Sequence[object], oids: list[int]) -> frontend.BindValue
             return None
         columns.append((type(value), encoder))
     return frontend.bind_values_writer(columns)
+
+
+def _check_row(row: object) -> None:
+    """A row of executemany's parameters is a sequence of values: not a str or bytes
+    (their characters or bytes would become the values), nor a mapping (its keys)."""
+    if isinstance(row, str | bytes | bytearray | memoryview | Mapping) or not isinstance(
+        row, Sequence
+    ):
+        raise errors.InterfaceError(
+            "each row of parameters must be a sequence of values (a tuple or a list), "
+            f"not {type(row).__name__}"
+        )
 
 
 def _inferred(params: Sequence[object]) -> tuple[list[int], list[int], list[bytes | None]]:

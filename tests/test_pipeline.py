@@ -500,6 +500,24 @@ def test_executemany_error_while_rows_are_still_being_sent(client: Client, table
     assert client.query("SELECT 'still in sync'").rows == [("still in sync",)]
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [{"n": 1, "label": "x"}, "ab", b"ab", 7, None],
+    ids=["dict", "str", "bytes", "int", "none"],
+)
+@pytest.mark.parametrize("at", [0, 700])
+def test_executemany_rows_must_be_sequences(
+    client: Client, table: str, bad: object, at: int
+) -> None:
+    # A str, bytes or dict would otherwise give its characters, bytes or keys as values.
+    rows: list[object] = [(n, "x") for n in range(1000)]
+    rows[at] = bad
+    with pytest.raises(pgpipe.InterfaceError, match="must be a sequence of values"):
+        client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    assert count(client, table) == 0  # a late one fails the batch: nothing is committed
+    assert client.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
 class Unencodable:
     """A parameter value no encoder takes."""
 
