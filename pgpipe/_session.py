@@ -871,7 +871,24 @@ class Session:
         oids: list[int] = []
         formats: list[int] = []
         values: list[bytes | None] = []
-        for value, oid in params:
+        if isinstance(params, str | bytes | Mapping) or not isinstance(params, Sequence):
+            raise errors.InterfaceError(
+                "query_with_param_types takes a sequence of (value, pgpipe.Type.X) pairs, "
+                f"not {type(params).__name__}"
+            )
+        for index, pair in enumerate(params):
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
+                size = f" of {len(pair)}" if isinstance(pair, tuple | list) else ""
+                raise errors.InterfaceError(
+                    "query_with_param_types takes (value, pgpipe.Type.X) pairs; parameter "
+                    f"{index + 1} is a {type(pair).__name__}{size}"
+                )
+            if not _is_oid(pair[1]):
+                raise errors.InterfaceError(
+                    f"parameter {index + 1}'s type is a {type(pair[1]).__name__}, "
+                    "not a type OID (pgpipe.Type.X)"
+                )
+            value, oid = pair
             fmt, data = self.encode_typed(value, oid)
             oids.append(int(oid))
             formats.append(fmt)
@@ -981,7 +998,7 @@ class Session:
 
     def prepare(self, sql: str, param_types: Sequence[int] | None) -> Describing:
         """Parse a named statement and Describe it (its parameter types), then Sync."""
-        oids = [int(oid) for oid in param_types or ()]
+        oids = _type_oids(param_types or ())
         prepared = Prepared(self._new_name(), sql, tuple(oids))
         core = self.core
         core.send_parse(prepared.name, sql, oids)
@@ -1051,6 +1068,8 @@ class Session:
         batch (nothing is committed) and is raised once it is over.
         """
         op = Many(self)
+        if param_types is not None:
+            param_types = _type_oids(param_types)
         self.produce(self._many_chunks(op, sql, rows, param_types))
         return op
 
@@ -1332,6 +1351,25 @@ def _column_writer(row: Sequence[object], oids: list[int]) -> frontend.BindValue
             return None
         columns.append((type(value), encoder))
     return frontend.bind_values_writer(columns)
+
+
+def _is_oid(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_oids(param_types: Sequence[int]) -> list[int]:
+    """``param_types`` as OIDs (``pgpipe.Type.X`` or plain ints), checked."""
+    if isinstance(param_types, str | bytes | Mapping) or not isinstance(param_types, Sequence):
+        raise errors.InterfaceError(
+            "param_types is a sequence of pgpipe.Type.X (type OIDs), "
+            f"not {type(param_types).__name__}"
+        )
+    for oid in param_types:
+        if not _is_oid(oid):
+            raise errors.InterfaceError(
+                f"param_types holds type OIDs (pgpipe.Type.X), not {type(oid).__name__}"
+            )
+    return [int(oid) for oid in param_types]
 
 
 def _check_row(row: object) -> None:

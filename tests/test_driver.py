@@ -160,6 +160,35 @@ def test_round_trip_typed(conn: Client, value: object, oid: Type) -> None:
         assert first == second == [(value,)]
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ([5], "pairs; parameter 1 is a int"),
+        ([("x",)], "parameter 1 is a tuple of 1"),
+        ([(5, Type.INT4, 1)], "parameter 1 is a tuple of 3"),
+        ([(5, "int4")], "type is a str, not a type OID"),
+        ([(5, True)], "type is a bool, not a type OID"),
+        ("ab", "not str"),
+        ({"a": Type.INT4}, "not dict"),
+    ],
+)
+def test_query_with_param_types_refuses_what_is_not_pairs(
+    conn: Client, params: object, message: str
+) -> None:
+    with pytest.raises(pgpipe.InterfaceError, match=message):
+        conn.query_with_param_types("SELECT $1", params)  # type: ignore[arg-type]
+    assert conn.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
+@pytest.mark.parametrize("param_types", [["int4"], [None], "ab", 23])
+def test_param_types_must_be_type_oids(conn: Client, param_types: object) -> None:
+    with pytest.raises(pgpipe.InterfaceError, match="param_types"):
+        conn._call(conn.conn.executemany("SELECT $1", [(1,)], param_types=param_types))
+    with pytest.raises(pgpipe.InterfaceError, match="param_types"):
+        conn._call(conn.conn.prepare("SELECT $1", param_types=param_types))
+    assert conn.query("SELECT 'in sync'").rows == [("in sync",)]
+
+
 def test_round_trip_inferred(conn: Client) -> None:
     aware = dt.datetime(2020, 1, 1, 5, 30, tzinfo=dt.timezone(dt.timedelta(hours=5)))
     values: list[object] = [
