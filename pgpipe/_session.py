@@ -1372,6 +1372,16 @@ def _type_oids(param_types: Sequence[int]) -> list[int]:
     return [int(oid) for oid in param_types]
 
 
+def many_rows(rows: Iterable[Sequence[object]]) -> list[Sequence[object]]:
+    """executemany's rows as a list: any iterable of rows, but not a str, bytes or mapping."""
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+        raise errors.InterfaceError(
+            "executemany takes an iterable of rows (each a sequence of values), "
+            f"not {type(rows).__name__}"
+        )
+    return list(rows)
+
+
 def _check_row(row: object) -> None:
     """A row of executemany's parameters is a sequence of values: not a str or bytes
     (their characters or bytes would become the values), nor a mapping (its keys)."""

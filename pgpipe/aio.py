@@ -43,6 +43,7 @@ from pgpipe._session import (
     Stream,
     TypeInfo,
     interrupted,
+    many_rows,
     scram_nonce,
     timeout_error,
 )
@@ -454,7 +455,7 @@ class AsyncConnection(ConnectionState):
 
         See ``Connection.executemany``: all rows or none, one Result per row.
         """
-        batch = list(rows)
+        batch = many_rows(rows)
         if not batch:
             return Results([], (), {})
         op = await self._call(lambda s: s.executemany(sql, batch, param_types), timeout)

@@ -45,6 +45,7 @@ from pgpipe._session import (
     Stream,
     TypeInfo,
     interrupted,
+    many_rows,
     scram_nonce,
     timeout_error,
 )
@@ -468,7 +469,7 @@ class Connection(ConnectionState):
         ``Results`` sequence whose ``rowcount`` is the total.
         ``param_types`` states the types (``pgpipe.Type.X``) instead of inferring them.
         """
-        batch = list(rows)
+        batch = many_rows(rows)
         if not batch:
             return Results([], (), {})
         return self._call(lambda s: s.executemany(sql, batch, param_types), timeout).result()

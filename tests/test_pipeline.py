@@ -518,6 +518,14 @@ def test_executemany_rows_must_be_sequences(
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
 
 
+@pytest.mark.parametrize("rows", [5, "ab", {"a": (1,)}, None], ids=["int", "str", "dict", "none"])
+def test_executemany_takes_an_iterable_of_rows(client: Client, rows: object) -> None:
+    with pytest.raises(pgpipe.InterfaceError, match="iterable of rows"):
+        client._call(client.conn.executemany("SELECT $1", rows))
+    generated = client._call(client.conn.executemany("SELECT $1::int", ((n,) for n in range(3))))
+    assert [r.rows for r in generated] == [[(0,)], [(1,)], [(2,)]]
+
+
 class Unencodable:
     """A parameter value no encoder takes."""
 
