@@ -270,6 +270,40 @@ def test_bad_values_raise_data_error(value: object, oid: Type, match: str) -> No
             binary.ENCODERS[oid](value)
 
 
+class ReprFails:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@pytest.mark.parametrize(
+    ("value", "oid"),
+    [
+        (b"y" * 1_000_000, Type.INT8),
+        ("z" * 1_000_000, Type.DATE),
+        (10**5000, Type.INT4),  # past Python's int-to-str limit
+        (ReprFails(), Type.INT4),
+        (ReprFails(), Type.NUMERIC),
+    ],
+    ids=["megabyte-bytes", "megabyte-str", "huge-int", "repr-fails", "repr-fails-numeric"],
+)
+def test_bad_value_messages_are_short_data_errors(value: object, oid: Type) -> None:
+    # A value may be megabytes long (or private): the message shows it cut short.
+    with pytest.raises(DataError) as info:
+        if isinstance(value, str):
+            binary.ENCODERS[oid](value)
+        else:
+            encode_typed(value, oid)
+    assert len(str(info.value)) < 200, str(info.value)[:300]
+
+
+def test_numeric_past_the_int_to_str_limit(conn: pgpipe.Connection) -> None:
+    # More than 4,300 digits: Python refuses int(str) for those; PostgreSQL does not.
+    for value in (10**5000 + 1, -(10**6000), Decimal("-1." + "9" * 5000)):
+        sent = conn.query_with_param_types("SELECT $1::numeric", [(value, Type.NUMERIC)])
+        assert sent.rows == [(Decimal(value),)]
+        assert conn.query("SELECT $1::numeric = $1::numeric", value).rows == [(True,)]
+
+
 def test_str_parameters_go_as_text_literals() -> None:
     assert encode_typed("2024-01-01", Type.DATE) == (0, b"2024-01-01")
     assert encode_typed(None, Type.DATE) == (1, None)

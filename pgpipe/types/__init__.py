@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from pgpipe.errors import DataError
 from pgpipe.types import arrays, binary, geometry, network, ranges, text
-from pgpipe.types.binary import Decoder, Encoder, Interval
+from pgpipe.types.binary import Decoder, Encoder, Interval, shown
 from pgpipe.types.geometry import Box, Circle, Line, LineSegment, Path, Point, Polygon
 from pgpipe.types.oids import Type
 from pgpipe.types.ranges import Range
@@ -130,7 +130,7 @@ def _in_zone(decode: Decoder, zone: dt.tzinfo) -> Decoder:
         try:
             return value.astimezone(zone)
         except OverflowError:
-            raise DataError(f"timestamptz {value} cannot be shown in {zone}") from None
+            raise DataError(f"timestamptz {shown(value)} cannot be shown in {zone}") from None
 
     return decode_in_zone
 
@@ -345,7 +345,7 @@ def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
     range_oid = ranges.RANGE_OF.get(oids.pop()) if len(oids) == 1 else None
     if range_oid is None:
         raise DataError(
-            f"cannot infer a range type for {value!r}; name it with query_with_param_types"
+            f"cannot infer a range type for {shown(value)}; name it with query_with_param_types"
         )
     return range_oid, _BINARY, _BINARY_ENCODERS[range_oid](value)
 

@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import reprlib
 import struct
 import uuid
 from collections.abc import Callable
@@ -57,8 +58,23 @@ Decoder = Callable[[bytes], Any]
 Encoder = Callable[[Any], bytes]
 
 
+_SHOWN: Final = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+
+
+def shown(value: object) -> str:
+    """A parameter value as an error message shows it: its repr, cut short (a value
+    may be megabytes long, or private, and messages end up in logs)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"<an integer of {value.bit_length()} bits>"  # (repr may refuse it)
+    try:
+        return _SHOWN.repr(value)
+    except Exception:  # a repr that fails must not hide the error being reported
+        return f"<a {type(value).__name__}>"
+
+
 def _range_error(what: str, value: object) -> DataError:
-    return DataError(f"{what} out of range for PostgreSQL: {value!r}")
+    return DataError(f"{what} out of range for PostgreSQL: {shown(value)}")
 
 
 # -- decoders ------------------------------------------------------------------
@@ -293,7 +309,7 @@ DECODERS: Final[dict[int, Decoder]] = {
 
 def _need(value: object, kinds: Any, type_name: str) -> None:
     if not isinstance(value, kinds):
-        raise DataError(f"cannot send {type(value).__name__} {value!r} as {type_name}")
+        raise DataError(f"cannot send {type(value).__name__} {shown(value)} as {type_name}")
 
 
 def _bool_enc(value: Any) -> bytes:
@@ -306,9 +322,9 @@ def _int_encoder(fmt: struct.Struct, low: int, high: int, type_name: str) -> Enc
 
     def encode(value: Any) -> bytes:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise DataError(f"cannot send {type(value).__name__} {value!r} as {type_name}")
+            raise DataError(f"cannot send {type(value).__name__} {shown(value)} as {type_name}")
         if not low <= value <= high:
-            raise DataError(f"{type_name} out of range: {value}")
+            raise DataError(f"{type_name} out of range: {shown(value)}")
         return pack(value)
 
     return encode
@@ -319,11 +335,11 @@ def _float_encoder(fmt: struct.Struct, type_name: str) -> Encoder:
 
     def encode(value: Any) -> bytes:
         if not isinstance(value, float | int) or isinstance(value, bool):
-            raise DataError(f"cannot send {type(value).__name__} {value!r} as {type_name}")
+            raise DataError(f"cannot send {type(value).__name__} {shown(value)} as {type_name}")
         try:
             return pack(value)
         except (OverflowError, struct.error):
-            raise DataError(f"{type_name} out of range: {value!r}") from None
+            raise DataError(f"{type_name} out of range: {shown(value)}") from None
 
     return encode
 
@@ -334,7 +350,7 @@ _NUMERIC_MAX_DSCALE: Final = 0x3FFF
 
 def _numeric_enc(value: Any) -> bytes:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-        raise DataError(f"cannot send {type(value).__name__} {value!r} as numeric")
+        raise DataError(f"cannot send {type(value).__name__} {shown(value)} as numeric")
     if isinstance(value, float):
         value = Decimal(repr(value)) if math.isfinite(value) else Decimal(str(value))
     elif isinstance(value, int):
@@ -347,18 +363,13 @@ def _numeric_enc(value: Any) -> bytes:
         return _NUMERIC_HEAD.pack(0, 0, _NUMERIC_NINF if value < 0 else _NUMERIC_PINF, 0)
     sign, digit_tuple, exponent = value.as_tuple()
     if not isinstance(exponent, int):
-        raise DataError(f"cannot send {value!r} as numeric")
+        raise DataError(f"cannot send {shown(value)} as numeric")
     dscale = max(0, -exponent)
     if dscale > _NUMERIC_MAX_DSCALE:
         raise _range_error("numeric scale", value)
-    coefficient = int("".join(map(str, digit_tuple)) or "0")
     shift = exponent % 4
-    coefficient *= 10**shift
     exponent -= shift
-    groups: list[int] = []
-    while coefficient:
-        coefficient, group = divmod(coefficient, 10000)
-        groups.append(group)
+    groups = _base_10000(digit_tuple, shift)  # the least significant first
     low_weight = exponent // 4
     while groups and groups[0] == 0:
         groups.pop(0)
@@ -372,6 +383,23 @@ def _numeric_enc(value: Any) -> bytes:
     return _NUMERIC_HEAD.pack(
         len(groups), weight, _NUMERIC_NEG if sign else _NUMERIC_POS, dscale
     ) + struct.pack(f"!{len(groups)}h", *groups)
+
+
+def _base_10000(digits: tuple[int, ...], shift: int) -> list[int]:
+    """The decimal ``digits`` followed by ``shift`` zeros, in base-10000 groups, the
+    least significant first, without leading zero groups."""
+    if len(digits) <= 4000:  # through int: fast, and within int/str conversion limits
+        coefficient = int("".join(map(str, digits)) or "0") * 10**shift
+        groups: list[int] = []
+        while coefficient:
+            coefficient, group = divmod(coefficient, 10000)
+            groups.append(group)
+        return groups
+    padded = "".join(map(str, digits)) + "0" * shift
+    groups = [int(padded[max(end - 4, 0) : end]) for end in range(len(padded), 0, -4)]
+    while groups and groups[-1] == 0:
+        groups.pop()
+    return groups
 
 
 def check_text(value: str) -> bytes:
@@ -390,7 +418,7 @@ def _char_enc(value: Any) -> bytes:
     _need(value, str, '"char"')
     data = check_text(value)
     if len(data) > 1:
-        raise DataError(f'"char" holds one byte, not {value!r}')
+        raise DataError(f'"char" holds one byte, not {shown(value)}')
     return data
 
 
@@ -401,7 +429,7 @@ def _bytea_enc(value: Any) -> bytes:
 
 def _date_enc(value: Any) -> bytes:
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-        raise DataError(f"cannot send {type(value).__name__} {value!r} as date")
+        raise DataError(f"cannot send {type(value).__name__} {shown(value)} as date")
     return _I32.pack(value.toordinal() - _EPOCH_ORDINAL)
 
 

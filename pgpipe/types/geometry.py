@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
 from pgpipe.errors import DataError
-from pgpipe.types.binary import Decoder, Encoder
+from pgpipe.types.binary import Decoder, Encoder, shown
 from pgpipe.types.oids import Type
 from pgpipe.types.text import float_text
 
@@ -156,11 +156,11 @@ def _coords(value: Any, count: int, type_name: str) -> list[float]:
             for part in item:
                 walk(part)
         else:
-            raise DataError(f"cannot send {type(value).__name__} {value!r} as {type_name}")
+            raise DataError(f"cannot send {type(value).__name__} {shown(value)} as {type_name}")
 
     walk(value)
     if len(flat) != count:
-        raise DataError(f"{type_name} needs {count} numbers, not {len(flat)}: {value!r}")
+        raise DataError(f"{type_name} needs {count} numbers, not {len(flat)}: {shown(value)}")
     return flat
 
 
@@ -175,7 +175,7 @@ def _fixed_encoder(fmt: struct.Struct, type_name: str) -> Encoder:
 
 def _path_enc(value: Any) -> bytes:
     if not isinstance(value, Path):
-        raise DataError(f"cannot send {type(value).__name__} {value!r} as path; use Path")
+        raise DataError(f"cannot send {type(value).__name__} {shown(value)} as path; use Path")
     flat = _coords(value.points, 2 * len(value.points), "path")
     return _PATH_HEAD.pack(value.closed, len(value.points)) + struct.pack(f"!{len(flat)}d", *flat)
 
@@ -183,7 +183,7 @@ def _path_enc(value: Any) -> bytes:
 def _polygon_enc(value: Any) -> bytes:
     points = value.points if isinstance(value, Polygon) else value
     if not isinstance(points, Sequence):
-        raise DataError(f"cannot send {type(value).__name__} {value!r} as polygon")
+        raise DataError(f"cannot send {type(value).__name__} {shown(value)} as polygon")
     flat = _coords(points, 2 * len(points), "polygon")
     return _I32.pack(len(points)) + struct.pack(f"!{len(flat)}d", *flat)
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from pgpipe.errors import DataError
-from pgpipe.types.binary import Decoder, Encoder
+from pgpipe.types.binary import Decoder, Encoder, shown
 from pgpipe.types.oids import Type
 
 _INET_HEAD = struct.Struct("!BBBB")
@@ -75,7 +75,7 @@ def _inet_encoder(is_cidr: bool) -> Encoder:
         elif isinstance(value, IPNetwork):
             address, bits = value.network_address.packed, value.prefixlen
         else:
-            raise DataError(f"cannot send {type(value).__name__} {value!r} as inet/cidr")
+            raise DataError(f"cannot send {type(value).__name__} {shown(value)} as inet/cidr")
         family = _PGSQL_AF_INET if len(address) == 4 else _PGSQL_AF_INET6
         return _INET_HEAD.pack(family, bits, is_cidr, len(address)) + address
 
