@@ -801,25 +801,21 @@ class Session:
     def queue(self, make: Callable[[Session], _Op]) -> _Op:
         """Queue one command by ``make``: whole, or on an exception not at all.
 
-        A command that fails while being queued (a value that cannot be
-        encoded in the middle of a pipeline, a Bind the protocol cannot
-        carry after a cached statement's Close) leaves nothing behind: the
-        messages queued so far, the answers they expected and the statement
-        cache are put back as they were, so the next command cannot be
-        handed this one's answers.
+        A command that fails while being queued leaves nothing behind: the
+        messages queued so far and the answers they expected are taken back,
+        so the next command cannot be handed this one's answers. (Commands
+        check what can fail before they change other state: a pipeline
+        stages all its statements first, the statement cache checks a new
+        statement before it evicts an old one.)
         """
         core = self.core
         mark = core.mark()
         producer = self._producer
-        cache = list(self._cache.items()) if self._cache else None
         try:
             return make(self)
         except BaseException:
             core.rewind(mark)
             self._producer = producer
-            if cache is not None or self._cache:
-                self._cache.clear()
-                self._cache.update(cache or ())
             raise
 
     def data_to_send(self) -> bytes:
@@ -959,6 +955,7 @@ class Session:
             cache.move_to_end(key)
             parse = None
         else:
+            frontend.parse("", key[0], key[1])  # what can fail, before the cache changes
             while len(cache) >= self._cache_size:
                 _, old = cache.popitem(last=False)
                 core.send_close("S", old.name)  # answered ahead of this query

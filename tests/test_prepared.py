@@ -176,6 +176,19 @@ def test_a_statement_whose_parse_failed_earlier_in_a_pipeline(
         assert server_statements(conn) != []
 
 
+def test_statement_cache_is_unchanged_by_a_statement_that_cannot_be_sent(
+    pg_server: TemporaryPostgres,
+) -> None:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=1) as conn:
+        listed = "SELECT name FROM pg_prepared_statements"  # simple protocol: not cached
+        assert conn.query("SELECT 1::int").rows == [(1,)]
+        before = conn.execute(listed)[0].rows
+        with pytest.raises(pgpipe.InterfaceError, match="NUL"):
+            conn.query("SELECT 2 -- \x00")
+        assert conn.query("SELECT 1::int").rows == [(1,)]  # still cached: no new Parse
+        assert conn.execute(listed)[0].rows == before
+
+
 def test_statement_cache_is_off_by_default(pg_server: TemporaryPostgres) -> None:
     with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         conn.query("SELECT 1")
