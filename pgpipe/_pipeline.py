@@ -228,32 +228,25 @@ class Pipeline:
     ) -> Batch:
         """Stage every command, then queue the first of them; the batch that queues
         the rest as they are sent and reads the answers."""
-        for _, pending in queued:
+        handles = [pending for _, pending in queued]
+        for pending in handles:
             pending._op, pending._error = None, None
         staged: list[Callable[[bool], Operation]] = []
         try:
             for stage, _ in queued:
                 staged.append(stage(session))
-        except BaseException as exc:
-            # Nothing is queued yet: the failing statement's handle raises its
-            # error, the others say why they were not sent.
-            index = len(staged)
-            skipped = errors.PipelineAborted(
-                f"not sent: statement {index + 1} of the pipeline could not be queued "
-                f"({exc.__class__.__name__}: {exc})"
-            )
-            for position, (_, pending) in enumerate(queued):
-                pending._error = exc if position == index else skipped
-            raise
-        handles = [pending for _, pending in queued]
-        try:
             return Batch(session, staged, handles, self.mode == "atomic")
-        except BaseException as exc:  # (the session takes back what was queued)
-            failed = errors.PipelineAborted(
-                f"not sent: the pipeline could not be queued ({exc.__class__.__name__}: {exc})"
+        except BaseException as exc:
+            # Nothing stays queued (the session takes back what was): a statement
+            # that could not be staged raises its error, every other one says why
+            # it was not sent.
+            index = len(staged)
+            what = f"statement {index + 1} of the pipeline" if index < len(handles) else "it"
+            skipped = errors.PipelineAborted(
+                f"not sent: {what} could not be queued ({exc.__class__.__name__}: {exc})"
             )
-            for pending in handles:
-                pending._op, pending._error = None, failed
+            for position, pending in enumerate(handles):
+                pending._op, pending._error = None, exc if position == index else skipped
             raise
 
 
