@@ -214,14 +214,20 @@ class Case:
     problem: str | None = None
 
 
-def run_case(adapter: Adapter, pg: TemporaryPostgres, fault: Fault) -> Case:
-    """One scripted session through a proxy with ``fault``; any problem is noted, not raised."""
+def run_case(
+    adapter: Adapter,
+    pg: TemporaryPostgres,
+    fault: Fault,
+    session: Callable[[Adapter, int], str] = scripted_session,
+) -> Case:
+    """One ``session`` (the stage it ended at) through a proxy with ``fault``; any
+    problem is noted, not raised."""
     start = time.monotonic()
     stage, problem = "?", None
     with FaultProxy(pg.host, pg.port, fault) as proxy:
         with Watchdog(proxy, CASE_LIMIT) as watchdog:
             try:
-                stage = scripted_session(adapter, proxy.port)
+                stage = session(adapter, proxy.port)
             except Exception as exc:
                 problem = "".join(traceback.format_exception(exc))
         if watchdog.fired:
