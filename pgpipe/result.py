@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,18 @@ class Column:
     column_number: int = 0
     type_size: int = -1
     type_modifier: int = -1
+
+
+@functools.lru_cache(maxsize=256)  # executemany's tags are mostly one and the same
+def _tag_count(status: str | None) -> int | None:
+    """The row count a command tag ends with ("INSERT 0 5" -> 5); None if it has none."""
+    if status is None:
+        return None
+    verb, _, rest = status.partition(" ")
+    count = rest.rsplit(" ", 1)[-1]
+    if verb in _COUNTED and count.isdigit():
+        return int(count)
+    return None
 
 
 class Result:
@@ -56,13 +69,7 @@ class Result:
     @property
     def rowcount(self) -> int | None:
         """Rows returned or affected, from the command tag; None when the tag has no count."""
-        if self.status is None:
-            return None
-        verb, _, rest = self.status.partition(" ")
-        count = rest.rsplit(" ", 1)[-1]
-        if verb in _COUNTED and count.isdigit():
-            return int(count)
-        return None
+        return _tag_count(self.status)
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self.rows)
@@ -135,15 +142,8 @@ class Results(Sequence[Result]):
     @property
     def rowcount(self) -> int | None:
         """The rows all statements returned or affected; None when no tag has a count."""
-        total: int | None = None
-        counts: dict[str, int | None] = {}
-        for tag in self._tags:
-            if tag not in counts:
-                counts[tag] = Result([], (), tag).rowcount
-            count = counts[tag]
-            if count is not None:
-                total = (total or 0) + count
-        return total
+        counts = [c for c in map(_tag_count, self._tags) if c is not None]
+        return sum(counts) if counts else None
 
     def __repr__(self) -> str:
         return f"<Results of {len(self._tags)} statements, rowcount={self.rowcount}>"
