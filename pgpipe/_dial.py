@@ -13,7 +13,6 @@ a second pass that takes any server.
 
 from __future__ import annotations
 
-import pwd
 import random
 import socket
 import struct
@@ -26,6 +25,10 @@ from pgpipe.conninfo import ConnectParams, Host
 
 # Attempts per host: True asks for TLS.
 _TLS_ATTEMPTS: Final = {"disable": (False,), "allow": (False, True), "prefer": (True, False)}
+
+# None where the platform has no Unix-domain sockets (Windows builds without
+# them, WebAssembly): socket.AF_UNIX is then missing altogether.
+_AF_UNIX: Final[int | None] = getattr(socket, "AF_UNIX", None)
 
 # The query libpq falls back on when a server does not report its role.
 ROLE_QUERY: Final = (
@@ -121,9 +124,24 @@ def failure(tried: list[Attempt]) -> BaseException:
     return errors.OperationalError(f"could not connect to any host: {lines}")
 
 
+def unix_socket_family(host: Host) -> int:
+    """socket.AF_UNIX, to reach a socket directory; a clear error where there is none."""
+    if _AF_UNIX is None:
+        raise errors.OperationalError(
+            f"could not connect to {host}: this platform has no Unix-domain sockets "
+            "(socket.AF_UNIX); give a host name or IP address instead of a directory"
+        )
+    return _AF_UNIX
+
+
+def is_unix_family(family: int) -> bool:
+    """Whether a socket's family is AF_UNIX (never, where the platform has none)."""
+    return _AF_UNIX is not None and family == _AF_UNIX
+
+
 def tune_socket(sock: socket.socket, params: ConnectParams) -> None:
     """TCP_NODELAY and libpq's keepalive settings; the peer check on a Unix socket."""
-    if sock.family == socket.AF_UNIX:
+    if is_unix_family(sock.family):
         check_peer(sock, params.requirepeer)
         return
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -144,16 +162,28 @@ def check_peer(sock: socket.socket, requirepeer: str | None) -> None:
     """``requirepeer``: the server process must run as this operating-system user."""
     if not requirepeer:
         return
+    if not hasattr(socket, "SO_PEERCRED"):
+        # libpq asks getpeereid() elsewhere; Python offers only Linux's SO_PEERCRED.
+        raise errors.OperationalError("requirepeer is not supported on this platform")
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _, uid, _ = struct.unpack("3i", creds)
-    try:
-        name = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        name = str(uid)
+    name = _account_name(uid)
     if name != requirepeer:
         raise errors.OperationalError(
             f"requirepeer specifies {requirepeer!r}, but the server runs as {name!r}"
         )
+
+
+def _account_name(uid: int) -> str:
+    """The account name of a user id; the number itself when it has none."""
+    try:
+        import pwd  # only where Unix sockets exist; imported late so Windows can import pgpipe
+    except ImportError:
+        return str(uid)
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def open_address(host: Host) -> tuple[str, int]:

@@ -29,6 +29,7 @@ from pgpipe._dial import (
     reported_role,
     role_mismatch,
     tune_socket,
+    unix_socket_family,
 )
 from pgpipe._pipeline import Pipeline
 from pgpipe._session import (
@@ -216,9 +217,17 @@ class AsyncConnection(ConnectionState):
         loop = asyncio.get_running_loop()
         try:
             if host.is_unix_socket:
-                transport, protocol = await loop.create_unix_connection(
-                    lambda: _Protocol(stats), host.socket_path()
-                )
+                unix_socket_family(host)  # a clear error where there are no Unix sockets
+                try:
+                    transport, protocol = await loop.create_unix_connection(
+                        lambda: _Protocol(stats), host.socket_path()
+                    )
+                except NotImplementedError:
+                    # The event loop has no Unix sockets (Windows' proactor loop).
+                    raise errors.OperationalError(
+                        f"could not connect to {host}: this event loop has no Unix-domain "
+                        "sockets; give a host name or IP address instead of a directory"
+                    ) from None
             else:
                 transport, protocol = await loop.create_connection(
                     lambda: _Protocol(stats), *open_address(host)

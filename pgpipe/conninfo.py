@@ -13,6 +13,7 @@ which may hold a password.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -530,6 +531,49 @@ def _keyword_value(value: object) -> str:
     return str(value)
 
 
+# Where the operating system names the user running this process, in the order tried.
+_USER_VARIABLES: Final = ("USER", "LOGNAME", "USERNAME")
+
+
+def default_user(environ: Mapping[str, str]) -> str:
+    """The user name when none is given: the operating-system user, as libpq.
+
+    The environment's USER, LOGNAME or USERNAME (Windows) first, then the
+    account this process runs as: pwd where it exists, getpass elsewhere.
+    Neither pwd nor getpass is needed to import pgpipe (Windows, WebAssembly).
+    """
+    for variable in _USER_VARIABLES:
+        if environ.get(variable):
+            return environ[variable]
+    name = _account_name()
+    if name is None:
+        raise InterfaceError(
+            "no user name given and the operating-system user is unknown: "
+            "set user= in the connection string or PGUSER"
+        )
+    return name
+
+
+def _account_name() -> str | None:
+    """The name of the account running this process, or None if it has none."""
+    if hasattr(os, "geteuid"):
+        try:
+            import pwd  # missing on Windows and WebAssembly: imported only here
+        except ImportError:
+            pass
+        else:
+            try:
+                return pwd.getpwuid(os.geteuid()).pw_name
+            except KeyError:  # a uid with no passwd entry (containers)
+                pass
+    import getpass
+
+    try:
+        return getpass.getuser() or None
+    except (ImportError, KeyError, OSError):  # OSError from 3.13, ImportError before
+        return None
+
+
 def _build(
     values: Mapping[str, str],
     environ: Mapping[str, str],
@@ -544,7 +588,7 @@ def _build(
     context = extra.get("ssl")
     if context is not None and not isinstance(context, ssl.SSLContext):
         raise InterfaceError("ssl must be an ssl.SSLContext")
-    user = values.get("user") or environ.get("USER") or "postgres"
+    user = values.get("user") or default_user(environ)
     require_auth = values.get("require_auth")
     sslmode = chosen["sslmode"]
     if (

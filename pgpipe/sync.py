@@ -31,6 +31,7 @@ from pgpipe._dial import (
     reported_role,
     role_mismatch,
     tune_socket,
+    unix_socket_family,
 )
 from pgpipe._pipeline import Pipeline
 from pgpipe._session import (
@@ -72,7 +73,7 @@ def _open_socket(params: ConnectParams, deadline: float | None) -> socket.socket
     where = params.address()
     try:
         if host.is_unix_socket:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = socket.socket(unix_socket_family(host), socket.SOCK_STREAM)
             try:
                 sock.settimeout(_remaining(deadline))
                 sock.connect(host.socket_path())

@@ -51,7 +51,6 @@ import atexit
 import contextlib
 import hashlib
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -1195,6 +1194,8 @@ def _server_account() -> _ServerAccount | None:
     """The account to run the server as under root; None when not root."""
     if os.geteuid() != 0:
         return None
+    import pwd  # only here: pgpipe.testing stays importable where pwd is missing
+
     for name in ("postgres", "nobody"):
         try:
             entry = pwd.getpwnam(name)
