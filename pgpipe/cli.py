@@ -3,6 +3,7 @@
     python -m pgpipe "SELECT now()"                      # a throwaway local PostgreSQL
     python -m pgpipe --latency 20 --compare              # ordinary vs pipelined at 20 ms
     python -m pgpipe --dsn postgresql://app@db/app "SELECT 1"
+    pgpipe --version
 
 Without ``--dsn`` it starts a throwaway PostgreSQL (``pgpipe.testing``) and
 logs in as the user for ``--auth`` (trust, password, md5 or scram), with the
@@ -14,6 +15,7 @@ milliseconds, so one machine shows what round trips cost at a distance.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 import time
@@ -27,6 +29,14 @@ from pgpipe.conninfo import parse_dsn
 
 # The pipelined-connect mode that saves the most for each authentication method.
 BEST_MODE: Final = {"trust": "trust", "password": "password", "md5": "auto", "scram": "scram"}
+
+
+def version() -> str:
+    """The installed distribution's version; pgpipe.__version__ when run from a checkout."""
+    try:
+        return importlib.metadata.version("pgpipe")
+    except importlib.metadata.PackageNotFoundError:
+        return pgpipe.__version__
 
 
 def format_table(result: pgpipe.Result) -> str:
@@ -84,6 +94,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         prog="pgpipe", description="Run SQL with pgpipe and show the round trips it took."
     )
     parser.add_argument("sql", nargs="?", default="SELECT current_user, now(), version()")
+    parser.add_argument("--version", action="version", version=f"pgpipe {version()}")
     parser.add_argument("--dsn", help="server to use (default: a throwaway local PostgreSQL)")
     parser.add_argument(
         "--auth",

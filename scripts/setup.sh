@@ -191,7 +191,7 @@ stamp_file=build/.setup-stamp
 stamp="$(cat pyproject.toml <(pwd) <("$PYTHON" -c 'import sys; print(sys.prefix)') | sha256sum | cut -d' ' -f1)"
 installed() {
     [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]] &&
-        "$PYTHON" -c 'import importlib.metadata as m; [m.version(p) for p in ("pgpipe", "pytest", "hypothesis", "mypy", "ruff", "trustme")]' 2>/dev/null
+        "$PYTHON" -c 'import importlib.metadata as m; [m.version(p) for p in ("pgpipe", "pytest", "hypothesis", "mypy", "ruff", "trustme", "build")]' 2>/dev/null
 }
 if ! installed; then
     log "installing pgpipe (editable) with its test extras"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
+import os
 import re
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
+import pgpipe
+from pgpipe import cli
 from pgpipe.cli import main
 from pgpipe.testing import AUTH_USERS, TemporaryPostgres
 
@@ -71,3 +76,32 @@ def test_runs_out_of_the_box() -> None:
     )
     assert " answer\n--------\n 42\n(1 row)\n" in completed.stdout
     assert "round trips 1, flights 1 | auth trust, pipeline_connect trust" in completed.stdout
+
+
+# python -m pgpipe, and the pgpipe command the installed package put beside python.
+COMMANDS = [
+    [sys.executable, "-m", "pgpipe"],
+    [os.path.join(sysconfig.get_path("scripts"), "pgpipe")],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=["python -m pgpipe", "pgpipe"])
+def test_version(command: list[str]) -> None:
+    completed = subprocess.run(
+        [*command, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert completed.stdout == f"pgpipe {pgpipe.__version__}\n"
+
+
+def test_version_without_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Run from a checkout that was never installed: pgpipe.__version__ answers.
+    def missing(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    monkeypatch.setattr(pgpipe, "__version__", "9.8.7")
+    assert cli.version() == "9.8.7"
