@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 from collections.abc import Mapping
+from typing import Final
 
 from pgpipe.conninfo import Host
 
@@ -22,9 +23,30 @@ _log = logging.getLogger("pgpipe")
 _DEFAULT_SOCKET_DIRS = frozenset({"/tmp", "/var/run/postgresql", "/run/postgresql"})
 
 
-def default_path(environ: Mapping[str, str]) -> str | None:
+# On Windows libpq keeps its files in %APPDATA%\postgresql, and the password
+# file's permissions are not checked (st_mode shows no owner-only files there).
+_WINDOWS: Final = os.name == "nt"
+
+
+def home_directory(environ: Mapping[str, str]) -> str | None:
+    """The folder of libpq's per-user files: HOME, or %APPDATA%\\postgresql on Windows.
+
+    Without HOME the account's home directory, which needs pwd: where pwd is
+    missing (WebAssembly) there is none, and the per-user files are not read.
+    """
+    if _WINDOWS:
+        appdata = environ.get("APPDATA")
+        return os.path.join(appdata, "postgresql") if appdata else None
     home = environ.get("HOME") or os.path.expanduser("~")
-    return os.path.join(home, ".pgpass") if home and home != "~" else None
+    return home if home and home != "~" else None
+
+
+def default_path(environ: Mapping[str, str]) -> str | None:
+    """~/.pgpass, or %APPDATA%\\postgresql\\pgpass.conf on Windows (libpq's names)."""
+    home = home_directory(environ)
+    if home is None:
+        return None
+    return os.path.join(home, "pgpass.conf" if _WINDOWS else ".pgpass")
 
 
 def _fields(line: str) -> list[str]:
@@ -71,7 +93,7 @@ def lookup(path: str | None, host: Host, database: str, user: str) -> str | None
     if not stat.S_ISREG(info.st_mode):
         _log.warning("password file %s is not a plain file", path)
         return None
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if not _WINDOWS and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         _log.warning(
             "password file %s has group or world access; permissions should be u=rw (0600) "
             "or less; ignoring it",

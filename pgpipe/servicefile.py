@@ -1,9 +1,10 @@
 """Connection service files: named sets of connection parameters.
 
 ``service=name`` (or PGSERVICE) reads section ``[name]`` of the user's file
-(PGSERVICEFILE, else ``~/.pg_service.conf``) or, when it is not there, of
-the system file (``$PGSYSCONFDIR/pg_service.conf``). The section's
-``key=value`` lines fill in parameters the connection string did not set.
+(PGSERVICEFILE, else ``~/.pg_service.conf``, in ``%APPDATA%\\postgresql`` on
+Windows) or, when it is not there, of the system file
+(``$PGSYSCONFDIR/pg_service.conf``). The section's ``key=value`` lines fill
+in parameters the connection string did not set.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from collections.abc import Mapping
 
 from pgpipe.errors import InterfaceError
+from pgpipe.passfile import home_directory
 
 # Where Debian's libpq looks when PGSYSCONFDIR is not set.
 _SYSTEM_DIR = "/etc/postgresql-common"
@@ -45,12 +47,13 @@ def parse_section(text: str, name: str, origin: str) -> dict[str, str] | None:
 
 
 def service_files(environ: Mapping[str, str]) -> list[str]:
+    """The user's service file (when there is a home to hold it), then the system's."""
     user_file = environ.get("PGSERVICEFILE")
     if user_file is None:
-        home = environ.get("HOME") or os.path.expanduser("~")
-        user_file = os.path.join(home, ".pg_service.conf")
-    system_dir = environ.get("PGSYSCONFDIR") or _SYSTEM_DIR
-    return [user_file, os.path.join(system_dir, "pg_service.conf")]
+        home = home_directory(environ)
+        user_file = os.path.join(home, ".pg_service.conf") if home else None
+    system_file = os.path.join(environ.get("PGSYSCONFDIR") or _SYSTEM_DIR, "pg_service.conf")
+    return [user_file, system_file] if user_file else [system_file]
 
 
 def lookup(name: str, environ: Mapping[str, str]) -> dict[str, str]:

@@ -17,7 +17,9 @@ from typing import Any, Final
 
 import pytest
 
+from pgpipe import passfile, servicefile
 from pgpipe.testing import AUTH_USERS, TemporaryPostgres
+from tests.clients import Adapter
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 
@@ -65,6 +67,7 @@ import pgpipe.aio
 import pgpipe.conninfo
 import pgpipe.passfile
 import pgpipe.protocol
+import pgpipe.servicefile
 import pgpipe.types
 
 dsn, user_dsn_keywords, socket_dir, port = sys.argv[1:5]
@@ -114,6 +117,12 @@ seen["default_user"] = [
     pgpipe.conninfo.default_user({"LOGNAME": "log", "USERNAME": "win"}),
     pgpipe.conninfo.default_user({"USER": "unix", "LOGNAME": "log"}),
 ]
+# No HOME and no pwd to find the home directory: no per-user files, and no error.
+del os.environ["HOME"]
+seen["no_home_passfile"] = pgpipe.passfile.default_path(os.environ)
+seen["no_home_service_files"] = pgpipe.servicefile.service_files({"PGSYSCONFDIR": "/etc/pg"})
+for name, query in (("sync", sync_query), ("async", async_query)):
+    seen[name + "_no_home"] = outcome(lambda: query(dsn))
 print(json.dumps(seen))
 """
 
@@ -184,3 +193,53 @@ def test_no_user_anywhere_says_so(seen: dict[str, Any], adapter: str) -> None:
     assert (kind, is_pgpipe_error) == ("InterfaceError", True)
     assert "no user name given and the operating-system user is unknown" in message
     assert "pw-password" not in message
+
+
+@pytest.mark.parametrize("adapter", ["sync", "async"])
+def test_no_home_directory(seen: dict[str, Any], adapter: str) -> None:
+    assert seen["no_home_passfile"] is None
+    assert seen["no_home_service_files"] == ["/etc/pg/pg_service.conf"]
+    assert seen[f"{adapter}_no_home"] == ["ok", [AUTH_USERS["password"][0], 42]]
+
+
+# -- Windows' places for libpq's files, in this process ----------------------------
+
+
+@pytest.fixture
+def windows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """pgpipe's file lookups as on Windows: %APPDATA%\\postgresql; returns that folder."""
+    monkeypatch.setattr(passfile, "_WINDOWS", True)
+    monkeypatch.setenv("APPDATA", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path / "not-used"))
+    for variable in ("PGPASSFILE", "PGPASSWORD", "PGSERVICEFILE", "PGSERVICE"):
+        monkeypatch.delenv(variable, raising=False)
+    folder = tmp_path / "postgresql"
+    folder.mkdir()
+    return folder
+
+
+def test_windows_file_places(windows: Path) -> None:
+    environ = {"APPDATA": str(windows.parent), "PGSYSCONFDIR": "/etc/pg"}
+    assert passfile.default_path(environ) == str(windows / "pgpass.conf")
+    assert servicefile.service_files(environ) == [
+        str(windows / ".pg_service.conf"),
+        "/etc/pg/pg_service.conf",
+    ]
+    # Without APPDATA there is no per-user folder.
+    assert passfile.default_path({"HOME": "/home/x"}) is None
+    assert servicefile.service_files({"PGSYSCONFDIR": "/etc/pg"}) == ["/etc/pg/pg_service.conf"]
+
+
+def test_windows_password_and_service_files(
+    windows: Path, pg_server: TemporaryPostgres, adapter: Adapter
+) -> None:
+    user, password = AUTH_USERS["scram"]
+    # Windows shows every file as readable by all (0o666): libpq does not check there.
+    (windows / "pgpass.conf").write_text(f"127.0.0.1:{pg_server.port}:pgpipe:{user}:{password}\n")
+    (windows / "pgpass.conf").chmod(0o644)
+    (windows / ".pg_service.conf").write_text(
+        f"[app]\nhost=127.0.0.1\nport={pg_server.port}\ndbname=pgpipe\nuser={user}\n"
+        "sslmode=disable\n"
+    )
+    client = adapter.connect("service=app")
+    assert client.query("SELECT current_user, 6 * 7").rows == [(user, 42)]
