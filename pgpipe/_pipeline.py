@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Final, Generic, TypeVar
 
 from pgpipe import errors
+from pgpipe._scan import check_count
 from pgpipe._session import Operation, Script, Session, UnnamedQuery
 from pgpipe.protocol import events as ev
 from pgpipe.result import Result
@@ -185,12 +186,15 @@ class Pipeline:
 
     def query(self, sql: str, *params: object) -> Pending[Result]:
         """Queue one statement (types inferred from the values, as ``conn.query``)."""
+        check_count(sql, len(params))
         return self._add(lambda s: s.staged_query(sql, params), _result)
 
     def query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]]
     ) -> Pending[Result]:
         """Queue one statement with ``(value, pgpipe.Type.X)`` pairs."""
+        if isinstance(params, Sequence) and not isinstance(params, str | bytes):
+            check_count(sql, len(params))
         return self._add(lambda s: s.staged_query_with_param_types(sql, params), _result)
 
     def execute(self, sql: str) -> Pending[list[Result]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Generic, TypeVar
 
 from pgpipe import errors
+from pgpipe._scan import mismatch, parameter_count
 from pgpipe._transaction import TransactionStatus
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
@@ -855,13 +856,23 @@ class Session:
     def startup(self) -> Startup:
         return Startup(self)
 
+    def check_parameters(self, sql: str, given: int) -> None:
+        """Refuse ``given`` values for ``sql`` unless they match its ``$n`` placeholders
+        (ProgrammingError naming both numbers), before anything is encoded or queued.
+        Also refuses SQL that is not a str."""
+        expected = parameter_count(
+            sql, self.core.parameters.get("standard_conforming_strings") != "off"
+        )
+        if expected is not None and expected != given:
+            raise errors.ProgrammingError(mismatch(expected, given))
+
     def query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]], sync: bool = True
     ) -> UnnamedQuery:
-        return self._unnamed(sql, *self._typed(params), sync)
+        return self._unnamed(sql, *self._typed(sql, params), sync)
 
     def _typed(
-        self, params: Sequence[tuple[object, int]]
+        self, sql: str, params: Sequence[tuple[object, int]]
     ) -> tuple[list[int], list[int], list[bytes | None]]:
         """Parameter OIDs, format codes and values, each of the type stated with it."""
         oids: list[int] = []
@@ -872,6 +883,7 @@ class Session:
                 "query_with_param_types takes a sequence of (value, pgpipe.Type.X) pairs, "
                 f"not {type(params).__name__}"
             )
+        self.check_parameters(sql, len(params))
         for index, pair in enumerate(params):
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 size = f" of {len(pair)}" if isinstance(pair, tuple | list) else ""
@@ -892,12 +904,14 @@ class Session:
         return oids, formats, values
 
     def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
+        self.check_parameters(sql, len(params))
         return self._unnamed(sql, *_inferred(params), sync)
 
     # A pipeline's commands are staged first (values encoded, messages checked:
     # what can fail) and queued afterwards, a part at a time as they are sent.
 
     def staged_query(self, sql: str, params: Sequence[object]) -> Callable[[bool], Operation]:
+        self.check_parameters(sql, len(params))
         oids, formats, values = _inferred(params)
         frontend.parse("", sql, oids)  # checks the text and the parameter count (memoized)
         return lambda sync: self._unnamed(sql, oids, formats, values, sync)
@@ -905,7 +919,7 @@ class Session:
     def staged_query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]]
     ) -> Callable[[bool], Operation]:
-        oids, formats, values = self._typed(params)
+        oids, formats, values = self._typed(sql, params)
         frontend.parse("", sql, oids)
         return lambda sync: self._unnamed(sql, oids, formats, values, sync)
 
@@ -996,6 +1010,10 @@ class Session:
     def prepare(self, sql: str, param_types: Sequence[int] | None) -> Describing:
         """Parse a named statement and Describe it (its parameter types), then Sync."""
         oids = _type_oids(param_types or ())
+        if param_types is None:
+            parameter_count(sql)  # the server counts them; this checks that it is SQL text
+        else:
+            self.check_parameters(sql, len(oids))
         prepared = Prepared(self._new_name(), sql, tuple(oids))
         core = self.core
         core.send_parse(prepared.name, sql, oids)
@@ -1009,9 +1027,7 @@ class Session:
             raise errors.InterfaceError(f"prepared statement {prepared.name!r} was closed")
         oids = prepared.param_oids
         if len(params) != len(oids):
-            raise errors.InterfaceError(
-                f"the statement takes {len(oids)} parameters, not {len(params)}"
-            )
+            raise errors.ProgrammingError(mismatch(len(oids), len(params)))
         formats: list[int] = []
         values: list[bytes | None] = []
         for value, oid in zip(params, oids, strict=True):
@@ -1039,6 +1055,7 @@ class Session:
             raise errors.InterfaceError(
                 f"batch_size must be a positive integer, not {batch_size!r}"
             )
+        self.check_parameters(sql, len(params))
         oids, formats, values = _inferred(params)
         key = (sql, tuple(oids))
         core = self.core
@@ -1052,7 +1069,7 @@ class Session:
     def executemany(
         self,
         sql: str,
-        rows: Iterable[Sequence[object]],
+        rows: Sequence[Sequence[object]],
         param_types: Sequence[int] | None = None,
     ) -> Many:
         """Queue ``sql`` once per row of parameters, as ``Many`` describes.
@@ -1067,6 +1084,8 @@ class Session:
         op = Many(self)
         if param_types is not None:
             param_types = _type_oids(param_types)
+            self.check_parameters(sql, len(param_types))
+        _check_row_lengths(self, sql, rows)
         self.produce(self._many_chunks(op, sql, rows, param_types))
         return op
 
@@ -1377,6 +1396,24 @@ def many_rows(rows: Iterable[Sequence[object]]) -> list[Sequence[object]]:
             f"not {type(rows).__name__}"
         )
     return list(rows)
+
+
+def _check_row_lengths(session: Session, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """Every row of executemany holds as many values as ``sql`` has placeholders."""
+    try:
+        lengths = set(map(len, rows))
+    except TypeError:
+        for row in rows:
+            _check_row(row)  # raises for the row that has no length
+        raise errors.InterfaceError("each row of parameters must be a sequence of values") from None
+    if not lengths:
+        session.check_parameters(sql, 0)
+    for length in sorted(lengths):
+        try:
+            session.check_parameters(sql, length)
+        except errors.ProgrammingError as exc:
+            index = next(i for i, row in enumerate(rows) if len(row) == length)
+            raise errors.ProgrammingError(f"row {index + 1}: {exc}") from None
 
 
 def _check_row(row: object) -> None:

@@ -38,7 +38,15 @@ def _message(kind: bytes, body: bytes) -> bytes:
 
 def cstring(text: str, what: str) -> bytes:
     """Encode ``text`` as a NUL-terminated UTF-8 string; ``what`` names it in errors."""
-    data = text.encode("utf-8")
+    if not isinstance(text, str):
+        raise InterfaceError(f"{what} must be a str, not {type(text).__name__}")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InterfaceError(
+            f"{what} is not valid Unicode: a lone surrogate {text[exc.start]!a} "
+            f"at position {exc.start}"
+        ) from None
     if b"\x00" in data:
         raise InterfaceError(f"{what} cannot contain NUL (0x00) characters")
     return data + b"\x00"
