@@ -216,6 +216,13 @@ class Pipeline:
         self._queued.append((stage, pending))  # type: ignore[arg-type]
         return pending
 
+    def discard(self, why: str) -> None:
+        """Drop the queued commands unsent: each handle raises PipelineAborted(why)."""
+        queued, self._queued = self._queued, []
+        error = errors.PipelineAborted(f"not sent: {why}")
+        for _, pending in queued:
+            pending._op, pending._error = None, error
+
     def taken(self) -> Callable[[Session], Batch]:
         """Take the queued commands out: a function that queues them on a session and
         returns the batch reading their answers. It may be called again, on a new

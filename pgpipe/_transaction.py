@@ -90,7 +90,8 @@ class Block:
             )
             return rollback, errors.InFailedSqlTransaction(
                 "a statement failed inside the transaction() block and its error was "
-                f"caught; nothing was committed ({rollback} was run)"
+                "caught (or is held by a pipeline's handle); nothing was committed "
+                f"({rollback} was run)"
             )
         if name is None:
             return ("ROLLBACK" if failed else "COMMIT"), None

@@ -168,7 +168,17 @@ class AsyncConnection(ConnectionState):
     One operation at a time: a second concurrent call raises InterfaceError.
     """
 
-    __slots__ = ("_busy", "_depth", "_peer", "_protocol", "_startup", "_stream", "_transport")
+    __slots__ = (
+        "_busy",
+        "_depth",
+        "_loop",
+        "_peer",
+        "_pipeline",
+        "_protocol",
+        "_startup",
+        "_stream",
+        "_transport",
+    )
 
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol, session: Session) -> None:
         super().__init__(session)
@@ -177,6 +187,9 @@ class AsyncConnection(ConnectionState):
         self._busy = False
         self._depth = 0  # transaction() blocks open
         self._stream: Stream | None = None  # a stream() still open on the connection
+        self._pipeline: AsyncConnectionPipeline | None = None  # the pipeline() block open
+        # The event loop the transport belongs to: the only one it can be used from.
+        self._loop = asyncio.get_running_loop()
         # Where a CancelRequest goes: the very address this transport reached.
         self._peer: tuple[int, Any] = _peer(transport)
         # With pipelined connect, the startup finishes inside the first call.
@@ -282,8 +295,15 @@ class AsyncConnection(ConnectionState):
             raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
     async def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
-        """Queue one command and run it; the first call also finishes a pipelined startup."""
+        """Queue one command and run it; the first call also finishes a pipelined startup.
+
+        Statements queued in an open pipeline go first; see ``Connection._call``.
+        """
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
+        pipeline = self._pipeline
+        if pipeline is not None and len(pipeline):
+            self._begin()
+            await pipeline.flush()
         session = self._begin()
         if self._stream is not None:
             await self._end_stream()
@@ -318,6 +338,11 @@ class AsyncConnection(ConnectionState):
 
     def _begin(self) -> Session:
         """Check the connection can take a command now, before anything is queued."""
+        if asyncio.get_running_loop() is not self._loop:
+            raise errors.InterfaceError(
+                "this connection belongs to another event loop: an asyncio connection is "
+                "used only from the loop that opened it"
+            )
         if self._closed_reason is not None:
             raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
         if self._busy:
@@ -533,8 +558,20 @@ class AsyncConnection(ConnectionState):
     ) -> AsyncIterator[AsyncConnectionPipeline]:
         """Queue commands to send in one flight at the end of the block; see
         ``Connection.pipeline``."""
+        if self._pipeline is not None:
+            raise errors.InterfaceError(
+                "a pipeline is already open on this connection (pipelines do not nest): "
+                "queue the statements in that one"
+            )
         pipeline = AsyncConnectionPipeline(self, mode, timeout)
-        yield pipeline
+        self._pipeline = pipeline
+        try:
+            yield pipeline
+        except BaseException:
+            pipeline.discard("the pipeline's block raised")
+            raise
+        finally:
+            self._pipeline = None
         await pipeline.flush()
 
     @contextlib.asynccontextmanager
@@ -555,8 +592,14 @@ class AsyncConnection(ConnectionState):
         self._depth += 1
         try:
             yield self
+            # A pipeline's statements written inside the block run inside it.
+            pipeline = self._pipeline
+            if pipeline is not None and len(pipeline):
+                await pipeline.flush()
         except BaseException:
             self._depth -= 1
+            if self._pipeline is not None:
+                self._pipeline.discard("the transaction() block it was written in raised")
             statement, _ = block.exit(self.transaction_status, failed=True)
             if statement is not None and not self.closed:
                 # The block's own exception is what the caller needs to see; a
@@ -623,6 +666,11 @@ class AsyncConnection(ConnectionState):
         if self._closed_reason is not None:
             return
         self._closed_reason = "closed by the client"
+        if asyncio.get_running_loop() is not self._loop:
+            # The transport can only be used from its own loop: drop it without Terminate.
+            with contextlib.suppress(RuntimeError):
+                self._transport.abort()
+            return
         try:
             self._session.core.send_terminate()
             self._transport.write(self._session.data_to_send())

@@ -137,6 +137,7 @@ class Connection(ConnectionState):
         "_depth",
         "_lock",
         "_peer",
+        "_pipeline",
         "_sending",
         "_sock",
         "_startup",
@@ -161,6 +162,7 @@ class Connection(ConnectionState):
         self._timed = True  # the socket has a timeout set
         self._depth = 0  # transaction() blocks open
         self._stream: Stream | None = None  # a stream() still open on the connection
+        self._pipeline: ConnectionPipeline | None = None  # the pipeline() block open
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection:
@@ -233,8 +235,15 @@ class Connection(ConnectionState):
             raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
     def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
-        """Queue one command and run it; the first call also finishes a pipelined startup."""
+        """Queue one command and run it; the first call also finishes a pipelined startup.
+
+        Statements queued in an open pipeline go first: commands run in the
+        order they were written (a transaction's BEGIN or COMMIT included).
+        """
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
+        pipeline = self._pipeline
+        if pipeline is not None and len(pipeline):
+            pipeline.flush()
         with self._lock:
             self._check_open()
             if self._stream is not None:
@@ -574,8 +583,20 @@ class Connection(ConnectionState):
         >>> a.result().rows, b.result().rows  # doctest: +SKIP
         ([(1,)], [('x',)])
         """
+        if self._pipeline is not None:
+            raise errors.InterfaceError(
+                "a pipeline is already open on this connection (pipelines do not nest): "
+                "queue the statements in that one"
+            )
         pipeline = ConnectionPipeline(self, mode, timeout)
-        yield pipeline
+        self._pipeline = pipeline
+        try:
+            yield pipeline
+        except BaseException:
+            pipeline.discard("the pipeline's block raised")
+            raise
+        finally:
+            self._pipeline = None
         pipeline.flush()
 
     @contextmanager
@@ -601,8 +622,14 @@ class Connection(ConnectionState):
         self._depth += 1
         try:
             yield self
+            # A pipeline's statements written inside the block run inside it.
+            pipeline = self._pipeline
+            if pipeline is not None and len(pipeline):
+                pipeline.flush()
         except BaseException:
             self._depth -= 1
+            if self._pipeline is not None:
+                self._pipeline.discard("the transaction() block it was written in raised")
             statement, _ = block.exit(self.transaction_status, failed=True)
             if statement is not None and not self.closed:
                 # The block's own exception is what the caller needs to see; a
