@@ -1235,7 +1235,19 @@ class Session:
         decode_binary: Decoder | None = None,
         encode_binary: Callable[[object], bytes] | None = None,
     ) -> None:
-        """Codecs for a type found in the catalog (see ``TypeInfo``) and for its array."""
+        """Codecs for a type found in the catalog (see ``TypeInfo``) and for its array.
+
+        A domain's values arrive with its base type's OID (the server reports
+        domain columns as their base type), so a decoder registered for the
+        domain would never be called: refused. Its encoder serves parameters
+        sent as the domain, its base type's decoders its arrays.
+        """
+        if info.kind == "d" and (decode is not None or decode_binary is not None):
+            raise errors.InterfaceError(
+                f"{info.name} is a domain: the server sends its values with its base type's "
+                f"OID ({info.base_oid}), so a decoder registered for it would never be called; "
+                "register the base type, or convert the values after reading them"
+            )
         text_decoder, binary_decoder, encoder = self._codecs_for(info, decode, encode)
         if decode_binary is not None:
             if decode is None:
@@ -1278,6 +1290,14 @@ class Session:
         decode: Callable[[str], object] | None,
         encode: Callable[[object], str] | None,
     ) -> tuple[Decoder | None, Decoder | None, Callable[[object], tuple[int, bytes]] | None]:
+        def writer(user_encode: Callable[[object], str]) -> Callable[[object], bytes]:
+            return lambda value: check_text(user_encode(value))
+
+        if info.kind == "d":
+            base = info.base_oid
+            binary = self.result_decoder(base, _BINARY) if self.has_binary_decoder(base) else None
+            write = self._text_writer(base) if encode is None else writer(encode)
+            return self.result_decoder(base, _TEXT), binary, lambda value: (_TEXT, write(value))
         if decode is not None or encode is not None:
             user_decode = decode
 
@@ -1285,18 +1305,10 @@ class Session:
                 text = data.decode("utf-8")
                 return text if user_decode is None else user_decode(text)
 
-            user_encode = encode
-            encoder = (
-                None
-                if user_encode is None
-                else lambda value: (_TEXT, check_text(user_encode(value)))
-            )
-            return text_decode, None, encoder
-        if info.kind == "d":
-            base = info.base_oid
-            binary = self.result_decoder(base, _BINARY) if self.has_binary_decoder(base) else None
-            write = self._text_writer(base)
-            return self.result_decoder(base, _TEXT), binary, lambda value: (_TEXT, write(value))
+            if encode is None:
+                return text_decode, None, None
+            write_user = writer(encode)
+            return text_decode, None, lambda value: (_TEXT, write_user(value))
         if info.kind == "c":
             make = composite.row_type(info.name, info.attribute_names)
             oids = info.attribute_oids

@@ -675,11 +675,15 @@ class Connection(ConnectionState):
         """Look a type up by name (one round trip, once) and decode and encode it from now on.
 
         Domains take their base type's codecs, composite types decode to named
-        tuples of their attributes, ``hstore`` to a ``dict``. For any other
-        type, ``decode`` turns PostgreSQL's text form into a value and
-        ``encode`` a value into text; ``decode_binary`` and ``encode_binary``
-        do the same with its binary form (then results are read in binary).
-        The type's array follows.
+        tuples of their attributes (which go back as parameters as they
+        are), ``hstore`` to a ``dict``. For any other type, ``decode`` turns
+        PostgreSQL's text form into a value and ``encode`` a value into text;
+        ``decode_binary`` and ``encode_binary`` do the same with its binary
+        form (then results are read in binary). The type's array follows.
+
+        A domain takes ``encode`` (for values sent as the domain) but no
+        decoder: the server sends a domain's values with its base type's
+        OID, so one would never be called (InterfaceError).
         """
         rows = (self.query(TYPE_LOOKUP, name)).rows
         info = TypeInfo.from_row(rows[0])

@@ -79,6 +79,49 @@ def test_domain_and_its_array(conn: Client) -> None:
         conn.query_with_param_types("SELECT $1", [(-5, info.oid)])
 
 
+def test_a_domain_refuses_decoders(conn: Client) -> None:
+    # The server reports a domain's values with its base type's OID: a decoder
+    # for the domain would never run, so registering one says so.
+    for codec in ({"decode": str.upper}, {"decode_binary": bytes.hex}):
+        with pytest.raises(pgpipe.InterfaceError, match=r"reg_posint is a domain.*base type"):
+            conn.register_type("reg_posint", **codec)  # type: ignore[arg-type]
+    # Nothing was registered; the connection is fine.
+    assert both(conn, "SELECT ARRAY[1, 2]::reg_posint[]") == ["{1,2}", "{1,2}"]
+    assert both(conn, "SELECT 5::reg_posint") == [5, 5]
+
+
+def test_a_domain_takes_an_encoder(conn: Client) -> None:
+    info = conn.register_type("reg_posint", encode=lambda value: str(len(str(value))))
+    assert conn.query_with_param_types("SELECT $1", [(Mood("abcd"), info.oid)]).rows == [(4,)]
+    sent = [Mood("a"), None, Mood("abc")]
+    assert conn.query_with_param_types("SELECT $1", [(sent, info.array_oid)]).rows == [
+        ([1, None, 3],)
+    ]
+    # Results still come through the base type's decoders.
+    assert both(conn, "SELECT ARRAY[1, 2]::reg_posint[]") == [[1, 2], [1, 2]]
+
+
+def test_a_decoded_composite_goes_back_as_a_parameter(conn: Client) -> None:
+    pair = conn.register_type("reg_pair")
+    nested = conn.register_type("reg_nested")
+    row = conn.query("SELECT ROW(1, 'x', '2024-02-29')::reg_pair").rows[0][0]
+    assert type(row).__name__ == "reg_pair"
+    assert conn.query_with_param_types("SELECT $1", [(row, pair.oid)]).rows == [(row,)]
+    assert conn.query_with_param_types("SELECT $1", [([row, None], pair.array_oid)]).rows == [
+        ([row, None],)
+    ]
+    outer = conn.query_with_param_types(
+        "SELECT $1", [((row, ["a"], Decimal("1.5")), nested.oid)]
+    ).rows[0][0]
+    assert outer == (row, ["a"], Decimal("1.5")) and outer.p.when == dt.date(2024, 2, 29)
+    assert conn.query_with_param_types("SELECT $1", [(outer, nested.oid)]).rows == [(outer,)]
+    with pytest.raises(pgpipe.DataError, match="composite is sent from a tuple, not dict"):
+        conn.query_with_param_types("SELECT $1", [({"a": 1}, pair.oid)])
+    with pytest.raises(pgpipe.DataError, match="has 3 attributes, not 2"):
+        conn.query_with_param_types("SELECT $1", [((1, "x"), pair.oid)])
+    assert conn.query("SELECT 1").rows == [(1,)]
+
+
 def test_enum_is_str_and_arrays_follow(conn: Client) -> None:
     conn.register_type("reg_mood")
     assert both(conn, "SELECT 'happy'::reg_mood") == ["happy", "happy"]
