@@ -764,15 +764,6 @@ def _pooler_hba(writer: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-_PGBOUNCER_TRACKS_INTERVALSTYLE: Final = (1, 20)
-"""PgBouncer keeps client_encoding, DateStyle, TimeZone,
-standard_conforming_strings and application_name per client, and from 1.20 on
-IntervalStyle too (``track_extra_parameters``). Before 1.20 it refuses the
-IntervalStyle that pgpipe sends in every StartupMessage ("unsupported startup
-parameter") unless told to ignore it; ignored, it is not sent on, and
-``postgres`` is the server's default anyway."""
-
-
 class TemporaryPgBouncer(_TemporaryPooler):
     """A PgBouncer in front of a running :class:`TemporaryPostgres`, deleted on exit.
 
@@ -809,7 +800,12 @@ class TemporaryPgBouncer(_TemporaryPooler):
     :param databases: more ``[databases]`` entries: name -> extra
         connection settings (``"dbname=pgpipe pool_size=1"``); the server's
         Unix socket directory and port are added.
-    :param settings: extra ``[pgbouncer]`` settings, applied after the defaults.
+    :param settings: extra ``[pgbouncer]`` settings, applied after the defaults;
+        a setting given as None is left out of the file (PgBouncer's own default).
+
+    ``ignore_startup_parameters`` is ``extra_float_digits``, the one entry
+    commonly added to PgBouncer's default (empty): JDBC and others send it.
+    pgpipe itself needs none.
     """
 
     _title = "PgBouncer"
@@ -831,9 +827,12 @@ class TemporaryPgBouncer(_TemporaryPooler):
         pool_mode: str = "transaction",
         pool_size: int = 2,
         databases: Mapping[str, str] | None = None,
-        settings: Mapping[str, str] | None = None,
+        settings: Mapping[str, str | None] | None = None,
     ) -> None:
-        super().__init__(postgres, program, port, settings)
+        given = dict(settings or {})
+        kept = {name: value for name, value in given.items() if value is not None}
+        super().__init__(postgres, program, port, kept)
+        self._left_out = frozenset(name for name, value in given.items() if value is None)
         self._pool_mode = pool_mode
         self._pool_size = pool_size
         self._databases = dict(databases or {})
@@ -876,9 +875,7 @@ class TemporaryPgBouncer(_TemporaryPooler):
             "server_round_robin": "1",
             "reserve_pool_size": "0",
             "max_client_conn": "200",
-            "ignore_startup_parameters": (
-                "" if self.version >= _PGBOUNCER_TRACKS_INTERVALSTYLE else "IntervalStyle"
-            ),
+            "ignore_startup_parameters": "extra_float_digits",
             # A client waiting for a server connection longer than this is
             # told so (08P01 "query_wait_timeout"), well before pytest's timeout.
             "query_wait_timeout": "30",
@@ -887,6 +884,8 @@ class TemporaryPgBouncer(_TemporaryPooler):
             "log_disconnections": "0",
         }
         settings.update(self._settings)
+        for name in self._left_out:
+            settings.pop(name, None)
         lines = ["; Written by pgpipe.testing.TemporaryPgBouncer", "[databases]"]
         lines += [f"{name} = {entry}" for name, entry in databases.items()]
         lines.append("[pgbouncer]")

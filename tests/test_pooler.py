@@ -30,6 +30,7 @@ import pgpipe
 from pgpipe import Type, errors
 from pgpipe.proxy import FlightCounter
 from pgpipe.testing import AUTH_USERS, TemporaryPgBouncer, TemporaryPostgres
+from tests.clients import Adapter
 
 # Enough statements to see a server session other than the first: with
 # server_round_robin it is the very next one.
@@ -152,9 +153,9 @@ def test_helper_lifecycle_and_config(pg_server: TemporaryPostgres) -> None:
             f"postgresql://u%40x:p%3Aw@127.0.0.1:{bouncer.port}/db?sslmode=disable"
         )
         assert f"127.0.0.1:{bouncer.port} (transaction)" in repr(bouncer)
-        # pgpipe sends IntervalStyle; PgBouncer before 1.20 must be told to ignore it.
-        ignored = "IntervalStyle" if bouncer.version < (1, 20) else ""
-        assert f"ignore_startup_parameters = {ignored}\n" in config
+        # PgBouncer's default (empty) plus the entry commonly added for JDBC: never
+        # anything for pgpipe, which sends only what libpq may send.
+        assert "ignore_startup_parameters = extra_float_digits\n" in config
         with pytest.raises(RuntimeError, match="already started"):
             bouncer.start()
         with pgpipe.connect(bouncer.dsn(dbname="pgpipe")) as conn:
@@ -483,39 +484,45 @@ def test_a_client_without_application_name_gets_the_last_one(
 
 
 def test_intervalstyle_left_by_another_client(solo: TemporaryPgBouncer, connect: Connect) -> None:
-    """pgpipe reads intervals in IntervalStyle postgres. PgBouncer restores it per client
-    from 1.20 on; before, another client's SET stays in the server session, and pgpipe
-    refuses the text it cannot read (DataError) rather than returning a wrong value."""
+    """PgBouncer restores IntervalStyle per client from 1.20 on; before, another
+    client's SET stays in the server session, unreported to the next client.
+    pgpipe reads intervals in every style, so neither client notices."""
     reader, setter = connect(solo), connect(solo)
-    with pytest.raises(pgpipe.ProtocolError, match="do not SET IntervalStyle"):
-        setter.execute("SET IntervalStyle = 'iso_8601'")  # pgpipe closes the setter
-    sql = f"SELECT '1 day 2 hours'::interval /* {uuid.uuid4()} */"  # text results: never seen
+    setter.execute("SET IntervalStyle = 'iso_8601'")
+    assert setter.parameters["IntervalStyle"] == "iso_8601"
+    expected = [(dt.timedelta(days=-1, hours=2, microseconds=-500),)]
     try:
-        if solo.version >= (1, 20):
-            assert reader.query(sql).rows == [(dt.timedelta(days=1, hours=2),)]
-        else:
-            with pytest.raises(errors.DataError, match="invalid interval 'P1DT2H'"):
-                reader.query(sql)
-            assert reader.query("SHOW IntervalStyle").rows == [("iso_8601",)]
+        for conn in (setter, reader):
+            # A comment of its own: the statement's first run, so text results.
+            sql = f"SELECT '-1 day +01:59:59.9995'::interval /* {uuid.uuid4()} */"
+            assert conn.query(sql).rows == expected
+            assert conn.query(sql).rows == expected  # binary on the second run
+        style = reader.query("SHOW IntervalStyle").rows
+        assert style == [("postgres",)] if solo.version >= (1, 20) else [("iso_8601",)]
     finally:
-        reader.query("RESET IntervalStyle")
+        setter.query("RESET IntervalStyle")
 
 
-def test_datestyle_order_left_by_another_client(solo: TemporaryPgBouncer, connect: Connect) -> None:
-    """PgBouncer sets DateStyle back to what the client's StartupMessage said: pgpipe
-    says ISO, which keeps the day/month order another client's SET left (DMY). pgpipe's
-    own values are unaffected (binary, or ISO text); literals in SQL text are not."""
+def test_datestyle_follows_its_client(solo: TemporaryPgBouncer, connect: Connect) -> None:
+    """PgBouncer keeps each client's DateStyle (the server's when its StartupMessage
+    named none, as pgpipe's does not) and sets it on the server session it lends:
+    a client's SET DateStyle stays its own, and pgpipe reads dates in it."""
     reader, setter = connect(solo), connect(solo)
-    with pytest.raises(pgpipe.ProtocolError, match="do not SET DateStyle"):
-        setter.execute("SET DateStyle = 'German'")
+    setter.execute("SET DateStyle = 'German'")
+    assert setter.parameters["DateStyle"] == "German, DMY"
+    sql = "SELECT current_setting('DateStyle'), '01/02/2024'::date, $1::date, $2::timestamp"
+    stamp = dt.datetime(2024, 1, 2, 3, 4, 5, 6)
     try:
-        rows = reader.query(
-            "SELECT current_setting('DateStyle'), '01/02/2024'::date, $1::date", dt.date(2024, 1, 2)
-        ).rows
-        assert rows == [("ISO, DMY", dt.date(2024, 2, 1), dt.date(2024, 1, 2))]
-        assert reader.parameters["DateStyle"] == "ISO"
+        for conn, style, literal in (
+            (setter, "German, DMY", dt.date(2024, 2, 1)),
+            (reader, "ISO, MDY", dt.date(2024, 1, 2)),
+            (setter, "German, DMY", dt.date(2024, 2, 1)),
+        ):
+            for _ in range(2):  # text, then binary
+                rows = conn.query(sql, dt.date(2024, 1, 2), stamp).rows
+                assert rows == [(style, literal, dt.date(2024, 1, 2), stamp)]
     finally:
-        reader.query("RESET DateStyle")
+        setter.query("RESET DateStyle")
 
 
 def test_startup_settings_pgbouncer_does_not_know_are_refused(
@@ -780,6 +787,42 @@ def test_pipelined_connect_to_a_cold_pgbouncer(
     ):
         assert conn.query("SELECT current_user").rows == [(user,)]
         assert proxy.round_trips == conn.stats.round_trips == expected
+
+
+@pytest.fixture(scope="module")
+def bare(pg_server: TemporaryPostgres) -> Iterator[TemporaryPgBouncer]:
+    """A PgBouncer whose file has no ignore_startup_parameters at all."""
+    with TemporaryPgBouncer(pg_server, settings={"ignore_startup_parameters": None}) as bouncer:
+        yield bouncer
+
+
+@pytest.mark.parametrize("method", sorted(AUTH_USERS))
+def test_connects_to_pgbouncer_in_its_default_configuration(
+    bare: TemporaryPgBouncer, adapter: Adapter, method: str
+) -> None:
+    """Nothing in pgpipe's StartupMessage needs ignore_startup_parameters (PgBouncer
+    before 1.20 refuses IntervalStyle with "unsupported startup parameter")."""
+    assert "ignore_startup_parameters" not in Path(bare.config_path).read_text(encoding="utf-8")
+    user, password = AUTH_USERS[method]
+    conn = adapter.connect(bare.dsn(user, password, "pgpipe"))
+    assert conn.auth_method == method
+    sql = (
+        "SELECT current_user, '2024-03-10 01:59:59.5'::timestamp, '-1 year +2 days'::interval, "
+        f"'2024-02-29'::date, tstzrange('2024-01-01 UTC', NULL) /* {uuid.uuid4()} */"
+    )
+    expected = [
+        (
+            user,
+            dt.datetime(2024, 3, 10, 1, 59, 59, 500000),
+            pgpipe.Interval(-12, 2, 0),
+            dt.date(2024, 2, 29),
+            pgpipe.Range(dt.datetime(2024, 1, 1, tzinfo=dt.UTC), None),
+        )
+    ]
+    for _ in range(2):  # text on the first run, binary on the next
+        assert conn.query(sql).rows == expected
+    conn.execute("SET IntervalStyle = 'sql_standard'; SET DateStyle = 'SQL, DMY'")
+    assert conn.query(sql).rows == expected
 
 
 def test_unknown_database_is_pgbouncers_protocol_violation(

@@ -143,16 +143,26 @@ def test_one_shot_messages_decode_back(
 # -- startup and authentication ------------------------------------------------
 
 
-def test_startup_sends_pinned_settings() -> None:
+def test_startup_sends_only_what_libpq_may_send() -> None:
+    """user, database, client_encoding and the caller's settings: nothing a pooler
+    in its default configuration refuses (PgBouncer < 1.20 refuses IntervalStyle)."""
     core = ProtocolConnection(user="alice", database="db", settings={"application_name": "x"})
     protocol, params, rest = wire.parse_startup(core.data_to_send())
     assert protocol == 3 << 16
     assert rest == b""
-    assert params["user"] == "alice"
-    assert params["database"] == "db"
-    assert params["client_encoding"] == "UTF8"
-    assert params["DateStyle"] == "ISO"
-    assert params["application_name"] == "x"
+    assert params == {
+        "user": "alice",
+        "database": "db",
+        "client_encoding": "UTF8",
+        "application_name": "x",
+    }
+
+
+def test_startup_passes_the_callers_settings_through() -> None:
+    settings = {"DateStyle": "SQL, DMY", "IntervalStyle": "iso_8601", "TimeZone": "Europe/Berlin"}
+    core = ProtocolConnection(user="alice", settings=settings)
+    _, params, _ = wire.parse_startup(core.data_to_send())
+    assert params == {"user": "alice", "client_encoding": "UTF8", **settings}
 
 
 def test_pinned_setting_cannot_be_overridden() -> None:
@@ -566,10 +576,19 @@ def test_fatal_error_mid_query() -> None:
     assert core.state is State.CLOSING
 
 
+def test_style_parameter_changes_are_followed() -> None:
+    core = started()
+    for name, value in (("DateStyle", "German, DMY"), ("IntervalStyle", "sql_standard")):
+        core.receive_data(wire.parameter_status(name, value))
+        assert drain(core) == [ev.ParameterStatus(name, value)]
+        assert core.parameters[name] == value
+    core.send_query("SELECT 1")  # still usable
+
+
 def test_pinned_parameter_change_kills_the_connection() -> None:
     core = started()
-    core.receive_data(wire.parameter_status("DateStyle", "German, DMY"))
-    with pytest.raises(ProtocolError, match="DateStyle"):
+    core.receive_data(wire.parameter_status("client_encoding", "LATIN1"))
+    with pytest.raises(ProtocolError, match=r"client_encoding to 'LATIN1'.*only in UTF8"):
         drain(core)
     with pytest.raises(ProtocolError, match="unusable"):
         core.next_event()

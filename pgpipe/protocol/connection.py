@@ -92,19 +92,21 @@ _BIND_EXECUTE: Final = (_BIND, _EXECUTE)
 _ASYNC: Final = frozenset({b"N", b"A", b"S"})
 _KNOWN_TYPES: Final = frozenset({b"R", *backend.DECODERS})
 
-# Settings that the text formats pgpipe reads depend on; a server that reports
-# another value has left the contract and the connection is closed.
+# Settings whose other values pgpipe cannot read at all: text that is not UTF-8,
+# float timestamps. A server that reports another value has left the contract
+# and the connection is closed. DateStyle, IntervalStyle and TimeZone are free:
+# the session reads their ParameterStatus and decodes values in any of them.
 PINNED_PARAMETERS: Final[Mapping[str, tuple[str, ...]]] = {
     "client_encoding": ("UTF8", "UNICODE"),
-    "DateStyle": ("ISO, MDY", "ISO, DMY", "ISO, YMD", "ISO"),
-    "IntervalStyle": ("postgres",),
     "integer_datetimes": ("on",),
 }
 
+# What the StartupMessage says besides user and database: only what libpq may
+# send too, which every pooler accepts in its default configuration (PgBouncer
+# before 1.20 refuses IntervalStyle, and any name it does not track, unless
+# told to ignore it).
 STARTUP_DEFAULTS: Final[Mapping[str, str]] = {
     "client_encoding": "UTF8",
-    "DateStyle": "ISO",
-    "IntervalStyle": "postgres",
 }
 
 
@@ -166,7 +168,8 @@ class ProtocolConnection:
         require_auth: frozenset[str] | None = None,
     ) -> None:
         """Queue the StartupMessage. ``settings`` are server settings sent with it
-        (``application_name``, ``options``, any GUC); pinned ones may not be changed.
+        (``application_name``, ``options``, any GUC), sent as given; pinned ones
+        (``PINNED_PARAMETERS``) may not be changed.
 
         ``pipeline`` chooses what may be sent before the server answers
         (``PIPELINE_MODES``); commands queued earlier than that are held back.
@@ -661,6 +664,6 @@ class ProtocolConnection:
         if allowed is not None and event.value not in allowed:
             raise ProtocolError(
                 f"the server changed {event.name} to {event.value!r}; pgpipe reads values "
-                f"in {allowed[0]} and cannot go on (do not SET {event.name})"
+                f"only in {allowed[0]} and cannot go on (do not SET {event.name})"
             )
         self.parameters[event.name] = event.value
