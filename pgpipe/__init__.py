@@ -24,7 +24,19 @@ from pgpipe.errors import (
 )
 from pgpipe.result import Column, Result, Results
 from pgpipe.sync import Connection, connect
-from pgpipe.types import Box, Circle, Interval, Line, LineSegment, Path, Point, Polygon, Range, Type
+from pgpipe.types import (
+    Box,
+    Circle,
+    Interval,
+    Json,
+    Line,
+    LineSegment,
+    Path,
+    Point,
+    Polygon,
+    Range,
+    Type,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -41,6 +53,7 @@ __all__ = [
     "InterfaceError",
     "InternalError",
     "Interval",
+    "Json",
     "Line",
     "LineSegment",
     "NotSupportedError",

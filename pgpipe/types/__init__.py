@@ -21,9 +21,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
-from pgpipe.errors import DataError
+from pgpipe.errors import DataError, Error
 from pgpipe.types import arrays, binary, geometry, network, ranges, text
-from pgpipe.types.binary import Decoder, Encoder, Interval, shown
+from pgpipe.types.binary import PLAIN as _PLAIN
+from pgpipe.types.binary import Decoder, Encoder, Interval, Json, plain, shown, why
 from pgpipe.types.geometry import Box, Circle, Line, LineSegment, Path, Point, Polygon
 from pgpipe.types.oids import Type
 from pgpipe.types.ranges import Range
@@ -32,6 +33,7 @@ __all__ = [
     "Box",
     "Circle",
     "Interval",
+    "Json",
     "Line",
     "LineSegment",
     "Path",
@@ -43,15 +45,17 @@ __all__ = [
     "encode_typed",
     "has_binary_decoder",
     "result_decoder",
-    "session_decoders",
-    "session_dependent",
     "session_zone",
+    "zoned_decoders",
 ]
 
 _TEXT: Final = 0
 _BINARY: Final = 1
+_INT4_MIN: Final = -(2**31)
+_INT4_MAX: Final = 2**31 - 1
 _INT8_MIN: Final = -(2**63)
 _INT8_MAX: Final = 2**63 - 1
+_pack_int4: Final = struct.Struct("!i").pack
 _pack_int8: Final = struct.Struct("!q").pack
 
 
@@ -136,80 +140,32 @@ def _in_zone(decode: Decoder, zone: dt.tzinfo) -> Decoder:
     return decode_in_zone
 
 
-def _family(oid: int, element: Decoder, fmt: int) -> dict[tuple[int, int], Decoder]:
-    """``(oid, format) -> decoder`` for a scalar type, its range and multirange (if
-    it has them) and the arrays of all three, built on ``element``."""
-    binary_format = fmt == _BINARY
-    make_array: Callable[[Decoder], Decoder] = (
-        arrays.binary_decoder if binary_format else arrays.text_decoder
-    )
-    members = {oid: element}
-    range_oid = ranges.RANGE_OF.get(oid)
-    if range_oid is not None:
-        range_ = (ranges.binary_decoder if binary_format else ranges.text_decoder)(element)
-        members[range_oid] = range_
+@functools.lru_cache(maxsize=16)
+def zoned_decoders(zone: dt.tzinfo) -> dict[tuple[int, int], Decoder]:
+    """``(oid, format) -> decoder`` for every type holding timestamptz, giving ``zone``."""
+    scalar = {
+        _BINARY: _in_zone(_SCALAR_BINARY_DECODERS[Type.TIMESTAMPTZ], zone),
+        _TEXT: _in_zone(_SCALAR_TEXT_DECODERS[Type.TIMESTAMPTZ], zone),
+    }
+    out: dict[tuple[int, int], Decoder] = {}
+    for fmt, element in scalar.items():
+        make_range = ranges.binary_decoder if fmt == _BINARY else ranges.text_decoder
         make_multi = (
-            ranges.multirange_binary_decoder if binary_format else ranges.multirange_text_decoder
+            ranges.multirange_binary_decoder if fmt == _BINARY else ranges.multirange_text_decoder
         )
-        for multi, of in ranges.MULTIRANGE.items():
-            if of == range_oid:
-                members[multi] = make_multi(range_)
-    out: dict[tuple[int, int], Decoder] = {}
-    for member, decode in members.items():
-        out[member, fmt] = decode
-        out[arrays.ARRAY_OF[member], fmt] = make_array(decode)
+        make_array: Callable[[Decoder], Decoder] = (
+            arrays.binary_decoder if fmt == _BINARY else arrays.text_decoder
+        )
+        range_ = make_range(element)
+        multi = make_multi(range_)
+        out[Type.TIMESTAMPTZ, fmt] = element
+        out[Type.TSTZRANGE, fmt] = range_
+        out[Type.TSTZMULTIRANGE, fmt] = multi
+        out[Type.TIMESTAMPTZ_ARRAY, fmt] = make_array(element)
+        out[Type.TSTZRANGE_ARRAY, fmt] = make_array(range_)
+        out[Type.TSTZMULTIRANGE_ARRAY, fmt] = make_array(multi)
     return out
 
-
-def _abbreviation_zone(timezone: str) -> dt.tzinfo | None:
-    """The zone whose abbreviations ("EST") the non-ISO DateStyles print; None
-    for UTC or a name Python cannot load (the server then prints UTC or offsets)."""
-    if timezone.upper() in _UTC_NAMES:
-        return None
-    try:
-        return zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
-@functools.lru_cache(maxsize=32)
-def session_decoders(timezone: str, datestyle: str) -> dict[tuple[int, int], Decoder]:
-    """``(oid, format) -> decoder`` for the types whose values depend on a session's
-    TimeZone and DateStyle (as ParameterStatus reports them): date, timestamp and
-    timestamptz with their ranges, multiranges and arrays, in text; timestamptz's
-    family in binary too, given in the session's zone. Empty when the defaults
-    (UTC, month before day) apply. Cached: the settings change rarely.
-
-    Intervals need nothing here: their text is read in any IntervalStyle.
-    """
-    zone = session_zone(timezone)
-    day_first = text.day_first(datestyle)
-    if zone is None and not day_first:
-        return {}
-    scalars = text.styled_decoders(day_first, _abbreviation_zone(timezone))
-    out: dict[tuple[int, int], Decoder] = {}
-    for oid, decode in scalars.items():
-        if oid == Type.TIMESTAMPTZ and zone is not None:
-            decode = _in_zone(decode, zone)
-        out.update(_family(oid, decode, _TEXT))
-    if zone is not None:
-        zoned = _in_zone(_SCALAR_BINARY_DECODERS[Type.TIMESTAMPTZ], zone)
-        out.update(_family(Type.TIMESTAMPTZ, zoned, _BINARY))
-    return out
-
-
-def session_dependent(oid: int) -> bool:
-    """Whether a column of type ``oid`` may be decoded differently from one session
-    (or one moment of it) to the next: see ``session_decoders``."""
-    return oid in _SESSION_DEPENDENT
-
-
-# Every OID session_decoders may give a decoder of its own.
-_SESSION_DEPENDENT: Final = frozenset(
-    oid
-    for scalar in (Type.DATE, Type.TIMESTAMP, Type.TIMESTAMPTZ)
-    for oid, _ in _family(scalar, text.decode_str, _TEXT)
-)
 
 def to_text(value: object) -> bytes:
     """Any value pgpipe knows, written as PostgreSQL writes it in text."""
@@ -285,19 +241,33 @@ def encode_typed(value: object, oid: int) -> tuple[int, bytes | None]:
 
     A ``str`` is always sent as text, so any type's literal syntax works
     (``("2024-01-01", Type.DATE)``); other values use the binary encoder of
-    the type, or text for types without one.
+    the type, or text for types without one. An ``Enum`` member is sent as
+    its value. A value that cannot be sent raises DataError, whatever its own
+    code raised.
     """
-    if value is None:
-        return _BINARY, None
-    if isinstance(value, str):
-        return _TEXT, binary.check_text(value)
-    encoder = _BINARY_ENCODERS.get(oid)
-    if encoder is not None:
-        return _BINARY, encoder(value)
-    return _TEXT, to_text(value)
+    try:
+        if type(value) not in _PLAIN:
+            value = plain(value)
+        if value is None:
+            return _BINARY, None
+        if isinstance(value, str):
+            return _TEXT, binary.check_text(value)
+        encoder = _BINARY_ENCODERS.get(oid)
+        if encoder is not None:
+            return _BINARY, encoder(value)
+        return _TEXT, to_text(value)
+    except Error:
+        raise
+    except Exception as exc:  # a value's own code (__str__, __eq__, dumps...) may raise anything
+        raise _unsendable(value, exc) from exc
 
 
-# Python type -> parameter type for query(); str and None are sent untyped.
+def _unsendable(value: object, exc: Exception) -> DataError:
+    return DataError(f"cannot send {type(value).__name__} {shown(value)}: {why(exc)}")
+
+
+# Python type -> parameter type for query(); str and None are sent untyped, int
+# as the narrowest of int4, int8 and numeric that holds it (``_int_oid``).
 _INFERRED: Final[dict[type, int]] = {
     ipaddress.IPv4Address: Type.INET,
     ipaddress.IPv6Address: Type.INET,
@@ -316,19 +286,42 @@ _INFERRED: Final[dict[type, int]] = {
     Interval: Type.INTERVAL,
     uuid.UUID: Type.UUID,
     dict: Type.JSONB,
+    Json: Type.JSONB,
     **geometry.INFERRED,
 }
 
+# The int types by width.
+_INT_WIDTH: Final[dict[int, int]] = {Type.INT4: 0, Type.INT8: 1, Type.NUMERIC: 2}
+_WIDER: Final[dict[int, frozenset[int]]] = {
+    Type.INT4: frozenset({Type.INT8, Type.NUMERIC}),
+    Type.INT8: frozenset({Type.NUMERIC}),
+    Type.INT4_ARRAY: frozenset({Type.INT8_ARRAY, Type.NUMERIC_ARRAY}),
+    Type.INT8_ARRAY: frozenset({Type.NUMERIC_ARRAY}),
+}
+
+
+def _int_oid(value: int) -> int:
+    """int4 when it holds ``value``, else int8, else numeric: how PostgreSQL types the
+    same number written in SQL. Not int2, though it fits more often: int2 $1 + int2
+    $2 is computed in int2 and overflows past 32767, and generate_series(int2,
+    int2) is ambiguous; int4 converts implicitly to int8, numeric and float8."""
+    if _INT4_MIN <= value <= _INT4_MAX:
+        return Type.INT4
+    if _INT8_MIN <= value <= _INT8_MAX:
+        return Type.INT8
+    return Type.NUMERIC
+
 
 def _infer_oid(value: object) -> int:
-    cls = type(value)
-    oid = _INFERRED.get(cls)
+    oid = _INFERRED.get(type(value))
     if oid is not None:
         return oid
-    if isinstance(value, bool):
-        return Type.BOOL
+    value = plain(value)
+    oid = _INFERRED.get(type(value))
+    if oid is not None:
+        return oid
     if isinstance(value, int):
-        return Type.INT8 if _INT8_MIN <= value <= _INT8_MAX else Type.NUMERIC
+        return _int_oid(value)
     if isinstance(value, dt.datetime):
         return Type.TIMESTAMP if value.utcoffset() is None else Type.TIMESTAMPTZ
     if isinstance(value, dt.time):
@@ -337,7 +330,7 @@ def _infer_oid(value: object) -> int:
         if isinstance(value, base):
             return base_oid
     raise DataError(
-        f"cannot adapt type {cls.__name__}; pass it with query_with_param_types or as str"
+        f"cannot adapt type {type(value).__name__}; pass it with query_with_param_types or as str"
     )
 
 
@@ -345,20 +338,37 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
     """``(oid, format, bytes)`` for a parameter of ``query()``.
 
     ``None`` and ``str`` go untyped (OID 0) as text, so the server infers the
-    type from the statement, as it would for a quoted literal. A list is an
-    array of its items' type; a list of str, or one with no item but None,
-    goes untyped too.
+    type from the statement, as it would for a quoted literal. An int goes as
+    int4, int8 or numeric, the narrowest that holds it. A list is an array of
+    its items' type (of ints: the narrowest that holds them all); a list of
+    str, or one with no item but None, goes untyped too. An ``Enum`` member is
+    sent as its value, an instance of a subclass of int, float, str or bytes as
+    one of the built-in type. A value that cannot be sent raises DataError.
     """
     cls = type(value)
     # The commonest cases first: executemany encodes every value of every row here.
-    if cls is int and _INT8_MIN <= value <= _INT8_MAX:  # type: ignore[operator]
-        return Type.INT8, _BINARY, _pack_int8(value)
-    if cls is str:
+    if cls is int:
+        if _INT4_MIN <= value <= _INT4_MAX:  # type: ignore[operator]
+            return Type.INT4, _BINARY, _pack_int4(value)
+        if _INT8_MIN <= value <= _INT8_MAX:  # type: ignore[operator]
+            return Type.INT8, _BINARY, _pack_int8(value)
+    elif cls is str:
         return 0, _TEXT, binary.check_text(value)  # type: ignore[arg-type]
-    if value is None:
+    elif value is None:
         return 0, _TEXT, None
-    if isinstance(value, str):
-        return 0, _TEXT, binary.check_text(value)
+    try:
+        return _encode_other(value)
+    except Error:
+        raise
+    except Exception as exc:  # a value's own code (__str__, __eq__, dumps...) may raise anything
+        raise _unsendable(value, exc) from exc
+
+
+def _encode_other(value: object) -> tuple[int, int, bytes | None]:
+    if type(value) not in _PLAIN:
+        value = plain(value)
+        if value is None or isinstance(value, str):
+            return 0, _TEXT, None if value is None else binary.check_text(value)
     if isinstance(value, list):
         return _infer_array(value)
     if isinstance(value, ranges.Range):
@@ -369,21 +379,36 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
 
 def column_encoder(value: object, oid: int) -> Callable[[Any], bytes] | None:
     """For a run of values of exactly ``type(value)``, sent as ``oid`` (what
-    ``encode_inferred`` chose for ``value``): the same encoding minus the
-    dispatch, when OID and format never vary with the value (str, int8, float,
-    bool, bytes). The int encoder raises struct.error past int8's range,
-    where encode_inferred would choose numeric."""
+    ``encode_inferred`` chose for ``value``, or a wider int type): the same
+    encoding minus the dispatch, when the format never varies with the value
+    (str, int, float, bool, bytes). The int4 and int8 encoders raise
+    struct.error past their type's range, where the run must end."""
     cls = type(value)
     if cls is str:
         return binary.check_text if oid == 0 else None
     if cls is int:
-        return _pack_int8 if oid == Type.INT8 else None
+        return _INT_COLUMN_ENCODERS.get(oid)
     if cls in _FIXED_COLUMN_TYPES and _INFERRED[cls] == oid:
         return _BINARY_ENCODERS[oid]
     return None
 
 
+def encode_widened(value: object, oid: int, wider: int) -> bytes | None:
+    """``value``, which ``encode_inferred`` sent as ``oid``, in binary as ``wider``
+    when that type holds every value of ``oid`` (int4 as int8...), else None:
+    so that executemany keeps a row with a narrower integer in a run parsed
+    for a wider one."""
+    if wider not in _WIDER.get(oid, ()):
+        return None
+    return encode_typed(value, wider)[1]
+
+
 _FIXED_COLUMN_TYPES: Final = frozenset({float, bool, bytes})
+_INT_COLUMN_ENCODERS: Final[dict[int, Callable[[Any], bytes]]] = {
+    Type.INT4: _pack_int4,
+    Type.INT8: _pack_int8,
+    Type.NUMERIC: _BINARY_ENCODERS[Type.NUMERIC],
+}
 
 
 def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
@@ -391,6 +416,11 @@ def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
     if not bounds:  # empty or unbounded both ways: let the server take the type
         return 0, _TEXT, to_text(value)
     oids = {0 if isinstance(b, str) else _infer_oid(b) for b in bounds}
+    # A range of ints stays int8range whatever its bounds' size: no cast converts
+    # between range types, so a narrower one would not fit an int8range column.
+    oids = {Type.INT8 if oid == Type.INT4 else oid for oid in oids}
+    if len(oids) > 1 and oids <= _INT_WIDTH.keys():
+        oids = {max(oids, key=_INT_WIDTH.__getitem__)}
     range_oid = ranges.RANGE_OF.get(oids.pop()) if len(oids) == 1 else None
     if range_oid is None:
         raise DataError(
@@ -401,15 +431,17 @@ def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
 
 def _infer_array(value: list[Any]) -> tuple[int, int, bytes | None]:
     _, flat = arrays.shape(value)
-    items = [item for item in flat if item is not None]
+    items = [item if type(item) in _PLAIN else plain(item) for item in flat]
+    items = [item for item in items if item is not None]
     strings = sum(isinstance(item, str) for item in items)
     if strings == len(items):
         return 0, _TEXT, to_text(value)
     oids = {_infer_oid(item) for item in items if not isinstance(item, str)}
     if strings:
         oids.add(0)
-    if oids == {Type.INT8, Type.NUMERIC}:
-        oids = {Type.NUMERIC}
+    if len(oids) > 1 and oids <= _INT_WIDTH.keys():
+        # ints of several widths, or ints and Decimals: the widest holds them all
+        oids = {max(oids, key=_INT_WIDTH.__getitem__)}
     if len(oids) != 1:
         names = ", ".join(sorted({type(item).__name__ for item in items}))
         raise DataError(f"the items of a list sent as an array must share one type, not {names}")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from enum import Enum
 from typing import Any, Final
 
 from pgpipe.errors import DataError
-from pgpipe.types.binary import Decoder, Encoder
+from pgpipe.types.binary import Decoder, Encoder, plain
 from pgpipe.types.oids import Type
 
 _HEADER = struct.Struct("!iiI")
@@ -118,7 +119,12 @@ def binary_encoder(element_oid: int, element: Encoder) -> Encoder:
             if item is None:
                 parts.append(b"\xff\xff\xff\xff")
             else:
-                data = element(item)
+                try:
+                    data = element(item)
+                except DataError:
+                    if not isinstance(item, Enum):
+                        raise
+                    data = element(plain(item))  # sent as its value; rare, so tried second
                 parts.append(_I32.pack(len(data)))
                 parts.append(data)
         return b"".join(parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import enum
 import json
 import math
 import reprlib
@@ -71,6 +72,49 @@ def shown(value: object) -> str:
         return _SHOWN.repr(value)
     except Exception:  # a repr that fails must not hide the error being reported
         return f"<a {type(value).__name__}>"
+
+
+PLAIN: Final = frozenset({type(None), bool, int, float, str, bytes})
+"""The types ``plain`` returns unchanged."""
+_MAX_ENUM_DEPTH: Final = 8
+
+
+def plain(value: object) -> object:
+    """``value`` as the built-in value it stands for, as parameters are sent.
+
+    An ``Enum`` member stands for its value (as psycopg sends it); an instance
+    of a subclass of int, float, str or bytes (``IntEnum``, ``StrEnum``...)
+    for the same value of the built-in type, since a subclass may override
+    the methods the encoders call. Anything else is returned as it is.
+    """
+    for _ in range(_MAX_ENUM_DEPTH):
+        if type(value) in PLAIN:
+            return value
+        if not isinstance(value, enum.Enum):
+            break
+        value = value.value
+    else:
+        raise DataError(f"an Enum member's value is nested more than {_MAX_ENUM_DEPTH} deep")
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        return bytes.__bytes__(value)
+    return value
+
+
+def why(exc: BaseException) -> str:
+    """What an exception raised by a value's own code says, for a DataError's message."""
+    try:
+        said = str(exc)
+    except Exception:  # its __str__ may fail too
+        return type(exc).__name__
+    if len(said) > 200:  # it may quote the value, which may be long or private
+        said = said[:200] + "..."
+    return f"{type(exc).__name__}: {said}"
 
 
 def _range_error(what: str, value: object) -> DataError:
@@ -267,6 +311,21 @@ class JSON:
     dumps: Callable[[Any], str] = staticmethod(json.dumps)
 
 
+@dataclass(frozen=True, slots=True)
+class Json:
+    """A value sent as JSON: ``conn.query("SELECT $1", Json([1, None]))``.
+
+    Any value ``dumps`` can write (a list, a str, a number, None for JSON
+    ``null``...), where a bare Python value would be sent as its own type.
+    ``query()`` sends it as jsonb, as it does a dict; name ``Type.JSON`` with
+    ``query_with_param_types`` for json. ``dumps`` (returning str) replaces
+    the one ``set_json`` chose for this value only.
+    """
+
+    value: Any
+    dumps: Callable[[Any], str] | None = None
+
+
 def _json(data: bytes) -> Any:
     return JSON.loads(data)
 
@@ -403,10 +462,19 @@ def _base_10000(digits: tuple[int, ...], shift: int) -> list[int]:
 
 
 def check_text(value: str) -> bytes:
-    """UTF-8 bytes of a text value; PostgreSQL text cannot hold NUL."""
+    """UTF-8 bytes of a text value; PostgreSQL text cannot hold NUL, nor UTF-8 a
+    lone surrogate (U+D800 to U+DFFF, e.g. from ``os.fsdecode`` of bad bytes)."""
+    if type(value) is not str:
+        value = str.__str__(value)  # a subclass's own methods must not be called
     if "\x00" in value:
         raise DataError("PostgreSQL text cannot contain NUL (0x00) characters")
-    return value.encode("utf-8")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(
+            f"text holds a lone surrogate U+{ord(value[exc.start]):04X} at index {exc.start}, "
+            "which UTF-8 (and so PostgreSQL) cannot encode"
+        ) from None
 
 
 def _text_enc(value: Any) -> bytes:
@@ -423,8 +491,10 @@ def _char_enc(value: Any) -> bytes:
 
 
 def _bytea_enc(value: Any) -> bytes:
+    if type(value) is bytes:
+        return value
     _need(value, bytes | bytearray | memoryview, "bytea")
-    return bytes(value)
+    return bytes(memoryview(value))  # not bytes(value): a subclass's __bytes__ is not the data
 
 
 def _date_enc(value: Any) -> bytes:
@@ -488,15 +558,25 @@ def _uuid_enc(value: Any) -> bytes:
     return bytes(value.bytes)
 
 
-def _json_text(value: Any) -> bytes:
+def json_text(value: Any) -> bytes:
+    """A value as JSON text (``Json`` with its own ``dumps``), as UTF-8."""
+    dumps = JSON.dumps
+    if isinstance(value, Json):
+        dumps = value.dumps or dumps
+        value = value.value
     try:
-        return check_text(JSON.dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"cannot send {type(value).__name__} as JSON: {exc}") from None
+        text = dumps(value)
+        if isinstance(text, bytes):  # as orjson.dumps gives
+            text = text.decode("utf-8")
+    except Exception as exc:  # json.dumps raises TypeError, ValueError, RecursionError...
+        raise DataError(f"cannot send {type(value).__name__} as JSON: {why(exc)}") from exc
+    if not isinstance(text, str):
+        raise DataError(f"a JSON dumps function returns str, not {type(text).__name__}")
+    return check_text(text)
 
 
 def _jsonb_enc(value: Any) -> bytes:
-    return b"\x01" + _json_text(value)
+    return b"\x01" + json_text(value)
 
 
 ENCODERS: Final[dict[int, Encoder]] = {
@@ -517,7 +597,7 @@ ENCODERS: Final[dict[int, Encoder]] = {
     Type.TIMESTAMPTZ: _timestamptz_enc,
     Type.INTERVAL: _interval_enc,
     Type.UUID: _uuid_enc,
-    Type.JSON: _json_text,
+    Type.JSON: json_text,
     Type.JSONB: _jsonb_enc,
     **{oid: _text_enc for oid in _TEXT_LIKE if oid != Type.UNKNOWN},
 }
