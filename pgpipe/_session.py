@@ -37,10 +37,10 @@ from pgpipe.types import (
     encode_widened,
     has_binary_decoder,
     result_decoder,
-    session_zone,
+    session_decoders,
+    session_dependent,
     text,
     to_text,
-    zoned_decoders,
 )
 from pgpipe.types.binary import Decoder, check_text
 
@@ -84,6 +84,8 @@ class Operation:
         elif isinstance(event, ev.ParameterStatus):
             if event.name == "TimeZone":
                 self.session.set_timezone(event.value)
+            elif event.name == "DateStyle":
+                self.session.set_datestyle(event.value)
         elif isinstance(event, ev.ErrorResponse):
             self.error = errors.from_fields(event.fields)
             return event.is_fatal
@@ -722,6 +724,7 @@ class Session:
         "_prefix",
         "_producer",
         "_statements",
+        "_styles",
         "_zoned",
         "auth_method",
         "core",
@@ -765,7 +768,9 @@ class Session:
         )
         self.stats = stats if stats is not None else Stats()
         self.auth_method: str | None = None
-        # Decoders of the types holding timestamptz, in the session's TimeZone.
+        # Decoders of the types whose values depend on the session's TimeZone and
+        # DateStyle (the ParameterStatus values in _styles): see set_timezone.
+        self._styles = ("UTC", "ISO, MDY")
         self._zoned: dict[tuple[int, int], Decoder] = {}
         # Codecs of the types registered on this connection, by (OID, format) and OID.
         self._decoders: dict[tuple[int, int], Decoder] = {}
@@ -1204,12 +1209,20 @@ class Session:
     # -- results -----------------------------------------------------------
 
     def set_timezone(self, name: str) -> None:
-        """Follow the server's TimeZone: timestamptz values are given in it."""
-        zone = session_zone(name)
-        zoned = {} if zone is None else zoned_decoders(zone)
+        """Follow the server's TimeZone: timestamptz values are given in it, and the
+        non-ISO DateStyles name it by abbreviation."""
+        self._restyle((name, self._styles[1]))
+
+    def set_datestyle(self, value: str) -> None:
+        """Follow the server's DateStyle ("SQL, DMY"): text dates are read in it."""
+        self._restyle((self._styles[0], value))
+
+    def _restyle(self, styles: tuple[str, str]) -> None:
+        self._styles = styles
+        zoned = session_decoders(*styles)
         if zoned is not self._zoned:
             self._zoned = zoned
-            self._statements.clear()  # their decoders gave the previous zone
+            self._statements.clear()  # their decoders read the previous settings
 
     def result_decoder(self, oid: int, fmt: int) -> Decoder:
         key = (oid, fmt)
@@ -1236,7 +1249,19 @@ class Session:
         decode_binary: Decoder | None = None,
         encode_binary: Callable[[object], bytes] | None = None,
     ) -> None:
-        """Codecs for a type found in the catalog (see ``TypeInfo``) and for its array."""
+        """Codecs for a type found in the catalog (see ``TypeInfo``) and for its array.
+
+        A domain's values arrive with its base type's OID (the server reports
+        domain columns as their base type), so a decoder registered for the
+        domain would never be called: refused. Its encoder serves parameters
+        sent as the domain, its base type's decoders its arrays.
+        """
+        if info.kind == "d" and (decode is not None or decode_binary is not None):
+            raise errors.InterfaceError(
+                f"{info.name} is a domain: the server sends its values with its base type's "
+                f"OID ({info.base_oid}), so a decoder registered for it would never be called; "
+                "register the base type, or convert the values after reading them"
+            )
         text_decoder, binary_decoder, encoder = self._codecs_for(info, decode, encode)
         if decode_binary is not None:
             if decode is None:
@@ -1279,6 +1304,14 @@ class Session:
         decode: Callable[[str], object] | None,
         encode: Callable[[object], str] | None,
     ) -> tuple[Decoder | None, Decoder | None, Callable[[object], tuple[int, bytes]] | None]:
+        def writer(user_encode: Callable[[object], str]) -> Callable[[object], bytes]:
+            return lambda value: check_text(user_encode(value))
+
+        if info.kind == "d":
+            base = info.base_oid
+            binary = self._field_decoder(base, _BINARY) if self.has_binary_decoder(base) else None
+            write = self._text_writer(base) if encode is None else writer(encode)
+            return self._field_decoder(base, _TEXT), binary, lambda value: (_TEXT, write(value))
         if decode is not None or encode is not None:
             user_decode = decode
 
@@ -1286,26 +1319,18 @@ class Session:
                 text = data.decode("utf-8")
                 return text if user_decode is None else user_decode(text)
 
-            user_encode = encode
-            encoder = (
-                None
-                if user_encode is None
-                else lambda value: (_TEXT, check_text(user_encode(value)))
-            )
-            return text_decode, None, encoder
-        if info.kind == "d":
-            base = info.base_oid
-            binary = self.result_decoder(base, _BINARY) if self.has_binary_decoder(base) else None
-            write = self._text_writer(base)
-            return self.result_decoder(base, _TEXT), binary, lambda value: (_TEXT, write(value))
+            if encode is None:
+                return text_decode, None, None
+            write_user = writer(encode)
+            return text_decode, None, lambda value: (_TEXT, write_user(value))
         if info.kind == "c":
             make = composite.row_type(info.name, info.attribute_names)
             oids = info.attribute_oids
-            text_fields = [self.result_decoder(oid, _TEXT) for oid in oids]
+            text_fields = [self._field_decoder(oid, _TEXT) for oid in oids]
             binary = None
             if all(self.has_binary_decoder(oid) for oid in oids):
                 binary = composite.binary_decoder(
-                    make, lambda oid: self.result_decoder(oid, _BINARY)
+                    make, lambda oid: self._field_decoder(oid, _BINARY)
                 )
             writers = [self._text_writer(oid) for oid in oids]
             return (
@@ -1322,6 +1347,14 @@ class Session:
                 lambda value: (_TEXT, composite.hstore_encode(value)),
             )
         return None, None, None
+
+    def _field_decoder(self, oid: int, fmt: int) -> Decoder:
+        """The decoder of a domain's base type or a composite's field: looked up at
+        each value for a type whose decoder follows TimeZone and DateStyle, since
+        the registered type outlives the settings it was registered under."""
+        if not session_dependent(oid):
+            return self.result_decoder(oid, fmt)
+        return lambda data: self.result_decoder(oid, fmt)(data)
 
     def _text_writer(self, oid: int) -> Callable[[object], bytes]:
         """Writes a value of type ``oid`` as text (for a field of a row literal)."""

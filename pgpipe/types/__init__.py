@@ -45,8 +45,9 @@ __all__ = [
     "encode_typed",
     "has_binary_decoder",
     "result_decoder",
+    "session_decoders",
+    "session_dependent",
     "session_zone",
-    "zoned_decoders",
 ]
 
 _TEXT: Final = 0
@@ -140,32 +141,80 @@ def _in_zone(decode: Decoder, zone: dt.tzinfo) -> Decoder:
     return decode_in_zone
 
 
-@functools.lru_cache(maxsize=16)
-def zoned_decoders(zone: dt.tzinfo) -> dict[tuple[int, int], Decoder]:
-    """``(oid, format) -> decoder`` for every type holding timestamptz, giving ``zone``."""
-    scalar = {
-        _BINARY: _in_zone(_SCALAR_BINARY_DECODERS[Type.TIMESTAMPTZ], zone),
-        _TEXT: _in_zone(_SCALAR_TEXT_DECODERS[Type.TIMESTAMPTZ], zone),
-    }
-    out: dict[tuple[int, int], Decoder] = {}
-    for fmt, element in scalar.items():
-        make_range = ranges.binary_decoder if fmt == _BINARY else ranges.text_decoder
+def _family(oid: int, element: Decoder, fmt: int) -> dict[tuple[int, int], Decoder]:
+    """``(oid, format) -> decoder`` for a scalar type, its range and multirange (if
+    it has them) and the arrays of all three, built on ``element``."""
+    binary_format = fmt == _BINARY
+    make_array: Callable[[Decoder], Decoder] = (
+        arrays.binary_decoder if binary_format else arrays.text_decoder
+    )
+    members = {oid: element}
+    range_oid = ranges.RANGE_OF.get(oid)
+    if range_oid is not None:
+        range_ = (ranges.binary_decoder if binary_format else ranges.text_decoder)(element)
+        members[range_oid] = range_
         make_multi = (
-            ranges.multirange_binary_decoder if fmt == _BINARY else ranges.multirange_text_decoder
+            ranges.multirange_binary_decoder if binary_format else ranges.multirange_text_decoder
         )
-        make_array: Callable[[Decoder], Decoder] = (
-            arrays.binary_decoder if fmt == _BINARY else arrays.text_decoder
-        )
-        range_ = make_range(element)
-        multi = make_multi(range_)
-        out[Type.TIMESTAMPTZ, fmt] = element
-        out[Type.TSTZRANGE, fmt] = range_
-        out[Type.TSTZMULTIRANGE, fmt] = multi
-        out[Type.TIMESTAMPTZ_ARRAY, fmt] = make_array(element)
-        out[Type.TSTZRANGE_ARRAY, fmt] = make_array(range_)
-        out[Type.TSTZMULTIRANGE_ARRAY, fmt] = make_array(multi)
+        for multi, of in ranges.MULTIRANGE.items():
+            if of == range_oid:
+                members[multi] = make_multi(range_)
+    out: dict[tuple[int, int], Decoder] = {}
+    for member, decode in members.items():
+        out[member, fmt] = decode
+        out[arrays.ARRAY_OF[member], fmt] = make_array(decode)
     return out
 
+
+def _abbreviation_zone(timezone: str) -> dt.tzinfo | None:
+    """The zone whose abbreviations ("EST") the non-ISO DateStyles print; None
+    for UTC or a name Python cannot load (the server then prints UTC or offsets)."""
+    if timezone.upper() in _UTC_NAMES:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+@functools.lru_cache(maxsize=32)
+def session_decoders(timezone: str, datestyle: str) -> dict[tuple[int, int], Decoder]:
+    """``(oid, format) -> decoder`` for the types whose values depend on a session's
+    TimeZone and DateStyle (as ParameterStatus reports them): date, timestamp and
+    timestamptz with their ranges, multiranges and arrays, in text; timestamptz's
+    family in binary too, given in the session's zone. Empty when the defaults
+    (UTC, month before day) apply. Cached: the settings change rarely.
+
+    Intervals need nothing here: their text is read in any IntervalStyle.
+    """
+    zone = session_zone(timezone)
+    day_first = text.day_first(datestyle)
+    if zone is None and not day_first:
+        return {}
+    scalars = text.styled_decoders(day_first, _abbreviation_zone(timezone))
+    out: dict[tuple[int, int], Decoder] = {}
+    for oid, decode in scalars.items():
+        if oid == Type.TIMESTAMPTZ and zone is not None:
+            decode = _in_zone(decode, zone)
+        out.update(_family(oid, decode, _TEXT))
+    if zone is not None:
+        zoned = _in_zone(_SCALAR_BINARY_DECODERS[Type.TIMESTAMPTZ], zone)
+        out.update(_family(Type.TIMESTAMPTZ, zoned, _BINARY))
+    return out
+
+
+def session_dependent(oid: int) -> bool:
+    """Whether a column of type ``oid`` may be decoded differently from one session
+    (or one moment of it) to the next: see ``session_decoders``."""
+    return oid in _SESSION_DEPENDENT
+
+
+# Every OID session_decoders may give a decoder of its own.
+_SESSION_DEPENDENT: Final = frozenset(
+    oid
+    for scalar in (Type.DATE, Type.TIMESTAMP, Type.TIMESTAMPTZ)
+    for oid, _ in _family(scalar, text.decode_str, _TEXT)
+)
 
 def to_text(value: object) -> bytes:
     """Any value pgpipe knows, written as PostgreSQL writes it in text."""

@@ -1,8 +1,11 @@
 """Text format: PostgreSQL's output functions read back, and Python values written as text.
 
-The decoders assume the settings pgpipe pins in every session: client_encoding
-UTF8, DateStyle ISO, IntervalStyle postgres. ``to_text`` writes a Python value
-the way PostgreSQL's input functions read it, for parameters sent as text.
+The decoders assume client_encoding UTF8, which pgpipe pins. Intervals are read
+in every IntervalStyle (each is recognised by its shape); date, timestamp and
+timestamptz in every DateStyle, given the session's day/month order and
+TimeZone (``styled_decoders``; ``DECODERS`` has those of MDY and UTC).
+``to_text`` writes a Python value the way PostgreSQL's input functions read it,
+in any DateStyle and IntervalStyle, for parameters sent as text.
 """
 
 from __future__ import annotations
@@ -84,17 +87,50 @@ def _check_date_text(text: str, kind: str) -> None:
         raise DataError(f"{kind} {text!r} (BC) cannot be represented by Python's datetime")
 
 
-def _date(data: bytes) -> dt.date:
-    text = data.decode("ascii")
-    _check_date_text(text, "date")
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise DataError(f"date {text!r} cannot be represented by datetime.date") from None
-
-
+# The date part in every DateStyle: ISO 2024-01-17, SQL 01/17/2024 (17/01/2024 with
+# DMY), German 17.01.2024, Postgres 01-17-2024 (17-01-2024 with DMY) for a date.
+_DATE = re.compile(r"(\d{4,})-(\d\d)-(\d\d)|(\d\d)([-/.])(\d\d)\5(\d{4,})")
+# A Postgres-style timestamp: "Wed Jan 17 12:34:56.789 2024", "Wed 17 Jan ..." with DMY.
+_POSTGRES_STAMP = re.compile(
+    r"[A-Z][a-z]{2} (?:([A-Z][a-z]{2}) (\d\d)|(\d\d) ([A-Z][a-z]{2})) "
+    r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))? (\d{4,})"
+)
+_MONTHS: Final = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 _TIME = re.compile(r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
 _OFFSET = re.compile(r"([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?")
+# What a zone abbreviation may be when the session's TimeZone is UTC or unknown.
+_UTC_ABBREVIATIONS: Final = frozenset({"UTC", "GMT", "UCT", "Z"})
+
+
+def day_first(datestyle: str) -> bool:
+    """Whether a DateStyle ("SQL, DMY") writes the day before the month in the
+    styles where the order is a setting (SQL, Postgres); YMD writes month first."""
+    return datestyle.partition(",")[2].strip().upper() == "DMY"
+
+
+def _make_date(year: str, month: int, day: int, text: str, kind: str) -> dt.date:
+    try:
+        return dt.date(int(year), month, day)
+    except ValueError:
+        raise DataError(f"{kind} {text!r} cannot be represented by Python's datetime") from None
+
+
+def _parse_date(text: str, day_first: bool, kind: str) -> tuple[dt.date, int]:
+    """The date at the start of ``text`` in any DateStyle, and where it ends."""
+    match = _DATE.match(text)
+    if match is None:
+        raise DataError(f"invalid {kind} {text!r}")
+    if match[1] is not None:
+        return _make_date(match[1], int(match[2]), int(match[3]), text, kind), match.end()
+    first, second = int(match[4]), int(match[6])
+    if day_first or match[5] == ".":  # German is always day first
+        first, second = second, first
+    return _make_date(match[7], first, second, text, kind), match.end()
 
 
 def _parse_time(text: str) -> tuple[dt.time, str]:
@@ -128,41 +164,160 @@ def _timetz(data: bytes) -> dt.time:
     return value.replace(tzinfo=_parse_offset(rest))
 
 
-def _split_timestamp(data: bytes, kind: str) -> tuple[dt.date, dt.time, str]:
+def _split_timestamp(data: bytes, kind: str, day_first: bool) -> tuple[dt.datetime, str]:
+    """The local date and time of a timestamp in any DateStyle, and what follows
+    them: "" or, for timestamptz, "+05" (ISO) or " EST" / " +04" (the others)."""
     text = data.decode("ascii")
     _check_date_text(text, kind)
-    day, _, rest = text.partition(" ")
+    if text[:1].isalpha():
+        return _split_postgres_stamp(text, kind)
+    date, end = _parse_date(text, day_first, kind)
+    if text[end : end + 1] != " ":
+        raise DataError(f"invalid {kind} {text!r}")
+    time, rest = _parse_time(text[end + 1 :])
+    return dt.datetime.combine(date, time), rest
+
+
+def _split_postgres_stamp(text: str, kind: str) -> tuple[dt.datetime, str]:
+    match = _POSTGRES_STAMP.match(text)
+    month = None if match is None else _MONTHS.get(match[1] or match[4])
+    if match is None or month is None:
+        raise DataError(f"invalid {kind} {text!r}")
+    date = _make_date(match[9], month, int(match[2] or match[3]), text, kind)
+    micro = int((match[8] or "0").ljust(6, "0"))
     try:
-        date = dt.date.fromisoformat(day)
+        time = dt.time(int(match[5]), int(match[6]), int(match[7]), micro)
     except ValueError:
-        raise DataError(f"{kind} {text!r} cannot be represented by datetime.datetime") from None
-    time, rest = _parse_time(rest)
-    return date, time, rest
+        raise DataError(f"invalid {kind} {text!r}") from None
+    return dt.datetime.combine(date, time), text[match.end() :]
 
 
-def _timestamp(data: bytes) -> dt.datetime:
-    date, time, rest = _split_timestamp(data, "timestamp")
-    if rest:
-        raise DataError(f"invalid timestamp {data!r}")
-    return dt.datetime.combine(date, time)
+def _date_decoder(day_first: bool) -> Decoder:
+    def decode_date(data: bytes) -> dt.date:
+        text = data.decode("ascii")
+        if len(text) == 10 and text[4] == "-":  # ISO, the default: the fast path
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                pass  # reported below with the general parser's message
+        _check_date_text(text, "date")
+        date, end = _parse_date(text, day_first, "date")
+        if end != len(text):
+            raise DataError(f"invalid date {text!r}")
+        return date
+
+    return decode_date
 
 
-def _timestamptz(data: bytes) -> dt.datetime:
-    date, time, rest = _split_timestamp(data, "timestamptz")
-    local = dt.datetime.combine(date, time, _parse_offset(rest))
-    try:
-        return local.astimezone(dt.UTC)
-    except OverflowError:
-        raise DataError(f"timestamptz {data!r} is out of range in UTC") from None
+def _timestamp_decoder(day_first: bool) -> Decoder:
+    def decode_timestamp(data: bytes) -> dt.datetime:
+        value, rest = _split_timestamp(data, "timestamp", day_first)
+        if rest:
+            raise DataError(f"invalid timestamp {data!r}")
+        return value
+
+    return decode_timestamp
 
 
-_INTERVAL_PART = re.compile(r"(-?\d+) (year|mon|day)s?")
+def _timestamptz_decoder(day_first: bool, zone: dt.tzinfo | None) -> Decoder:
+    """timestamptz text in any DateStyle, as an instant in UTC.
+
+    ISO writes the UTC offset. The other styles write the session TimeZone's
+    abbreviation ("EST"), or an offset for zones without one ("+04"):
+    ``zone`` (the session's TimeZone, None for UTC or one Python cannot
+    load) gives the offset, and the abbreviation picks the side of a DST
+    fold. An abbreviation the zone does not have then (TimeZone changed
+    after the decoder was chosen) is refused rather than guessed.
+    """
+
+    def decode_timestamptz(data: bytes) -> dt.datetime:
+        local, rest = _split_timestamp(data, "timestamptz", day_first)
+        if rest[:1] == " ":
+            value = _in_abbreviated_zone(local, rest[1:], zone, data)
+        else:
+            value = local.replace(tzinfo=_parse_offset(rest))
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise DataError(f"timestamptz {data!r} is out of range in UTC") from None
+
+    return decode_timestamptz
+
+
+def _in_abbreviated_zone(
+    local: dt.datetime, abbreviation: str, zone: dt.tzinfo | None, data: bytes
+) -> dt.datetime:
+    if abbreviation[:1] in ("+", "-"):
+        return local.replace(tzinfo=_parse_offset(abbreviation))
+    if zone is None:
+        if abbreviation in _UTC_ABBREVIATIONS:
+            return local.replace(tzinfo=dt.UTC)
+    else:
+        for fold in (0, 1):  # the earlier, then the later, of a repeated hour
+            value = local.replace(tzinfo=zone, fold=fold)
+            if value.tzname() == abbreviation:
+                return value
+    raise DataError(
+        f"timestamptz {data.decode('ascii')!r}: {abbreviation} is not what the session's "
+        f"TimeZone ({zone or 'UTC'}) is called at that time, so its UTC offset is unknown "
+        "(was TimeZone changed in the same pipeline or script?)"
+    )
+
+
+def styled_decoders(day_first: bool, zone: dt.tzinfo | None) -> dict[int, Decoder]:
+    """Text decoders of date, timestamp and timestamptz for a session's DateStyle order
+    (``day_first``) and TimeZone (``zone``, None for UTC): every style is read."""
+    return {
+        Type.DATE: _date_decoder(day_first),
+        Type.TIMESTAMP: _timestamp_decoder(day_first),
+        Type.TIMESTAMPTZ: _timestamptz_decoder(day_first, zone),
+    }
+
+
+# IntervalStyle postgres: "1 year 2 mons -3 days +04:05:06.5".
+_INTERVAL_PART = re.compile(r"([+-]?\d+) (year|mon|day)s?")
 _INTERVAL_TIME = re.compile(r"([+-]?)(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+# IntervalStyle postgres_verbose: "@ 1 year 2 mons -3 days 4 hours 5 mins 6.5 secs ago".
+_VERBOSE_PART = re.compile(r" (-?\d+)(?:\.(\d{1,6}))? (year|mon|day|hour|min|sec)s?")
+# IntervalStyle iso_8601: "P1Y2M-3DT4H5M6.5S".
+_ISO_INTERVAL = re.compile(
+    r"P(?:(-?\d+)Y)?(?:(-?\d+)M)?(?:(-?\d+)D)?"
+    r"(?:T(?:(-?\d+)H)?(?:(-?\d+)M)?(?:(-?)(\d+)(?:\.(\d{1,6}))?S)?)?"
+)
+# IntervalStyle sql_standard fields: "1-2" (years-months), "3" (days), "4:05:06.5".
+_SQL_YEAR_MONTH = re.compile(r"(\d+)-(\d+)")
+_SQL_DAYS = re.compile(r"\d+")
+_USECS: Final = {"year": 0, "mon": 0, "day": 0, "hour": 3_600_000_000, "min": 60_000_000}
+
+
+def _fraction(digits: str | None) -> int:
+    return int((digits or "0").ljust(6, "0"))
+
+
+def _clock_usecs(match: re.Match[str]) -> int:
+    """Microseconds of a [+-]H:MM:SS[.ffffff] match (groups 1 to 5)."""
+    usecs = ((int(match[2]) * 60 + int(match[3])) * 60 + int(match[4])) * 1_000_000
+    usecs += _fraction(match[5])
+    return -usecs if match[1] == "-" else usecs
 
 
 def _interval(data: bytes) -> dt.timedelta | Interval:
-    """IntervalStyle postgres: "1 year 2 mons -3 days +04:05:06.5"."""
+    """An interval in any IntervalStyle: each one is recognised by its shape, so a
+    style changed without pgpipe being told (another client's SET behind a pooler
+    that does not restore it, a SET in the same pipeline) is still read right."""
     text = data.decode("ascii")
+    if text[:1] == "@":
+        months, days, usecs = _verbose_interval(text)
+    elif text[:1] == "P":
+        months, days, usecs = _iso_interval(text)
+    else:
+        parts = _postgres_interval(text)
+        months, days, usecs = parts if parts is not None else _sql_interval(text)
+    return interval_value(months, days, usecs)
+
+
+def _postgres_interval(text: str) -> tuple[int, int, int] | None:
+    """IntervalStyle postgres; None if ``text`` is not in it (sql_standard then)."""
     parts = {"year": 0, "mon": 0, "day": 0}
     rest = text
     while rest:
@@ -175,12 +330,80 @@ def _interval(data: bytes) -> dt.timedelta | Interval:
     if rest:
         match = _INTERVAL_TIME.fullmatch(rest)
         if match is None:
+            return None
+        usecs = _clock_usecs(match)
+    return 12 * parts["year"] + parts["mon"], parts["day"], usecs
+
+
+def _sql_interval(text: str) -> tuple[int, int, int]:
+    """IntervalStyle sql_standard: "0", "-1-2", "-3 4:05:06", "+1-2 -3 +4:05:06.5".
+
+    A sign before the first field alone covers every field (as the server's
+    input reads it); otherwise each field has its own sign.
+    """
+    fields = text.split(" ")
+    if not 1 <= len(fields) <= 3 or not all(fields):
+        raise DataError(f"invalid interval {text!r}")
+    signs = [field[0] if field[0] in "+-" else "" for field in fields]
+    if signs[0] == "-" and not any(signs[1:]):
+        signs = ["-"] * len(fields)
+    months = days = usecs = 0
+    for field, sign in zip(fields, signs, strict=True):
+        body = field.lstrip("+-")
+        negative = sign == "-"
+        if (match := _INTERVAL_TIME.fullmatch(body)) is not None:
+            value = _clock_usecs(match)
+            usecs += -value if negative else value
+        elif (match := _SQL_YEAR_MONTH.fullmatch(body)) is not None:
+            value = 12 * int(match[1]) + int(match[2])
+            months += -value if negative else value
+        elif _SQL_DAYS.fullmatch(body) is not None:
+            days += -int(body) if negative else int(body)
+        else:
             raise DataError(f"invalid interval {text!r}")
-        usecs = ((int(match[2]) * 60 + int(match[3])) * 60 + int(match[4])) * 1_000_000
-        usecs += int((match[5] or "0").ljust(6, "0"))
-        if match[1] == "-":
-            usecs = -usecs
-    return interval_value(12 * parts["year"] + parts["mon"], parts["day"], usecs)
+    return months, days, usecs
+
+
+def _verbose_interval(text: str) -> tuple[int, int, int]:
+    """IntervalStyle postgres_verbose: "@ 1 year -3 days 4 hours 6.5 secs ago", "@ 0"."""
+    body, ago = (text[:-4], True) if text.endswith(" ago") else (text, False)
+    if body == "@ 0":
+        return 0, 0, 0
+    months = days = usecs = 0
+    pos = 1
+    while pos < len(body):
+        match = _VERBOSE_PART.match(body, pos)
+        if match is None or (match[2] is not None and match[3] != "sec"):
+            raise DataError(f"invalid interval {text!r}")
+        count, unit = int(match[1]), match[3]
+        if unit == "year":
+            months += 12 * count
+        elif unit == "mon":
+            months += count
+        elif unit == "day":
+            days += count
+        elif unit == "sec":
+            fraction = _fraction(match[2])
+            usecs += count * 1_000_000 + (-fraction if match[1][0] == "-" else fraction)
+        else:
+            usecs += count * _USECS[unit]
+        pos = match.end()
+    if pos == 1:
+        raise DataError(f"invalid interval {text!r}")
+    return (-months, -days, -usecs) if ago else (months, days, usecs)
+
+
+def _iso_interval(text: str) -> tuple[int, int, int]:
+    """IntervalStyle iso_8601: "P1Y2M-3DT4H5M6.5S", "PT-0.5S", "PT0S"."""
+    match = _ISO_INTERVAL.fullmatch(text)
+    if match is None or text in ("P", "PT") or text.endswith("T"):
+        raise DataError(f"invalid interval {text!r}")
+    years, months, days, hours, minutes = (int(match[i] or 0) for i in range(1, 6))
+    usecs = int(match[7] or 0) * 1_000_000 + _fraction(match[8])
+    if match[6] == "-":
+        usecs = -usecs
+    usecs += hours * 3_600_000_000 + minutes * 60_000_000
+    return 12 * years + months, days, usecs
 
 
 def _uuid(data: bytes) -> uuid.UUID:
@@ -201,11 +424,9 @@ DECODERS: Final[dict[int, Decoder]] = {
     Type.FLOAT8: _float,
     Type.NUMERIC: _numeric,
     Type.BYTEA: _bytea,
-    Type.DATE: _date,
+    **styled_decoders(day_first=False, zone=None),
     Type.TIME: _time,
     Type.TIMETZ: _timetz,
-    Type.TIMESTAMP: _timestamp,
-    Type.TIMESTAMPTZ: _timestamptz,
     Type.INTERVAL: _interval,
     Type.UUID: _uuid,
     Type.JSON: _json,
