@@ -1,7 +1,9 @@
 """pgpipe's main job, end to end: a throwaway PostgreSQL, then queries through both adapters.
 
-Run it with ``bash scripts/demo.sh`` (installs what is missing first) or, when
-pgpipe and PostgreSQL's binaries are installed, ``python examples/quickstart.py``.
+Run it with ``python examples/quickstart.py`` once pgpipe and PostgreSQL's
+server binaries are installed (``bash scripts/setup.sh`` installs both on
+Debian). ``bash scripts/demo.sh`` shows the other half of pgpipe's job:
+pipelined connect through 20 ms of latency, with the ``pgpipe`` command.
 """
 
 from __future__ import annotations

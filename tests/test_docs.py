@@ -31,9 +31,11 @@ import ast
 import asyncio
 import contextlib
 import doctest
+import importlib.metadata
 import inspect
 import io
 import os
+import pkgutil
 import re
 import shlex
 import subprocess
@@ -50,6 +52,7 @@ import pytest
 import pgpipe
 from pgpipe import types as pgtypes
 from pgpipe.testing import TemporaryPostgres
+from tests.clients import Adapter
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -495,3 +498,29 @@ def test_the_harness_reads_comments() -> None:
         exec(compile_block(block, block.source), {"__check__": check})
     assert matches(pgpipe.Point(1, 2), "Point(x=1...)")
     assert not matches(pgpipe.Point(1, 2), "Point(x=2...)")
+
+
+def test_what_pgpipe_does_not_do_yet(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
+    """README's "not yet" list is true today: when this fails, update the list."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## What pgpipe does not do yet" in readme
+    modules = {module.name for module in pkgutil.iter_modules(pgpipe.__path__)}
+    names = {name.lower() for name in dir(pgpipe)} | modules
+    # DB-API 2.0 and SQLAlchemy, pools, other transports.
+    assert not {"apilevel", "paramstyle", "dbapi", "cursor"} & names
+    assert not [name for name in names if "pool" in name or "dialect" in name]
+    assert not [name for name in names if "websocket" in name or "pyodide" in name]
+    dialects = importlib.metadata.entry_points(group="sqlalchemy.dialects")
+    assert not [entry for entry in dialects if "pgpipe" in entry.value]
+    # LISTEN/NOTIFY: nothing public.
+    for cls in (pgpipe.Connection, pgpipe.AsyncConnection):
+        assert not [n for n in dir(cls) if "notif" in n or "listen" in n or "copy" in n]
+    # COPY.
+    conn = adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    with pytest.raises(pgpipe.NotSupportedError, match="COPY is not supported"):
+        conn.query("COPY (SELECT 1) TO STDOUT")
+    assert conn.query("SELECT 1").rows == [(1,)]
+    conn.execute("CREATE TEMP TABLE copy_target (i int)")
+    with pytest.raises(pgpipe.OperationalError):
+        conn.query("COPY copy_target FROM STDIN")
+    assert conn.closed

@@ -76,7 +76,9 @@ def text_decoder(make: Callable[..., tuple[Any, ...]], fields: Sequence[Decoder]
 
 
 def to_text(value: Any, fields: Sequence[Callable[[Any], bytes]]) -> bytes:
-    """A row literal from a tuple (or a mapping of attribute names) of Python values."""
+    """A row literal from a sequence of Python values, one per attribute in order: a
+    tuple, or the named tuple a registered composite decodes to (so a row read
+    from the server goes back as it came)."""
     if not isinstance(value, Sequence) or isinstance(value, str | bytes):
         raise DataError(f"a composite is sent from a tuple, not {type(value).__name__}")
     if len(value) != len(fields):
