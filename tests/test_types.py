@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import Type
 from pgpipe.errors import DataError
+from pgpipe.strategies import values
 from pgpipe.types import (
     binary,
     encode_inferred,
@@ -148,46 +149,26 @@ def test_timestamptz_text_in_another_zone_is_utc(conn: pgpipe.Connection) -> Non
 
 # -- round trips through the server, text and binary -----------------------------
 
+# The kit's values (pgpipe.strategies), for the types whose codecs live in binary.py.
 STRATEGIES: dict[Type, st.SearchStrategy[Any]] = {
-    Type.BOOL: st.booleans(),
-    Type.INT2: st.integers(-(2**15), 2**15 - 1),
-    Type.INT4: st.integers(-(2**31), 2**31 - 1),
-    Type.INT8: st.integers(-(2**63), 2**63 - 1),
-    Type.FLOAT8: st.floats(allow_nan=False),
-    Type.NUMERIC: st.decimals(allow_nan=False, allow_infinity=True, places=None).filter(
-        lambda d: not d.is_finite() or -1000 < d.adjusted() < 1000
-    ),
-    Type.TEXT: st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
-    Type.BYTEA: st.binary(),
-    Type.DATE: st.dates(),
-    Type.TIME: st.times(),
-    Type.TIMESTAMP: st.datetimes(),
-    Type.TIMESTAMPTZ: st.datetimes(
-        min_value=dt.datetime(1, 1, 2),
-        max_value=dt.datetime(9999, 12, 30),
-        timezones=st.just(dt.UTC),
-    ),
-    Type.INTERVAL: st.timedeltas(
-        min_value=dt.timedelta(days=-(10**6)), max_value=dt.timedelta(days=10**6)
-    ),
-    Type.UUID: st.uuids(),
-    # A top-level str is sent as JSON text (str parameters are literals), so the
-    # strategy's top level is a container.
-    Type.JSONB: st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers(-(10**15), 10**15)
-        | st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
-        lambda children: (
-            st.lists(children, max_size=4)
-            | st.dictionaries(
-                st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")),
-                children,
-                max_size=4,
-            )
-        ),
-        max_leaves=10,
-    ).filter(lambda v: isinstance(v, list | dict)),
+    oid: values(oid)
+    for oid in (
+        Type.BOOL,
+        Type.INT2,
+        Type.INT4,
+        Type.INT8,
+        Type.FLOAT8,
+        Type.NUMERIC,
+        Type.TEXT,
+        Type.BYTEA,
+        Type.DATE,
+        Type.TIME,
+        Type.TIMESTAMP,
+        Type.TIMESTAMPTZ,
+        Type.INTERVAL,
+        Type.UUID,
+        Type.JSONB,
+    )
 }
 
 

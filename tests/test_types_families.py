@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import Box, Circle, Line, LineSegment, Path, Point, Polygon, Range, Type
 from pgpipe.errors import DataError
+from pgpipe.strategies import values
 from pgpipe.types import encode_inferred, has_binary_decoder, result_decoder
 
 
@@ -214,60 +215,32 @@ def test_random_bytes_raise_only_value_errors(data: bytes) -> None:
 
 # -- hypothesis round trips for every family, text then binary ---------------------
 
-FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64).map(lambda f: f + 0.0)
-POINTS = st.builds(Point, FINITE, FINITE)
-TIMESTAMPTZ = st.datetimes(
-    min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)
-)
-
-
-def ordered_range(bound: st.SearchStrategy[Any], bounds: tuple[str, ...] = ("[)",)) -> Any:
-    return st.builds(
-        lambda a, b, brackets, lower_open, upper_open: Range(
-            None if lower_open else min(a, b), None if upper_open else max(a, b), brackets
-        ),
-        bound,
-        bound,
-        st.sampled_from(bounds),
-        st.booleans(),
-        st.booleans(),
-    ).filter(lambda r: r.lower is None or r.upper is None or r.lower < r.upper)
-
-
-CONTINUOUS = ("[)", "[]", "()", "(]")
+# The kit's values (pgpipe.strategies) for every family.
 FAMILIES: dict[Type, st.SearchStrategy[Any]] = {
-    Type.INET: st.ip_addresses()
-    | st.builds(
-        lambda a, n: ipaddress.ip_interface((a.packed, n)), st.ip_addresses(v=4), st.integers(0, 31)
-    ),
-    Type.CIDR: st.ip_addresses().map(lambda a: ipaddress.ip_network(a)),
-    Type.POINT: POINTS,
-    Type.LINE: st.builds(Line, FINITE.filter(lambda a: abs(a) > 1e-3), FINITE, FINITE),
-    Type.LSEG: st.builds(LineSegment, POINTS, POINTS),
-    Type.BOX: st.builds(
-        lambda p, q: Box(Point(max(p.x, q.x), max(p.y, q.y)), Point(min(p.x, q.x), min(p.y, q.y))),
-        POINTS,
-        POINTS,
-    ),
-    Type.PATH: st.builds(Path, st.lists(POINTS, min_size=1, max_size=5).map(tuple), st.booleans()),
-    Type.POLYGON: st.builds(Polygon, st.lists(POINTS, min_size=1, max_size=5).map(tuple)),
-    Type.CIRCLE: st.builds(Circle, POINTS, FINITE.map(abs)),
-    Type.INT8RANGE: ordered_range(st.integers(-(2**62), 2**62)),
-    Type.NUMRANGE: ordered_range(
-        st.decimals(allow_nan=False, allow_infinity=False, places=4), CONTINUOUS
-    ),
-    Type.DATERANGE: ordered_range(st.dates(max_value=dt.date(9999, 12, 30))),
-    Type.TSRANGE: ordered_range(st.datetimes(), CONTINUOUS),
-    Type.TSTZRANGE: ordered_range(TIMESTAMPTZ, CONTINUOUS),
-    Type.INT8MULTIRANGE: st.lists(st.integers(-1000, 1000), max_size=6, unique=True).map(
-        lambda xs: [Range(x, x + 1) for x in sorted(set(x * 3 for x in xs))]
-    ),
-    Type.MACADDR: st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x in b)),
-    Type.PG_LSN: st.integers(0, 2**64 - 1).map(lambda n: f"{n >> 32:X}/{n & 0xFFFFFFFF:X}"),
-    Type.VARBIT: st.text("01", max_size=40),
-    Type.MONEY: st.integers(-(10**15), 10**15).map(lambda c: Decimal(c).scaleb(-2)),
-    Type.POINT_ARRAY: st.lists(st.none() | POINTS, max_size=4),
-    Type.INT8RANGE_ARRAY: st.lists(st.none() | ordered_range(st.integers(-100, 100)), max_size=4),
+    oid: values(oid)
+    for oid in (
+        Type.INET,
+        Type.CIDR,
+        Type.POINT,
+        Type.LINE,
+        Type.LSEG,
+        Type.BOX,
+        Type.PATH,
+        Type.POLYGON,
+        Type.CIRCLE,
+        Type.INT8RANGE,
+        Type.NUMRANGE,
+        Type.DATERANGE,
+        Type.TSRANGE,
+        Type.TSTZRANGE,
+        Type.INT8MULTIRANGE,
+        Type.MACADDR,
+        Type.PG_LSN,
+        Type.VARBIT,
+        Type.MONEY,
+        Type.POINT_ARRAY,
+        Type.INT8RANGE_ARRAY,
+    )
 }
 
 
