@@ -29,6 +29,7 @@ from pgpipe._session import Operation, Session
 from pgpipe.conninfo import parse_dsn
 from pgpipe.protocol import NEED_DATA, ProtocolConnection, State
 from pgpipe.protocol.buffer import ReceiveBuffer
+from pgpipe.strategies import mutated
 from pgpipe.testing import TemporaryPostgres
 from tests import wire
 
@@ -199,29 +200,6 @@ def test_clean_transcripts_replay(transcripts: list[Transcript]) -> None:
         for chunk in (1, 7, 1 << 16):
             outcome = replay(transcript, transcript.startup + transcript.reply, chunk)
             assert outcome in ("done", "server-error"), (transcript.name, outcome)
-
-
-@st.composite
-def mutated(draw: st.DrawFn, data: bytes) -> bytes:
-    stream = bytearray(data)
-    for _ in range(draw(st.integers(1, 6))):
-        if not stream:
-            break
-        i = draw(st.integers(0, len(stream) - 1))
-        how = draw(st.sampled_from(["flip", "insert", "delete", "dup", "length", "cut"]))
-        if how == "flip":
-            stream[i] = draw(st.integers(0, 255))
-        elif how == "insert":
-            stream[i:i] = draw(st.binary(min_size=1, max_size=16))
-        elif how == "delete":
-            del stream[i : i + draw(st.integers(1, 16))]
-        elif how == "dup":
-            stream[i:i] = stream[i : i + draw(st.integers(1, 64))]
-        elif how == "length" and i + 4 <= len(stream):
-            stream[i : i + 4] = struct.pack("!i", draw(st.integers(-(2**31), 2**31 - 1)))
-        elif how == "cut":
-            del stream[i:]
-    return bytes(stream)
 
 
 @settings(max_examples=EXAMPLES)

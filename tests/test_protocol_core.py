@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pgpipe.errors import InterfaceError, OperationalError, ProtocolError
 from pgpipe.protocol import NEED_DATA, ProtocolConnection, State, frontend
 from pgpipe.protocol import events as ev
+from pgpipe.strategies import chunked, mutated, sql_text
 from tests import wire
 
 
@@ -100,7 +101,7 @@ def test_too_many_parameters_is_refused() -> None:
 
 
 @given(
-    sql=st.text().filter(lambda s: "\x00" not in s),
+    sql=sql_text(),
     oids=st.lists(st.integers(0, 2**32 - 1), max_size=20),
     values=st.lists(st.one_of(st.none(), st.binary(max_size=50)), max_size=20),
     fmt=st.sampled_from([0, 1]),
@@ -378,13 +379,10 @@ def test_transcript_split_anywhere_gives_same_events(data: st.DataObject) -> Non
 
     core = started()
     one_shot(core)
-    cuts = sorted(data.draw(st.sets(st.integers(1, len(ONE_SHOT_REPLY) - 1), max_size=20)))
     events = []
-    previous = 0
-    for cut in [*cuts, len(ONE_SHOT_REPLY)]:
-        core.receive_data(ONE_SHOT_REPLY[previous:cut])
+    for piece in data.draw(chunked(ONE_SHOT_REPLY, max_pieces=21)):
+        core.receive_data(piece)
         events.extend(drain(core))
-        previous = cut
     assert events == expected
 
 
@@ -702,15 +700,11 @@ def test_random_bytes_during_startup(data: bytes) -> None:
         assert core.state is State.DEAD
 
 
-@given(st.data())
-def test_mutated_transcripts_only_raise_protocol_error(data: st.DataObject) -> None:
-    reply = bytearray(ONE_SHOT_REPLY)
-    for _ in range(data.draw(st.integers(1, 5))):
-        i = data.draw(st.integers(0, len(reply) - 1))
-        reply[i] = data.draw(st.integers(0, 255))
+@given(mutated(ONE_SHOT_REPLY, mutations=["flip"], max_mutations=5))
+def test_mutated_transcripts_only_raise_protocol_error(reply: bytes) -> None:
     core = started()
     one_shot(core)
-    core.receive_data(bytes(reply))
+    core.receive_data(reply)
     try:
         for _ in range(100):
             if core.next_event() is NEED_DATA:
