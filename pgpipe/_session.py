@@ -692,6 +692,13 @@ class TypeInfo:
     attribute_oids: tuple[int, ...]
 
     @classmethod
+    def found(cls, name: object, rows: Sequence[Sequence[object]]) -> TypeInfo:
+        """The type ``TYPE_LOOKUP`` found for ``name`` (ProgrammingError when none)."""
+        if not rows:
+            raise errors.UndefinedObject(f"type {name!r} does not exist")
+        return cls.from_row(rows[0])
+
+    @classmethod
     def from_row(cls, row: Sequence[object]) -> TypeInfo:
         oid, array_oid, kind, base_oid, name, names, oids = row
         return cls(

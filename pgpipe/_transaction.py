@@ -32,7 +32,15 @@ ISOLATION_LEVELS: Final = ("read committed", "repeatable read", "serializable", 
 def begin_statement(isolation: str | None, read_only: bool, deferrable: bool) -> str:
     """BEGIN with its transaction modes, from checked arguments (never caller text)."""
     modes = []
+    for name, flag in (("read_only", read_only), ("deferrable", deferrable)):
+        if not isinstance(flag, bool):
+            raise errors.InterfaceError(f"{name} is True or False, not {type(flag).__name__}")
     if isolation is not None:
+        if not isinstance(isolation, str):
+            raise errors.InterfaceError(
+                f"isolation must be one of {', '.join(ISOLATION_LEVELS)}, "
+                f"not {type(isolation).__name__}"
+            )
         level = isolation.lower().replace("_", " ")
         if level not in ISOLATION_LEVELS:
             raise errors.InterfaceError(

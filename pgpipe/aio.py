@@ -660,8 +660,10 @@ class AsyncConnection(ConnectionState):
         decoder: the server sends a domain's values with its base type's
         OID, so one would never be called (InterfaceError).
         """
+        if not isinstance(name, str):
+            raise errors.InterfaceError(f"a type name is a str, not {type(name).__name__}")
         rows = (await self.query(TYPE_LOOKUP, name)).rows
-        info = TypeInfo.from_row(rows[0])
+        info = TypeInfo.found(name, rows)
         self._session.register(info, decode, encode, decode_binary, encode_binary)
         return info
 
@@ -671,9 +673,10 @@ class AsyncConnection(ConnectionState):
             return
         self._closed_reason = "closed by the client"
         if asyncio.get_running_loop() is not self._loop:
-            # The transport can only be used from its own loop: drop it without Terminate.
-            with contextlib.suppress(RuntimeError):
-                self._transport.abort()
+            # The transport can only be used from its own loop: have that loop drop it
+            # (without Terminate). A loop that is closed already can close nothing.
+            if not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._transport.abort)
             return
         try:
             self._session.core.send_terminate()

@@ -393,10 +393,19 @@ def seconds(value: object, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InterfaceError(f"{name} must be a number of seconds or None, not {value!r}")
-    if not value > 0 or value == float("inf"):
-        raise InterfaceError(f"{name} must be a positive number of seconds, not {value!r}")
+        raise InterfaceError(
+            f"{name} must be a number of seconds or None, not {type(value).__name__}"
+        )
+    if not 0 < value <= _MAX_SECONDS:
+        shown = f"{value:.6g}" if isinstance(value, float) or abs(value) < 10**15 else "that"
+        raise InterfaceError(
+            f"{name} must be a positive number of seconds up to a year "
+            f"(None for no limit), not {shown}"
+        )
     return float(value)
+
+
+_MAX_SECONDS: Final = 366 * 86400  # past this, a deadline overflows some platforms' clocks
 
 
 def _message_size(value: object) -> int:

@@ -685,8 +685,10 @@ class Connection(ConnectionState):
         decoder: the server sends a domain's values with its base type's
         OID, so one would never be called (InterfaceError).
         """
+        if not isinstance(name, str):
+            raise errors.InterfaceError(f"a type name is a str, not {type(name).__name__}")
         rows = (self.query(TYPE_LOOKUP, name)).rows
-        info = TypeInfo.from_row(rows[0])
+        info = TypeInfo.found(name, rows)
         self._session.register(info, decode, encode, decode_binary, encode_binary)
         return info
 

@@ -194,6 +194,14 @@ class ProtocolConnection:
                 + "; that needs TLS with verified certificates (sslmode=verify-full) or "
                 "allow_unverified_pipelining=True, which is unsafe on untrusted networks"
             )
+        if pipeline in _SPECULATIVE and password is None:
+            raise InterfaceError(
+                f"pipeline_connect={pipeline!r} sends "
+                + ("the password" if pipeline == "password" else "a SCRAM-SHA-256 exchange")
+                + " before the server asks, but no password was given (no password "
+                "parameter, PGPASSWORD or password file entry): give one, or use "
+                "pipeline_connect='auto', which follows whatever the server asks for"
+            )
         startup = {"user": user}
         if database is not None:
             startup["database"] = database

@@ -1,0 +1,379 @@
+"""Misuse is input too: whatever a careless caller passes to a public call, only
+pgpipe.Error comes out, and the connection stays in sync (the next statement
+gets its own answer). Also: the wrong event loop, and pipelined connect with
+nothing to pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import enum
+import ipaddress
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pgpipe
+from pgpipe import Type, errors
+from pgpipe.testing import TemporaryPostgres
+
+
+class Color(enum.Enum):
+    RED = 1
+    BLUE = "blue"
+    PAIR = (1, 2)
+
+
+class Size(enum.IntEnum):
+    SMALL = 1
+    HUGE = 2**40
+
+
+class Mood(enum.StrEnum):
+    HAPPY = "happy"
+    ODD = "\ud800"
+
+
+@dataclasses.dataclass
+class Point3:
+    x: float
+    y: float
+    z: float
+
+
+class MyStr(str):
+    pass
+
+
+class MyBytes(bytes):
+    pass
+
+
+class MyInt(int):
+    pass
+
+
+class MyFloat(float):
+    pass
+
+
+_TEXT = st.text(st.characters(blacklist_categories=()), max_size=8)  # surrogates too
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**200), max_value=2**200),
+    st.floats(allow_nan=True, allow_infinity=True),
+    _TEXT,
+    st.binary(max_size=8),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.just(Decimal("sNaN")),
+    st.dates(),
+    st.datetimes(timezones=st.none() | st.just(dt.timezone.utc)),
+    st.times(),
+    st.timedeltas(),
+    st.uuids(),
+    st.sampled_from([*Color, *Size, *Mood]),
+    st.builds(Point3, st.floats(), st.floats(), st.floats()),
+    _TEXT.map(MyStr),
+    st.binary(max_size=4).map(MyBytes),
+    st.integers().map(MyInt),
+    st.floats().map(MyFloat),
+    st.just(object()),
+    st.just(ipaddress.ip_address("::1")),
+    st.just(math.inf),
+    st.just(b"\x00"),
+    st.just("\x00"),
+    st.just(...),
+    st.just(type),
+    st.just(lambda: None),
+)
+VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(_TEXT, inner, max_size=2),
+        st.frozensets(st.integers(), max_size=2),
+    ),
+    max_leaves=6,
+)
+SQL = st.one_of(
+    st.sampled_from(
+        [
+            "SELECT $1",
+            "SELECT $1::text",
+            "SELECT $1::int",
+            "SELECT $1::int8[]",
+            "SELECT $1::jsonb",
+            "SELECT $1, $2",
+            "SELECT 1",
+            "",
+            "SELECT 1; SELECT 2",
+        ]
+    ),
+    VALUES,
+)
+OPTIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "timeout": st.one_of(
+            st.none(), st.floats(), st.integers(-1, 5), _TEXT, st.just(dt.timedelta(seconds=1))
+        )
+    },
+)
+
+
+@st.composite
+def calls(draw: st.DrawFn) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """A public call with arbitrary arguments: (name, positional, keyword)."""
+    name = draw(
+        st.sampled_from(
+            [
+                "query",
+                "query_with_param_types",
+                "execute",
+                "executemany",
+                "prepare",
+                "stream",
+                "pipeline",
+                "transaction",
+                "register_type",
+            ]
+        )
+    )
+    sql = draw(SQL)
+    options = draw(OPTIONS)
+    if name == "query":
+        return name, (sql, *draw(st.lists(VALUES, max_size=3))), options
+    if name == "query_with_param_types":
+        oid = st.one_of(st.sampled_from(list(Type)), st.integers(-2, 2**33), VALUES)
+        pairs = st.one_of(st.lists(st.tuples(VALUES, oid), max_size=3), VALUES)
+        return name, (sql, draw(pairs)), options
+    if name == "execute":
+        return name, (sql,), options
+    if name == "executemany":
+        rows = st.one_of(st.lists(st.lists(VALUES, max_size=2), max_size=3), VALUES)
+        types = st.none() | st.lists(st.sampled_from(list(Type)) | VALUES, max_size=2)
+        return name, (sql, draw(rows)), {**options, "param_types": draw(types)}
+    if name == "prepare":
+        types = st.none() | st.lists(st.sampled_from(list(Type)) | VALUES, max_size=2)
+        return name, (sql,), {"param_types": draw(types)}
+    if name == "stream":
+        size = st.one_of(st.integers(-1, 3), VALUES)
+        return (
+            name,
+            (sql, *draw(st.lists(VALUES, max_size=2))),
+            {**options, "batch_size": draw(size)},
+        )
+    if name == "pipeline":
+        mode = st.one_of(st.sampled_from(["independent", "atomic"]), VALUES)
+        return name, (draw(mode), sql, *draw(st.lists(VALUES, max_size=2))), options
+    if name == "transaction":
+        return (
+            name,
+            (),
+            {
+                "isolation": draw(st.none() | st.sampled_from(["serializable"]) | VALUES),
+                "read_only": draw(VALUES),
+            },
+        )
+    return name, (draw(st.one_of(st.sampled_from(["int4", "no_such_type"]), VALUES)),), {}
+
+
+def _run_sync(conn: pgpipe.Connection, name: str, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    if name == "stream":
+        for _ in conn.stream(*args, **kw):
+            pass
+    elif name == "pipeline":
+        mode, sql, *params = args
+        with conn.pipeline(mode, **kw) as p:
+            handle = p.query(sql, *params)
+        handle.result()
+    elif name == "transaction":
+        with conn.transaction(**kw):
+            conn.query("SELECT 1")
+    else:
+        getattr(conn, name)(*args, **kw)
+
+
+async def _run_async(
+    conn: pgpipe.AsyncConnection, name: str, args: tuple[Any, ...], kw: dict[str, Any]
+) -> None:
+    if name == "stream":
+        async for _ in conn.stream(*args, **kw):
+            pass
+    elif name == "pipeline":
+        mode, sql, *params = args
+        async with conn.pipeline(mode, **kw) as p:
+            handle = p.query(sql, *params)
+        handle.result()
+    elif name == "transaction":
+        async with conn.transaction(**kw):
+            await conn.query("SELECT 1")
+    else:
+        await getattr(conn, name)(*args, **kw)
+
+
+_tokens = itertools.count()
+
+
+def _check_in_sync(result: Any) -> None:
+    token = next(_tokens)
+    assert result(token) == [(token,)]
+
+
+@pytest.fixture(scope="module")
+def sync_conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        yield conn
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls())
+def test_any_arguments_sync(
+    sync_conn: pgpipe.Connection, call: tuple[str, tuple[Any, ...], dict[str, Any]]
+) -> None:
+    name, args, kw = call
+    try:
+        _run_sync(sync_conn, name, args, kw)
+    except pgpipe.Error:
+        pass
+    assert not sync_conn.closed, sync_conn.closed_reason
+    assert sync_conn.transaction_status == "I"
+    _check_in_sync(lambda t: sync_conn.query("SELECT $1::int", t).rows)
+
+
+@pytest.fixture(scope="module")
+def loop_runner() -> Iterator[asyncio.Runner]:
+    with asyncio.Runner() as runner:
+        yield runner
+
+
+@pytest.fixture(scope="module")
+def async_conn(
+    pg_server: TemporaryPostgres, loop_runner: asyncio.Runner
+) -> Iterator[pgpipe.AsyncConnection]:
+    conn = loop_runner.run(pgpipe.connect_async(pg_server.dsn(dbname="pgpipe")))
+    yield conn
+    loop_runner.run(conn.close())
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls())
+def test_any_arguments_async(
+    async_conn: pgpipe.AsyncConnection,
+    loop_runner: asyncio.Runner,
+    call: tuple[str, tuple[Any, ...], dict[str, Any]],
+) -> None:
+    name, args, kw = call
+
+    async def go() -> None:
+        try:
+            await _run_async(async_conn, name, args, kw)
+        except pgpipe.Error:
+            pass
+
+    loop_runner.run(go())
+    assert not async_conn.closed, async_conn.closed_reason
+    assert async_conn.transaction_status == "I"
+
+    async def check(token: int) -> Any:
+        return (await async_conn.query("SELECT $1::int", token)).rows
+
+    _check_in_sync(lambda t: loop_runner.run(check(t)))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT $1", "SELECT $1::text"],
+)
+@pytest.mark.parametrize("value", ["a\ud800b", MyStr("\udfff"), Mood.ODD, ["x", "\ud800"]])
+def test_a_lone_surrogate_is_a_pgpipe_error(
+    sync_conn: pgpipe.Connection, sql: str, value: object
+) -> None:
+    with pytest.raises(pgpipe.Error):
+        sync_conn.query(sql, value)
+    assert sync_conn.query("SELECT 1").rows == [(1,)]
+
+
+def test_sql_with_a_lone_surrogate(sync_conn: pgpipe.Connection) -> None:
+    with pytest.raises(errors.InterfaceError, match="lone surrogate"):
+        sync_conn.query("SELECT '\ud800'")
+    with pytest.raises(errors.InterfaceError, match="lone surrogate"):
+        sync_conn.execute("SELECT '\ud800'")
+
+
+# -- the wrong event loop ------------------------------------------------------------
+
+
+def test_another_event_loop_is_refused_at_once(pg_server: TemporaryPostgres) -> None:
+    dsn = pg_server.dsn(dbname="pgpipe")
+    with asyncio.Runner() as first:
+        conn = first.run(pgpipe.connect_async(dsn))
+        assert first.run(conn.query("SELECT 1")).rows == [(1,)]
+
+        async def elsewhere() -> None:
+            for call in (
+                lambda: conn.query("SELECT 1"),
+                lambda: conn.execute("SELECT 1"),
+                lambda: conn.executemany("SELECT $1::int", [(1,)]),
+                lambda: conn.prepare("SELECT 1"),
+                lambda: _first_row(conn.stream("SELECT 1")),
+            ):
+                with pytest.raises(errors.InterfaceError, match="another event loop"):
+                    await asyncio.wait_for(call(), 5)
+            with pytest.raises(errors.InterfaceError, match="another event loop"):
+                async with conn.transaction():
+                    pass
+
+        with asyncio.Runner() as second:
+            second.run(elsewhere())
+        # Still usable from its own loop, and in sync.
+        assert first.run(conn.query("SELECT $1::int", 5)).rows == [(5,)]
+
+        async def close_elsewhere() -> None:
+            await conn.close()
+
+        with asyncio.Runner() as third:
+            third.run(close_elsewhere())
+        assert conn.closed
+        first.run(asyncio.sleep(0))  # the connection's own loop drops the transport
+
+
+async def _first_row(stream: Any) -> Any:
+    async for row in stream:
+        return row
+    return None
+
+
+# -- pipelined connect with nothing to pipeline ------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["scram", "password"])
+@pytest.mark.parametrize("connect", [pgpipe.connect, pgpipe.connect_async])
+def test_speculative_pipelining_without_a_password_says_so(
+    pg_server: TemporaryPostgres,
+    mode: str,
+    connect: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", "/nonexistent")
+    dsn = pg_server.dsn(dbname="pgpipe")
+
+    def attempt() -> Any:
+        made = connect(dsn, pipeline_connect=mode, allow_unverified_pipelining=True)
+        return asyncio.run(made) if asyncio.iscoroutine(made) else made
+
+    with pytest.raises(errors.InterfaceError, match="no password was given") as raised:
+        attempt()
+    assert "asked for" not in str(raised.value)
+
