@@ -20,6 +20,8 @@ run as doctests. Shell blocks run their ``pgpipe`` commands (``python -m
 pgpipe ...``, ``pgpipe ...``) with a time limit; any other command needs a
 mark.
 
+The examples (examples/*.py) run in tests/test_examples.py.
+
 A block that cannot run here carries ``<!-- not run: why -->`` on the line
 above it; ``NOT_RUN`` lists them with their reasons, and a mark or a block
 missing from either side fails ``test_not_run_marks``.
@@ -281,6 +283,20 @@ def compile_block(block: Block, source: str) -> Any:
 
 # --- running a document --------------------------------------------------------------
 
+
+def run_doctest(block: Block, source: str, namespace: dict[str, Any]) -> None:
+    """A block of ``>>>`` lines, each output compared (``...`` matching anything)."""
+    test = doctest.DocTestParser().get_doctest(
+        source, namespace, block.id, str(ROOT / block.document), block.line
+    )
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report = io.StringIO()
+    runner.run(test, out=report.write, clear_globs=False)
+    namespace.update(test.globs)  # DocTest ran in a copy: later blocks see its names
+    if runner.failures:
+        raise AssertionError(report.getvalue())
+
+
 _GLOBAL_CODECS = (pgtypes._TEXT_DECODERS, pgtypes._BINARY_DECODERS, pgtypes._BINARY_ENCODERS)
 
 
@@ -331,23 +347,13 @@ class DocumentRun:
     def _run(self, block: Block) -> None:
         source = _aim(block.source, self.server)
         if any(line.startswith(">>>") for line in source.splitlines()):
-            self._doctest(block, source)
+            run_doctest(block, source, self.namespace)
             return
         code = compile_block(block, source)
         if code.co_flags & inspect.CO_COROUTINE:
             self.loop.run_until_complete(eval(code, self.namespace))
         else:
             exec(code, self.namespace)
-
-    def _doctest(self, block: Block, source: str) -> None:
-        test = doctest.DocTestParser().get_doctest(
-            source, self.namespace, block.id, str(ROOT / block.document), block.line
-        )
-        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-        report = io.StringIO()
-        runner.run(test, out=report.write, clear_globs=False)
-        if runner.failures:
-            raise AssertionError(report.getvalue())
 
     def close(self) -> None:
         for connection in self.opened:
@@ -496,6 +502,11 @@ def test_the_harness_reads_comments() -> None:
     block = Block("README.md", 1, "python", "x = 41\nx + 1   # 43\nx   # 41\n", None)
     with pytest.raises(AssertionError, match=r"README\.md:3: the comment says 43, the value is 42"):
         exec(compile_block(block, block.source), {"__check__": check})
+    namespace: dict[str, Any] = {}
+    run_doctest(Block("README.md", 1, "pycon", "", None), ">>> x = 41\n>>> x + 1\n42\n", namespace)
+    assert namespace["x"] == 41
+    with pytest.raises(AssertionError, match="Expected:\n    43\nGot:\n    42"):
+        run_doctest(Block("README.md", 1, "pycon", "", None), ">>> x + 1\n43\n", namespace)
     assert matches(pgpipe.Point(1, 2), "Point(x=1...)")
     assert not matches(pgpipe.Point(1, 2), "Point(x=2...)")
 
