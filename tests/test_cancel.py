@@ -194,18 +194,24 @@ def test_cancelling_again_while_recovering_closes(pg_server: TemporaryPostgres) 
 
 
 def test_keyboard_interrupt_cancels_the_statement(pg_server: TemporaryPostgres) -> None:
-    conn = pgpipe.connect(pg_server.dsn(dbname="pgpipe"))
-    main = threading.get_ident()
-    timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT))
-    timer.start()
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        conn.query(SLOW)
-    timer.join()
-    assert time.monotonic() - started < 10
-    assert not conn.closed
-    assert conn.query("SELECT 1").rows == [(1,)]
-    conn.close()
+    # A shell that starts the run in the background makes it ignore SIGINT: use
+    # Ctrl-C's own handler, whatever the run inherited.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        conn = pgpipe.connect(pg_server.dsn(dbname="pgpipe"))
+        main = threading.get_ident()
+        timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT))
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            conn.query(SLOW)
+        timer.join()
+        assert time.monotonic() - started < 10
+        assert not conn.closed
+        assert conn.query("SELECT 1").rows == [(1,)]
+        conn.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_cancel_over_tls(adapter: Adapter, tls_server: TemporaryPostgres, pki: Pki) -> None:
