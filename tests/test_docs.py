@@ -17,8 +17,8 @@ document's event loop. A result written in a comment after an expression
 compared with ``==``, anything else with the value's ``repr`` (``...``
 matching anything); a comment that is neither is prose. ``>>>`` lines are
 run as doctests. Shell blocks run their ``pgpipe`` commands (``python -m
-pgpipe ...``, ``pgpipe ...``) with a time limit; any other command needs a
-mark.
+pgpipe ...``, ``pgpipe ...``) with a time limit; ``pip install pgpipe[extra]``
+is checked (the extra exists), not run; any other command needs a mark.
 
 The examples (examples/*.py) run in tests/test_examples.py.
 
@@ -43,6 +43,7 @@ import shlex
 import subprocess
 import sys
 import tokenize
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,7 @@ def _environment(server: TemporaryPostgres) -> dict[str, str]:
 
 _VALUE_START = re.compile(r"""[\[({'"\d-]|True\b|False\b|None\b|[A-Za-z_][\w.]*\(""")
 _VALUE_END = re.compile(r"\s{2,}|:\s|$")
+_REPR = re.compile(r"[A-Za-z_][\w.]*\(.*\)|[\[(].*[\])]")
 
 
 def expectation(comment: str) -> str | None:
@@ -220,7 +222,8 @@ def expectation(comment: str) -> str | None:
         try:
             ast.literal_eval(candidate)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            if re.fullmatch(r"[A-Za-z_][\w.]*\(.*\)|[\[(].*[\])]", candidate):
+            # Not a literal: a value's repr still names a class (``Point(x=1, y=2)``).
+            if re.fullmatch(_REPR, candidate) and re.search(r"[A-Za-z_][\w.]*\(", candidate):
                 return candidate
             continue
         return candidate
@@ -433,12 +436,29 @@ def test_python_block(
     document_run(documents, block.document, docs_server).run_until(block)
 
 
+def installs_pgpipe(argv: list[str]) -> bool:
+    """``pip install pgpipe[extra]``: true here already (the tests import pgpipe), so
+    checked instead of run: each extra it names must exist."""
+    if argv[:2] != ["pip", "install"] or not argv[2:]:
+        return False
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    for requirement in argv[2:]:
+        named = re.fullmatch(r"pgpipe(?:\[(?P<extras>[\w,-]+)\])?", requirement)
+        if named is None:
+            return False
+        for extra in (named["extras"] or "").split(","):
+            assert not extra or extra in extras, f"pgpipe has no extra {extra!r}"
+    return True
+
+
 def pgpipe_commands(block: Block) -> list[list[str]]:
     """The block's commands as argument lists; anything but pgpipe needs a not-run mark."""
     commands = []
     for line in block.source.splitlines():
         argv = shlex.split(line, comments=True)
-        if not argv:
+        if not argv or installs_pgpipe(argv):
             continue
         if argv[:3] == ["python", "-m", "pgpipe"]:
             commands.append(argv[3:])
@@ -498,6 +518,8 @@ def test_the_harness_reads_comments() -> None:
     )
     assert expectation("# 2 round trips after TCP, authentication included") is None
     assert expectation("# domain -> its base type") is None
+    assert expectation("# (one round trip)") is None
+    assert expectation("# [(my_pair(a=1, b='x'),)]") == "[(my_pair(a=1, b='x'),)]"
     assert matches([(42,)], "[(42,)]") and not matches([(41,)], "[(42,)]")
     block = Block("README.md", 1, "python", "x = 41\nx + 1   # 43\nx   # 41\n", None)
     with pytest.raises(AssertionError, match=r"README\.md:3: the comment says 43, the value is 42"):
