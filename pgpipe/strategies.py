@@ -1059,9 +1059,18 @@ _COMMAND_TAGS: Final = st.one_of(
     st.integers(0, 2**31).map(lambda n: f"DELETE {n}"),
     st.sampled_from(["BEGIN", "COMMIT", "ROLLBACK", "SET", "CREATE TABLE", "DO"]),
 )
-# Settings whose reports are harmless anywhere; pgpipe, like most drivers, holds
-# client_encoding, DateStyle and the like to fixed values.
-_REPORTED: Final = ("application_name", "TimeZone", "is_superuser", "standard_conforming_strings")
+# Settings a server reports, with values a client must take in its stride.
+# pgpipe, like most drivers, holds client_encoding to UTF8: it is left out.
+_PARAMETER_STATUSES: Final = st.one_of(
+    st.builds(ParameterStatus, st.just("application_name"), text_values(max_size=20)),
+    st.builds(
+        ParameterStatus,
+        st.just("TimeZone"),
+        st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York"]),
+    ),
+    st.builds(ParameterStatus, st.just("is_superuser"), st.sampled_from(["on", "off"])),
+    st.builds(ParameterStatus, st.just("in_hot_standby"), st.sampled_from(["on", "off"])),
+)
 
 
 def _field_descriptions() -> st.SearchStrategy[FieldDescription]:
@@ -1102,7 +1111,7 @@ _BACKEND_STRATEGIES: Final[dict[type, st.SearchStrategy[Any]]] = {
     ),
     AuthenticationSASLContinue: st.builds(AuthenticationSASLContinue, _SHORT_BYTES),
     AuthenticationSASLFinal: st.builds(AuthenticationSASLFinal, _SHORT_BYTES),
-    ParameterStatus: st.builds(ParameterStatus, st.sampled_from(_REPORTED), _NAMES),
+    ParameterStatus: _PARAMETER_STATUSES,
     BackendKeyData: st.builds(BackendKeyData, _PROCESS_IDS, st.binary(min_size=4, max_size=256)),
     NegotiateProtocolVersion: st.builds(
         NegotiateProtocolVersion,

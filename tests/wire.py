@@ -1,13 +1,17 @@
 """Test helpers: build backend messages byte by byte, and parse frontend ones back.
 
 Written independently of pgpipe.protocol so the tests check the core against
-the protocol documentation, not against itself.
+the protocol documentation, not against itself: the backend messages are the
+bytes pgpipe.strategies writes from the message formats (``backend_bytes``);
+``msg`` builds any other, malformed ones included.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+
+from pgpipe import strategies as ps
 
 
 def msg(kind: bytes, body: bytes = b"") -> bytes:
@@ -23,63 +27,60 @@ def auth(code: int, data: bytes = b"") -> bytes:
 
 
 def auth_ok() -> bytes:
-    return auth(0)
+    return ps.backend_bytes(ps.AuthenticationOk())
 
 
 def parameter_status(name: str, value: str) -> bytes:
-    return msg(b"S", cstr(name) + cstr(value))
+    return ps.backend_bytes(ps.ParameterStatus(name, value))
 
 
 def backend_key_data(pid: int, key: bytes) -> bytes:
-    return msg(b"K", struct.pack("!i", pid) + key)
+    return ps.backend_bytes(ps.BackendKeyData(pid, key))
 
 
 def ready(status: str = "I") -> bytes:
-    return msg(b"Z", status.encode())
+    return ps.backend_bytes(ps.ReadyForQuery(status))
 
 
-PARSE_COMPLETE = msg(b"1")
-BIND_COMPLETE = msg(b"2")
-CLOSE_COMPLETE = msg(b"3")
-NO_DATA = msg(b"n")
-EMPTY_QUERY = msg(b"I")
-PORTAL_SUSPENDED = msg(b"s")
+PARSE_COMPLETE = ps.backend_bytes(ps.ParseComplete())
+BIND_COMPLETE = ps.backend_bytes(ps.BindComplete())
+CLOSE_COMPLETE = ps.backend_bytes(ps.CloseComplete())
+NO_DATA = ps.backend_bytes(ps.NoData())
+EMPTY_QUERY = ps.backend_bytes(ps.EmptyQueryResponse())
+PORTAL_SUSPENDED = ps.backend_bytes(ps.PortalSuspended())
 
 
 def row_description(columns: Iterable[tuple[str, int, int]]) -> bytes:
-    cols = list(columns)
-    body = struct.pack("!h", len(cols))
-    for name, oid, fmt in cols:
-        body += cstr(name) + struct.pack("!IhIhih", 0, 0, oid, -1, -1, fmt)
-    return msg(b"T", body)
+    """Columns as ``(name, type OID, format)``."""
+    return ps.backend_bytes(
+        ps.RowDescription(
+            tuple(ps.FieldDescription(name, type_oid=oid, format=fmt) for name, oid, fmt in columns)
+        )
+    )
 
 
 def data_row(values: Iterable[bytes | None]) -> bytes:
-    vals = list(values)
-    body = struct.pack("!h", len(vals))
-    for v in vals:
-        body += struct.pack("!i", -1) if v is None else struct.pack("!i", len(v)) + v
-    return msg(b"D", body)
+    return ps.backend_bytes(ps.DataRow(tuple(values)))
 
 
 def command_complete(tag: str) -> bytes:
-    return msg(b"C", cstr(tag))
-
-
-def fields(items: Mapping[str, str]) -> bytes:
-    return b"".join(k.encode() + cstr(v) for k, v in items.items()) + b"\x00"
+    return ps.backend_bytes(ps.CommandComplete(tag))
 
 
 def error(code: str = "42601", message: str = "syntax error", severity: str = "ERROR") -> bytes:
-    return msg(b"E", fields({"S": severity, "V": severity, "C": code, "M": message}))
+    return ps.backend_bytes(
+        ps.ErrorResponse((("S", severity), ("V", severity), ("C", code), ("M", message)))
+    )
 
 
 def notice(message: str = "hello") -> bytes:
-    return msg(b"N", fields({"S": "NOTICE", "V": "NOTICE", "C": "00000", "M": message}))
+    return ps.backend_bytes(
+        ps.NoticeResponse((("S", "NOTICE"), ("V", "NOTICE"), ("C", "00000"), ("M", message)))
+    )
 
 
 def notification(pid: int, channel: str, payload: str) -> bytes:
-    return msg(b"A", struct.pack("!i", pid) + cstr(channel) + cstr(payload))
+    return ps.backend_bytes(ps.NotificationResponse(pid, channel, payload))
 
 
 def startup_ok(pid: int = 42, key: bytes = b"\x00\x00\x00\x07") -> bytes:
