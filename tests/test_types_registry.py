@@ -99,6 +99,20 @@ def test_a_domain_takes_an_encoder(conn: Client) -> None:
     ]
     # Results still come through the base type's decoders.
     assert both(conn, "SELECT ARRAY[1, 2]::reg_posint[]") == [[1, 2], [1, 2]]
+    # In binary too; the domain's CHECK still applies.
+    info = conn.register_type(
+        "reg_posint",
+        encode_binary=lambda value: (
+            len(str(value)).to_bytes(4, "big") if str(value) else b"\xff" * 4
+        ),
+    )
+    assert conn.query_with_param_types("SELECT $1", [(Mood("ab"), info.oid)]).rows == [(2,)]
+    assert conn.query_with_param_types("SELECT $1", [([Mood("abc")], info.array_oid)]).rows == [
+        ([3],)
+    ]
+    with pytest.raises(pgpipe.errors.CheckViolation):
+        conn.query_with_param_types("SELECT $1", [(Mood(""), info.oid)])
+    assert conn.query("SELECT 1").rows == [(1,)]
 
 
 def test_a_decoded_composite_goes_back_as_a_parameter(conn: Client) -> None:
