@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import pytest
 
+import pgpipe
 from pgpipe import passfile, servicefile
 from pgpipe.testing import AUTH_USERS, TemporaryPostgres
 from tests.clients import Adapter
@@ -243,3 +244,17 @@ def test_windows_password_and_service_files(
     )
     client = adapter.connect("service=app")
     assert client.query("SELECT current_user, 6 * 7").rows == [(user, 42)]
+
+
+def test_helpers_and_command_import_without_pwd() -> None:
+    # pgpipe.testing needs pwd only to run the server as another account (under root).
+    script = BLOCKER + (
+        "import pgpipe.cli, pgpipe.proxy, pgpipe.testing\n"
+        "assert not [name for name in BLOCKED if name in sys.modules]\n"
+        "pgpipe.cli.main(['--version'])\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert completed.stdout == f"pgpipe {pgpipe.__version__}\n"
