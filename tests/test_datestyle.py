@@ -11,6 +11,7 @@ DATABASE ... SET`` and the server's configuration file.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 import zoneinfo
 from collections.abc import Iterator
@@ -237,7 +238,7 @@ def test_infinity_and_bc_are_refused_in_every_datestyle(
     conn = connect(adapter, server, DateStyle=datestyle, TimeZone="America/New_York")
     statement = f"SELECT {sql} /* {uuid.uuid4()} */"
     for _ in range(2):  # text, then binary
-        with pytest.raises(errors.DataError, match="cannot be represented|out of range"):
+        with pytest.raises(errors.DataError, match=r"cannot be represented|out of range"):
             conn.query(statement)
     with pytest.raises(errors.DataError, match=kind if "BC" in kind else "infinity"):
         conn.execute(f"SELECT {sql}")
@@ -461,23 +462,44 @@ def test_role_and_database_defaults(
     assert [v.tzname() for v in rows[0][1:3]] == ["EDT", "EST"]
 
 
-def test_server_configuration_reloaded(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
-    """postgresql.conf changed and reloaded: the server reports the new DateStyle at
-    the next ReadyForQuery. German dates are day-first by their shape, so even the
-    statement that runs before that report reads right."""
+@pytest.mark.parametrize("datestyle", ["SQL, DMY", "Postgres, DMY", "German, DMY"])
+def test_server_configuration_reloaded(
+    adapter: Adapter, pg_server: TemporaryPostgres, datestyle: str
+) -> None:
+    """postgresql.conf changed and reloaded: the first statement to run under the new
+    DateStyle prints its rows in it, and the server reports the change only at that
+    statement's ReadyForQuery, after them. Its rows are decoded once the report
+    is in, so even the day/month order flip (MDY to DMY) is read right."""
     conn = connect(adapter, pg_server)
-    pg_server.psql("ALTER SYSTEM SET DateStyle = 'German';\nSELECT pg_reload_conf();\n")
+    pg_server.psql(f"ALTER SYSTEM SET DateStyle = '{datestyle}';\nSELECT pg_reload_conf();\n")
     try:
-        for _ in range(3):
+        for _ in range(500):  # until this backend has taken the reload
+            before = conn.parameters["DateStyle"]
             (row,) = conn.query(
-                f"SELECT '2024-03-04'::date, current_setting('DateStyle') /* {uuid.uuid4()} */"
+                "SELECT '2024-03-04'::date, '2024-03-04 05:06:07.5'::timestamp, "
+                f"current_setting('DateStyle') /* {uuid.uuid4()} */"
             ).rows
-            assert row[0] == dt.date(2024, 3, 4)
-            if row[1] == "German, DMY":
+            assert row[:2] == (dt.date(2024, 3, 4), dt.datetime(2024, 3, 4, 5, 6, 7, 500000))
+            if row[2] == datestyle:
+                assert before == "ISO, MDY"  # the report came after the rows
                 break
-        assert conn.parameters["DateStyle"] == "German, DMY"
+            time.sleep(0.01)
+        assert conn.parameters["DateStyle"] == datestyle
         assert read_both_ways(conn, "SELECT $1::date, $2::timestamp", DATES[0], TIMESTAMPS[0]) == [
             (DATES[0], TIMESTAMPS[0])
         ]
     finally:
         pg_server.psql("ALTER SYSTEM RESET DateStyle;\nSELECT pg_reload_conf();\n")
+
+
+def test_set_earlier_in_the_same_script(adapter: Adapter, server: TemporaryPostgres) -> None:
+    """The report of a SET comes at the script's end, after the rows printed under it."""
+    conn = connect(adapter, server, TimeZone="Europe/Berlin")
+    results = conn.execute(
+        "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'America/New_York'; "
+        "SELECT '2024-03-04'::date, '2024-11-03 01:30:00-05'::timestamptz"
+    )
+    assert exact(results[-1].rows) == exact(
+        [(dt.date(2024, 3, 4), dt.datetime(2024, 11, 3, 1, 30, tzinfo=NEW_YORK, fold=1))]
+    )
+    assert conn.parameters["DateStyle"] == "SQL, DMY"
