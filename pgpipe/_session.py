@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Generic, TypeVar
 
 from pgpipe import errors
-from pgpipe._scan import COUNTS, mismatch, parameter_count
+from pgpipe._scan import mismatch, parameter_count
 from pgpipe._transaction import TransactionStatus
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
@@ -917,12 +917,7 @@ class Session:
         return oids, formats, values
 
     def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
-        # The common case inlined (a known text, standard_conforming_strings on).
-        if (
-            COUNTS.get(sql if type(sql) is str else "\x00") != len(params)
-            or self.core.parameters.get("standard_conforming_strings") == "off"
-        ):
-            self.check_parameters(sql, len(params))
+        self.check_parameters(sql, len(params))
         return self._unnamed(sql, *_inferred(params), sync)
 
     # A pipeline's commands are staged first (values encoded, messages checked:
@@ -1237,8 +1232,27 @@ class Session:
             self._statements.clear()  # their decoders read the previous settings
 
     def result_decoder(self, oid: int, fmt: int) -> Decoder:
+        if fmt == _TEXT and session_dependent(oid):
+            return self._late_text_decoder(oid)
+        return self._current_decoder(oid, fmt)
+
+    def _current_decoder(self, oid: int, fmt: int) -> Decoder:
         key = (oid, fmt)
         return self._zoned.get(key) or self._decoders.get(key) or result_decoder(oid, fmt)
+
+    def _late_text_decoder(self, oid: int) -> Decoder:
+        """A text decoder of a date/time type that reads with the settings of the
+        moment it decodes, not of the moment it was chosen. The server reports a
+        changed DateStyle or TimeZone only before ReadyForQuery, after the rows
+        printed under it (the first statement after a reloaded postgresql.conf);
+        rows are decoded when the statement is over (or in batches of
+        _DECODE_BATCH on the way), so they are read in the setting reported."""
+        current = self._current_decoder
+
+        def decode(data: bytes) -> object:
+            return current(oid, _TEXT)(data)
+
+        return decode
 
     def has_binary_decoder(self, oid: int) -> bool:
         if (oid, _BINARY) in self._decoders:
@@ -1364,9 +1378,9 @@ class Session:
         """The decoder of a domain's base type or a composite's field: looked up at
         each value for a type whose decoder follows TimeZone and DateStyle, since
         the registered type outlives the settings it was registered under."""
-        if not session_dependent(oid):
-            return self.result_decoder(oid, fmt)
-        return lambda data: self.result_decoder(oid, fmt)(data)
+        if fmt == _TEXT or not session_dependent(oid):
+            return self.result_decoder(oid, fmt)  # text ones are looked up late already
+        return lambda data: self._current_decoder(oid, fmt)(data)
 
     def _text_writer(self, oid: int) -> Callable[[object], bytes]:
         """Writes a value of type ``oid`` as text (for a field of a row literal)."""
