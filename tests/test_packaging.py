@@ -125,10 +125,15 @@ def wheel_metadata(built: Built) -> Message:
     return email.parser.Parser(policy=email.policy.compat32).parsestr(text)
 
 
-def tracked(folder: str) -> set[str]:
-    """The files git tracks under a folder of the checkout that are there now."""
-    names = run(["git", "ls-files", "-z", "--", folder], cwd=ROOT).split("\0")
-    return {name for name in names if name and (ROOT / name).is_file()}
+def on_disk(folder: str) -> set[str]:
+    """The files under a folder of this tree (a checkout or an unpacked sdist), caches aside."""
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file()
+        and not {"__pycache__", ".hypothesis"} & set(path.parts)
+        and path.suffix not in (".pyc", ".pyo")
+    }
 
 
 def test_version_in_one_place() -> None:
@@ -144,7 +149,7 @@ def test_version_in_one_place() -> None:
 def test_sdist_carries_docs_tests_and_examples(built: Built) -> None:
     names = sdist_names(built)
     for folder in SDIST_DIRS:
-        files = tracked(folder)
+        files = on_disk(folder)
         assert files, folder
         assert files <= names, f"{folder}: {sorted(files - names)} missing from the sdist"
     assert set(SDIST_FILES) <= names
