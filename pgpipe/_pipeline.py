@@ -168,7 +168,7 @@ class Pipeline:
     __slots__ = ("_queued", "mode")
 
     def __init__(self, mode: str = "independent") -> None:
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise errors.InterfaceError(
                 f"pipeline mode must be one of {', '.join(MODES)}, not {mode!r}"
             )

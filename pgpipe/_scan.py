@@ -19,7 +19,6 @@ Counts are remembered per SQL text.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Final
 
@@ -44,11 +43,20 @@ _MAX_PARAMETERS: Final = 65535
 def parameter_count(sql: object, standard_conforming_strings: bool = True) -> int | None:
     """The number of parameters ``sql`` takes (its highest ``$n``), or None when the
     text is unterminated (a string, quoted identifier or comment left open)."""
-    if type(sql) is not str:
-        if not isinstance(sql, str):
-            raise errors.InterfaceError(f"SQL text must be a str, not {type(sql).__name__}")
+    counts = COUNTS if standard_conforming_strings else _COUNTS_WITHOUT_SCS
+    if type(sql) is str:
+        count = counts.get(sql, _UNKNOWN)
+        if count is not _UNKNOWN:
+            return count  # type: ignore[return-value]
+    elif isinstance(sql, str):
         sql = str(sql)
-    return _count(sql, standard_conforming_strings)
+    else:
+        raise errors.InterfaceError(f"SQL text must be a str, not {type(sql).__name__}")
+    count = _count(sql, standard_conforming_strings)
+    if len(counts) >= _REMEMBERED:
+        counts.clear()
+    counts[sql] = count
+    return count
 
 
 def check_count(sql: str, given: int, standard_conforming_strings: bool = True) -> None:
@@ -73,7 +81,14 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-@functools.lru_cache(maxsize=1024)
+# Counts by SQL text (one table per standard_conforming_strings setting): a plain
+# dict lookup on the path every query takes, emptied when it grows past _REMEMBERED.
+COUNTS: Final[dict[str, int | None]] = {}
+_COUNTS_WITHOUT_SCS: Final[dict[str, int | None]] = {}
+_REMEMBERED: Final = 4096
+_UNKNOWN: Final = object()
+
+
 def _count(sql: str, standard_conforming_strings: bool) -> int | None:
     if "$" not in sql:
         return 0

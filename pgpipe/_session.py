@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Generic, TypeVar
 
 from pgpipe import errors
-from pgpipe._scan import mismatch, parameter_count
+from pgpipe._scan import COUNTS, mismatch, parameter_count
 from pgpipe._transaction import TransactionStatus
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
@@ -917,7 +917,12 @@ class Session:
         return oids, formats, values
 
     def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
-        self.check_parameters(sql, len(params))
+        # The common case inlined (a known text, standard_conforming_strings on).
+        if (
+            COUNTS.get(sql if type(sql) is str else "\x00") != len(params)
+            or self.core.parameters.get("standard_conforming_strings") == "off"
+        ):
+            self.check_parameters(sql, len(params))
         return self._unnamed(sql, *_inferred(params), sync)
 
     # A pipeline's commands are staged first (values encoded, messages checked:
