@@ -1521,8 +1521,9 @@ def _fits(
     signature: tuple[list[int], list[int]],
 ) -> bool:
     """Whether a row's parameters fit the run parsed for ``signature``: a NULL fits
-    any column, an integer narrower than its column's (int4 in an int8 run) fits
-    once written as the column's type, which it then is in ``oids`` and ``values``.
+    any column; an integer narrower than its column's (int4 in an int8 run), or
+    an empty list in an array column, fits once written as the column's type,
+    which it then is in ``oids``, ``formats`` and ``values``.
 
     Widening keeps a batch of mixed sizes at one Parse per wider type seen.
     """
@@ -1537,9 +1538,9 @@ def _fits(
         if value is None or (oid == known and fmt == known_fmt):
             continue
         wider = encode_widened(row[i], oid, known)
-        if wider is None:
+        if wider is None or wider[0] != known_fmt:
             return False
-        oids[i], values[i] = known, wider
+        oids[i], formats[i], values[i] = known, known_fmt, wider[1]
     return True
 
 

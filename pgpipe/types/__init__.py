@@ -442,14 +442,20 @@ def column_encoder(value: object, oid: int) -> Callable[[Any], bytes] | None:
     return None
 
 
-def encode_widened(value: object, oid: int, wider: int) -> bytes | None:
-    """``value``, which ``encode_inferred`` sent as ``oid``, in binary as ``wider``
-    when that type holds every value of ``oid`` (int4 as int8...), else None:
-    so that executemany keeps a row with a narrower integer in a run parsed
-    for a wider one."""
-    if wider not in _WIDER.get(oid, ()):
-        return None
-    return encode_typed(value, wider)[1]
+def encode_widened(value: object, oid: int, wider: int) -> tuple[int, bytes | None] | None:
+    """``value``, which ``encode_inferred`` sent as ``oid``, as ``(format, bytes)`` of
+    ``wider`` when that type holds every value of ``oid`` (int4 as int8...) or
+    ``value`` is a list with no item but None (sent untyped) and ``wider`` an
+    array type; else None. So executemany keeps such a row in a run parsed for
+    ``wider``."""
+    if wider in _WIDER.get(oid, ()) or (
+        oid == 0
+        and wider in arrays.ELEMENT
+        and isinstance(value, list)
+        and all(item is None for item in arrays.shape(value)[1])
+    ):
+        return encode_typed(value, wider)
+    return None
 
 
 _FIXED_COLUMN_TYPES: Final = frozenset({float, bool, bytes})

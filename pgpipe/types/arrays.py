@@ -81,11 +81,13 @@ def shape(value: list[Any]) -> tuple[list[int], list[Any]]:
     """The dimensions of a rectangular nested list, and its elements flattened."""
     dims: list[int] = []
     level: list[Any] = value
-    while isinstance(level, list):
+    while isinstance(level, list) and len(dims) <= _MAX_DIMENSIONS:  # (a list may hold itself)
         dims.append(len(level))
         if not level:
             break
         level = level[0]
+    if len(dims) > _MAX_DIMENSIONS:
+        raise DataError(f"arrays have at most {_MAX_DIMENSIONS} dimensions")
     flat: list[Any] = [value]
     for depth, size in enumerate(dims):
         following: list[Any] = []
@@ -99,8 +101,6 @@ def shape(value: list[Any]) -> tuple[list[int], list[Any]]:
         flat = following
     if any(isinstance(item, list) for item in flat):
         raise DataError("a multidimensional array must be rectangular")
-    if len(dims) > _MAX_DIMENSIONS:
-        raise DataError(f"arrays have at most {_MAX_DIMENSIONS} dimensions")
     return dims, flat
 
 

@@ -410,8 +410,8 @@ _NUMERIC_MAX_DSCALE: Final = 0x3FFF
 def _numeric_enc(value: Any) -> bytes:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
         raise DataError(f"cannot send {type(value).__name__} {shown(value)} as numeric")
-    if isinstance(value, float):
-        value = Decimal(repr(value)) if math.isfinite(value) else Decimal(str(value))
+    if isinstance(value, float):  # float.__repr__: not a subclass's own
+        value = Decimal(float.__repr__(value)) if math.isfinite(value) else Decimal(str(value))
     elif isinstance(value, int):
         value = Decimal(value)
     if value.is_nan():
@@ -420,6 +420,8 @@ def _numeric_enc(value: Any) -> bytes:
         return _NUMERIC_HEAD.pack(0, 0, _NUMERIC_NAN, 0)
     if value.is_infinite():
         return _NUMERIC_HEAD.pack(0, 0, _NUMERIC_NINF if value < 0 else _NUMERIC_PINF, 0)
+    if value.adjusted() >= 4 * (_NUMERIC_MAX_WEIGHT + 1):  # before writing its digits out
+        raise _range_error("numeric", value)
     sign, digit_tuple, exponent = value.as_tuple()
     if not isinstance(exponent, int):
         raise DataError(f"cannot send {shown(value)} as numeric")
