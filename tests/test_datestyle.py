@@ -33,7 +33,18 @@ DATESTYLES = [
     for order in ("MDY", "DMY", "YMD")
 ]
 INTERVALSTYLES = ["postgres", "postgres_verbose", "sql_standard", "iso_8601"]
-ZONES = ["America/New_York", "Europe/Berlin", "UTC", "Asia/Kathmandu"]
+# Folds, LMT, an offset-named zone (+0545), half-hour DST (+1030), negative DST
+# in the tz database (Dublin's IST), a POSIX rule, and one Python cannot load.
+ZONES = [
+    "America/New_York",
+    "Europe/Berlin",
+    "UTC",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Europe/Dublin",
+    "EST5EDT",
+    "<+05>-05",
+]
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -112,7 +123,7 @@ def exact(value: object) -> object:
 def in_zone(value: object, zone: str) -> object:
     """``value`` with each aware datetime given in ``zone``, as pgpipe gives it."""
     if isinstance(value, dt.datetime) and value.utcoffset() is not None:
-        return value.astimezone(UTC if zone == "UTC" else zoneinfo.ZoneInfo(zone))
+        return value.astimezone(python_zone(zone))
     if isinstance(value, list):
         return [in_zone(item, zone) for item in value]
     if isinstance(value, tuple):
@@ -120,6 +131,14 @@ def in_zone(value: object, zone: str) -> object:
     if isinstance(value, Range) and not value.empty:
         return Range(in_zone(value.lower, zone), in_zone(value.upper, zone), value.bounds)
     return value
+
+
+def python_zone(name: str) -> dt.tzinfo:
+    """The zone pgpipe gives timestamptz values in: UTC for one Python cannot load."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 @pytest.fixture
@@ -170,8 +189,7 @@ def test_timestamptz_in_every_datestyle_and_zone(
     sql = "SELECT " + ", ".join(f"${i}::timestamptz" for i in range(1, len(INSTANTS) + 1))
     rows = read_both_ways(conn, sql, *INSTANTS)
     assert exact(rows) == exact([in_zone(tuple(INSTANTS), zone)])
-    if zone != "UTC":
-        assert rows[0][0].tzinfo == zoneinfo.ZoneInfo(zone)
+    assert rows[0][0].tzinfo == python_zone(zone) or zone == "UTC"
     arrays = read_both_ways(
         conn,
         "SELECT $1::timestamptz[], $2::tstzrange",
@@ -180,6 +198,24 @@ def test_timestamptz_in_every_datestyle_and_zone(
     )
     expected = [(INSTANTS[:4], Range(INSTANTS[0], INSTANTS[1], "[]"))]
     assert exact(arrays) == exact(in_zone(expected, zone))
+
+
+@pytest.mark.parametrize("datestyle", ["SQL, MDY", "Postgres, DMY", "German"])
+def test_an_abbreviation_no_zone_explains_is_refused(
+    adapter: Adapter, server: TemporaryPostgres, datestyle: str
+) -> None:
+    """A POSIX TimeZone with a made-up name ("XYZ3"): the server prints "XYZ", whose
+    offset pgpipe cannot know; a DataError saying so, never a guess. ISO and binary
+    results carry the offset and read right."""
+    conn = connect(adapter, server, DateStyle=datestyle, TimeZone="XYZ3")
+    statement = f"SELECT $1::timestamptz /* {uuid.uuid4()} */"
+    with pytest.raises(errors.DataError, match=r"XYZ is not a name the session's TimeZone 'XYZ3'"):
+        conn.query(statement, INSTANTS[5])
+    assert exact(conn.query(statement, INSTANTS[5]).rows) == exact([(INSTANTS[5],)])  # binary
+    conn.execute("SET DateStyle = 'ISO'")
+    assert exact(read_both_ways(conn, "SELECT $1::timestamptz", INSTANTS[5])) == exact(
+        [(INSTANTS[5],)]
+    )
 
 
 @pytest.mark.parametrize("datestyle", DATESTYLES)

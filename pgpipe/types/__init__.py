@@ -183,15 +183,15 @@ def session_decoders(timezone: str, datestyle: str) -> dict[tuple[int, int], Dec
     TimeZone and DateStyle (as ParameterStatus reports them): date, timestamp and
     timestamptz with their ranges, multiranges and arrays, in text; timestamptz's
     family in binary too, given in the session's zone. Empty when the defaults
-    (UTC, month before day) apply. Cached: the settings change rarely.
+    (UTC, month before day: ``DECODERS``) apply. Cached: the settings change rarely.
 
     Intervals need nothing here: their text is read in any IntervalStyle.
     """
     zone = session_zone(timezone)
     day_first = text.day_first(datestyle)
-    if zone is None and not day_first:
+    if timezone.upper() in _UTC_NAMES and not day_first:
         return {}
-    scalars = text.styled_decoders(day_first, _abbreviation_zone(timezone))
+    scalars = text.styled_decoders(day_first, _abbreviation_zone(timezone), timezone)
     out: dict[tuple[int, int], Decoder] = {}
     for oid, decode in scalars.items():
         if oid == Type.TIMESTAMPTZ and zone is not None:

@@ -219,21 +219,21 @@ def _timestamp_decoder(day_first: bool) -> Decoder:
     return decode_timestamp
 
 
-def _timestamptz_decoder(day_first: bool, zone: dt.tzinfo | None) -> Decoder:
+def _timestamptz_decoder(day_first: bool, zone: dt.tzinfo | None, zone_name: str) -> Decoder:
     """timestamptz text in any DateStyle, as an instant in UTC.
 
     ISO writes the UTC offset. The other styles write the session TimeZone's
     abbreviation ("EST"), or an offset for zones without one ("+04"):
-    ``zone`` (the session's TimeZone, None for UTC or one Python cannot
-    load) gives the offset, and the abbreviation picks the side of a DST
-    fold. An abbreviation the zone does not have then (TimeZone changed
-    after the decoder was chosen) is refused rather than guessed.
+    ``zone`` (the session's TimeZone ``zone_name``, None for UTC or one
+    Python cannot load) gives the offset, and the abbreviation picks the
+    side of a DST fold. An abbreviation the zone does not have then is
+    refused rather than guessed.
     """
 
     def decode_timestamptz(data: bytes) -> dt.datetime:
         local, rest = _split_timestamp(data, "timestamptz", day_first)
         if rest[:1] == " ":
-            value = _in_abbreviated_zone(local, rest[1:], zone, data)
+            value = _in_abbreviated_zone(local, rest[1:], zone, zone_name, data)
         else:
             value = local.replace(tzinfo=_parse_offset(rest))
         try:
@@ -245,7 +245,7 @@ def _timestamptz_decoder(day_first: bool, zone: dt.tzinfo | None) -> Decoder:
 
 
 def _in_abbreviated_zone(
-    local: dt.datetime, abbreviation: str, zone: dt.tzinfo | None, data: bytes
+    local: dt.datetime, abbreviation: str, zone: dt.tzinfo | None, zone_name: str, data: bytes
 ) -> dt.datetime:
     if abbreviation[:1] in ("+", "-"):
         return local.replace(tzinfo=_parse_offset(abbreviation))
@@ -258,19 +258,22 @@ def _in_abbreviated_zone(
             if value.tzname() == abbreviation:
                 return value
     raise DataError(
-        f"timestamptz {data.decode('ascii')!r}: {abbreviation} is not what the session's "
-        f"TimeZone ({zone or 'UTC'}) is called at that time, so its UTC offset is unknown "
-        "(was TimeZone changed in the same pipeline or script?)"
+        f"timestamptz {data.decode('ascii')!r}: {abbreviation} is not a name the session's "
+        f"TimeZone {zone_name!r} has at that time, so its UTC offset is unknown (DateStyle "
+        "ISO and binary results carry the offset itself)"
     )
 
 
-def styled_decoders(day_first: bool, zone: dt.tzinfo | None) -> dict[int, Decoder]:
+def styled_decoders(
+    day_first: bool, zone: dt.tzinfo | None, zone_name: str = "UTC"
+) -> dict[int, Decoder]:
     """Text decoders of date, timestamp and timestamptz for a session's DateStyle order
-    (``day_first``) and TimeZone (``zone``, None for UTC): every style is read."""
+    (``day_first``) and TimeZone (``zone_name``; ``zone`` is that zone, None for UTC
+    or one Python cannot load): every style is read."""
     return {
         Type.DATE: _date_decoder(day_first),
         Type.TIMESTAMP: _timestamp_decoder(day_first),
-        Type.TIMESTAMPTZ: _timestamptz_decoder(day_first, zone),
+        Type.TIMESTAMPTZ: _timestamptz_decoder(day_first, zone, zone_name),
     }
 
 
