@@ -24,6 +24,7 @@ from pgpipe._dial import (
     Attempt,
     attempts,
     failure,
+    is_unix_family,
     open_address,
     queried_role,
     reported_role,
@@ -437,7 +438,7 @@ class AsyncConnection(ConnectionState):
         key = cancel_key(self._session.core.backend_key)
         exchange = CancelExchange(self._session.params, key, self._session.tls is not None)
         family, address = self._peer
-        if family == socket.AF_UNIX:
+        if is_unix_family(family):
             reader, writer = await asyncio.open_unix_connection(address)
         else:
             reader, writer = await asyncio.open_connection(address[0], address[1])

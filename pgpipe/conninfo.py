@@ -517,7 +517,8 @@ def parse_dsn(
         elif key in _KEYWORD_ONLY:
             extra[key] = value
         elif value is not None:
-            given[_canonical(key)] = _keyword_value(value)
+            key = _canonical(key)
+            given[key] = _keyword_value(key, value)
     values = dict(given)
     service_name = values.get("service") or environ.get("PGSERVICE")
     if service_name:
@@ -532,12 +533,27 @@ def parse_dsn(
     return _build(values, environ, server_settings, extra)
 
 
-def _keyword_value(value: object) -> str:
+def _keyword_value(key: str, value: object, inside: bool = False) -> str:
+    """A keyword argument as libpq's text: a str, a number, a path, or (hosts,
+    ports...) a list or tuple of them; anything else is refused, not shown as its
+    repr (``b'db'`` is not a host name)."""
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
+    if isinstance(value, str):
+        return str(value)
+    if (isinstance(value, int) and abs(value) < 10**18) or isinstance(value, float):
+        return str(value)
+    if isinstance(value, os.PathLike):
+        path = os.fspath(value)
+        if isinstance(path, str):
+            return path
+    if isinstance(value, list | tuple) and not inside:
+        return ",".join(_keyword_value(key, item, inside=True) for item in value)
+    raise InterfaceError(
+        f"{key} takes a str, a number or a path"
+        + ("" if inside else " (or a list of them)")
+        + f", not {type(value).__name__}"
+    )
 
 
 # Where the operating system names the user running this process, in the order tried.

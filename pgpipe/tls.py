@@ -27,6 +27,7 @@ from typing import Final
 
 from pgpipe.conninfo import ConnectParams, Host, verifies_peer
 from pgpipe.errors import InterfaceError, OperationalError, ProtocolError
+from pgpipe.passfile import home_directory
 
 SSL_REQUEST: Final = struct.pack("!ii", 8, (1234 << 16) | 5679)
 ALPN: Final = "postgresql"
@@ -44,8 +45,12 @@ _READ_SIZE: Final = 1 << 17
 
 
 def _user_file(environ: Mapping[str, str], name: str) -> str:
-    home = environ.get("HOME") or os.path.expanduser("~")
-    return os.path.join(home, ".postgresql", name)
+    """libpq's per-user TLS file: ~/.postgresql/NAME, or %APPDATA%\\postgresql\\NAME on
+    Windows; a path that does not exist where there is no per-user folder."""
+    home = home_directory(environ)
+    if home is None:
+        return os.path.join("~", ".postgresql", name)
+    return os.path.join(home, name) if os.name == "nt" else os.path.join(home, ".postgresql", name)
 
 
 def _check_key_permissions(path: str) -> None:

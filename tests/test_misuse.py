@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pgpipe
-from pgpipe import Type, errors
+from pgpipe import Type, conninfo, errors
 from pgpipe.testing import TemporaryPostgres
 
 
@@ -377,3 +377,38 @@ def test_speculative_pipelining_without_a_password_says_so(
         attempt()
     assert "asked for" not in str(raised.value)
 
+
+
+# -- connection parameters ------------------------------------------------------------
+
+_PARAMETER_NAMES = sorted({*conninfo.PARAMETERS, *conninfo._KEYWORD_ONLY, "database"})
+_DSN = st.one_of(
+    st.none(),
+    _TEXT,
+    st.sampled_from(
+        [
+            "postgresql://",
+            "postgresql://u:p@h:5432/d?sslmode=require",
+            "postgresql://[::1",
+            "postgresql://h:99999/d",
+            "postgres://%zz@h/d",
+            "host=h port=x",
+            "host='unterminated",
+            "sslmode=",
+            "a=b c",
+        ]
+    ),
+    st.text(alphabet="postgresql:/@[]?=&%:hpu1' \\", max_size=30),
+)
+
+
+@settings(max_examples=1500)
+@given(_DSN, st.dictionaries(st.sampled_from(_PARAMETER_NAMES), VALUES, max_size=3))
+def test_any_connection_parameters(dsn: Any, params: dict[str, Any]) -> None:
+    """The parsing connect() does first (pure: nothing is dialled): a ConnectParams,
+    or a pgpipe error."""
+    environ = {"USER": "someone"}
+    try:
+        conninfo.parse_dsn(dsn, params, environ, lambda name: {})
+    except pgpipe.Error:
+        pass
