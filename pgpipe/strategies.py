@@ -107,30 +107,25 @@ __all__ = [
     "mutated",
     "ranges",
     "same_value",
-    "sql_text",
     "text_values",
     "transcripts",
     "typed_values",
     "values",
 ]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 # -- values of PostgreSQL types ------------------------------------------------------
 
 
 def text_values(*, min_size: int = 0, max_size: int | None = None) -> st.SearchStrategy[str]:
-    """Strings PostgreSQL text can hold: any Unicode but NUL and lone surrogates."""
+    """Strings PostgreSQL text and the protocol's C strings (SQL text, names) can
+    carry: any Unicode but NUL and lone surrogates."""
     return st.text(
         st.characters(codec="utf-8", exclude_characters="\x00"),
         min_size=min_size,
         max_size=max_size,
     )
-
-
-def sql_text() -> st.SearchStrategy[str]:
-    """Strings a C string of the protocol can carry (SQL text, names): no NUL."""
-    return text_values()
 
 
 def _product(dims: list[int]) -> int:
@@ -692,9 +687,9 @@ _FRONTEND_STRATEGIES: Final[dict[type, st.SearchStrategy[Any]]] = {
         SASLInitialResponse, st.sampled_from(["SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"]), _SHORT_BYTES
     ),
     SASLResponse: st.builds(SASLResponse, _SHORT_BYTES),
-    Query: st.builds(Query, sql_text()),
+    Query: st.builds(Query, text_values()),
     Parse: st.builds(
-        Parse, _NAMES, sql_text(), st.lists(st.integers(0, 2**32 - 1), max_size=10).map(tuple)
+        Parse, _NAMES, text_values(), st.lists(st.integers(0, 2**32 - 1), max_size=10).map(tuple)
     ),
     Bind: _binds(),
     Describe: st.builds(Describe, st.sampled_from(["S", "P"]), _NAMES),
@@ -1086,7 +1081,7 @@ def _field_descriptions() -> st.SearchStrategy[FieldDescription]:
     )
 
 
-def _copy_responses(cls: type[T]) -> st.SearchStrategy[T]:
+def _copy_responses(cls: type[_T]) -> st.SearchStrategy[_T]:
     return st.builds(cls, _FORMAT, st.lists(_FORMAT, max_size=8).map(tuple))
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pgpipe.errors import InterfaceError, OperationalError, ProtocolError
 from pgpipe.protocol import NEED_DATA, ProtocolConnection, State, frontend
 from pgpipe.protocol import events as ev
-from pgpipe.strategies import chunked, mutated, sql_text
+from pgpipe.strategies import chunked, mutated, text_values
 from tests import wire
 
 
@@ -101,7 +101,7 @@ def test_too_many_parameters_is_refused() -> None:
 
 
 @given(
-    sql=sql_text(),
+    sql=text_values(),
     oids=st.lists(st.integers(0, 2**32 - 1), max_size=20),
     values=st.lists(st.one_of(st.none(), st.binary(max_size=50)), max_size=20),
     fmt=st.sampled_from([0, 1]),
