@@ -466,6 +466,14 @@ _INT_COLUMN_ENCODERS: Final[dict[int, Callable[[Any], bytes]]] = {
 }
 
 
+def _widest(oids: set[int]) -> set[int]:
+    """Several int types (ints of several sizes, or ints and Decimals) as the widest,
+    which holds them all; other sets of types as they are."""
+    if len(oids) > 1 and oids <= _INT_WIDTH.keys():
+        return {max(oids, key=_INT_WIDTH.__getitem__)}
+    return oids
+
+
 def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
     bounds = [b for b in (value.lower, value.upper) if b is not None]
     if not bounds:  # empty or unbounded both ways: let the server take the type
@@ -473,9 +481,7 @@ def _infer_range(value: ranges.Range) -> tuple[int, int, bytes | None]:
     oids = {0 if isinstance(b, str) else _infer_oid(b) for b in bounds}
     # A range of ints stays int8range whatever its bounds' size: no cast converts
     # between range types, so a narrower one would not fit an int8range column.
-    oids = {Type.INT8 if oid == Type.INT4 else oid for oid in oids}
-    if len(oids) > 1 and oids <= _INT_WIDTH.keys():
-        oids = {max(oids, key=_INT_WIDTH.__getitem__)}
+    oids = _widest({Type.INT8 if oid == Type.INT4 else oid for oid in oids})
     range_oid = ranges.RANGE_OF.get(oids.pop()) if len(oids) == 1 else None
     if range_oid is None:
         raise DataError(
@@ -494,9 +500,7 @@ def _infer_array(value: list[Any]) -> tuple[int, int, bytes | None]:
     oids = {_infer_oid(item) for item in items if not isinstance(item, str)}
     if strings:
         oids.add(0)
-    if len(oids) > 1 and oids <= _INT_WIDTH.keys():
-        # ints of several widths, or ints and Decimals: the widest holds them all
-        oids = {max(oids, key=_INT_WIDTH.__getitem__)}
+    oids = _widest(oids)
     if len(oids) != 1:
         names = ", ".join(sorted({type(item).__name__ for item in items}))
         raise DataError(f"the items of a list sent as an array must share one type, not {names}")
