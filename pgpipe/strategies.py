@@ -676,7 +676,10 @@ def _binds(draw: st.DrawFn) -> Bind:
 
 
 _FRONTEND_STRATEGIES: Final[dict[type, st.SearchStrategy[Any]]] = {
-    StartupMessage: st.builds(StartupMessage, _startup_parameters()),
+    # Protocol 3.0, and 3.2 (PostgreSQL 18: longer cancel keys).
+    StartupMessage: st.builds(
+        StartupMessage, _startup_parameters(), st.sampled_from([196608, 196610])
+    ),
     CancelRequest: st.builds(
         CancelRequest, st.integers(0, 2**31 - 1), st.binary(min_size=4, max_size=256)
     ),
