@@ -7,6 +7,7 @@ bool and inet differs from the output function.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 from collections.abc import Iterator
@@ -111,3 +112,74 @@ def test_special_renderings(conn: pgpipe.Connection, value: Any) -> None:
         f"SELECT format('%s', $1::{oid.name.lower()})", [(value, oid)]
     ).rows
     assert text.to_text(value).decode() == rendered
+
+
+# The text decoders of the types whose text depends on DateStyle and IntervalStyle.
+STYLED_TEXT = {
+    "date": types.session_decoders("Europe/Berlin", "SQL, DMY")[Type.DATE, 0],
+    "timestamp": types.session_decoders("Europe/Berlin", "Postgres, DMY")[Type.TIMESTAMP, 0],
+    "timestamptz": types.session_decoders("America/New_York", "SQL, MDY")[Type.TIMESTAMPTZ, 0],
+    "interval": text.DECODERS[Type.INTERVAL],
+}
+STYLE_ALPHABET = "0123456789 :-+./@PYMDTHSagoyearmonsdayhourminsecJanWedESTCET BC"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(sorted(STYLED_TEXT)), st.text(STYLE_ALPHABET, max_size=40))
+def test_date_and_interval_text_decoders_raise_only_data_error(kind: str, value: str) -> None:
+    """Whatever the text, each style-reading decoder returns a value or raises DataError."""
+    with contextlib.suppress(pgpipe.DataError):
+        STYLED_TEXT[kind](value.encode("ascii"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        (
+            "interval",
+            "@ 1 year 2 mons -3 days 4 hours 5 mins 6.5 secs ago",
+            Interval(-14, 3, -14_706_500_000),
+        ),
+        ("interval", "+1-2 -3 +4:05:06.5", Interval(14, -3, 14_706_500_000)),
+        ("interval", "-1 2:03:04", -dt.timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        ("interval", "P-1Y-2MT-0.5S", Interval(-14, 0, -500_000)),
+        ("interval", "-1 mons +3 days", Interval(-1, 3, 0)),
+        ("date", "04/03/2024", dt.date(2024, 3, 4)),
+        ("date", "04.03.2024", dt.date(2024, 3, 4)),
+        ("date", "04-03-2024", dt.date(2024, 3, 4)),
+        ("date", "2024-03-04", dt.date(2024, 3, 4)),
+        ("timestamp", "Mon 04 Mar 05:06:07.5 2024", dt.datetime(2024, 3, 4, 5, 6, 7, 500000)),
+        ("timestamp", "Mon Mar 04 05:06:07 2024", dt.datetime(2024, 3, 4, 5, 6, 7)),
+        ("timestamptz", "11/03/2024 01:30:00 EDT", dt.datetime(2024, 11, 3, 5, 30, tzinfo=dt.UTC)),
+        ("timestamptz", "11/03/2024 01:30:00 EST", dt.datetime(2024, 11, 3, 6, 30, tzinfo=dt.UTC)),
+        (
+            "timestamptz",
+            "11/03/2024 01:30:00 +0545",
+            dt.datetime(2024, 11, 2, 19, 45, tzinfo=dt.UTC),
+        ),
+        ("timestamptz", "2024-11-03 01:30:00-04", dt.datetime(2024, 11, 3, 5, 30, tzinfo=dt.UTC)),
+    ],
+)
+def test_styled_text_examples(kind: str, value: str, expected: object) -> None:
+    decoded = STYLED_TEXT[kind](value.encode("ascii"))
+    if isinstance(expected, dt.datetime) and expected.tzinfo is not None:
+        # In a fold an aware datetime is never equal to one in another zone (PEP 495).
+        assert isinstance(decoded, dt.datetime)
+        decoded = decoded.astimezone(dt.UTC)
+    assert decoded == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "message"),
+    [
+        ("timestamptz", "11/03/2024 01:30:00 CET", "CET is not a name the session's TimeZone"),
+        ("date", "31/02/2024", "cannot be represented"),
+        ("date", "infinity", "cannot be represented"),
+        ("timestamp", "Mon Foo 04 05:06:07 2024", "invalid timestamp"),
+        ("interval", "@ 1 fortnight", "invalid interval"),
+        ("interval", "1-2-3", "invalid interval"),
+    ],
+)
+def test_styled_text_refused(kind: str, value: str, message: str) -> None:
+    with pytest.raises(pgpipe.DataError, match=message):
+        STYLED_TEXT[kind](value.encode("ascii"))
