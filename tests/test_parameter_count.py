@@ -278,9 +278,11 @@ def test_prepare_and_prepared_statements_count(client: Client) -> None:
 def test_pipeline_statements_count_when_written(client: Client, account: str) -> None:
     conn = client.conn
     if client.adapter == "sync":
-        with pytest.raises(errors.ProgrammingError, match="takes 1 parameter"):
-            with conn.pipeline() as p:
-                p.query(f"DELETE FROM {account} WHERE id = $1")
+        with (
+            pytest.raises(errors.ProgrammingError, match="takes 1 parameter"),
+            conn.pipeline() as p,
+        ):
+            p.query(f"DELETE FROM {account} WHERE id = $1")
         with conn.pipeline() as p:
             with pytest.raises(errors.ProgrammingError, match="takes no parameters"):
                 p.query_with_param_types(f"DELETE FROM {account}", [(1, Type.INT4)])
