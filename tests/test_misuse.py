@@ -99,6 +99,7 @@ _SCALARS = st.one_of(
 VALUES = st.recursive(
     _SCALARS,
     lambda inner: st.one_of(
+        st.builds(pgpipe.Json, inner),
         st.lists(inner, max_size=3),
         st.tuples(inner, inner),
         st.dictionaries(_TEXT, inner, max_size=2),
