@@ -318,12 +318,13 @@ class Json:
     Any value ``dumps`` can write (a list, a str, a number, None for JSON
     ``null``...), where a bare Python value would be sent as its own type.
     ``query()`` sends it as jsonb, as it does a dict; name ``Type.JSON`` with
-    ``query_with_param_types`` for json. ``dumps`` (returning str) replaces
-    the one ``set_json`` chose for this value only.
+    ``query_with_param_types`` for json. ``dumps`` (returning str, or UTF-8
+    bytes as orjson's does) replaces the one ``set_json`` chose, for this
+    value only.
     """
 
     value: Any
-    dumps: Callable[[Any], str] | None = None
+    dumps: Callable[[Any], str | bytes] | None = None
 
 
 def _json(data: bytes) -> Any:
@@ -466,8 +467,6 @@ def _base_10000(digits: tuple[int, ...], shift: int) -> list[int]:
 def check_text(value: str) -> bytes:
     """UTF-8 bytes of a text value; PostgreSQL text cannot hold NUL, nor UTF-8 a
     lone surrogate (U+D800 to U+DFFF, e.g. from ``os.fsdecode`` of bad bytes)."""
-    if type(value) is not str:
-        value = str.__str__(value)  # a subclass's own methods must not be called
     if "\x00" in value:
         raise DataError("PostgreSQL text cannot contain NUL (0x00) characters")
     try:
@@ -481,12 +480,12 @@ def check_text(value: str) -> bytes:
 
 def _text_enc(value: Any) -> bytes:
     _need(value, str, "text")
-    return check_text(value)
+    return check_text(str.__str__(value))  # (an array item may be of a subclass of str)
 
 
 def _char_enc(value: Any) -> bytes:
     _need(value, str, '"char"')
-    data = check_text(value)
+    data = check_text(str.__str__(value))
     if len(data) > 1:
         raise DataError(f'"char" holds one byte, not {shown(value)}')
     return data
@@ -562,7 +561,7 @@ def _uuid_enc(value: Any) -> bytes:
 
 def json_text(value: Any) -> bytes:
     """A value as JSON text (``Json`` with its own ``dumps``), as UTF-8."""
-    dumps = JSON.dumps
+    dumps: Callable[[Any], str | bytes] = JSON.dumps
     if isinstance(value, Json):
         dumps = value.dumps or dumps
         value = value.value
