@@ -54,6 +54,7 @@ import pytest
 
 import pgpipe
 from pgpipe import types as pgtypes
+from pgpipe.conninfo import parse_dsn
 from pgpipe.testing import TemporaryPostgres
 from tests.clients import Adapter
 
@@ -83,6 +84,18 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "python benchmarks/bench_batch.py --rounds 15",
     ): "a benchmark of several drivers, minutes long",
     ("docs/connecting.md", "import pgpipe"): "needs a server with a certificate from a public CA",
+    (
+        "docs/connecting.md",
+        "postgresql://user:password@ep-example-123456.us-east-2.aws.n",
+    ): "needs a Neon account",
+    (
+        "docs/connecting.md",
+        "postgresql://postgres.projectref:password@aws-0-us-east-1.po",
+    ): "needs a Supabase project and its CA certificate",
+    (
+        "docs/connecting.md",
+        "host=mydb.abc123.us-east-1.rds.amazonaws.com dbname=app user",
+    ): "needs an RDS instance and AWS's CA bundle",
 }
 
 # What the documents query, made once in a template that each document's
@@ -134,44 +147,54 @@ class Block:
 
     @property
     def first_line(self) -> str:
-        """The first line that is not blank, without a trailing comment."""
+        """The first line that is not blank, without a trailing comment, cut at 60 characters."""
         lines = (line.split("  #")[0].strip() for line in self.source.splitlines())
-        return next((line for line in lines if line), "")
+        return next((line for line in lines if line), "")[:60]
 
 
 def blocks_of(path: Path) -> list[Block]:
-    """The fenced blocks of a Markdown file, with the mark on the line above each."""
+    """The code blocks of a Markdown file, each with the mark above it (blank lines
+    between allowed): fenced ones with their language, indented ones (connection
+    strings, in these documents) as ``conninfo``."""
     lines = path.read_text(encoding="utf-8").splitlines()
     document = path.relative_to(ROOT).as_posix()
     blocks: list[Block] = []
     i = 0
     while i < len(lines):
         opening = FENCE.match(lines[i])
-        if opening is None:
+        if opening is not None:
+            fence, indent = opening["fence"], len(opening["indent"])
+            end = i + 1
+            while end < len(lines) and not lines[end].strip().startswith(fence):
+                end += 1
+            body = [
+                line[indent:] if line[:indent].isspace() else line for line in lines[i + 1 : end]
+            ]
+            lang = opening["lang"].lower()
+            after = end + 1
+        elif lines[i].startswith("    ") and lines[i].strip() and i and not lines[i - 1].strip():
+            end = i
+            while end < len(lines) and (lines[end].startswith("    ") or not lines[end].strip()):
+                end += 1
+            body = [line[4:] for line in lines[i:end]]
+            lang, after = "conninfo", end
+        else:
             i += 1
             continue
-        fence, indent = opening["fence"], len(opening["indent"])
-        end = i + 1
-        while end < len(lines) and not lines[end].strip().startswith(fence):
-            end += 1
-        body = [line[indent:] if line[:indent].isspace() else line for line in lines[i + 1 : end]]
-        mark = NOT_RUN_MARK.match(lines[i - 1]) if i > 0 else None
-        blocks.append(
-            Block(
-                document,
-                i + 1,
-                opening["lang"].lower(),
-                "\n".join(body) + "\n",
-                mark["reason"] if mark else None,
-            )
-        )
-        i = end + 1
+        above = next((line for line in reversed(lines[:i]) if line.strip()), "")
+        mark = NOT_RUN_MARK.match(above)
+        source = "\n".join(body).strip("\n") + "\n"
+        blocks.append(Block(document, i + 1, lang, source, mark["reason"] if mark else None))
+        i = after
     return blocks
 
 
 def code_blocks() -> list[Block]:
     return [
-        block for path in DOCUMENTS for block in blocks_of(path) if block.lang in PYTHON | SHELL
+        block
+        for path in DOCUMENTS
+        for block in blocks_of(path)
+        if block.lang in PYTHON | SHELL | {"conninfo"}
     ]
 
 
@@ -495,16 +518,32 @@ def test_not_run_marks() -> None:
     """The marked blocks are exactly those NOT_RUN lists, for the reasons it gives."""
     marked = {(b.document, b.first_line): b.not_run for b in BLOCKS if b.not_run is not None}
     assert marked == NOT_RUN
-    stray = [
-        f"{path.relative_to(ROOT)}:{number}"
-        for path in DOCUMENTS
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if NOT_RUN_MARK.match(line)
-        and not any(
-            b.document == path.relative_to(ROOT).as_posix() and b.line == number + 1 for b in BLOCKS
-        )
-    ]
+    starts = {(b.document, b.line) for b in BLOCKS}
+    stray = []
+    for path in DOCUMENTS:
+        document = path.relative_to(ROOT).as_posix()
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if not NOT_RUN_MARK.match(line):
+                continue
+            below = next((n for n in range(number + 1, len(lines) + 1) if lines[n - 1].strip()), 0)
+            if (document, below) not in starts:
+                stray.append(f"{document}:{number}")
     assert not stray, f"not-run marks that are not right above a code block: {stray}"
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.lang == "conninfo"], ids=lambda b: b.id)
+def test_connection_string_parses(block: Block) -> None:
+    """Every connection string shown, marked or not, is one pgpipe takes (no I/O)."""
+    parse_dsn(block.source.strip(), {}, {})
+
+
+@pytest.mark.parametrize("block", [b for b in RUN if b.lang == "conninfo"], ids=lambda b: b.id)
+def test_connection_string_block(
+    block: Block, adapter: Adapter, docs_server: TemporaryPostgres
+) -> None:
+    conn = adapter.connect(_aim(block.source.strip(), docs_server))
+    assert conn.query("SELECT current_user, current_database()").rows == [("app", "app")]
 
 
 def test_the_harness_reads_comments() -> None:
