@@ -1270,7 +1270,16 @@ class Session:
         encoder = self._encoders.get(oid)
         if encoder is None or value is None or isinstance(value, str):
             return encode_typed(value, oid)
-        return encoder(value)
+        try:
+            return encoder(value)
+        except errors.Error:
+            raise
+        except Exception as exc:
+            # The caller's own code failed: a pgpipe error, with its exception as the cause.
+            raise errors.DataError(
+                f"the encoder registered for type {oid} failed on a {type(value).__name__} "
+                f"({exc.__class__.__name__}); nothing was sent"
+            ) from exc
 
     def register(
         self,

@@ -409,3 +409,30 @@ def test_any_connection_parameters(dsn: Any, params: dict[str, Any]) -> None:
     environ = {"USER": "someone"}
     with contextlib.suppress(pgpipe.Error):
         conninfo.parse_dsn(dsn, params, environ, lambda name: {})
+
+
+class BadStr:
+    """A value whose own code raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+    __repr__ = __str__
+
+
+@pytest.mark.parametrize("value", [BadStr(), [BadStr()], {"a": BadStr()}])
+def test_a_value_whose_own_code_raises_is_a_data_error(
+    sync_conn: pgpipe.Connection, value: object
+) -> None:
+    with pytest.raises(errors.DataError):
+        sync_conn.query("SELECT $1", value)
+    assert sync_conn.query("SELECT 1").rows == [(1,)]
+
+
+def test_a_registered_encoder_that_raises_is_a_data_error(pg_server: TemporaryPostgres) -> None:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        conn.register_type("numeric", encode=lambda value: str(1 / 0))
+        with pytest.raises(errors.DataError, match="encoder registered") as raised:
+            conn.query_with_param_types("SELECT $1", [(Decimal(1), Type.NUMERIC)])
+        assert isinstance(raised.value.__cause__, ZeroDivisionError)
+        assert conn.query("SELECT 1").rows == [(1,)]
