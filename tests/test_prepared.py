@@ -63,7 +63,7 @@ def test_stated_parameter_types_and_errors(pg_server: TemporaryPostgres) -> None
     with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         with conn.prepare("SELECT $1 + 1", param_types=[pgpipe.Type.INT8]) as statement:
             assert statement.query(2**40).rows == [(2**40 + 1,)]
-            with pytest.raises(pgpipe.InterfaceError, match="takes 1 parameters"):
+            with pytest.raises(pgpipe.ProgrammingError, match="takes 1 parameter"):
                 statement.query()
             with pytest.raises(errors.NumericValueOutOfRange):
                 statement.query(2**63 - 1)
