@@ -19,6 +19,7 @@ Counts are remembered per SQL text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Final
 
@@ -32,6 +33,7 @@ _TOKEN: Final = re.compile(
     r"|\$(?P<param>[0-9]+)"
     rf"|(?P<dollar>\$(?:[{_START}][{_START}0-9]*)?\$)"
     r"|(?P<open>['\"]|--|/\*)"
+    r"|(?P<paren>[()])"
 )
 _LINE_END: Final = re.compile(r"[\n\r]")
 _COMMENT_MARK: Final = re.compile(r"/\*|\*/")
@@ -52,7 +54,14 @@ def parameter_count(sql: object, standard_conforming_strings: bool = True) -> in
         sql = str(sql)
     else:
         raise errors.InterfaceError(f"SQL text must be a str, not {type(sql).__name__}")
-    count = _count(sql, standard_conforming_strings)
+    count, copy_from_stdin = _count(sql, standard_conforming_strings)
+    if copy_from_stdin:
+        # Not remembered: the fast path above would let it through.
+        raise errors.NotSupportedError(
+            "COPY ... FROM STDIN is not supported by pgpipe yet (run through query() it "
+            "would lose the connection: the server reads the messages after Execute as "
+            "COPY data); nothing was sent"
+        )
     if len(counts) >= _REMEMBERED:
         counts.clear()
     counts[sql] = count
@@ -89,10 +98,15 @@ _REMEMBERED: Final = 4096
 _UNKNOWN: Final = object()
 
 
-def _count(sql: str, standard_conforming_strings: bool) -> int | None:
-    if "$" not in sql:
-        return 0
+def _count(sql: str, standard_conforming_strings: bool) -> tuple[int | None, bool]:
+    """The highest ``$n`` (None: unterminated text), and whether the statement is a
+    COPY ... FROM STDIN."""
+    if "$" not in sql and "copy" not in sql.lower():
+        return 0, False
     highest = 0
+    # The words at the outermost level, as far as a COPY ... FROM STDIN shows.
+    words: list[str] = []
+    depth = 0
     pos = 0
     end = len(sql)
     search = _TOKEN.search
@@ -102,9 +116,15 @@ def _count(sql: str, standard_conforming_strings: bool) -> int | None:
             break
         start = match.start()
         kind = match.lastgroup
+        if kind == "paren":
+            depth += 1 if match.group() == "(" else -1
+            pos = match.end()
+            continue
         if kind == "ident":
             pos = match.end()
             word = match.group()
+            if depth == 0 and (not words or words[0] == "copy"):
+                words.append(word.lower())
             if pos < end and len(word) == 1:
                 # E'...' (backslash escapes), U&'...' / U&"..." (no backslash escapes).
                 if word in "eE" and sql[pos] == "'":
@@ -114,7 +134,7 @@ def _count(sql: str, standard_conforming_strings: bool) -> int | None:
                 else:
                     continue
                 if found < 0:
-                    return None
+                    return None, False
                 pos = found
             continue
         if kind == "param":
@@ -126,7 +146,7 @@ def _count(sql: str, standard_conforming_strings: bool) -> int | None:
             delimiter = match.group()
             close = sql.find(delimiter, match.end())
             if close < 0:
-                return None
+                return None, False
             pos = close + len(delimiter)
             continue
         opener = match.group("open")
@@ -140,9 +160,12 @@ def _count(sql: str, standard_conforming_strings: bool) -> int | None:
         else:
             found = _comment_end(sql, start + 2)
         if found < 0:
-            return None
+            return None, False
         pos = found
-    return highest
+    copy_from_stdin = words[:1] == ["copy"] and any(
+        pair == ("from", "stdin") for pair in itertools.pairwise(words)
+    )
+    return highest, copy_from_stdin
 
 
 def _quoted_end(sql: str, pos: int, quote: str) -> int:

@@ -599,6 +599,9 @@ def test_what_pgpipe_does_not_do_yet(adapter: Adapter, pg_server: TemporaryPostg
         conn.query("COPY (SELECT 1) TO STDOUT")
     assert conn.query("SELECT 1").rows == [(1,)]
     conn.execute("CREATE TEMP TABLE copy_target (i int)")
-    with pytest.raises(pgpipe.OperationalError):
+    with pytest.raises(pgpipe.NotSupportedError, match="FROM STDIN is not supported"):
         conn.query("COPY copy_target FROM STDIN")
-    assert conn.closed
+    assert conn.query("SELECT 2").rows == [(2,)]
+    with pytest.raises(pgpipe.errors.QueryCanceled, match="not supported by pgpipe"):
+        conn.execute("COPY copy_target FROM STDIN")
+    assert conn.query("SELECT 3").rows == [(3,)]

@@ -436,3 +436,28 @@ def test_a_registered_encoder_that_raises_is_a_data_error(pg_server: TemporaryPo
             conn.query_with_param_types("SELECT $1", [(Decimal(1), Type.NUMERIC)])
         assert isinstance(raised.value.__cause__, ZeroDivisionError)
         assert conn.query("SELECT 1").rows == [(1,)]
+
+
+def test_copy_from_stdin_is_refused_before_anything_is_sent(pg_server: TemporaryPostgres) -> None:
+    """Through the extended protocol the server would read the Close and Sync after
+    Execute as COPY data and drop the connection: refused first, by every call."""
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        conn.execute("CREATE TEMP TABLE copy_in (a int)")
+        sent = conn.stats.flights
+        for call in (
+            lambda: conn.query("COPY copy_in FROM STDIN"),
+            lambda: conn.query("/* load */ copy copy_in (a) from stdin with (format csv)"),
+            lambda: conn.query_with_param_types("COPY copy_in FROM STDIN", []),
+            lambda: conn.executemany("COPY copy_in FROM STDIN", [()]),
+            lambda: conn.prepare("COPY copy_in FROM STDIN"),
+            lambda: list(conn.stream("COPY copy_in FROM STDIN")),
+        ):
+            with pytest.raises(errors.NotSupportedError, match="FROM STDIN"):
+                call()
+        assert conn.stats.flights == sent
+        with pytest.raises(errors.NotSupportedError, match="FROM STDIN"), conn.pipeline() as p:
+            p.query("COPY copy_in FROM STDIN")
+        # A COPY from a file or to STDOUT is not refused by the scanner.
+        assert conn.query("SELECT $1::text", "COPY t FROM STDIN").rows == [("COPY t FROM STDIN",)]
+        assert not conn.closed
+        assert conn.query("SELECT count(*) FROM copy_in").rows == [(0,)]
