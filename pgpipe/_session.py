@@ -730,6 +730,7 @@ class Session:
         "_names",
         "_prefix",
         "_producer",
+        "_row_types",
         "_statements",
         "_styles",
         "_zoned",
@@ -782,6 +783,9 @@ class Session:
         # Codecs of the types registered on this connection, by (OID, format) and OID.
         self._decoders: dict[tuple[int, int], Decoder] = {}
         self._encoders: dict[int, Callable[[object], tuple[int, bytes]]] = {}
+        # The named tuple class of each registered composite type -> its OID, so that
+        # query() can send a row it read back as that type.
+        self._row_types: dict[type, int] = {}
         self.notices: deque[Mapping[str, str]] = deque(maxlen=_KEEP_NOTICES)
         self.notifications: deque[ev.NotificationResponse] = deque(maxlen=_KEEP_NOTICES)
         # (SQL, parameter OIDs) -> what its results looked like last time. Unknown
@@ -916,6 +920,31 @@ class Session:
             values.append(data)
         return oids, formats, values
 
+    def _inferred(
+        self, params: Sequence[object]
+    ) -> tuple[list[int], list[int], list[bytes | None]]:
+        """Parameters typed from their Python values, a registered composite's rows
+        (the named tuples pgpipe returned) as that composite."""
+        try:
+            return _inferred(params)
+        except errors.DataError:
+            rows = self._row_types
+            if not rows or not any(type(value) in rows for value in params):
+                raise
+        oids: list[int] = []
+        formats: list[int] = []
+        values: list[bytes | None] = []
+        for value in params:
+            oid = rows.get(type(value))
+            if oid is None:
+                oid, fmt, data = encode_inferred(value)
+            else:
+                fmt, data = self.encode_typed(value, oid)
+            oids.append(oid)
+            formats.append(fmt)
+            values.append(data)
+        return oids, formats, values
+
     def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
         # The common case inlined (a known text, standard_conforming_strings on).
         if (
@@ -923,14 +952,14 @@ class Session:
             or self.core.parameters.get("standard_conforming_strings") == "off"
         ):
             self.check_parameters(sql, len(params))
-        return self._unnamed(sql, *_inferred(params), sync)
+        return self._unnamed(sql, *self._inferred(params), sync)
 
     # A pipeline's commands are staged first (values encoded, messages checked:
     # what can fail) and queued afterwards, a part at a time as they are sent.
 
     def staged_query(self, sql: str, params: Sequence[object]) -> Callable[[bool], Operation]:
         self.check_parameters(sql, len(params))
-        oids, formats, values = _inferred(params)
+        oids, formats, values = self._inferred(params)
         frontend.parse("", sql, oids)  # checks the text and the parameter count (memoized)
         return lambda sync: self._unnamed(sql, oids, formats, values, sync)
 
@@ -1074,7 +1103,7 @@ class Session:
                 f"batch_size must be a positive integer, not {batch_size!r}"
             )
         self.check_parameters(sql, len(params))
-        oids, formats, values = _inferred(params)
+        oids, formats, values = self._inferred(params)
         key = (sql, tuple(oids))
         core = self.core
         core.send_parse("", sql, oids)
@@ -1365,6 +1394,7 @@ class Session:
             return text_decode, None, lambda value: (_TEXT, write_user(value))
         if info.kind == "c":
             make = composite.row_type(info.name, info.attribute_names)
+            self._row_types[make] = info.oid
             oids = info.attribute_oids
             text_fields = [self._field_decoder(oid, _TEXT) for oid in oids]
             binary = None

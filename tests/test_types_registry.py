@@ -136,6 +136,20 @@ def test_a_decoded_composite_goes_back_as_a_parameter(conn: Client) -> None:
     assert conn.query("SELECT 1").rows == [(1,)]
 
 
+def test_query_infers_a_registered_composite_from_its_row(conn: Client) -> None:
+    conn.register_type("reg_pair")
+    row = conn.query("SELECT ROW(1, 'x', '2024-02-29')::reg_pair").rows[0][0]
+    assert both(conn, "SELECT $1", row) == [row, row]
+    assert conn.query("SELECT ($1::reg_pair).b, $2::int", row, 5).rows == [("x", 5)]
+    assert conn.query(
+        "SELECT $1 IS NOT DISTINCT FROM ROW(1, 'x', '2024-02-29')::reg_pair", row
+    ).rows == [(True,)]
+    # A plain tuple says nothing of its type: still refused, saying so.
+    with pytest.raises(pgpipe.DataError, match="cannot adapt type tuple"):
+        conn.query("SELECT $1::reg_pair", (1, "x", None))
+    assert conn.query("SELECT 1").rows == [(1,)]
+
+
 def test_enum_is_str_and_arrays_follow(conn: Client) -> None:
     conn.register_type("reg_mood")
     assert both(conn, "SELECT 'happy'::reg_mood") == ["happy", "happy"]
