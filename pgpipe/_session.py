@@ -927,10 +927,17 @@ class Session:
         (the named tuples pgpipe returned) as that composite."""
         try:
             return _inferred(params)
-        except errors.DataError:
-            rows = self._row_types
-            if not rows or not any(type(value) in rows for value in params):
-                raise
+        except errors.DataError as exc:
+            return self._inferred_rows(params, exc)
+
+    def _inferred_rows(
+        self, params: Sequence[object], error: errors.DataError
+    ) -> tuple[list[int], list[int], list[bytes | None]]:
+        """``_inferred`` after a value could not be typed (``error``): raised again
+        unless a value is a registered composite's row."""
+        rows = self._row_types
+        if not rows or not any(type(value) in rows for value in params):
+            raise error
         oids: list[int] = []
         formats: list[int] = []
         values: list[bytes | None] = []
@@ -952,7 +959,11 @@ class Session:
             or self.core.parameters.get("standard_conforming_strings") == "off"
         ):
             self.check_parameters(sql, len(params))
-        return self._unnamed(sql, *self._inferred(params), sync)
+        try:
+            encoded = _inferred(params)  # inlined self._inferred: the common path
+        except errors.DataError as exc:
+            encoded = self._inferred_rows(params, exc)
+        return self._unnamed(sql, *encoded, sync)
 
     # A pipeline's commands are staged first (values encoded, messages checked:
     # what can fail) and queued afterwards, a part at a time as they are sent.
