@@ -85,6 +85,10 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "docs/benchmarks.md",
         "python benchmarks/bench_batch.py --rounds 15",
     ): "a benchmark of several drivers, minutes long",
+    (
+        "docs/benchmarks.md",
+        "python benchmarks/bench_instructions.py",
+    ): "valgrind runs the client thousands of times slower, about a minute",
     ("docs/connecting.md", "import pgpipe"): "needs a server with a certificate from a public CA",
     (
         "docs/connecting.md",

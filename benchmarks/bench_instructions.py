@@ -1,0 +1,100 @@
+"""Client CPU per query, counted in instructions by valgrind (callgrind), not timed.
+
+Instruction counts repeat run after run whatever else the machine does, so
+they show a change of a percent where wall-clock figures on a shared 2-core
+machine move by tens of percents. Runs ``SELECT $1::int + 1`` through
+``query()`` N and 11N times on one connection, per adapter, and prints the
+difference divided by 10N: the instructions the client spends per query
+(the server is another process, not counted).
+
+    python benchmarks/bench_instructions.py                      # this checkout
+    python benchmarks/bench_instructions.py --tree /tmp/old      # another checkout of pgpipe
+
+Needs valgrind (Debian: apt-get install valgrind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_CLIENT = """
+import asyncio, sys, pgpipe
+dsn, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if mode == "sync":
+    c = pgpipe.connect(dsn)
+    for i in range(n):
+        c.query("SELECT $1::int + 1", i)
+    c.close()
+else:
+    async def main():
+        c = await pgpipe.connect_async(dsn)
+        for i in range(n):
+            await c.query("SELECT $1::int + 1", i)
+        await c.close()
+    asyncio.run(main())
+"""
+
+
+def _instructions(tree: Path, dsn: str, mode: str, n: int, client: str) -> int:
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={tmp}/out",
+                sys.executable,
+                client,
+                dsn,
+                mode,
+                str(n),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise SystemExit(f"valgrind printed no count:\n{done.stderr}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--queries", type=int, default=100, help="N (the runs are N and 11N)")
+    parser.add_argument("--dsn", help="use this server instead of a throwaway one")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is needed (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory() as tmp:
+        client = os.path.join(tmp, "client.py")
+        Path(client).write_text(_CLIENT)
+        if args.dsn:
+            _report(args, args.dsn, client)
+            return
+        from pgpipe.testing import TemporaryPostgres
+
+        with TemporaryPostgres() as server:
+            _report(args, server.dsn(dbname="postgres"), client)
+
+
+def _report(args: argparse.Namespace, dsn: str, client: str) -> None:
+    n = args.queries
+    print(f"pgpipe from {args.tree}, {n} and {11 * n} queries, instructions per query:")
+    for mode in ("sync", "asyncio"):
+        few = _instructions(args.tree, dsn, mode, n, client)
+        many = _instructions(args.tree, dsn, mode, 11 * n, client)
+        print(f"  {mode:8} {(many - few) // (10 * n):>9,}")
+
+
+if __name__ == "__main__":
+    main()
