@@ -216,6 +216,7 @@ _SESSION_DEPENDENT: Final = frozenset(
     for oid, _ in _family(scalar, text.decode_str, _TEXT)
 )
 
+
 def to_text(value: object) -> bytes:
     """Any value pgpipe knows, written as PostgreSQL writes it in text."""
     if isinstance(value, list):
