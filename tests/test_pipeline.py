@@ -413,7 +413,7 @@ def test_executemany_with_stated_types(client: Client) -> None:
         )
     )
     assert [r.rows for r in results] == [[(2,)], [(3,)]]
-    with pytest.raises(pgpipe.ProgrammingError, match="takes 1 parameter.*2 values"):
+    with pytest.raises(pgpipe.ProgrammingError, match=r"takes 1 parameter.*2 values"):
         client._call(client.conn.executemany("SELECT $1", [(1, 2)], param_types=[23]))
     assert client.query("SELECT 1").rows == [(1,)]
 
