@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Final, Generic, TypeVar
 
 from pgpipe import errors
+from pgpipe._operations import Operation, Script, UnnamedQuery
 from pgpipe._scan import check_count
-from pgpipe._session import Operation, Script, Session, UnnamedQuery
+from pgpipe._session import Session
 from pgpipe.protocol import events as ev
 from pgpipe.result import Result
 

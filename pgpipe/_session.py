@@ -6,8 +6,8 @@ Each command queues its bytes on the core and returns an *operation* that
 consumes events until its own ReadyForQuery. The adapters only move bytes
 and feed events to the operation; they share no other logic.
 
-Rows are decoded after the operation's ReadyForQuery, so a value that fails
-to decode raises with the connection already back in sync.
+The operations are in ``_operations``, the shape of a statement's results in
+``_statement``, what the adapters share besides this in ``_adapter``.
 """
 
 from __future__ import annotations
@@ -15,18 +15,31 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Final, Generic, TypeVar
+from typing import Final, TypeVar
 
 from pgpipe import errors
+from pgpipe._catalog import TypeInfo
+from pgpipe._operations import (
+    Closing,
+    Describing,
+    Many,
+    Operation,
+    Prepared,
+    PreparedQuery,
+    Script,
+    Startup,
+    Stream,
+    UnnamedQuery,
+)
 from pgpipe._scan import COUNTS, mismatch, parameter_count
-from pgpipe._transaction import TransactionStatus
+from pgpipe._statement import Statement
+from pgpipe._stats import Stats
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
 from pgpipe.protocol import frontend
 from pgpipe.protocol.connection import ProtocolConnection, State
 from pgpipe.protocol.frontend import bind_values
-from pgpipe.result import Column, Result, Results
+from pgpipe.result import Result
 from pgpipe.tls import TlsChannel
 from pgpipe.types import (
     arrays,
@@ -48,668 +61,11 @@ _TEXT: Final = 0
 _BINARY: Final = 1
 _STATEMENTS_KEPT: Final = 512
 _KEEP_NOTICES: Final = 100
-
-
-class Operation:
-    """Consumes the events that answer one command; ``feed`` returns True when done.
-
-    While ``in_rows`` is set (after a RowDescription), the adapters hand runs of
-    DataRow values to ``feed_rows`` in one call (``ProtocolConnection.next_rows``).
-    """
-
-    __slots__ = ("error", "in_rows", "session")
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.error: errors.Error | None = None
-        self.in_rows = False
-
-    def feed(self, event: ev.Event) -> bool:
-        raise NotImplementedError
-
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        raise NotImplementedError
-
-    def outcome(self) -> tuple[errors.Error | None, int]:
-        """How it ended, for a timeout's message: the error that counts (a cancel
-        first) and how many statements it ran, each with its own outcome."""
-        return self.error, 1
-
-    def _common(self, event: ev.Event) -> bool:
-        """Handle what any state may receive; True when the operation is over."""
-        if isinstance(event, ev.NoticeResponse):
-            self.session.notices.append(event.fields)
-        elif isinstance(event, ev.NotificationResponse):
-            self.session.notifications.append(event)
-        elif isinstance(event, ev.ParameterStatus):
-            if event.name == "TimeZone":
-                self.session.set_timezone(event.value)
-            elif event.name == "DateStyle":
-                self.session.set_datestyle(event.value)
-        elif isinstance(event, ev.ErrorResponse):
-            self.error = errors.from_fields(event.fields)
-            return event.is_fatal
-        elif isinstance(event, ev.ConnectionClosed):
-            if self.error is None:
-                self.error = errors.OperationalError(
-                    "the server closed the connection unexpectedly"
-                )
-            return True
-        return False
-
-    def check(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def finish(self) -> bool:
-        """Queue what ends this operation early (a stream's Close and Sync); True if
-        the caller must then read on until it is done."""
-        return False
-
-
-_AUTH_METHODS: Final = {"ok": "trust", "password": "password", "md5": "md5", "sasl": "scram"}
-
-
-class Startup(Operation):
-    """StartupMessage to the first ReadyForQuery, answering authentication on the way."""
-
-    __slots__ = ()
-
-    def feed(self, event: ev.Event) -> bool:
-        if isinstance(event, ev.ReadyForQuery):
-            return True
-        if isinstance(event, ev.AuthenticationRequest):
-            if self.session.auth_method is None:
-                self.session.auth_method = _AUTH_METHODS.get(event.method, event.method)
-            return False
-        if isinstance(event, ev.ConnectionClosed) and self.error is None:
-            self.error = errors.OperationalError("the server closed the connection during startup")
-            return True
-        return self._common(event)
-
-
-_Conn = TypeVar("_Conn")
-_Op = TypeVar("_Op", bound="Operation")
-_DECODE_BATCH: Final = 1024
+_Op = TypeVar("_Op", bound=Operation)
 _MANY_CHUNK: Final = 250  # executemany rows encoded and queued at a time
 _MANY_FIRST_CHUNK: Final = 50  # fewer in the first: the server starts sooner
 _ABORT_MANY: Final = "pgpipe: executemany stopped, a value could not be encoded"
 _DONE: Final = object()
-
-
-class UnnamedQuery(Operation):
-    """One statement through the one-packet Parse/Bind/Describe/Execute/Close/Sync.
-
-    Rows are decoded in batches as they arrive, so a large result is not held
-    twice. A value that fails to decode is remembered and raised once
-    ReadyForQuery has arrived, so the connection stays in sync.
-    """
-
-    __slots__ = (
-        "_copy",
-        "_decode_error",
-        "_key",
-        "_pending",
-        "_statement",
-        "_synced",
-        "rows",
-        "status",
-    )
-
-    def __init__(
-        self, session: Session, key: tuple[str, tuple[int, ...]], synced: bool = True
-    ) -> None:
-        super().__init__(session)
-        self._key = key
-        # Without its own Sync (in an atomic pipeline) it ends at CloseComplete,
-        # or at an error, which skips what follows up to the pipeline's Sync.
-        self._synced = synced
-        self._copy = False
-        self._statement: _Statement | None = None
-        self._pending: list[tuple[bytes | None, ...]] = []
-        self._decode_error: Exception | None = None
-        self.rows: list[tuple[Any, ...]] = []
-        self.status: str | None = None
-
-    def feed(self, event: ev.Event) -> bool:
-        if isinstance(event, ev.DataRow):
-            pending = self._pending
-            pending.append(event.values)
-            if len(pending) >= _DECODE_BATCH:
-                self._decode_pending()
-        elif type(event) in _QUIET:
-            if not self._synced and type(event) is ev.CloseComplete:
-                return True
-        elif isinstance(event, ev.RowDescription):
-            self._statement = self.session.statement(self._key, event.fields)
-            self.in_rows = True
-        elif isinstance(event, ev.CommandComplete):
-            self.status = event.tag
-            self.in_rows = False
-        elif isinstance(event, ev.ReadyForQuery):
-            self.in_rows = False
-            return True
-        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
-            self._copy = True
-        else:
-            return self._common(event) or (not self._synced and isinstance(event, ev.ErrorResponse))
-        return False
-
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        pending = self._pending
-        pending += rows
-        if len(pending) >= _DECODE_BATCH:
-            self._decode_pending()
-
-    def _decode_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        if self._decode_error is not None:
-            return
-        if self._statement is None:
-            self._decode_error = errors.ProtocolError("DataRow without a RowDescription")
-            return
-        try:
-            self.rows += self._statement.decode_rows(pending)
-        except Exception as exc:
-            self._decode_error = exc
-
-    def result(self) -> Result:
-        self.check()
-        if self._copy:
-            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
-        if self._pending:
-            self._decode_pending()
-        statement = self._statement or self.session.statement(self._key, ())
-        error = self._decode_error
-        if error is not None:
-            if isinstance(error, errors.Error):
-                raise error
-            raise errors.DataError(f"could not decode a result value: {error}") from error
-        return Result(self.rows, statement.columns, self.status)
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A named statement on the server: its name, SQL and parameter types."""
-
-    name: str
-    sql: str
-    param_oids: tuple[int, ...]
-    closed: bool = False
-    # Why its Parse failed, when it did (for the runs sent after it in a pipeline).
-    failed: errors.Error | None = None
-
-
-class PreparedQuery(UnnamedQuery):
-    """A run of a named statement (Bind, Describe, Execute, Sync; Parse too the first time).
-
-    When the server says the statement does not exist (SQLSTATE 26000: a
-    transaction-mode pooler gave this session another server connection) and
-    no transaction was open, it prepares it again and retries once, in one
-    packet: Close (harmless if absent), Parse, Bind, Describe, Execute, Sync.
-    Inside a transaction the error stands, since the failed Bind aborted it;
-    so it does when other commands were sent after this one (a pipeline),
-    whose answers come first. The cache forgets the statement either way.
-    """
-
-    __slots__ = ("_idle", "_parsed", "_prepared", "_retry", "_with_parse")
-
-    def __init__(
-        self,
-        session: Session,
-        key: tuple[str, tuple[int, ...]],
-        prepared: Prepared,
-        retry: Callable[[], None],
-        with_parse: bool,
-    ) -> None:
-        super().__init__(session, key)
-        self._prepared = prepared
-        self._retry: Callable[[], None] | None = retry
-        self._with_parse = with_parse
-        self._parsed = False  # its Parse answered ParseComplete
-        self._idle = session.core.transaction_status == "I"
-
-    def feed(self, event: ev.Event) -> bool:
-        if type(event) is ev.ParseComplete:
-            self._parsed = True
-        if not isinstance(event, ev.ReadyForQuery) or not isinstance(
-            self.error, errors.InvalidSqlStatementName
-        ):
-            done = super().feed(event)
-            if done and self.error is not None and self._with_parse and not self._parsed:
-                # Not prepared: forgotten, to be prepared again next time. (A
-                # statement that was prepared and then failed to run stays.)
-                self._prepared.failed = self.error
-                self.session.forget(self._key, self._prepared)
-            return done
-        retry = self._retry
-        # Retried only when nothing else was sent after it: in a pipeline the
-        # retry's answers would come after the later statements' answers.
-        if (
-            retry is not None
-            and self._idle
-            and event.status == "I"
-            and not self.session.core.pending
-        ):
-            self._retry = None
-            self.error = None
-            self.rows, self._pending, self.status, self._statement = [], [], None, None
-            self._decode_error = None
-            self._with_parse, self._parsed = True, False
-            retry()
-            return False
-        name = self._prepared.name
-        failed = self._prepared.failed
-        if failed is not None:
-            why = (
-                f"prepared statement {name!r} was never prepared: its Parse, sent earlier in "
-                f"this pipeline, failed ({failed.__class__.__name__}: {failed})"
-            )
-        else:
-            why = (
-                f"prepared statement {name!r} does not exist on the server connection in use "
-                "(a transaction-mode pooler may have moved this session); pgpipe prepares it "
-                "again by itself only outside a transaction and not in the middle of a pipeline"
-            )
-        self.error = errors.InvalidSqlStatementName(why, self.error.fields)
-        self.session.forget(self._key, self._prepared)
-        return super().feed(event)
-
-
-class StatementHandle(Generic[_Conn]):
-    """What both adapters' prepared statements share: the statement and its connection."""
-
-    __slots__ = ("_conn", "_prepared")
-
-    def __init__(self, conn: _Conn, prepared: Prepared) -> None:
-        self._conn = conn
-        self._prepared = prepared
-
-    def __repr__(self) -> str:
-        state = "closed" if self._prepared.closed else "open"
-        return f"<pgpipe.{type(self).__name__} {self._prepared.name} {state}>"
-
-    @property
-    def name(self) -> str:
-        return self._prepared.name
-
-    @property
-    def param_types(self) -> tuple[int, ...]:
-        """The parameter type OIDs the server settled on."""
-        return self._prepared.param_oids
-
-
-class Describing(Operation):
-    """Parse and Describe(statement) of a named statement, then Sync."""
-
-    __slots__ = ("param_oids", "prepared")
-
-    def __init__(self, session: Session, prepared: Prepared) -> None:
-        super().__init__(session)
-        self.prepared = prepared
-        self.param_oids: tuple[int, ...] = ()
-
-    def feed(self, event: ev.Event) -> bool:
-        if isinstance(event, ev.ParameterDescription):
-            self.param_oids = event.type_oids
-        elif isinstance(event, ev.ReadyForQuery):
-            return True
-        elif type(event) in _QUIET or isinstance(event, ev.RowDescription):
-            pass
-        else:
-            return self._common(event)
-        return False
-
-    def result(self) -> Prepared:
-        self.check()
-        self.prepared.param_oids = self.param_oids
-        return self.prepared
-
-
-class Closing(Operation):
-    """Close of a named statement, then Sync."""
-
-    __slots__ = ()
-
-    def feed(self, event: ev.Event) -> bool:
-        if isinstance(event, ev.ReadyForQuery):
-            return True
-        if type(event) in _QUIET:
-            return False
-        return self._common(event)
-
-
-# Events that need no action from an operation beyond the core's own checks.
-_QUIET: Final = frozenset(
-    {
-        ev.ParseComplete,
-        ev.BindComplete,
-        ev.CloseComplete,
-        ev.NoData,
-        ev.EmptyQueryResponse,
-        ev.PortalSuspended,
-        ev.CopyData,
-        ev.CopyDone,
-    }
-)
-
-
-class Script(Operation):
-    """A simple Query: any number of statements, one Result each."""
-
-    __slots__ = ("_copy", "_fields", "_rows", "results")
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        self._copy = False
-        self._fields: tuple[ev.FieldDescription, ...] = ()
-        self._rows: list[tuple[bytes | None, ...]] = []
-        self.results: list[tuple[tuple[ev.FieldDescription, ...], list[Any], str | None]] = []
-
-    def feed(self, event: ev.Event) -> bool:
-        if isinstance(event, ev.DataRow):
-            self._rows.append(event.values)
-        elif isinstance(event, ev.RowDescription):
-            self._fields = event.fields
-            self.in_rows = True
-        elif isinstance(event, ev.CommandComplete | ev.EmptyQueryResponse):
-            tag = event.tag if isinstance(event, ev.CommandComplete) else None
-            self.results.append((self._fields, self._rows, tag))
-            self._fields, self._rows = (), []
-            self.in_rows = False
-        elif isinstance(event, ev.ReadyForQuery):
-            self.in_rows = False
-            return True
-        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
-            self._copy = True
-        elif type(event) not in _QUIET:
-            return self._common(event)
-        return False
-
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        self._rows += rows
-
-    def result(self) -> list[Result]:
-        self.check()
-        if self._copy:
-            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
-        return [self.session.build_result(*r) for r in self.results]
-
-
-class Many(Operation):
-    """executemany: one Parse and Describe per run of rows with the same parameter
-    types, a Bind and an Execute per row, one Close and one Sync for all of them.
-
-    One implicit transaction: the first error skips every later row and nothing
-    is committed. Each row's answer is kept as its command tag, and its rows
-    and statement only when it returned rows (few objects for the collector).
-    """
-
-    __slots__ = ("_rows", "_statement", "client_error", "returned", "tags")
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        # A value that could not be encoded after the first rows were sent.
-        self.client_error: Exception | None = None
-        self._statement: _Statement | None = None
-        self._rows: list[tuple[bytes | None, ...]] = []
-        self.tags: list[str] = []
-        # Row index -> (statement, raw rows) for the rows that returned rows.
-        self.returned: dict[int, tuple[_Statement, list[tuple[bytes | None, ...]]]] = {}
-
-    def feed(self, event: ev.Event) -> bool:
-        kind = type(event)
-        if kind is ev.BindComplete:
-            pass
-        elif isinstance(event, ev.CommandComplete):
-            tags = self.tags
-            if self._rows and self._statement is not None:
-                self.returned[len(tags)] = (self._statement, self._rows)
-                self._rows = []
-            tags.append(event.tag)
-            # The rows that follow, answered alike, are taken from the core at once.
-            tags += self.session.core.next_command_tags()
-        elif kind in _QUIET or kind is ev.ParameterDescription:
-            pass
-        elif isinstance(event, ev.DataRow):
-            self._rows.append(event.values)
-        elif isinstance(event, ev.RowDescription):
-            self._statement = _Statement(event.fields, self.session)
-            self.in_rows = True
-        elif isinstance(event, ev.ReadyForQuery):
-            return True
-        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
-            pass  # the core refuses COPY FROM STDIN; COPY TO rows are dropped
-        else:
-            return self._common(event)
-        return False
-
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        self._rows += rows
-
-    def result(self) -> Results:
-        if self.client_error is not None:
-            raise self.client_error
-        self.check()
-        # Every row ran the same SQL: a row without rows still has its columns.
-        # Rows that returned rows are decoded now (a value that cannot be is
-        # raised from this call); the others' Results are made when looked at.
-        columns = self._statement.columns if self._statement is not None else ()
-        made = {
-            index: statement.result(rows, self.tags[index])
-            for index, (statement, rows) in self.returned.items()
-        }
-        return Results(self.tags, columns, made)
-
-
-class Stream(Operation):
-    """A result read in batches through a portal: Execute with a row limit and Flush.
-
-    ``feed`` returns True when a batch is ready (PortalSuspended) or the stream
-    has ended (ReadyForQuery, after the Close and Sync it queues itself when the
-    portal completes or fails). ``finish`` ends it early; rows still in flight
-    are then dropped.
-    """
-
-    __slots__ = (
-        "_closing",
-        "_key",
-        "_statement",
-        "_synced",
-        "batch",
-        "done",
-        "ended_early",
-        "rowcount",
-        "status",
-    )
-
-    def __init__(self, session: Session, key: tuple[str, tuple[int, ...]]) -> None:
-        super().__init__(session)
-        self._key = key
-        self._statement: _Statement | None = None
-        self._synced = False
-        self._closing = False
-        self.batch: list[tuple[bytes | None, ...]] = []
-        self.done = False
-        self.ended_early = False  # by finish(), before its last row
-        self.rowcount = 0
-        self.status: str | None = None
-
-    def feed(self, event: ev.Event) -> bool:
-        if isinstance(event, ev.DataRow):
-            if not self._closing:
-                self.batch.append(event.values)
-        elif isinstance(event, ev.PortalSuspended):
-            self.in_rows = False
-            return not self._closing
-        elif isinstance(event, ev.CommandComplete | ev.EmptyQueryResponse):
-            if isinstance(event, ev.CommandComplete):
-                self.status = event.tag
-            self.in_rows = False
-            self._end(close_portal=False)
-        elif isinstance(event, ev.RowDescription):
-            self._statement = self.session.statement(self._key, event.fields)
-            self.in_rows = True
-        elif type(event) in _QUIET:
-            pass
-        elif isinstance(event, ev.ReadyForQuery):
-            self.in_rows = False
-            self.done = True
-            return True
-        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
-            pass
-        else:
-            if self._common(event):
-                self.done = True
-                return True
-            if isinstance(event, ev.ErrorResponse):
-                # The server skips everything up to a Sync: send one.
-                self._closing = True
-                self.in_rows = False
-                self._sync()
-        return False
-
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        if not self._closing:
-            self.batch += rows
-
-    def _sync(self) -> None:
-        if not self._synced:
-            self._synced = True
-            self.session.core.send_sync()
-
-    def _end(self, close_portal: bool) -> None:
-        core = self.session.core
-        if not self._synced:
-            if close_portal:
-                core.send_close("P", "")
-            core.send_close("S", "")
-            self._sync()
-
-    def more(self, batch_size: int) -> None:
-        """Ask for the next batch (sent with the next flight, before this one is used)."""
-        core = self.session.core
-        core.send_execute("", batch_size)
-        core.send_flush()
-        self.in_rows = True
-
-    def ended(self, closed_by_caller: bool) -> bool:
-        """Whether every row was received; an error if another command ended it early."""
-        if not self.done:
-            return False
-        if self.ended_early and not closed_by_caller:
-            raise errors.InterfaceError(
-                "the stream was ended by another command on this connection"
-            )
-        return True
-
-    def finish(self) -> bool:
-        if self.done:
-            return False
-        self.ended_early = not self._closing
-        self._closing = True
-        self._end(close_portal=True)
-        return True
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        """The batch received, decoded; empties it."""
-        raw, self.batch = self.batch, []
-        if not raw:
-            return []
-        self.rowcount += len(raw)
-        statement = self._statement
-        if statement is None:
-            raise errors.ProtocolError("DataRow without a RowDescription")
-        try:
-            return statement.decode_rows(raw)
-        except errors.Error:
-            raise
-        except Exception as exc:
-            raise errors.DataError(f"could not decode a result value: {exc}") from exc
-
-    @property
-    def columns(self) -> tuple[Column, ...]:
-        return self._statement.columns if self._statement is not None else ()
-
-
-@dataclass(slots=True)
-class Stats:
-    """What a connection cost on the network since it was opened.
-
-    ``flights`` counts the client's sends (each one write of everything queued),
-    ``round_trips`` the times it then waited for and got an answer.
-    """
-
-    round_trips: int = 0
-    flights: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    _answered: bool = field(default=True, repr=False)
-
-    def sent(self, size: int) -> None:
-        if self._answered:  # a write before any answer belongs to the same flight
-            self.flights += 1
-        self.bytes_sent += size
-        self._answered = False
-
-    def received(self, size: int) -> None:
-        self.bytes_received += size
-        if not self._answered:
-            self.round_trips += 1
-            self._answered = True
-
-    def add(self, other: Stats) -> None:
-        """Count what another connection (a reconnect) cost as well."""
-        self.round_trips += other.round_trips
-        self.flights += other.flights
-        self.bytes_sent += other.bytes_sent
-        self.bytes_received += other.bytes_received
-        self._answered = other._answered
-
-
-TYPE_LOOKUP: Final = """\
-SELECT t.oid::int8, t.typarray::int8, t.typtype::text, t.typbasetype::int8, t.typname::text,
-       ARRAY(SELECT a.attname::text FROM pg_attribute a
-             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-             ORDER BY a.attnum),
-       ARRAY(SELECT a.atttypid::int8 FROM pg_attribute a
-             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-             ORDER BY a.attnum)
-FROM pg_type t WHERE t.oid = $1::regtype"""
-"""What ``register_type`` asks the catalog, once, about a type named by the caller."""
-
-
-@dataclass(frozen=True, slots=True)
-class TypeInfo:
-    """A type as the catalog describes it: what its codecs are built from."""
-
-    oid: int
-    array_oid: int
-    kind: str  # pg_type.typtype: b base, c composite, d domain, e enum, r range...
-    base_oid: int
-    name: str
-    attribute_names: tuple[str, ...]
-    attribute_oids: tuple[int, ...]
-
-    @classmethod
-    def found(cls, name: object, rows: Sequence[Sequence[object]]) -> TypeInfo:
-        """The type ``TYPE_LOOKUP`` found for ``name`` (ProgrammingError when none)."""
-        if not rows:
-            raise errors.UndefinedObject(f"type {name!r} does not exist")
-        return cls.from_row(rows[0])
-
-    @classmethod
-    def from_row(cls, row: Sequence[object]) -> TypeInfo:
-        oid, array_oid, kind, base_oid, name, names, oids = row
-        return cls(
-            int(str(oid)),
-            int(str(array_oid)),
-            str(kind),
-            int(str(base_oid)),
-            str(name),
-            tuple(str(n) for n in names) if isinstance(names, list) else (),
-            tuple(int(str(o)) for o in oids) if isinstance(oids, list) else (),
-        )
 
 
 def _as_text(encoded: tuple[int, bytes]) -> bytes:
@@ -792,7 +148,7 @@ class Session:
         # statements ask for text results, which every type has; known ones for
         # binary when every column has a binary decoder. One format code covers all
         # columns, so a statement whose column count changes cannot make Bind fail.
-        self._statements: dict[tuple[str, tuple[int, ...]], _Statement] = {}
+        self._statements: dict[tuple[str, tuple[int, ...]], Statement] = {}
         # Named statements: a prefix of its own per connection, so that behind a
         # pooler no other client's statement can answer to one of these names.
         self._producer: Iterator[None] | None = None
@@ -1291,7 +647,7 @@ class Session:
         changed DateStyle or TimeZone only before ReadyForQuery, after the rows
         printed under it (the first statement after a reloaded postgresql.conf);
         rows are decoded when the statement is over (or in batches of
-        _DECODE_BATCH on the way), so they are read in the setting reported."""
+        DECODE_BATCH on the way), so they are read in the setting reported."""
         current = self._current_decoder
 
         def decode(data: bytes) -> object:
@@ -1450,13 +806,13 @@ class Session:
 
     def statement(
         self, key: tuple[str, tuple[int, ...]], fields: tuple[ev.FieldDescription, ...]
-    ) -> _Statement:
+    ) -> Statement:
         """What this statement returns, remembered for its next run (and its result format)."""
         statement = self._statements.get(key)
         # The core hands out one RowDescription object per distinct description, so
         # an unchanged statement is recognised by identity.
         if statement is None or statement.fields is not fields:
-            statement = _Statement(fields, self)
+            statement = Statement(fields, self)
             statements = self._statements
             if key not in statements and len(statements) >= _STATEMENTS_KEPT:
                 del statements[next(iter(statements))]
@@ -1469,7 +825,7 @@ class Session:
         raw_rows: list[tuple[bytes | None, ...]],
         status: str | None,
     ) -> Result:
-        return _Statement(fields, self).result(raw_rows, status)
+        return Statement(fields, self).result(raw_rows, status)
 
 
 def _column_writer(row: Sequence[object], oids: list[int]) -> frontend.BindValuesWriter | None:
@@ -1592,182 +948,3 @@ def _fits(
             return False
         oids[i], formats[i], values[i] = known, known_fmt, wider[1]
     return True
-
-
-class _Statement:
-    """What one statement's results look like: columns, decoders, the format to ask for."""
-
-    __slots__ = ("_decode_rows", "columns", "decoders", "fields", "result_format")
-
-    def __init__(self, fields: tuple[ev.FieldDescription, ...], session: Session) -> None:
-        self.fields = fields
-        self.columns = tuple(
-            Column(f.name, f.type_oid, f.table_oid, f.column_number, f.type_size, f.type_modifier)
-            for f in fields
-        )
-        self.decoders = [session.result_decoder(f.type_oid, f.format) for f in fields]
-        binary = all(session.has_binary_decoder(f.type_oid) for f in fields)
-        self.result_format = _BINARY if binary else _TEXT
-        self._decode_rows = _unrolled_row_decoder(self.decoders)
-
-    def decode_rows(self, raw_rows: list[tuple[bytes | None, ...]]) -> list[tuple[Any, ...]]:
-        """Decoded rows; a row with another number of values raises ValueError."""
-        if self._decode_rows is not None:
-            return self._decode_rows(raw_rows)
-        decoders = self.decoders
-        return [
-            tuple([None if v is None else d(v) for d, v in zip(decoders, raw, strict=True)])
-            for raw in raw_rows
-        ]
-
-    def result(self, raw_rows: list[tuple[bytes | None, ...]], status: str | None) -> Result:
-        try:
-            rows = self.decode_rows(raw_rows)
-        except errors.Error:
-            raise
-        except Exception as exc:
-            raise errors.DataError(f"could not decode a result value: {exc}") from exc
-        return Result(rows, self.columns, status)
-
-
-_UNROLLED_MAX_COLUMNS: Final = 64
-
-
-def _unrolled_row_decoder(
-    decoders: Sequence[Decoder],
-) -> Callable[[list[tuple[bytes | None, ...]]], list[tuple[Any, ...]]] | None:
-    """A function decoding rows of exactly these columns with the column loop unrolled.
-
-    Built from the column count alone (the decoders are passed in, never
-    written into the source), like the code dataclasses generate. It spares
-    a zip, an inner list and a loop per row. None past 64 columns.
-    """
-    count = len(decoders)
-    if not 0 < count <= _UNROLLED_MAX_COLUMNS:
-        return None
-    values = ", ".join(f"v{i}" for i in range(count))
-    decoded = ", ".join(f"None if v{i} is None else d{i}(v{i})" for i in range(count))
-    source = (
-        f"def build({', '.join(f'd{i}' for i in range(count))}):\n"
-        f"    def decode_rows(raw_rows):\n"
-        f"        return [({decoded},) for ({values},) in raw_rows]\n"
-        f"    return decode_rows\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)
-    build: Callable[..., Callable[[list[tuple[bytes | None, ...]]], list[tuple[Any, ...]]]]
-    build = namespace["build"]
-    return build(*decoders)
-
-
-SEND_AT_CONNECT: Final = frozenset({"auto", "scram"})
-"""Pipelined modes whose first flight leaves at connect time: the rest waits for
-the server's first answer anyway, so sending early saves latency."""
-
-
-def scram_nonce() -> str:
-    """A fresh SCRAM client nonce (24 random bytes, base64url)."""
-    return secrets.token_urlsafe(24)
-
-
-def interrupted(exc: BaseException) -> str:
-    """Why an operation stopped half-way, for ``closed_reason``."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else f"interrupted by {type(exc).__name__}"
-
-
-def timeout_error(why: str, op: Operation, in_sync: bool, state: ConnectionState) -> errors.Error:
-    """What a timed-out or cancelled call raises, once the cancel was handled."""
-    error, statements = op.outcome()
-    if not in_sync:
-        message = f"{why}; the connection is closed ({state.closed_reason})"
-    elif statements > 1:  # a pipeline: each handle has its statement's outcome
-        if why.startswith("the statement "):
-            why = "the pipeline " + why.removeprefix("the statement ")
-        if isinstance(error, errors.QueryCanceled):
-            happened = "a statement was cancelled"
-        elif error is None:
-            happened = "every statement completed before the cancel reached the server"
-        else:
-            happened = f"a statement failed meanwhile ({error})"
-        message = (
-            f"{why}; {happened}: each handle says how its statement ended, "
-            "and the connection is ready for the next one"
-        )
-    elif isinstance(error, errors.QueryCanceled):
-        message = f"{why} and was cancelled; the connection is ready for the next one"
-    elif error is None:
-        message = (
-            f"{why}; it completed before the cancel reached the server (its effects stand), "
-            "and the connection is ready for the next one"
-        )
-    else:
-        message = f"{why}; it failed meanwhile: {error}"
-    fields = error.fields if isinstance(error, errors.DatabaseError) else None
-    timeout = errors.QueryTimeout(message, closed=not in_sync, fields=fields)
-    timeout.__cause__ = error
-    return timeout
-
-
-class ConnectionState:
-    """The read-only state both adapters' connections expose."""
-
-    __slots__ = ("_closed_reason", "_session")
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._closed_reason: str | None = None
-
-    @property
-    def closed(self) -> bool:
-        return self._closed_reason is not None
-
-    @property
-    def closed_reason(self) -> str | None:
-        """Why the connection is closed, or None while it is open."""
-        return self._closed_reason
-
-    @property
-    def transaction_status(self) -> TransactionStatus:
-        """IDLE ("I"), IN_TRANSACTION ("T") or FAILED ("E"), from the last ReadyForQuery."""
-        return TransactionStatus(self._session.core.transaction_status)
-
-    @property
-    def parameters(self) -> dict[str, str]:
-        """Server settings reported by ParameterStatus (server_version, TimeZone...)."""
-        return dict(self._session.core.parameters)
-
-    @property
-    def stats(self) -> Stats:
-        """Round trips, flights and bytes so far (a snapshot)."""
-        return replace(self._session.stats)
-
-    @property
-    def auth_method(self) -> str | None:
-        """How the server authenticated this connection: trust, password, md5 or scram."""
-        return self._session.auth_method
-
-    @property
-    def tls_version(self) -> str | None:
-        """The TLS version in use ("TLSv1.3"), or None on a plaintext connection."""
-        tls = self._session.tls
-        return tls.version if tls is not None else None
-
-    @property
-    def channel_binding(self) -> bool:
-        """Whether SCRAM authentication was bound to the TLS connection (-PLUS)."""
-        return self._session.core.sasl_mechanism == "SCRAM-SHA-256-PLUS"
-
-    @property
-    def host(self) -> str:
-        """The host this connection reached (of several given, the one that answered)."""
-        return self._session.params.address()
-
-    @property
-    def backend_pid(self) -> int | None:
-        key = self._session.core.backend_key
-        return key.process_id if key is not None else None
-
-    @property
-    def notices(self) -> list[Mapping[str, str]]:
-        """The most recent NoticeResponse fields (up to 100), oldest first."""
-        return list(self._session.notices)

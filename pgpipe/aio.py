@@ -18,7 +18,16 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors, servicefile
+from pgpipe._adapter import (
+    SEND_AT_CONNECT,
+    ConnectionState,
+    StatementHandle,
+    interrupted,
+    scram_nonce,
+    timeout_error,
+)
 from pgpipe._cancel import CancelExchange, cancel_key
+from pgpipe._catalog import TYPE_LOOKUP, TypeInfo
 from pgpipe._dial import (
     ROLE_QUERY,
     Attempt,
@@ -32,23 +41,10 @@ from pgpipe._dial import (
     tune_socket,
     unix_socket_family,
 )
+from pgpipe._operations import Operation, Startup, Stream
 from pgpipe._pipeline import Pipeline
-from pgpipe._session import (
-    SEND_AT_CONNECT,
-    TYPE_LOOKUP,
-    ConnectionState,
-    Operation,
-    Session,
-    Startup,
-    StatementHandle,
-    Stats,
-    Stream,
-    TypeInfo,
-    interrupted,
-    many_rows,
-    scram_nonce,
-    timeout_error,
-)
+from pgpipe._session import Session, many_rows
+from pgpipe._stats import Stats
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.protocol.events import NEED_DATA

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 import pgpipe
 from pgpipe import errors
-from pgpipe._session import Operation, Session
+from pgpipe._operations import Operation
+from pgpipe._session import Session
 from pgpipe.conninfo import parse_dsn
 from pgpipe.protocol import NEED_DATA, ProtocolConnection, State
 from pgpipe.protocol.buffer import ReceiveBuffer

@@ -1,0 +1,156 @@
+"""What the blocking and asyncio adapters share besides the Session: the state
+their connections expose, prepared-statement handles, what a timed-out or
+interrupted call raises or records, the SCRAM nonce."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
+
+from pgpipe import errors
+from pgpipe._operations import Operation, Prepared
+from pgpipe._stats import Stats
+from pgpipe._transaction import TransactionStatus
+
+if TYPE_CHECKING:
+    from pgpipe._session import Session
+
+_Conn = TypeVar("_Conn")
+
+
+class StatementHandle(Generic[_Conn]):
+    """What both adapters' prepared statements share: the statement and its connection."""
+
+    __slots__ = ("_conn", "_prepared")
+
+    def __init__(self, conn: _Conn, prepared: Prepared) -> None:
+        self._conn = conn
+        self._prepared = prepared
+
+    def __repr__(self) -> str:
+        state = "closed" if self._prepared.closed else "open"
+        return f"<pgpipe.{type(self).__name__} {self._prepared.name} {state}>"
+
+    @property
+    def name(self) -> str:
+        return self._prepared.name
+
+    @property
+    def param_types(self) -> tuple[int, ...]:
+        """The parameter type OIDs the server settled on."""
+        return self._prepared.param_oids
+
+
+SEND_AT_CONNECT: Final = frozenset({"auto", "scram"})
+"""Pipelined modes whose first flight leaves at connect time: the rest waits for
+the server's first answer anyway, so sending early saves latency."""
+
+
+def scram_nonce() -> str:
+    """A fresh SCRAM client nonce (24 random bytes, base64url)."""
+    return secrets.token_urlsafe(24)
+
+
+def interrupted(exc: BaseException) -> str:
+    """Why an operation stopped half-way, for ``closed_reason``."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else f"interrupted by {type(exc).__name__}"
+
+
+def timeout_error(why: str, op: Operation, in_sync: bool, state: ConnectionState) -> errors.Error:
+    """What a timed-out or cancelled call raises, once the cancel was handled."""
+    error, statements = op.outcome()
+    if not in_sync:
+        message = f"{why}; the connection is closed ({state.closed_reason})"
+    elif statements > 1:  # a pipeline: each handle has its statement's outcome
+        if why.startswith("the statement "):
+            why = "the pipeline " + why.removeprefix("the statement ")
+        if isinstance(error, errors.QueryCanceled):
+            happened = "a statement was cancelled"
+        elif error is None:
+            happened = "every statement completed before the cancel reached the server"
+        else:
+            happened = f"a statement failed meanwhile ({error})"
+        message = (
+            f"{why}; {happened}: each handle says how its statement ended, "
+            "and the connection is ready for the next one"
+        )
+    elif isinstance(error, errors.QueryCanceled):
+        message = f"{why} and was cancelled; the connection is ready for the next one"
+    elif error is None:
+        message = (
+            f"{why}; it completed before the cancel reached the server (its effects stand), "
+            "and the connection is ready for the next one"
+        )
+    else:
+        message = f"{why}; it failed meanwhile: {error}"
+    fields = error.fields if isinstance(error, errors.DatabaseError) else None
+    timeout = errors.QueryTimeout(message, closed=not in_sync, fields=fields)
+    timeout.__cause__ = error
+    return timeout
+
+
+class ConnectionState:
+    """The read-only state both adapters' connections expose."""
+
+    __slots__ = ("_closed_reason", "_session")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._closed_reason: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_reason is not None
+
+    @property
+    def closed_reason(self) -> str | None:
+        """Why the connection is closed, or None while it is open."""
+        return self._closed_reason
+
+    @property
+    def transaction_status(self) -> TransactionStatus:
+        """IDLE ("I"), IN_TRANSACTION ("T") or FAILED ("E"), from the last ReadyForQuery."""
+        return TransactionStatus(self._session.core.transaction_status)
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """Server settings reported by ParameterStatus (server_version, TimeZone...)."""
+        return dict(self._session.core.parameters)
+
+    @property
+    def stats(self) -> Stats:
+        """Round trips, flights and bytes so far (a snapshot)."""
+        return replace(self._session.stats)
+
+    @property
+    def auth_method(self) -> str | None:
+        """How the server authenticated this connection: trust, password, md5 or scram."""
+        return self._session.auth_method
+
+    @property
+    def tls_version(self) -> str | None:
+        """The TLS version in use ("TLSv1.3"), or None on a plaintext connection."""
+        tls = self._session.tls
+        return tls.version if tls is not None else None
+
+    @property
+    def channel_binding(self) -> bool:
+        """Whether SCRAM authentication was bound to the TLS connection (-PLUS)."""
+        return self._session.core.sasl_mechanism == "SCRAM-SHA-256-PLUS"
+
+    @property
+    def host(self) -> str:
+        """The host this connection reached (of several given, the one that answered)."""
+        return self._session.params.address()
+
+    @property
+    def backend_pid(self) -> int | None:
+        key = self._session.core.backend_key
+        return key.process_id if key is not None else None
+
+    @property
+    def notices(self) -> list[Mapping[str, str]]:
+        """The most recent NoticeResponse fields (up to 100), oldest first."""
+        return list(self._session.notices)

@@ -1,0 +1,575 @@
+"""Operations: each command's reader of the server's answers, sans-IO.
+
+A command queued on a ``Session`` returns an operation; the adapters hand it
+every event (``feed``, runs of DataRows through ``feed_rows``) until it says it
+is done, at its own ReadyForQuery (or CloseComplete inside an atomic
+pipeline). Rows are decoded in batches as they arrive; an error (from the
+server, or a value that fails to decode) is kept and raised once the
+connection is back in sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from pgpipe import errors
+from pgpipe._statement import Statement
+from pgpipe.protocol import events as ev
+from pgpipe.result import Column, Result, Results
+
+if TYPE_CHECKING:
+    from pgpipe._session import Session
+
+DECODE_BATCH: Final = 1024  # rows decoded at a time as they arrive
+
+
+class Operation:
+    """Consumes the events that answer one command; ``feed`` returns True when done.
+
+    While ``in_rows`` is set (after a RowDescription), the adapters hand runs of
+    DataRow values to ``feed_rows`` in one call (``ProtocolConnection.next_rows``).
+    """
+
+    __slots__ = ("error", "in_rows", "session")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.error: errors.Error | None = None
+        self.in_rows = False
+
+    def feed(self, event: ev.Event) -> bool:
+        raise NotImplementedError
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        raise NotImplementedError
+
+    def outcome(self) -> tuple[errors.Error | None, int]:
+        """How it ended, for a timeout's message: the error that counts (a cancel
+        first) and how many statements it ran, each with its own outcome."""
+        return self.error, 1
+
+    def _common(self, event: ev.Event) -> bool:
+        """Handle what any state may receive; True when the operation is over."""
+        if isinstance(event, ev.NoticeResponse):
+            self.session.notices.append(event.fields)
+        elif isinstance(event, ev.NotificationResponse):
+            self.session.notifications.append(event)
+        elif isinstance(event, ev.ParameterStatus):
+            if event.name == "TimeZone":
+                self.session.set_timezone(event.value)
+            elif event.name == "DateStyle":
+                self.session.set_datestyle(event.value)
+        elif isinstance(event, ev.ErrorResponse):
+            self.error = errors.from_fields(event.fields)
+            return event.is_fatal
+        elif isinstance(event, ev.ConnectionClosed):
+            if self.error is None:
+                self.error = errors.OperationalError(
+                    "the server closed the connection unexpectedly"
+                )
+            return True
+        return False
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> bool:
+        """Queue what ends this operation early (a stream's Close and Sync); True if
+        the caller must then read on until it is done."""
+        return False
+
+
+_AUTH_METHODS: Final = {"ok": "trust", "password": "password", "md5": "md5", "sasl": "scram"}
+
+
+class Startup(Operation):
+    """StartupMessage to the first ReadyForQuery, answering authentication on the way."""
+
+    __slots__ = ()
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.ReadyForQuery):
+            return True
+        if isinstance(event, ev.AuthenticationRequest):
+            if self.session.auth_method is None:
+                self.session.auth_method = _AUTH_METHODS.get(event.method, event.method)
+            return False
+        if isinstance(event, ev.ConnectionClosed) and self.error is None:
+            self.error = errors.OperationalError("the server closed the connection during startup")
+            return True
+        return self._common(event)
+
+
+class UnnamedQuery(Operation):
+    """One statement through the one-packet Parse/Bind/Describe/Execute/Close/Sync.
+
+    Rows are decoded in batches as they arrive, so a large result is not held
+    twice. A value that fails to decode is remembered and raised once
+    ReadyForQuery has arrived, so the connection stays in sync.
+    """
+
+    __slots__ = (
+        "_copy",
+        "_decode_error",
+        "_key",
+        "_pending",
+        "_statement",
+        "_synced",
+        "rows",
+        "status",
+    )
+
+    def __init__(
+        self, session: Session, key: tuple[str, tuple[int, ...]], synced: bool = True
+    ) -> None:
+        super().__init__(session)
+        self._key = key
+        # Without its own Sync (in an atomic pipeline) it ends at CloseComplete,
+        # or at an error, which skips what follows up to the pipeline's Sync.
+        self._synced = synced
+        self._copy = False
+        self._statement: Statement | None = None
+        self._pending: list[tuple[bytes | None, ...]] = []
+        self._decode_error: Exception | None = None
+        self.rows: list[tuple[Any, ...]] = []
+        self.status: str | None = None
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.DataRow):
+            pending = self._pending
+            pending.append(event.values)
+            if len(pending) >= DECODE_BATCH:
+                self._decode_pending()
+        elif type(event) in _QUIET:
+            if not self._synced and type(event) is ev.CloseComplete:
+                return True
+        elif isinstance(event, ev.RowDescription):
+            self._statement = self.session.statement(self._key, event.fields)
+            self.in_rows = True
+        elif isinstance(event, ev.CommandComplete):
+            self.status = event.tag
+            self.in_rows = False
+        elif isinstance(event, ev.ReadyForQuery):
+            self.in_rows = False
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            self._copy = True
+        else:
+            return self._common(event) or (not self._synced and isinstance(event, ev.ErrorResponse))
+        return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        pending = self._pending
+        pending += rows
+        if len(pending) >= DECODE_BATCH:
+            self._decode_pending()
+
+    def _decode_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if self._decode_error is not None:
+            return
+        if self._statement is None:
+            self._decode_error = errors.ProtocolError("DataRow without a RowDescription")
+            return
+        try:
+            self.rows += self._statement.decode_rows(pending)
+        except Exception as exc:
+            self._decode_error = exc
+
+    def result(self) -> Result:
+        self.check()
+        if self._copy:
+            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
+        if self._pending:
+            self._decode_pending()
+        statement = self._statement or self.session.statement(self._key, ())
+        error = self._decode_error
+        if error is not None:
+            if isinstance(error, errors.Error):
+                raise error
+            raise errors.DataError(f"could not decode a result value: {error}") from error
+        return Result(self.rows, statement.columns, self.status)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A named statement on the server: its name, SQL and parameter types."""
+
+    name: str
+    sql: str
+    param_oids: tuple[int, ...]
+    closed: bool = False
+    # Why its Parse failed, when it did (for the runs sent after it in a pipeline).
+    failed: errors.Error | None = None
+
+
+class PreparedQuery(UnnamedQuery):
+    """A run of a named statement (Bind, Describe, Execute, Sync; Parse too the first time).
+
+    When the server says the statement does not exist (SQLSTATE 26000: a
+    transaction-mode pooler gave this session another server connection) and
+    no transaction was open, it prepares it again and retries once, in one
+    packet: Close (harmless if absent), Parse, Bind, Describe, Execute, Sync.
+    Inside a transaction the error stands, since the failed Bind aborted it;
+    so it does when other commands were sent after this one (a pipeline),
+    whose answers come first. The cache forgets the statement either way.
+    """
+
+    __slots__ = ("_idle", "_parsed", "_prepared", "_retry", "_with_parse")
+
+    def __init__(
+        self,
+        session: Session,
+        key: tuple[str, tuple[int, ...]],
+        prepared: Prepared,
+        retry: Callable[[], None],
+        with_parse: bool,
+    ) -> None:
+        super().__init__(session, key)
+        self._prepared = prepared
+        self._retry: Callable[[], None] | None = retry
+        self._with_parse = with_parse
+        self._parsed = False  # its Parse answered ParseComplete
+        self._idle = session.core.transaction_status == "I"
+
+    def feed(self, event: ev.Event) -> bool:
+        if type(event) is ev.ParseComplete:
+            self._parsed = True
+        if not isinstance(event, ev.ReadyForQuery) or not isinstance(
+            self.error, errors.InvalidSqlStatementName
+        ):
+            done = super().feed(event)
+            if done and self.error is not None and self._with_parse and not self._parsed:
+                # Not prepared: forgotten, to be prepared again next time. (A
+                # statement that was prepared and then failed to run stays.)
+                self._prepared.failed = self.error
+                self.session.forget(self._key, self._prepared)
+            return done
+        retry = self._retry
+        # Retried only when nothing else was sent after it: in a pipeline the
+        # retry's answers would come after the later statements' answers.
+        if (
+            retry is not None
+            and self._idle
+            and event.status == "I"
+            and not self.session.core.pending
+        ):
+            self._retry = None
+            self.error = None
+            self.rows, self._pending, self.status, self._statement = [], [], None, None
+            self._decode_error = None
+            self._with_parse, self._parsed = True, False
+            retry()
+            return False
+        name = self._prepared.name
+        failed = self._prepared.failed
+        if failed is not None:
+            why = (
+                f"prepared statement {name!r} was never prepared: its Parse, sent earlier in "
+                f"this pipeline, failed ({failed.__class__.__name__}: {failed})"
+            )
+        else:
+            why = (
+                f"prepared statement {name!r} does not exist on the server connection in use "
+                "(a transaction-mode pooler may have moved this session); pgpipe prepares it "
+                "again by itself only outside a transaction and not in the middle of a pipeline"
+            )
+        self.error = errors.InvalidSqlStatementName(why, self.error.fields)
+        self.session.forget(self._key, self._prepared)
+        return super().feed(event)
+
+
+class Describing(Operation):
+    """Parse and Describe(statement) of a named statement, then Sync."""
+
+    __slots__ = ("param_oids", "prepared")
+
+    def __init__(self, session: Session, prepared: Prepared) -> None:
+        super().__init__(session)
+        self.prepared = prepared
+        self.param_oids: tuple[int, ...] = ()
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.ParameterDescription):
+            self.param_oids = event.type_oids
+        elif isinstance(event, ev.ReadyForQuery):
+            return True
+        elif type(event) in _QUIET or isinstance(event, ev.RowDescription):
+            pass
+        else:
+            return self._common(event)
+        return False
+
+    def result(self) -> Prepared:
+        self.check()
+        self.prepared.param_oids = self.param_oids
+        return self.prepared
+
+
+class Closing(Operation):
+    """Close of a named statement, then Sync."""
+
+    __slots__ = ()
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.ReadyForQuery):
+            return True
+        if type(event) in _QUIET:
+            return False
+        return self._common(event)
+
+
+# Events that need no action from an operation beyond the core's own checks.
+_QUIET: Final = frozenset(
+    {
+        ev.ParseComplete,
+        ev.BindComplete,
+        ev.CloseComplete,
+        ev.NoData,
+        ev.EmptyQueryResponse,
+        ev.PortalSuspended,
+        ev.CopyData,
+        ev.CopyDone,
+    }
+)
+
+
+class Script(Operation):
+    """A simple Query: any number of statements, one Result each."""
+
+    __slots__ = ("_copy", "_fields", "_rows", "results")
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._copy = False
+        self._fields: tuple[ev.FieldDescription, ...] = ()
+        self._rows: list[tuple[bytes | None, ...]] = []
+        self.results: list[tuple[tuple[ev.FieldDescription, ...], list[Any], str | None]] = []
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.DataRow):
+            self._rows.append(event.values)
+        elif isinstance(event, ev.RowDescription):
+            self._fields = event.fields
+            self.in_rows = True
+        elif isinstance(event, ev.CommandComplete | ev.EmptyQueryResponse):
+            tag = event.tag if isinstance(event, ev.CommandComplete) else None
+            self.results.append((self._fields, self._rows, tag))
+            self._fields, self._rows = (), []
+            self.in_rows = False
+        elif isinstance(event, ev.ReadyForQuery):
+            self.in_rows = False
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            self._copy = True
+        elif type(event) not in _QUIET:
+            return self._common(event)
+        return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        self._rows += rows
+
+    def result(self) -> list[Result]:
+        self.check()
+        if self._copy:
+            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
+        return [self.session.build_result(*r) for r in self.results]
+
+
+class Many(Operation):
+    """executemany: one Parse and Describe per run of rows with the same parameter
+    types, a Bind and an Execute per row, one Close and one Sync for all of them.
+
+    One implicit transaction: the first error skips every later row and nothing
+    is committed. Each row's answer is kept as its command tag, and its rows
+    and statement only when it returned rows (few objects for the collector).
+    """
+
+    __slots__ = ("_rows", "_statement", "client_error", "returned", "tags")
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        # A value that could not be encoded after the first rows were sent.
+        self.client_error: Exception | None = None
+        self._statement: Statement | None = None
+        self._rows: list[tuple[bytes | None, ...]] = []
+        self.tags: list[str] = []
+        # Row index -> (statement, raw rows) for the rows that returned rows.
+        self.returned: dict[int, tuple[Statement, list[tuple[bytes | None, ...]]]] = {}
+
+    def feed(self, event: ev.Event) -> bool:
+        kind = type(event)
+        if kind is ev.BindComplete:
+            pass
+        elif isinstance(event, ev.CommandComplete):
+            tags = self.tags
+            if self._rows and self._statement is not None:
+                self.returned[len(tags)] = (self._statement, self._rows)
+                self._rows = []
+            tags.append(event.tag)
+            # The rows that follow, answered alike, are taken from the core at once.
+            tags += self.session.core.next_command_tags()
+        elif kind in _QUIET or kind is ev.ParameterDescription:
+            pass
+        elif isinstance(event, ev.DataRow):
+            self._rows.append(event.values)
+        elif isinstance(event, ev.RowDescription):
+            self._statement = Statement(event.fields, self.session)
+            self.in_rows = True
+        elif isinstance(event, ev.ReadyForQuery):
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            pass  # the core refuses COPY FROM STDIN; COPY TO rows are dropped
+        else:
+            return self._common(event)
+        return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        self._rows += rows
+
+    def result(self) -> Results:
+        if self.client_error is not None:
+            raise self.client_error
+        self.check()
+        # Every row ran the same SQL: a row without rows still has its columns.
+        # Rows that returned rows are decoded now (a value that cannot be is
+        # raised from this call); the others' Results are made when looked at.
+        columns = self._statement.columns if self._statement is not None else ()
+        made = {
+            index: statement.result(rows, self.tags[index])
+            for index, (statement, rows) in self.returned.items()
+        }
+        return Results(self.tags, columns, made)
+
+
+class Stream(Operation):
+    """A result read in batches through a portal: Execute with a row limit and Flush.
+
+    ``feed`` returns True when a batch is ready (PortalSuspended) or the stream
+    has ended (ReadyForQuery, after the Close and Sync it queues itself when the
+    portal completes or fails). ``finish`` ends it early; rows still in flight
+    are then dropped.
+    """
+
+    __slots__ = (
+        "_closing",
+        "_key",
+        "_statement",
+        "_synced",
+        "batch",
+        "done",
+        "ended_early",
+        "rowcount",
+        "status",
+    )
+
+    def __init__(self, session: Session, key: tuple[str, tuple[int, ...]]) -> None:
+        super().__init__(session)
+        self._key = key
+        self._statement: Statement | None = None
+        self._synced = False
+        self._closing = False
+        self.batch: list[tuple[bytes | None, ...]] = []
+        self.done = False
+        self.ended_early = False  # by finish(), before its last row
+        self.rowcount = 0
+        self.status: str | None = None
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.DataRow):
+            if not self._closing:
+                self.batch.append(event.values)
+        elif isinstance(event, ev.PortalSuspended):
+            self.in_rows = False
+            return not self._closing
+        elif isinstance(event, ev.CommandComplete | ev.EmptyQueryResponse):
+            if isinstance(event, ev.CommandComplete):
+                self.status = event.tag
+            self.in_rows = False
+            self._end(close_portal=False)
+        elif isinstance(event, ev.RowDescription):
+            self._statement = self.session.statement(self._key, event.fields)
+            self.in_rows = True
+        elif type(event) in _QUIET:
+            pass
+        elif isinstance(event, ev.ReadyForQuery):
+            self.in_rows = False
+            self.done = True
+            return True
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            pass
+        else:
+            if self._common(event):
+                self.done = True
+                return True
+            if isinstance(event, ev.ErrorResponse):
+                # The server skips everything up to a Sync: send one.
+                self._closing = True
+                self.in_rows = False
+                self._sync()
+        return False
+
+    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+        if not self._closing:
+            self.batch += rows
+
+    def _sync(self) -> None:
+        if not self._synced:
+            self._synced = True
+            self.session.core.send_sync()
+
+    def _end(self, close_portal: bool) -> None:
+        core = self.session.core
+        if not self._synced:
+            if close_portal:
+                core.send_close("P", "")
+            core.send_close("S", "")
+            self._sync()
+
+    def more(self, batch_size: int) -> None:
+        """Ask for the next batch (sent with the next flight, before this one is used)."""
+        core = self.session.core
+        core.send_execute("", batch_size)
+        core.send_flush()
+        self.in_rows = True
+
+    def ended(self, closed_by_caller: bool) -> bool:
+        """Whether every row was received; an error if another command ended it early."""
+        if not self.done:
+            return False
+        if self.ended_early and not closed_by_caller:
+            raise errors.InterfaceError(
+                "the stream was ended by another command on this connection"
+            )
+        return True
+
+    def finish(self) -> bool:
+        if self.done:
+            return False
+        self.ended_early = not self._closing
+        self._closing = True
+        self._end(close_portal=True)
+        return True
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The batch received, decoded; empties it."""
+        raw, self.batch = self.batch, []
+        if not raw:
+            return []
+        self.rowcount += len(raw)
+        statement = self._statement
+        if statement is None:
+            raise errors.ProtocolError("DataRow without a RowDescription")
+        try:
+            return statement.decode_rows(raw)
+        except errors.Error:
+            raise
+        except Exception as exc:
+            raise errors.DataError(f"could not decode a result value: {exc}") from exc
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self._statement.columns if self._statement is not None else ()
