@@ -31,7 +31,7 @@ from pgpipe._operations import (
     Stream,
     UnnamedQuery,
 )
-from pgpipe._scan import COUNTS, mismatch, parameter_count
+from pgpipe._scan import COUNTS, check_count, mismatch, parameter_count
 from pgpipe._statement import Statement
 from pgpipe._stats import Stats
 from pgpipe.conninfo import ConnectParams
@@ -233,11 +233,7 @@ class Session:
         """Refuse ``given`` values for ``sql`` unless they match its ``$n`` placeholders
         (ProgrammingError naming both numbers), before anything is encoded or queued.
         Also refuses SQL that is not a str."""
-        expected = parameter_count(
-            sql, self.core.parameters.get("standard_conforming_strings") != "off"
-        )
-        if expected is not None and expected != given:
-            raise errors.ProgrammingError(mismatch(expected, given))
+        check_count(sql, given, self.core.parameters.get("standard_conforming_strings") != "off")
 
     def query_with_param_types(
         self, sql: str, params: Sequence[tuple[object, int]], sync: bool = True
