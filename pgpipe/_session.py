@@ -307,7 +307,7 @@ class Session:
     def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
         # The common case inlined (a known text, standard_conforming_strings on).
         if (
-            COUNTS.get(sql if type(sql) is str else "\x00") != len(params)
+            (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(params)
             or self.core.parameters.get("standard_conforming_strings") == "off"
         ):
             self.check_parameters(sql, len(params))

@@ -317,3 +317,14 @@ def test_sql_that_is_not_text(client: Client, sql: Any) -> None:
         with pytest.raises(errors.InterfaceError, match="must be a str"):
             client._call(call())
     assert client.query("SELECT 1").rows == [(1,)]
+
+
+def test_a_non_str_sql_is_refused_whatever_texts_were_counted(client: Client) -> None:
+    """The inlined fast path looks counts up by text: a non-str must never match one
+    (a NUL-only text had been counted and let ``query([])`` through to a TypeError)."""
+    with pytest.raises(errors.InterfaceError, match="NUL"):
+        client.query("\x00")
+    for sql in ([], None, b"\x00", 0):
+        with pytest.raises(errors.InterfaceError, match="must be a str"):
+            client.query(sql)  # type: ignore[arg-type]
+    assert client.query("SELECT 1").rows == [(1,)]
