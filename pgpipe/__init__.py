@@ -7,6 +7,8 @@ fewest round trips the protocol allows.
 [(42,)]
 """
 
+from pgpipe._catalog import TypeInfo
+from pgpipe._info import ConnectionInfo
 from pgpipe._pipeline import Pending, Pipeline
 from pgpipe._transaction import TransactionStatus
 from pgpipe.aio import AsyncConnection, connect_async
@@ -19,8 +21,11 @@ from pgpipe.errors import (
     InternalError,
     NotSupportedError,
     OperationalError,
+    PipelineAborted,
     ProgrammingError,
     ProtocolError,
+    QueryCanceled,
+    QueryTimeout,
 )
 from pgpipe.result import Column, Result, Results
 from pgpipe.sync import Connection, connect
@@ -46,6 +51,7 @@ __all__ = [
     "Circle",
     "Column",
     "Connection",
+    "ConnectionInfo",
     "DataError",
     "DatabaseError",
     "Error",
@@ -61,15 +67,19 @@ __all__ = [
     "Path",
     "Pending",
     "Pipeline",
+    "PipelineAborted",
     "Point",
     "Polygon",
     "ProgrammingError",
     "ProtocolError",
+    "QueryCanceled",
+    "QueryTimeout",
     "Range",
     "Result",
     "Results",
     "TransactionStatus",
     "Type",
+    "TypeInfo",
     "connect",
     "connect_async",
 ]

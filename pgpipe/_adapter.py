@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from pgpipe import errors
+from pgpipe._info import ConnectionInfo
 from pgpipe._operations import Operation, Prepared
 from pgpipe._stats import Stats
 from pgpipe._transaction import TransactionStatus
@@ -110,14 +111,19 @@ class ConnectionState:
         return self._closed_reason
 
     @property
+    def info(self) -> ConnectionInfo:
+        """Every fact about the connection: host, port, server_version, backend_pid..."""
+        return ConnectionInfo(self._session)
+
+    @property
     def transaction_status(self) -> TransactionStatus:
-        """IDLE ("I"), IN_TRANSACTION ("T") or FAILED ("E"), from the last ReadyForQuery."""
-        return TransactionStatus(self._session.core.transaction_status)
+        """``info.transaction_status``."""
+        return self.info.transaction_status
 
     @property
     def parameters(self) -> dict[str, str]:
-        """Server settings reported by ParameterStatus (server_version, TimeZone...)."""
-        return dict(self._session.core.parameters)
+        """``info.parameters``."""
+        return self.info.parameters
 
     @property
     def stats(self) -> Stats:
@@ -126,29 +132,30 @@ class ConnectionState:
 
     @property
     def auth_method(self) -> str | None:
-        """How the server authenticated this connection: trust, password, md5 or scram."""
-        return self._session.auth_method
+        """``info.auth_method``."""
+        return self.info.auth_method
 
     @property
     def tls_version(self) -> str | None:
-        """The TLS version in use ("TLSv1.3"), or None on a plaintext connection."""
-        tls = self._session.tls
-        return tls.version if tls is not None else None
+        """``info.tls_version``."""
+        return self.info.tls_version
 
     @property
     def channel_binding(self) -> bool:
-        """Whether SCRAM authentication was bound to the TLS connection (-PLUS)."""
-        return self._session.core.sasl_mechanism == "SCRAM-SHA-256-PLUS"
+        """``info.channel_binding``."""
+        return self.info.channel_binding
 
     @property
     def host(self) -> str:
-        """The host this connection reached (of several given, the one that answered)."""
+        """Where this connection went, for messages: host:port or the socket file (of
+        several hosts given, the one that answered). ``info.host`` and ``info.port``
+        give the host and the port apart."""
         return self._session.params.address()
 
     @property
     def backend_pid(self) -> int | None:
-        key = self._session.core.backend_key
-        return key.process_id if key is not None else None
+        """``info.backend_pid``."""
+        return self.info.backend_pid
 
     @property
     def notices(self) -> list[Mapping[str, str]]:
