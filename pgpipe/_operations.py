@@ -3,9 +3,10 @@
 A command queued on a ``Session`` returns an operation; the adapters hand it
 every event (``feed``, runs of DataRows through ``feed_rows``) until it says it
 is done, at its own ReadyForQuery (or CloseComplete inside an atomic
-pipeline). Rows are decoded in batches as they arrive; an error (from the
-server, or a value that fails to decode) is kept and raised once the
-connection is back in sync.
+pipeline). Rows are decoded in batches as they arrive, and made by the command's row
+factory if it has one (None: tuples, as decoded); an error (from the server,
+or a value that fails to decode or a row factory that fails) is kept and
+raised once the connection is back in sync.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from pgpipe import errors
-from pgpipe._statement import Statement
+from pgpipe._statement import Statement, made_rows
 from pgpipe.protocol import events as ev
 from pgpipe.result import Column, Result, Results
+from pgpipe.rows import RowFactory, RowMaker
 
 if TYPE_CHECKING:
     from pgpipe._session import Session
@@ -114,7 +116,10 @@ class UnnamedQuery(Operation):
     __slots__ = (
         "_copy",
         "_decode_error",
+        "_factory",
+        "_first_values",
         "_key",
+        "_make",
         "_pending",
         "_statement",
         "_synced",
@@ -123,10 +128,17 @@ class UnnamedQuery(Operation):
     )
 
     def __init__(
-        self, session: Session, key: tuple[str, tuple[int, ...]], synced: bool = True
+        self,
+        session: Session,
+        key: tuple[str, tuple[int, ...]],
+        synced: bool = True,
+        factory: RowFactory[Any] | None = None,
     ) -> None:
         super().__init__(session)
         self._key = key
+        self._factory = factory
+        self._make: RowMaker[Any] | None = None  # the factory's, once the columns are known
+        self._first_values: tuple[Any, ...] | None = None  # for Result.scalar, with a factory
         # Without its own Sync (in an atomic pipeline) it ends at CloseComplete,
         # or at an error, which skips what follows up to the pipeline's Sync.
         self._synced = synced
@@ -175,11 +187,25 @@ class UnnamedQuery(Operation):
             self._decode_error = errors.ProtocolError("DataRow without a RowDescription")
             return
         try:
-            self.rows += self._statement.decode_rows(pending)
+            rows = self._statement.decode_rows(pending)
+            factory = self._factory
+            if factory is not None:
+                rows = self._made(rows, self._statement, factory)
+            self.rows += rows
         except Exception as exc:
             self._decode_error = exc
 
-    def result(self) -> Result:
+    def _made(
+        self, rows: list[tuple[Any, ...]], statement: Statement, factory: RowFactory[Any]
+    ) -> list[Any]:
+        """A batch of rows made by the row factory (its maker made at the first batch)."""
+        make = self._make
+        if make is None:
+            make = self._make = statement.maker(factory)
+            self._first_values = rows[0]
+        return made_rows(rows, make, statement.columns)
+
+    def result(self) -> Result[Any]:
         self.check()
         if self._copy:
             raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
@@ -191,7 +217,7 @@ class UnnamedQuery(Operation):
             if isinstance(error, errors.Error):
                 raise error
             raise errors.DataError(f"could not decode a result value: {error}") from error
-        return Result(self.rows, statement.columns, self.status)
+        return Result(self.rows, statement.columns, self.status, self._first_values)
 
 
 @dataclass(slots=True)
@@ -227,8 +253,9 @@ class PreparedQuery(UnnamedQuery):
         prepared: Prepared,
         retry: Callable[[], None],
         with_parse: bool,
+        factory: RowFactory[Any] | None = None,
     ) -> None:
-        super().__init__(session, key)
+        super().__init__(session, key, factory=factory)
         self._prepared = prepared
         self._retry: Callable[[], None] | None = retry
         self._with_parse = with_parse
@@ -260,7 +287,7 @@ class PreparedQuery(UnnamedQuery):
             self._retry = None
             self.error = None
             self.rows, self._pending, self.status, self._statement = [], [], None, None
-            self._decode_error = None
+            self._decode_error, self._make, self._first_values = None, None, None
             self._with_parse, self._parsed = True, False
             retry()
             return False
@@ -340,10 +367,11 @@ _QUIET: Final = frozenset(
 class Script(Operation):
     """A simple Query: any number of statements, one Result each."""
 
-    __slots__ = ("_copy", "_fields", "_rows", "results")
+    __slots__ = ("_copy", "_factory", "_fields", "_rows", "results")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, factory: RowFactory[Any] | None = None) -> None:
         super().__init__(session)
+        self._factory = factory
         self._copy = False
         self._fields: tuple[ev.FieldDescription, ...] = ()
         self._rows: list[tuple[bytes | None, ...]] = []
@@ -372,11 +400,12 @@ class Script(Operation):
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
         self._rows += rows
 
-    def result(self) -> list[Result]:
+    def result(self) -> list[Result[Any]]:
         self.check()
         if self._copy:
             raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
-        return [self.session.build_result(*r) for r in self.results]
+        build, factory = self.session.build_result, self._factory
+        return [build(*r, factory) for r in self.results]
 
 
 class Many(Operation):
@@ -388,10 +417,11 @@ class Many(Operation):
     and statement only when it returned rows (few objects for the collector).
     """
 
-    __slots__ = ("_rows", "_statement", "client_error", "returned", "tags")
+    __slots__ = ("_factory", "_rows", "_statement", "client_error", "returned", "tags")
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, factory: RowFactory[Any] | None = None) -> None:
         super().__init__(session)
+        self._factory = factory
         # A value that could not be encoded after the first rows were sent.
         self.client_error: Exception | None = None
         self._statement: Statement | None = None
@@ -430,7 +460,7 @@ class Many(Operation):
     def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
         self._rows += rows
 
-    def result(self) -> Results:
+    def result(self) -> Results[Any]:
         if self.client_error is not None:
             raise self.client_error
         self.check()
@@ -439,7 +469,7 @@ class Many(Operation):
         # raised from this call); the others' Results are made when looked at.
         columns = self._statement.columns if self._statement is not None else ()
         made = {
-            index: statement.result(rows, self.tags[index])
+            index: statement.result(rows, self.tags[index], self._factory)
             for index, (statement, rows) in self.returned.items()
         }
         return Results(self.tags, columns, made)
@@ -456,7 +486,9 @@ class Stream(Operation):
 
     __slots__ = (
         "_closing",
+        "_factory",
         "_key",
+        "_make",
         "_statement",
         "_synced",
         "batch",
@@ -466,9 +498,16 @@ class Stream(Operation):
         "status",
     )
 
-    def __init__(self, session: Session, key: tuple[str, tuple[int, ...]]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        key: tuple[str, tuple[int, ...]],
+        factory: RowFactory[Any] | None = None,
+    ) -> None:
         super().__init__(session)
         self._key = key
+        self._factory = factory
+        self._make: RowMaker[Any] | None = None
         self._statement: Statement | None = None
         self._synced = False
         self._closing = False
@@ -554,8 +593,8 @@ class Stream(Operation):
         self._end(close_portal=True)
         return True
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """The batch received, decoded; empties it."""
+    def rows(self) -> list[Any]:
+        """The batch received, decoded (and made by the row factory); empties it."""
         raw, self.batch = self.batch, []
         if not raw:
             return []
@@ -564,11 +603,17 @@ class Stream(Operation):
         if statement is None:
             raise errors.ProtocolError("DataRow without a RowDescription")
         try:
-            return statement.decode_rows(raw)
+            rows = statement.decode_rows(raw)
         except errors.Error:
             raise
         except Exception as exc:
             raise errors.DataError(f"could not decode a result value: {exc}") from exc
+        factory = self._factory
+        if factory is None:
+            return rows
+        if self._make is None:
+            self._make = statement.maker(factory)
+        return made_rows(rows, self._make, statement.columns)
 
     @property
     def columns(self) -> tuple[Column, ...]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from pgpipe import errors
 from pgpipe._catalog import TypeInfo
@@ -40,6 +40,7 @@ from pgpipe.protocol import frontend
 from pgpipe.protocol.connection import ProtocolConnection, State
 from pgpipe.protocol.frontend import bind_values
 from pgpipe.result import Result
+from pgpipe.rows import RowFactory, tuple_row
 from pgpipe.tls import TlsChannel
 from pgpipe.types import (
     arrays,
@@ -95,6 +96,7 @@ class Session:
         "notices",
         "notifications",
         "params",
+        "row_factory",
         "stats",
         "tls",
     )
@@ -132,6 +134,8 @@ class Session:
         )
         self.stats = stats if stats is not None else Stats()
         self.auth_method: str | None = None
+        # What rows are made as when a command names no row factory (None: tuples).
+        self.row_factory: RowFactory[Any] | None = None
         # Decoders of the types whose values depend on the session's TimeZone and
         # DateStyle (the ParameterStatus values in _styles): see set_timezone.
         self._styles = ("UTC", "ISO, MDY")
@@ -229,6 +233,19 @@ class Session:
     def startup(self) -> Startup:
         return Startup(self)
 
+    def _row_factory(self, row_factory: RowFactory[Any] | None) -> RowFactory[Any] | None:
+        """The row factory of a command: its own, else the session's; None for tuples,
+        which the decoder makes already (``tuple_row`` included)."""
+        factory = self.row_factory if row_factory is None else row_factory
+        if factory is None or factory is tuple_row:
+            return None
+        if not callable(factory):
+            raise errors.InterfaceError(
+                "row_factory is a function of the columns, such as pgpipe.rows.dict_row, "
+                f"not a {type(factory).__name__}"
+            )
+        return factory
+
     def check_parameters(self, sql: str, given: int) -> None:
         """Refuse ``given`` values for ``sql`` unless they match its ``$n`` placeholders
         (ProgrammingError naming both numbers), before anything is encoded or queued.
@@ -236,9 +253,15 @@ class Session:
         check_count(sql, given, self.core.parameters.get("standard_conforming_strings") != "off")
 
     def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]], sync: bool = True
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        sync: bool = True,
+        *,
+        row_factory: RowFactory[Any] | None = None,
     ) -> UnnamedQuery:
-        return self._unnamed(sql, *self._typed(sql, params), sync)
+        factory = self._row_factory(row_factory)
+        return self._unnamed(sql, *self._typed(sql, params), sync, factory)
 
     def _typed(
         self, sql: str, params: Sequence[tuple[object, int]]
@@ -304,7 +327,15 @@ class Session:
             values.append(data)
         return oids, formats, values
 
-    def query(self, sql: str, params: Sequence[object], sync: bool = True) -> UnnamedQuery:
+    def query(
+        self,
+        sql: str,
+        params: Sequence[object],
+        sync: bool = True,
+        *,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> UnnamedQuery:
+        factory = self._row_factory(row_factory)
         # The common case inlined (a known text, standard_conforming_strings on).
         if (
             (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(params)
@@ -315,27 +346,42 @@ class Session:
             encoded = _inferred(params)  # inlined self._inferred: the common path
         except errors.DataError as exc:
             encoded = self._inferred_rows(params, exc)
-        return self._unnamed(sql, *encoded, sync)
+        return self._unnamed(sql, *encoded, sync, factory)
 
     # A pipeline's commands are staged first (values encoded, messages checked:
     # what can fail) and queued afterwards, a part at a time as they are sent.
 
-    def staged_query(self, sql: str, params: Sequence[object]) -> Callable[[bool], Operation]:
+    def staged_query(
+        self,
+        sql: str,
+        params: Sequence[object],
+        *,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Callable[[bool], Operation]:
+        factory = self._row_factory(row_factory)
         self.check_parameters(sql, len(params))
         oids, formats, values = self._inferred(params)
         frontend.parse("", sql, oids)  # checks the text and the parameter count (memoized)
-        return lambda sync: self._unnamed(sql, oids, formats, values, sync)
+        return lambda sync: self._unnamed(sql, oids, formats, values, sync, factory)
 
     def staged_query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]]
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        row_factory: RowFactory[Any] | None = None,
     ) -> Callable[[bool], Operation]:
+        factory = self._row_factory(row_factory)
         oids, formats, values = self._typed(sql, params)
         frontend.parse("", sql, oids)
-        return lambda sync: self._unnamed(sql, oids, formats, values, sync)
+        return lambda sync: self._unnamed(sql, oids, formats, values, sync, factory)
 
-    def staged_execute(self, sql: str) -> Callable[[bool], Operation]:
+    def staged_execute(
+        self, sql: str, *, row_factory: RowFactory[Any] | None = None
+    ) -> Callable[[bool], Operation]:
+        factory = self._row_factory(row_factory)
         frontend.cstring(sql, "SQL text")
-        return lambda sync: self.execute(sql)
+        return lambda sync: self._script(sql, factory)
 
     def _result_format(self, key: tuple[str, tuple[int, ...]]) -> int:
         """Text for a statement not seen before; else what its columns allow."""
@@ -349,14 +395,16 @@ class Session:
         formats: list[int],
         values: list[bytes | None],
         sync: bool = True,
+        factory: RowFactory[Any] | None = None,
     ) -> UnnamedQuery:
+        """``factory`` is the command's row factory, already chosen (``_row_factory``)."""
         key = (sql, tuple(oids))
         result_format = self._result_format(key)
         formats = _one_code(formats)
         if sync and self._cache_size:
-            return self._cached(key, formats, values, result_format)
+            return self._cached(key, formats, values, result_format, factory)
         self.core.send_unnamed_query(sql, oids, formats, values, (result_format,), sync=sync)
-        return UnnamedQuery(self, key, sync)
+        return UnnamedQuery(self, key, sync, factory)
 
     # -- named statements --------------------------------------------------------
 
@@ -370,6 +418,7 @@ class Session:
         formats: list[int],
         values: list[bytes | None],
         result_format: int,
+        factory: RowFactory[Any] | None,
     ) -> PreparedQuery:
         """A query through the statement cache: Parse the first time, then Bind only."""
         cache = self._cache
@@ -385,7 +434,7 @@ class Session:
                 core.send_close("S", old.name)  # answered ahead of this query
             prepared = cache[key] = Prepared(self._new_name(), key[0], key[1])
             parse = (key[0], key[1])
-        return self._run_named(key, prepared, formats, values, result_format, parse)
+        return self._run_named(key, prepared, formats, values, result_format, parse, factory)
 
     def _run_named(
         self,
@@ -395,6 +444,7 @@ class Session:
         values: list[bytes | None],
         result_format: int,
         parse: tuple[str, tuple[int, ...]] | None,
+        factory: RowFactory[Any] | None,
     ) -> PreparedQuery:
         core = self.core
         results = (result_format,)
@@ -410,7 +460,7 @@ class Session:
                 close_first=True,
             )
 
-        return PreparedQuery(self, key, prepared, retry, parse is not None)
+        return PreparedQuery(self, key, prepared, retry, parse is not None, factory)
 
     def forget(self, key: tuple[str, tuple[int, ...]], prepared: Prepared) -> None:
         """Drop a cached statement that failed to prepare or vanished from the server."""
@@ -431,8 +481,15 @@ class Session:
         core.send_sync()
         return Describing(self, prepared)
 
-    def run_prepared(self, prepared: Prepared, params: Sequence[object]) -> PreparedQuery:
+    def run_prepared(
+        self,
+        prepared: Prepared,
+        params: Sequence[object],
+        *,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> PreparedQuery:
         """Bind, Describe, Execute and Sync a prepared statement: no Parse."""
+        factory = self._row_factory(row_factory)
         if prepared.closed:
             raise errors.InterfaceError(f"prepared statement {prepared.name!r} was closed")
         oids = prepared.param_oids
@@ -446,7 +503,9 @@ class Session:
             values.append(data)
         key = (prepared.sql, oids)
         result_format = self._result_format(key)
-        return self._run_named(key, prepared, _one_code(formats), values, result_format, None)
+        return self._run_named(
+            key, prepared, _one_code(formats), values, result_format, None, factory
+        )
 
     def close_prepared(self, prepared: Prepared) -> Closing:
         """Close (free) a prepared statement on the server, then Sync."""
@@ -455,12 +514,23 @@ class Session:
         self.core.send_sync()
         return Closing(self)
 
-    def execute(self, sql: str) -> Script:
-        self.core.send_query(sql)
-        return Script(self)
+    def execute(self, sql: str, *, row_factory: RowFactory[Any] | None = None) -> Script:
+        return self._script(sql, self._row_factory(row_factory))
 
-    def stream(self, sql: str, params: Sequence[object], batch_size: int) -> Stream:
+    def _script(self, sql: str, factory: RowFactory[Any] | None) -> Script:
+        self.core.send_query(sql)
+        return Script(self, factory)
+
+    def stream(
+        self,
+        sql: str,
+        params: Sequence[object],
+        batch_size: int,
+        *,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Stream:
         """Parse, Bind, Describe and the first Execute of ``batch_size`` rows, then Flush."""
+        factory = self._row_factory(row_factory)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise errors.InterfaceError(
                 f"batch_size must be a positive integer, not {batch_size!r}"
@@ -472,7 +542,7 @@ class Session:
         core.send_parse("", sql, oids)
         core.send_bind("", "", _one_code(formats), values, (self._result_format(key),))
         core.send_describe("P", "")
-        op = Stream(self, key)
+        op = Stream(self, key, factory)
         op.more(batch_size)
         return op
 
@@ -481,6 +551,8 @@ class Session:
         sql: str,
         rows: Sequence[Sequence[object]],
         param_types: Sequence[int] | None = None,
+        *,
+        row_factory: RowFactory[Any] | None = None,
     ) -> Many:
         """Queue ``sql`` once per row of parameters, as ``Many`` describes.
 
@@ -491,7 +563,7 @@ class Session:
         anything is queued; one in a later chunk makes the server fail the
         batch (nothing is committed) and is raised once it is over.
         """
-        op = Many(self)
+        op = Many(self, self._row_factory(row_factory))
         if param_types is not None:
             param_types = _type_oids(param_types)
             self.check_parameters(sql, len(param_types))
@@ -820,8 +892,9 @@ class Session:
         fields: tuple[ev.FieldDescription, ...],
         raw_rows: list[tuple[bytes | None, ...]],
         status: str | None,
-    ) -> Result:
-        return Statement(fields, self).result(raw_rows, status)
+        factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
+        return Statement(fields, self).result(raw_rows, status, factory)
 
 
 def _column_writer(row: Sequence[object], oids: list[int]) -> frontend.BindValuesWriter | None:

@@ -1,6 +1,6 @@
 """What one statement's results look like (columns, decoders, the result format to
-ask for next time), and the row decoder built for them with the column loop
-unrolled."""
+ask for next time), the row decoder built for them with the column loop
+unrolled, and the rows a row factory makes of the decoded values."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pgpipe import errors
 from pgpipe.protocol import events as ev
 from pgpipe.result import Column, Result
+from pgpipe.rows import RowFactory, RowMaker
 from pgpipe.types.binary import Decoder
 
 if TYPE_CHECKING:
@@ -45,14 +46,63 @@ class Statement:
             for raw in raw_rows
         ]
 
-    def result(self, raw_rows: list[tuple[bytes | None, ...]], status: str | None) -> Result:
+    def maker(self, factory: RowFactory[Any]) -> RowMaker[Any]:
+        """``factory``'s row maker for these columns; its failure a pgpipe error."""
+        try:
+            return factory(self.columns)
+        except errors.Error:
+            raise
+        except Exception as exc:
+            raise errors.InterfaceError(
+                f"the row factory {_name(factory)} failed on the columns "
+                f"({_names(self.columns)}): {exc.__class__.__name__}: {exc}"
+            ) from exc
+
+    def result(
+        self,
+        raw_rows: list[tuple[bytes | None, ...]],
+        status: str | None,
+        factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
+        """The Result of these rows: tuples, or what ``factory`` makes of them."""
         try:
             rows = self.decode_rows(raw_rows)
         except errors.Error:
             raise
         except Exception as exc:
             raise errors.DataError(f"could not decode a result value: {exc}") from exc
-        return Result(rows, self.columns, status)
+        if factory is None or not rows:
+            return Result(rows, self.columns, status)
+        made = made_rows(rows, self.maker(factory), self.columns)
+        return Result(made, self.columns, status, rows[0])
+
+
+def made_rows(
+    rows: list[tuple[Any, ...]], make: RowMaker[Any], columns: tuple[Column, ...]
+) -> list[Any]:
+    """Each decoded row made by a row factory's maker; its failure a pgpipe error.
+
+    A pass of its own after decoding, so the tuple path (no factory) stays as
+    it was: one unrolled comprehension, nothing called per row but decoders.
+    """
+    try:
+        return list(map(make, rows))
+    except errors.Error:
+        raise
+    except Exception as exc:
+        raise errors.InterfaceError(
+            f"the row factory failed to make a row of the columns ({_names(columns)}): "
+            f"{exc.__class__.__name__}: {exc}"
+        ) from exc
+
+
+def _name(function: object) -> str:
+    name = getattr(function, "__qualname__", None)
+    return name if isinstance(name, str) else type(function).__name__
+
+
+def _names(columns: tuple[Column, ...]) -> str:
+    return ", ".join(column.name for column in columns)
 
 
 _UNROLLED_MAX_COLUMNS: Final = 64

@@ -8,6 +8,7 @@
      +-- DatabaseError        DB-API category base
           +-- DataError, IntegrityError, InternalError, NotSupportedError,
           |   OperationalError (also: network failures; PipelineMismatch), ProgrammingError
+          |   (also: ResultShapeError, NoRows and MultipleRows, from Result.one())
           +-- one class per SQLSTATE, e.g. UniqueViolation(IntegrityConstraintViolation),
               IntegrityConstraintViolation(IntegrityError)
 
@@ -186,6 +187,23 @@ class PipelineMismatch(OperationalError):
 class PipelineAborted(OperationalError):
     """A statement of an atomic pipeline was skipped: an earlier one failed, so the
     server discarded the rest up to the pipeline's Sync, and nothing was committed."""
+
+
+class ResultShapeError(ProgrammingError):
+    """A result is not the shape its reader asked for (``Result.one()``, ``scalar()``).
+
+    A ProgrammingError, as a wrong parameter count is: the statement does not
+    do what the code around it assumes. Raised on the client; nothing was
+    wrong on the server, and the connection is fine.
+    """
+
+
+class NoRows(ResultShapeError):
+    """``Result.one()`` found no row."""
+
+
+class MultipleRows(ResultShapeError):
+    """``Result.one()`` found more than one row."""
 
 
 def from_fields(fields: Mapping[str, str]) -> DatabaseError:
