@@ -147,6 +147,19 @@ def test_the_older_properties_agree(adapter: Adapter, pg_server: TemporaryPostgr
     assert "pw-scram" not in repr(info)
 
 
+def test_facts_of_a_pipelined_connect(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
+    # The startup's answers come back with the first result: what the server tells
+    # is unknown until then, what the client chose is known at once.
+    client = adapter.connect(**login(pg_server, "trust"), pipeline_connect="trust")
+    info = client.info
+    assert (info.host, info.port, info.user) == ("127.0.0.1", pg_server.port, "pgpipe_trust")
+    assert (info.backend_pid, info.server_version, info.parameters) == (None, 0, {})
+    assert info.auth_method is None
+    assert client.query("SELECT pg_backend_pid()").rows == [(info.backend_pid,)]
+    assert info.server_version == pg_server.server_version_num
+    assert info.auth_method == "trust"
+
+
 # -- TLS ----------------------------------------------------------------------------
 
 
