@@ -5,7 +5,10 @@
 in direct mode, expects the ClientHello first, as PostgreSQL 17 does), does
 the TLS handshake with the certificate it is given and records what the
 client sent (SNI, ALPN, first bytes); then it relays the plaintext to a
-real PostgreSQL, or closes. Every socket has a timeout, so nothing hangs.
+real PostgreSQL, or closes. Every socket has a timeout, so nothing hangs;
+``close`` shuts down every socket still open (a client the test left
+connected included), so its threads end at once instead of waiting that
+timeout out.
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ class TlsTerminator:
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
         self._threads: list[threading.Thread] = []
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
         self._stop = False
         self._acceptor = threading.Thread(target=self._accept, daemon=True)
         self._acceptor.start()
@@ -114,8 +119,17 @@ class TlsTerminator:
             thread.start()
             self._threads.append(thread)
 
+    def _track(self, sock: socket.socket) -> None:
+        """Remember ``sock`` so that ``close`` can end whatever waits on it."""
+        with self._lock:
+            self._open.add(sock)
+            stopping = self._stop
+        if stopping:
+            _shut(sock)
+
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(_TIMEOUT)
+        self._track(conn)
         try:
             first = conn.recv(8, socket.MSG_PEEK)
             self.first_bytes.append(first)
@@ -128,6 +142,7 @@ class TlsTerminator:
                     conn.close()
                     return
             tls = self.context.wrap_socket(conn, server_side=True)
+            self._track(tls)
             self.alpn.append(tls.selected_alpn_protocol())
             if self.backend is None:
                 tls.close()
@@ -140,6 +155,7 @@ class TlsTerminator:
     def _relay(self, tls: ssl.SSLSocket) -> None:
         assert self.backend is not None
         with socket.create_connection(self.backend, timeout=_TIMEOUT) as plain:
+            self._track(plain)
 
             def pump(src: socket.socket, dst: socket.socket) -> None:
                 try:
@@ -158,8 +174,15 @@ class TlsTerminator:
         tls.close()
 
     def close(self) -> None:
-        self._stop = True
+        with self._lock:
+            self._stop = True
+            still_open = list(self._open)
+        # Shutting a socket down wakes the thread blocked on it (accept or recv)
+        # with an end of file or an error, so every join below returns at once.
+        _shut(self._listener)
         self._listener.close()
+        for sock in still_open:
+            _shut(sock)
         self._acceptor.join(_TIMEOUT)
         for thread in self._threads:
             thread.join(_TIMEOUT)
@@ -169,3 +192,13 @@ class TlsTerminator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut both directions of ``sock`` down; a socket already closed is left alone.
+
+    ``socket.socket.shutdown`` even for a TLS socket: it acts on the descriptor
+    only, leaving the TLS object to the thread that is reading through it.
+    """
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
