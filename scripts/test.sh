@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole check: setup, the test suite, mypy --strict and ruff.
 # Arguments go to pytest. Exits non-zero if any step fails; every step runs.
+# The suite runs on PGPIPE_TEST_WORKERS pytest-xdist workers (default 2; 1
+# runs it in this process), each with its own throwaway servers
+# (tests/conftest.py); the modules that must stay whole stay on one worker.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,7 +14,13 @@ bash scripts/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }
 
 failed=()
 
-"$PYTHON" -bb -m pytest -q "$@"
+workers="${PGPIPE_TEST_WORKERS:-2}"
+parallel=()
+if [[ $workers != 1 ]]; then
+    parallel=(-n "$workers" --dist loadgroup)
+fi
+
+"$PYTHON" -bb -m pytest -q "${parallel[@]}" "$@"
 status=$?
 if [[ $status -eq 5 ]]; then
     echo "test.sh: pytest collected no tests" >&2

@@ -12,12 +12,21 @@ marked ``session_state``; in those of ``tests.targets.PGPOOL_MODULES`` also
 through the session's pgpool-II (``[...-pgpool]``). ``not_through(target,
 why)`` leaves one pooler out. A missing ``pgbouncer`` or ``pgpool`` program
 fails those tests; they are never skipped.
+
+In parallel (pytest-xdist, ``-n 2`` as scripts/test.sh runs the suite):
+every worker is a session of its own, so it starts its own servers and
+poolers (each on a free port) and nothing is shared between workers. The
+workers run under this interpreter's ``-b``/``-bb`` (``_workers_inherit_bytes_warning``),
+and the modules of :data:`KEPT_TOGETHER` run on one worker each.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,6 +46,55 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci" if os.environ.get("CI") else "pgpipe")
+
+KEPT_TOGETHER = ("test_packaging.py", "test_docs.py")
+"""Modules whose module fixtures are costly or whose tests build on each other
+(the sdist and its venv; a document's blocks, run in order in one namespace):
+under ``--dist loadgroup`` each runs whole on one worker."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _workers_inherit_bytes_warning(config)
+
+
+def _workers_inherit_bytes_warning(config: pytest.Config) -> None:
+    """Start pytest-xdist's workers with this interpreter's ``-b`` or ``-bb``.
+
+    xdist starts each worker as ``python -u -c ...``: without the flag there,
+    a bytes/str comparison would warn (and, as the suite's warnings are errors,
+    fail) in a serial run but pass silently in a parallel one.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        wanted = int(workerinput.get("pgpipe_bytes_warning", 0))
+        if sys.flags.bytes_warning < wanted:
+            raise pytest.UsageError(
+                f"this worker runs without -{'b' * wanted}, as the controller does; "
+                "give --tx its interpreter with the flag (popen//python=python -bb)"
+            )
+        return
+    tx = getattr(config.option, "tx", None)
+    if not tx or not sys.flags.bytes_warning:
+        return
+    python = f"{shlex.quote(sys.executable)} -{'b' * sys.flags.bytes_warning}"
+    specs = []
+    for spec in tx:  # "popen" or "2*popen"; a spec that names its python is left as given
+        count, star, kind = spec.rpartition("*")
+        specs.append(f"{count}{star}popen//python={python}" if kind == "popen" else spec)
+    config.option.tx = specs
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker which ``-b`` level the controller runs under."""
+    node.workerinput["pgpipe_bytes_warning"] = sys.flags.bytes_warning
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests of each :data:`KEPT_TOGETHER` module for ``--dist loadgroup``."""
+    for item in items:
+        if item.path.name in KEPT_TOGETHER:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 @pytest.fixture(scope="session")
