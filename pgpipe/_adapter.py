@@ -1,6 +1,5 @@
 """What the blocking and asyncio adapters share besides the Session: the state
-their connections expose, prepared-statement handles, what a timed-out or
-interrupted call raises or records, the SCRAM nonce."""
+their connections expose, prepared-statement handles, the SCRAM nonce."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from pgpipe import errors
 from pgpipe._info import ConnectionInfo
-from pgpipe._operations import Operation, Prepared
+from pgpipe._operations import Prepared
 from pgpipe._stats import Stats
 from pgpipe._transaction import TransactionStatus
 
@@ -54,44 +53,6 @@ def scram_nonce() -> str:
     return secrets.token_urlsafe(24)
 
 
-def interrupted(exc: BaseException) -> str:
-    """Why an operation stopped half-way, for ``closed_reason``."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else f"interrupted by {type(exc).__name__}"
-
-
-def timeout_error(why: str, op: Operation, in_sync: bool, state: ConnectionState) -> errors.Error:
-    """What a timed-out or cancelled call raises, once the cancel was handled."""
-    error, statements = op.outcome()
-    if not in_sync:
-        message = f"{why}; the connection is closed ({state.closed_reason})"
-    elif statements > 1:  # a pipeline: each handle has its statement's outcome
-        if why.startswith("the statement "):
-            why = "the pipeline " + why.removeprefix("the statement ")
-        if isinstance(error, errors.QueryCanceled):
-            happened = "a statement was cancelled"
-        elif error is None:
-            happened = "every statement completed before the cancel reached the server"
-        else:
-            happened = f"a statement failed meanwhile ({error})"
-        message = (
-            f"{why}; {happened}: each handle says how its statement ended, "
-            "and the connection is ready for the next one"
-        )
-    elif isinstance(error, errors.QueryCanceled):
-        message = f"{why} and was cancelled; the connection is ready for the next one"
-    elif error is None:
-        message = (
-            f"{why}; it completed before the cancel reached the server (its effects stand), "
-            "and the connection is ready for the next one"
-        )
-    else:
-        message = f"{why}; it failed meanwhile: {error}"
-    fields = error.fields if isinstance(error, errors.DatabaseError) else None
-    timeout = errors.QueryTimeout(message, closed=not in_sync, fields=fields)
-    timeout.__cause__ = error
-    return timeout
-
-
 class ConnectionState:
     """The read-only state both adapters' connections expose."""
 
@@ -100,6 +61,10 @@ class ConnectionState:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._closed_reason: str | None = None
+
+    def _check_open(self) -> None:
+        if self._closed_reason is not None:
+            raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
 
     @property
     def closed(self) -> bool:

@@ -1,31 +1,25 @@
 """The asyncio adapter: a Session driven over an asyncio transport.
 
-The transport's protocol feeds received bytes straight into the core and wakes
-the one task waiting for them. All protocol and result logic lives in
-``pgpipe._session``. An operation interrupted half-way (an exception, task
-cancellation) closes the connection, so it is never left out of sync.
+This module is also the source of the blocking adapter: ``pgpipe.sync`` is
+generated from it by ``tools/async_to_sync.py`` (``async``/``await`` dropped,
+``Async`` names mapped to their blocking twins, ``if True:  # ASYNC`` blocks
+replaced by their ``else`` branch). What really differs between the two, the
+I/O, lives in ``pgpipe._io_aio`` and ``pgpipe._io_sync``; what a timeout or
+an interruption does, in ``pgpipe._run``; the protocol, in the Session.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
 
 from pgpipe import errors, servicefile
-from pgpipe._adapter import (
-    SEND_AT_CONNECT,
-    ConnectionState,
-    StatementHandle,
-    interrupted,
-    scram_nonce,
-    timeout_error,
-)
+from pgpipe._adapter import SEND_AT_CONNECT, StatementHandle, scram_nonce
 from pgpipe._cancel import CancelExchange, cancel_key
 from pgpipe._catalog import TYPE_LOOKUP, TypeInfo
 from pgpipe._dial import (
@@ -33,164 +27,48 @@ from pgpipe._dial import (
     Attempt,
     attempts,
     failure,
-    is_unix_family,
-    open_address,
     queried_role,
     reported_role,
     role_mismatch,
-    tune_socket,
-    unix_socket_family,
 )
+from pgpipe._io_aio import INTERRUPTS, AsyncChannel, AsyncConnectionBase
 from pgpipe._operations import Operation, Startup, Stream
 from pgpipe._pipeline import Pipeline
+from pgpipe._run import CANCEL, RECEIVE, Run, lost
 from pgpipe._session import Session, many_rows
-from pgpipe._stats import Stats
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
-from pgpipe.protocol.events import NEED_DATA
 from pgpipe.result import Column, Result, Results
-from pgpipe.tls import Negotiation, TlsChannel, make_context
 
 _Op = TypeVar("_Op", bound=Operation)
 
 
-class _Protocol(asyncio.Protocol):
-    """Moves received bytes into the core and wakes the waiting task.
+def _deadline(limit: float | None) -> float | None:
+    return None if limit is None else time.monotonic() + limit
 
-    Until ``attach`` hands it a session, received bytes are kept raw for the
-    TLS negotiation.
+
+class AsyncConnection(AsyncConnectionBase):
+    """A connection to PostgreSQL. Create one with ``await pgpipe.connect_async()``.
+
+    One operation at a time. Every call that talks to the server takes
+    ``timeout`` (seconds; default: the connection's ``command_timeout``).
+
+    >>> async with await pgpipe.connect_async("postgresql://app@db/app") as conn:  # doctest: +SKIP
+    ...     (await conn.query("SELECT $1::int + 1", 41)).rows
+    [(42,)]
     """
 
-    def __init__(self, stats: Stats) -> None:
-        self._session: Session | None = None
-        self._stats = stats
-        self._waiter: asyncio.Future[None] | None = None
-        self.transport: asyncio.Transport | None = None
-        self.raw = bytearray()
-        self.eof = False
-        self.failure: errors.Error | None = None
+    __slots__ = ("_channel", "_depth", "_pipeline", "_startup", "_stream")
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.Transport):
-            self.transport = transport
-
-    def attach(self, session: Session) -> None:
-        """From now on, received bytes go to ``session`` (after any kept so far)."""
-        self._session = session
-        raw, self.raw = bytes(self.raw), bytearray()
-        if raw:
-            self._feed(session, raw)
-        if self.eof:
-            self._feed(session, b"")
-
-    def data_received(self, data: bytes) -> None:
-        if self._session is None:
-            self.raw += data
-        else:
-            self._feed(self._session, data)
-        self._wake()
-
-    def _feed(self, session: Session, data: bytes) -> None:
-        try:
-            session.receive_data(data)
-        except errors.ProtocolError:
-            # A dead core refuses data; the waiting task's next_event() raises why.
-            pass
-        except errors.Error as exc:
-            # TLS failed: nothing more can be read.
-            self.failure = self.failure or exc
-            with contextlib.suppress(errors.Error):
-                session.core.receive_data(b"")
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        if self._session is not None:
-            self._feed(self._session, b"")
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
-
-    async def read_raw(self) -> bytes:
-        """What arrived before ``attach`` (b"" once the server closed)."""
-        while not self.raw and not self.eof:
-            await self.wait()
-        data = bytes(self.raw)
-        self.raw.clear()
-        self._stats.received(len(data))
-        return data
-
-
-def _peer(transport: asyncio.Transport) -> tuple[int, Any]:
-    sock = transport.get_extra_info("socket")
-    family = sock.family if sock is not None else socket.AF_INET
-    return family, transport.get_extra_info("peername")
-
-
-def _send(transport: asyncio.Transport, data: bytes, stats: Stats) -> None:
-    if data:
-        transport.write(data)
-        stats.sent(len(data))
-
-
-async def _negotiate_tls(
-    transport: asyncio.Transport, protocol: _Protocol, attempt: Attempt, stats: Stats
-) -> TlsChannel | None:
-    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"."""
-    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
-    try:
-        while not negotiation.done:
-            _send(transport, negotiation.data_to_send(), stats)
-            negotiation.receive_data(await protocol.read_raw())
-    except errors.OperationalError:
-        attempt.tls_failed = negotiation.handshaking
-        raise
-    attempt.tls_used = negotiation.channel is not None
-    return negotiation.channel
-
-
-class AsyncConnection(ConnectionState):
-    """An asyncio connection to PostgreSQL. Create one with ``await pgpipe.connect_async()``.
-
-    One operation at a time: a second concurrent call raises InterfaceError.
-    """
-
-    __slots__ = (
-        "_busy",
-        "_depth",
-        "_loop",
-        "_peer",
-        "_pipeline",
-        "_protocol",
-        "_startup",
-        "_stream",
-        "_transport",
-    )
-
-    def __init__(self, transport: asyncio.Transport, protocol: _Protocol, session: Session) -> None:
+    def __init__(self, channel: AsyncChannel, session: Session) -> None:
         super().__init__(session)
-        self._transport = transport
-        self._protocol = protocol
-        self._busy = False
+        self._channel = channel
         self._depth = 0  # transaction() blocks open
         self._stream: Stream | None = None  # a stream() still open on the connection
         self._pipeline: AsyncConnectionPipeline | None = None  # the pipeline() block open
-        # The event loop the transport belongs to: the only one it can be used from.
-        self._loop = asyncio.get_running_loop()
-        # Where a CancelRequest goes: the very address this transport reached.
-        self._peer: tuple[int, Any] = _peer(transport)
         # With pipelined connect, the startup finishes inside the first call.
         self._startup: Startup | None = session.startup()
+        channel.attach(session)
 
     @classmethod
     async def _connect(cls, params: ConnectParams) -> AsyncConnection:
@@ -206,86 +84,49 @@ class AsyncConnection(ConnectionState):
 
     @classmethod
     async def _attempt(cls, attempt: Attempt) -> AsyncConnection:
+        """Connect, negotiate TLS and (unless pipelined) authenticate, by connect_timeout."""
         params = attempt.params
+        deadline = _deadline(params.connect_timeout)
+        channel = await AsyncChannel.open(attempt, deadline)
         try:
-            async with asyncio.timeout(params.connect_timeout):
-                conn = await cls._open(attempt)
-                if params.pipeline_connect is None:
-                    await conn._complete_startup(timed=False)
-                    if attempt.target != "any":
-                        await conn._check_role(attempt.target)
-        except TimeoutError:
-            raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
-        return conn
-
-    @classmethod
-    async def _open(cls, attempt: Attempt) -> AsyncConnection:
-        """Connect and negotiate TLS; with "auto" and "scram", send the startup flight too."""
-        params = attempt.params
-        host = params.hosts[0]
-        stats = Stats()
-        loop = asyncio.get_running_loop()
-        try:
-            if host.is_unix_socket:
-                unix_socket_family(host)  # a clear error where there are no Unix sockets
-                try:
-                    transport, protocol = await loop.create_unix_connection(
-                        lambda: _Protocol(stats), host.socket_path()
-                    )
-                except NotImplementedError:
-                    # The event loop has no Unix sockets (Windows' proactor loop).
-                    raise errors.OperationalError(
-                        f"could not connect to {host}: this event loop has no Unix-domain "
-                        "sockets; give a host name or IP address instead of a directory"
-                    ) from None
-            else:
-                transport, protocol = await loop.create_connection(
-                    lambda: _Protocol(stats), *open_address(host)
-                )
-        except OSError as exc:
-            raise errors.OperationalError(
-                f"could not connect to {params.address()}: {exc.strerror or exc}"
-            ) from None
-        if not isinstance(transport, asyncio.Transport):
-            raise errors.InterfaceError("the event loop gave an unusable transport")
-        try:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                tune_socket(sock, params)
-            tls = await _negotiate_tls(transport, protocol, attempt, stats) if attempt.tls else None
-            session = Session(params, scram_nonce(), tls, stats)
-            protocol.attach(session)
-            conn = cls(transport, protocol, session)
+            conn = cls(channel, Session(params, scram_nonce(), channel.tls, channel.stats))
             if params.pipeline_connect in SEND_AT_CONNECT:
-                transport.write(session.data_to_send())
+                # The rest waits for the server's first answer anyway: send early.
+                await channel.flush(conn._session)
+        except OSError as exc:
+            channel.abort()
+            raise errors.OperationalError(
+                f"connection to {params.address()} lost: {exc.strerror or exc}"
+            ) from None
         except BaseException:
-            transport.abort()
+            channel.abort()
             raise
+        if params.pipeline_connect is None:
+            await conn._complete_startup(deadline)
+            if attempt.target != "any":
+                await conn._check_role(attempt.target, deadline)
         return conn
 
-    async def _complete_startup(self, *, timed: bool = True) -> None:
+    async def _complete_startup(self, deadline: float | None = None) -> None:
         op = self._startup
         if op is None:
             return
         self._startup = None
-        params = self._session.params
+        if deadline is None:
+            deadline = _deadline(self._session.params.connect_timeout)
         try:
-            async with asyncio.timeout(params.connect_timeout if timed else None):
-                (await self._run(op)).check()
-        except TimeoutError:
-            self._abort("timeout during startup")
-            raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
+            (await self._run(op, deadline)).check()
         except BaseException:
             self._abort("startup failed")
             raise
 
-    async def _check_role(self, target: str) -> None:
+    async def _check_role(self, target: str, deadline: float | None) -> None:
         """target_session_attrs: refuse (and close) a server whose role does not fit."""
         role = reported_role(self._session.core.parameters)
         if role is None:
-            role = queried_role(
-                (await self._run(self._session.query(ROLE_QUERY, ()))).result().rows
-            )
+            op = self._session.queue(lambda s: s.query(ROLE_QUERY, ()))
+            op = await self._run(op, deadline, self._session.params.connect_timeout)
+            role = queried_role(op.result().rows)
         why = role_mismatch(target, *role)
         if why is not None:
             await self.close()
@@ -294,18 +135,24 @@ class AsyncConnection(ConnectionState):
     async def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup.
 
-        Statements queued in an open pipeline go first; see ``Connection._call``.
+        Statements queued in an open pipeline go first: commands run in the
+        order they were written (a transaction's BEGIN or COMMIT included).
         """
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
+        await self._flush_pipeline()
+        async with self._turn():
+            return await self._command(make, limit)
+
+    async def _flush_pipeline(self) -> None:
         pipeline = self._pipeline
         if pipeline is not None and len(pipeline):
-            self._begin()
             await pipeline.flush()
-        session = self._begin()
+
+    async def _command(self, make: Callable[[Session], _Op], limit: float | None) -> _Op:
+        """``_call`` in the caller's turn: end an open stream, queue, run."""
         if self._stream is not None:
             await self._end_stream()
-            session = self._begin()  # another task may have started a command meanwhile
-        op = session.queue(make)
+        op = self._session.queue(make)
         if self._startup is not None:
             try:
                 await self._complete_startup()
@@ -314,7 +161,7 @@ class AsyncConnection(ConnectionState):
                     raise
                 await self._fall_back()
                 op = self._session.queue(make)
-        return await self._run(op, limit)
+        return await self._run(op, _deadline(limit), limit)
 
     async def _fall_back(self) -> None:
         """Reconnect once without pipelining, after a wrong guess closed the connection."""
@@ -322,144 +169,58 @@ class AsyncConnection(ConnectionState):
         fresh = await AsyncConnection._connect(replace(self._session.params, pipeline_connect=None))
         stats.add(fresh._session.stats)
         fresh._session.stats = stats
-        self._transport, self._protocol = fresh._transport, fresh._protocol
-        self._session, self._startup = fresh._session, None
-        self._peer = fresh._peer
+        self._channel, self._session, self._startup = fresh._channel, fresh._session, None
         self._closed_reason = None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<pgpipe.AsyncConnection {self._session!r} {state}>"
+        return f"<pgpipe.{type(self).__name__} {self._session!r} {state}>"
 
-    # -- the I/O loop --------------------------------------------------------
+    # -- the I/O loop: pgpipe._run decides, the channel does -----------------
 
-    def _begin(self) -> Session:
-        """Check the connection can take a command now, before anything is queued."""
-        if asyncio.get_running_loop() is not self._loop:
-            raise errors.InterfaceError(
-                "this connection belongs to another event loop: an asyncio connection is "
-                "used only from the loop that opened it"
-            )
-        if self._closed_reason is not None:
-            raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
-        if self._busy:
-            raise errors.InterfaceError("another operation is in progress on this connection")
-        return self._session
-
-    async def _run(self, op: _Op, limit: float | None = None) -> _Op:
-        """Run ``op`` to its end; after ``limit`` seconds, or when the task is
-        cancelled, cancel it and bring the connection back in sync."""
-        self._busy = True
-        try:
-            if limit is None:
-                await self._pump(op)
-            else:
-                async with asyncio.timeout(limit):
-                    await self._pump(op)
-        except TimeoutError:
-            why = f"the statement timed out after {limit:g} s"
-            raise timeout_error(why, op, await self._cancel_and_drain(op, why), self) from None
-        except asyncio.CancelledError:
-            if isinstance(op, Startup):
-                self._abort("startup cancelled")
-            else:
-                await self._cancel_and_drain(op, "the task running the statement was cancelled")
-            raise
-        except BaseException as exc:
-            self._abort(interrupted(exc))
-            raise
-        finally:
-            self._busy = False
-        if self._session.is_closed:
-            self._abort(str(op.error) if op.error else "the server closed the connection")
-        return op
-
-    async def _pump(self, op: Operation) -> None:
-        """Send what the core queued and feed ``op`` until it is done."""
-        session = self._session
-        core = session.core
-        protocol = self._protocol
+    async def _run(self, op: _Op, deadline: float | None = None, limit: float | None = None) -> _Op:
+        """Run ``op`` to its end; past ``deadline`` (``limit`` seconds after the call
+        began), or when interrupted, cancel it and bring the connection back in sync."""
+        run = Run(self._session, op, deadline, limit)
+        channel = self._channel
         while True:
-            if op.in_rows:
-                rows = core.next_rows()
-                if rows:
-                    op.feed_rows(rows)
-                    continue
-            event = core.next_event()
-            if event is NEED_DATA:
-                data = session.data_to_send()
-                while data:  # executemany queues its later chunks as they go
-                    self._transport.write(data)
-                    data = session.data_to_send()
-                if protocol.failure is not None:
-                    raise protocol.failure
-                await protocol.wait()
-            elif op.feed(event):
-                return
+            try:
+                step = run.step(time.monotonic())
+                if step == RECEIVE:
+                    await channel.exchange(self._session, run.deadline)
+                elif step == CANCEL:
+                    await channel.send_cancel(self._cancel_request(), run.deadline or 0.0)
+                    run.cancel_sent()
+                else:
+                    break
+            except INTERRUPTS as exc:
+                run.interrupt(exc, channel.sending, time.monotonic())
+            except BaseException as exc:
+                run.fail(exc)
+        if run.close_reason is not None:
+            self._abort(run.close_reason)
+        return run.outcome()
 
-    async def _cancel_and_drain(self, op: Operation, why: str) -> bool:
-        """Cancel the running statement and read to its end within cancel_timeout.
-
-        True when the connection is back in sync; False when it had to be closed.
-        A second cancellation meanwhile closes the connection.
-        """
-        limit = self._session.params.cancel_timeout
-        try:
-            async with asyncio.timeout(limit):
-                await self._send_cancel()
-                await self._pump(op)
-                if op.finish():
-                    await self._pump(op)
-        except TimeoutError:
-            self._abort(
-                f"{why}; the server did not end the cancelled statement within "
-                f"cancel_timeout ({limit:g} s)"
-            )
-            return False
-        except (OSError, errors.Error) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self._abort(f"{why}; cancelling it failed: {reason}")
-            return False
-        except BaseException as exc:
-            self._abort(f"{why}; then {interrupted(exc)}")
-            raise
-        if self._session.is_closed:
-            self._abort(f"{why}; then {op.error or 'the server closed the connection'}")
-            return False
-        return True
-
-    async def _send_cancel(self) -> None:
-        """One CancelRequest on a new connection to the same address; returns once the
-        server closed it (the backend has been signalled)."""
-        key = cancel_key(self._session.core.backend_key)
-        exchange = CancelExchange(self._session.params, key, self._session.tls is not None)
-        family, address = self._peer
-        if is_unix_family(family):
-            reader, writer = await asyncio.open_unix_connection(address)
-        else:
-            reader, writer = await asyncio.open_connection(address[0], address[1])
-        try:
-            while not exchange.done:
-                data = exchange.data_to_send()
-                if data:
-                    writer.write(data)
-                exchange.receive_data(await reader.read(1 << 16))
-        finally:
-            writer.close()
+    def _cancel_request(self) -> CancelExchange:
+        session = self._session
+        key = cancel_key(session.core.backend_key)
+        return CancelExchange(session.params, key, session.tls is not None)
 
     def _abort(self, reason: str) -> None:
         if self._closed_reason is None:
             self._closed_reason = reason
-        self._transport.abort()
+        self._channel.abort()
 
     # -- public API ----------------------------------------------------------
 
     async def query(self, sql: str, *params: object, timeout: float | None = None) -> Result:
         """Run one statement; parameter types are inferred from the Python values.
 
-        After ``timeout`` seconds (default: the connection's ``command_timeout``),
-        or when the task is cancelled, the statement is cancelled on the server
-        and the connection brought back in sync (see ``cancel_timeout``).
+        One round trip, whether or not this SQL text was seen before. After
+        ``timeout`` seconds (default: the connection's ``command_timeout``),
+        or when interrupted (Ctrl-C, task cancellation), the statement is
+        cancelled on the server and the connection brought back in sync
+        (within ``cancel_timeout``); a timeout raises ``QueryTimeout``.
         """
         return (await self._call(lambda s: s.query(sql, params), timeout)).result()
 
@@ -484,7 +245,11 @@ class AsyncConnection(ConnectionState):
     ) -> Results:
         """Run one statement once per row of parameters: one flight, one round trip.
 
-        See ``Connection.executemany``: all rows or none, one Result per row.
+        Parse once (again only where a row's inferred types differ), then Bind
+        and Execute per row and one Sync: all rows or none (the first error
+        skips the rest and nothing is committed). One Result per row, in a
+        ``Results`` sequence whose ``rowcount`` is the total.
+        ``param_types`` states the types (``pgpipe.Type.X``) instead of inferring them.
         """
         batch = many_rows(rows)
         if not batch:
@@ -493,10 +258,15 @@ class AsyncConnection(ConnectionState):
         return op.result()
 
     async def prepare(
-        self, sql: str, *, param_types: Sequence[int] | None = None
+        self, sql: str, *, param_types: Sequence[int] | None = None, timeout: float | None = None
     ) -> AsyncPreparedStatement:
-        """Prepare a named statement (one round trip); see ``Connection.prepare``."""
-        prepared = (await self._call(lambda s: s.prepare(sql, param_types))).result()
+        """Prepare a named statement (one round trip); its runs send no Parse.
+
+        The server infers the parameter types unless ``param_types`` states
+        them; values are then encoded for exactly those types. Free it with
+        ``close()`` (a protocol Close message) or a ``with`` block.
+        """
+        prepared = (await self._call(lambda s: s.prepare(sql, param_types), timeout)).result()
         return AsyncPreparedStatement(self, prepared)
 
     def stream(
@@ -506,55 +276,86 @@ class AsyncConnection(ConnectionState):
         batch_size: int = 1000,
         timeout: float | None = None,
     ) -> AsyncRowStream:
-        """``async for row in conn.stream(sql, ...)``: rows as they arrive, one batch
-        in memory; see ``Connection.stream``."""
+        """Iterate over a statement's rows as they arrive, ``batch_size`` at a time.
+
+        The statement is sent when iteration starts (or the ``with`` block is
+        entered). Memory holds one batch, whatever the result's size: the rows
+        come through a portal, Execute with a row limit, and the next batch is
+        asked for before the current one is handed out. Stopping early
+        (``close()``, leaving a ``with`` block, or simply running another
+        command on the connection) closes the portal and leaves the connection
+        in sync. ``timeout`` applies to the wait for each batch.
+
+        >>> async for (n,) in conn.stream("SELECT generate_series(1, $1)", 10**7):  # doctest: +SKIP
+        ...     total += n
+        """
         return AsyncRowStream(self, sql, params, batch_size, timeout)
 
     async def _stream_next(self, stream: AsyncRowStream) -> None:
         """Start the stream or read its next batch; ask for the one after it at once."""
-        op = stream.op
+        limit = seconds(stream._timeout, "timeout") or self._session.params.command_timeout
+        op = stream._op
         if op is None:
-            sql, params, size = stream.sql, stream.params, stream.batch_size
-            op = await self._call(lambda s: s.stream(sql, params, size), stream.timeout)
-            stream.op = op
-        else:
-            if self._stream is not op:
-                raise errors.InterfaceError(
-                    "the stream was ended by another command on this connection"
-                )
-            session = self._begin()
+            await self._flush_pipeline()
+        async with self._turn():
+            if op is None:
+                sql, params, size = stream._sql, stream._params, stream._batch_size
+                op = await self._command(lambda s: s.stream(sql, params, size), limit)
+                stream._op = op
+            else:
+                if self._stream is not op:
+                    raise errors.InterfaceError(
+                        "the stream was ended by another command on this connection"
+                    )
+                try:
+                    await self._run(op, _deadline(limit), limit)
+                finally:
+                    if op.done or self.closed:
+                        self._stream = None
+            stream._rows = op.rows()
+            if op.done:
+                self._stream = None
+                op.check()
+                return
+            self._stream = op
+            op.more(stream._batch_size)
             try:
-                limit = seconds(stream.timeout, "timeout") or session.params.command_timeout
-                await self._run(op, limit)
-            finally:
-                if op.done or self.closed:
-                    self._stream = None
-        stream.rows = op.rows()
-        if op.done:
-            self._stream = None
-            op.check()
-            return
-        self._stream = op
-        op.more(stream.batch_size)
-        self._transport.write(self._session.data_to_send())
+                await self._channel.flush(self._session)
+            except OSError as exc:
+                self._abort(lost(exc))
+                raise errors.OperationalError(lost(exc)) from None
 
     async def _end_stream(self) -> None:
-        """Close an open stream's portal and read to its end."""
+        """Close an open stream's portal and read to its end (in the caller's turn)."""
         op, self._stream = self._stream, None
         if op is not None and op.finish():
             await self._run(op)
 
     async def _close_stream(self, stream: AsyncRowStream) -> None:
-        if stream.op is not None and self._stream is stream.op and not self.closed:
-            self._begin()
-            await self._end_stream()
+        if stream._op is None or self._stream is not stream._op or self.closed:
+            return
+        async with self._turn():
+            if self._stream is stream._op:
+                await self._end_stream()
 
-    @contextlib.asynccontextmanager
+    @asynccontextmanager
     async def pipeline(
         self, mode: str = "independent", *, timeout: float | None = None
     ) -> AsyncIterator[AsyncConnectionPipeline]:
-        """Queue commands to send in one flight at the end of the block; see
-        ``Connection.pipeline``."""
+        """Queue commands to send in one flight at the end of the block.
+
+        ``mode`` is "independent" (a Sync per command: each its own implicit
+        transaction) or "atomic" (one Sync: all or nothing; the commands after
+        a failure raise ``PipelineAborted``). Each command returns a handle;
+        ``handle.result()`` gives its result or raises its error once the
+        pipeline has run. Nothing is sent if the block raises.
+
+        >>> async with conn.pipeline() as p:  # doctest: +SKIP
+        ...     a = p.query("SELECT 1")
+        ...     b = p.query("SELECT $1::text", "x")
+        >>> a.result().rows, b.result().rows  # doctest: +SKIP
+        ([(1,)], [('x',)])
+        """
         if self._pipeline is not None:
             raise errors.InterfaceError(
                 "a pipeline is already open on this connection (pipelines do not nest): "
@@ -571,21 +372,28 @@ class AsyncConnection(ConnectionState):
             self._pipeline = None
         await pipeline.flush()
 
-    @contextlib.asynccontextmanager
+    @asynccontextmanager
     async def transaction(
         self,
         *,
         isolation: str | None = None,
         read_only: bool = False,
         deferrable: bool = False,
+        timeout: float | None = None,
     ) -> AsyncIterator[AsyncConnection]:
         """A transaction block: COMMIT when the block ends, ROLLBACK when it raises.
 
-        Inside another transaction it is a savepoint; see
-        ``Connection.transaction``.
+        Inside another transaction (a ``transaction()`` block or the caller's
+        own BEGIN) it is a savepoint, released or rolled back to. ``isolation``
+        is "read committed", "repeatable read" or "serializable"; the options
+        apply to the outermost block only. ``timeout`` applies to the BEGIN,
+        COMMIT or ROLLBACK (and SAVEPOINT) the block sends.
+
+        >>> async with conn.transaction():  # doctest: +SKIP
+        ...     await conn.query("INSERT INTO t VALUES ($1)", 1)
         """
         block = Block(isolation, read_only, deferrable)
-        await self.execute(block.enter(self.transaction_status, self._depth))
+        await self.execute(block.enter(self.transaction_status, self._depth), timeout=timeout)
         self._depth += 1
         try:
             yield self
@@ -601,31 +409,32 @@ class AsyncConnection(ConnectionState):
             if statement is not None and not self.closed:
                 # The block's own exception is what the caller needs to see; a
                 # rollback that fails leaves the connection closed and says why.
-                with contextlib.suppress(errors.Error):
-                    await self.execute(statement)
+                with suppress(errors.Error):
+                    await self.execute(statement, timeout=timeout)
             raise
         self._depth -= 1
-        if self._closed_reason is not None:
-            raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
+        self._check_open()
         statement, error = block.exit(self.transaction_status, failed=False)
         if statement is not None:
-            await self.execute(statement)
+            await self.execute(statement, timeout=timeout)
         if error is not None:
             raise error
 
     async def cancel(self) -> None:
         """Ask the server to cancel the statement this connection is running.
 
-        For use from another task; returns once the server has taken the
-        request (or after ``cancel_timeout``). The call running the statement
-        raises ``QueryCanceled`` and the connection stays usable. Cancelling
-        the task that runs the statement does this by itself.
+        For use from another thread or task; returns once the server has taken
+        the request (or after ``cancel_timeout``). The call running the
+        statement raises ``QueryCanceled`` and the connection stays usable.
+        When nothing runs the server ignores the request; a statement that
+        starts while the request is on its way may be the one cancelled, as
+        with libpq.
         """
         if self.closed or self._session.core.backend_key is None:
             return
+        limit = self._session.params.cancel_timeout
         try:
-            async with asyncio.timeout(self._session.params.cancel_timeout):
-                await self._send_cancel()
+            await self._channel.send_cancel(self._cancel_request(), time.monotonic() + limit)
         except TimeoutError:
             raise errors.OperationalError(
                 "could not send the cancel request: no answer within cancel_timeout"
@@ -643,6 +452,7 @@ class AsyncConnection(ConnectionState):
         encode: Callable[[object], str] | None = None,
         decode_binary: Callable[[bytes], object] | None = None,
         encode_binary: Callable[[object], bytes] | None = None,
+        timeout: float | None = None,
     ) -> TypeInfo:
         """Look a type up by name (one round trip, once) and decode and encode it from now on.
 
@@ -659,28 +469,22 @@ class AsyncConnection(ConnectionState):
         """
         if not isinstance(name, str):
             raise errors.InterfaceError(f"a type name is a str, not {type(name).__name__}")
-        rows = (await self.query(TYPE_LOOKUP, name)).rows
+        rows = (await self.query(TYPE_LOOKUP, name, timeout=timeout)).rows
         info = TypeInfo.found(name, rows)
         self._session.register(info, decode, encode, decode_binary, encode_binary)
         return info
 
     async def close(self) -> None:
-        """Send Terminate and close the transport; closing twice is harmless."""
+        """Send Terminate and close the connection; closing twice is harmless."""
         if self._closed_reason is not None:
             return
         self._closed_reason = "closed by the client"
-        if asyncio.get_running_loop() is not self._loop:
-            # The transport can only be used from its own loop: have that loop drop it
-            # (without Terminate). A loop that is closed already can close nothing.
-            if not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._transport.abort)
-            return
         try:
             self._session.core.send_terminate()
-            self._transport.write(self._session.data_to_send())
+            data = self._session.data_to_send()
         except errors.Error:
-            pass
-        self._transport.close()
+            data = b""
+        await self._channel.terminate(data)
 
     async def __aenter__(self) -> AsyncConnection:
         return self
@@ -705,11 +509,11 @@ class AsyncPreparedStatement(StatementHandle[AsyncConnection]):
         op = await self._conn._call(lambda s: s.run_prepared(prepared, params), timeout)
         return op.result()
 
-    async def close(self) -> None:
+    async def close(self, *, timeout: float | None = None) -> None:
         """Free it on the server with a Close message (one round trip); idempotent."""
         prepared = self._prepared
         if not prepared.closed and not self._conn.closed:
-            (await self._conn._call(lambda s: s.close_prepared(prepared))).check()
+            (await self._conn._call(lambda s: s.close_prepared(prepared), timeout)).check()
         prepared.closed = True
 
     async def __aenter__(self) -> AsyncPreparedStatement:
@@ -723,15 +527,15 @@ class AsyncRowStream:
     """Rows of one statement as they arrive; see ``AsyncConnection.stream``."""
 
     __slots__ = (
+        "_batch_size",
         "_closed",
+        "_conn",
+        "_op",
+        "_params",
         "_pos",
-        "batch_size",
-        "conn",
-        "op",
-        "params",
-        "rows",
-        "sql",
-        "timeout",
+        "_rows",
+        "_sql",
+        "_timeout",
     )
 
     def __init__(
@@ -742,58 +546,63 @@ class AsyncRowStream:
         batch_size: int,
         timeout: float | None,
     ) -> None:
-        self.conn = conn
-        self.sql = sql
-        self.params = params
-        self.batch_size = batch_size
-        self.timeout = timeout
-        self.op: Stream | None = None
-        self.rows: list[tuple[Any, ...]] = []
+        self._conn = conn
+        self._sql = sql
+        self._params = params
+        self._batch_size = batch_size
+        self._timeout = timeout
+        self._op: Stream | None = None
+        self._rows: list[tuple[Any, ...]] = []
         self._pos = 0
         self._closed = False
 
     def __repr__(self) -> str:
-        state = "new" if self.op is None else "done" if self.op.done else "open"
-        return f"<pgpipe.AsyncRowStream {state}>"
+        op = self._op
+        state = "new" if op is None else "done" if op.done else "open"
+        return f"<pgpipe.{type(self).__name__} {state}>"
 
     @property
     def columns(self) -> tuple[Column, ...]:
-        """The result's columns, once the first batch arrived."""
-        return self.op.columns if self.op is not None else ()
+        """The result's columns once the first batch arrived (empty before, and for
+        a statement that returns no rows)."""
+        return self._op.columns if self._op is not None else ()
 
     @property
     def rowcount(self) -> int:
         """How many rows were received so far."""
-        return self.op.rowcount if self.op is not None else 0
+        return self._op.rowcount if self._op is not None else 0
 
     def __aiter__(self) -> AsyncRowStream:
         return self
 
     async def __anext__(self) -> tuple[Any, ...]:
-        while self._pos >= len(self.rows):
-            if self.op is not None and self.op.ended(self._closed):
+        while self._pos >= len(self._rows):
+            if self._closed or (self._op is not None and self._op.ended(self._closed)):
                 raise StopAsyncIteration
-            await self.conn._stream_next(self)
+            await self._conn._stream_next(self)
             self._pos = 0
-        row = self.rows[self._pos]
+        row = self._rows[self._pos]
         self._pos += 1
         return row
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Stop early: close the portal, read what was in flight, drop it."""
-        self.rows, self._pos = [], 0
+        self._rows, self._pos = [], 0
         self._closed = True
-        await self.conn._close_stream(self)
+        await self._conn._close_stream(self)
 
     async def __aenter__(self) -> AsyncRowStream:
+        if self._op is None and not self._closed:
+            await self._conn._stream_next(self)
+            self._pos = 0
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        await self.close()
 
 
 class AsyncConnectionPipeline(Pipeline):
-    """A pipeline on an asyncio connection; see ``AsyncConnection.pipeline``."""
+    """A pipeline on a connection; see ``AsyncConnection.pipeline``."""
 
     __slots__ = ("_conn", "_timeout")
 
@@ -803,13 +612,22 @@ class AsyncConnectionPipeline(Pipeline):
         self._timeout = timeout
 
     async def flush(self) -> None:
-        """Send what is queued (one flight) and read every answer."""
+        """Send what is queued (one flight) and read every answer; the handles then hold
+        their results. The pipeline can take more commands afterwards."""
         if len(self):
             await self._conn._call(self.taken(), self._timeout)
 
 
 async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnection:
-    """Open an asyncio connection; arguments as for ``pgpipe.connect``."""
+    """Open a connection.
+
+    ``dsn`` is a ``postgresql://`` URI or a libpq ``key=value`` string.
+    Keyword arguments take libpq's parameter names (host, port, user,
+    password, dbname, sslmode, ...; see docs/connecting.md) plus ``ssl`` (an
+    ``ssl.SSLContext``), ``server_settings`` and the pipelined-connect
+    options. They override the string, which overrides a connection service,
+    which overrides the PG* environment variables.
+    """
     environ = os.environ
     return await AsyncConnection._connect(
         parse_dsn(dsn, params, environ, lambda name: servicefile.lookup(name, environ))

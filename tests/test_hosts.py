@@ -203,6 +203,14 @@ def test_settings_ride_in_the_startup_message(
     assert client.stats.round_trips == 2
 
 
+def _socket_of(conn: Any) -> socket.socket:
+    """The connection's socket (the blocking channel's, or the asyncio transport's)."""
+    channel = conn._channel
+    if hasattr(channel, "_sock"):
+        return channel._sock  # type: ignore[no-any-return]
+    return channel._transport.get_extra_info("socket")  # type: ignore[no-any-return]
+
+
 def test_keepalive_settings_reach_the_socket(
     adapter: Adapter, pg_server: TemporaryPostgres
 ) -> None:
@@ -214,7 +222,7 @@ def test_keepalive_settings_reach_the_socket(
         tcp_user_timeout=9000,
     )
     conn = client.conn
-    sock = conn._sock if hasattr(conn, "_sock") else conn._transport.get_extra_info("socket")
+    sock = _socket_of(conn)
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 7
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 3
@@ -222,7 +230,7 @@ def test_keepalive_settings_reach_the_socket(
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 9000
     off = adapter.connect(pg_server.dsn(dbname="pgpipe"), keepalives=0)
     conn = off.conn
-    sock = conn._sock if hasattr(conn, "_sock") else conn._transport.get_extra_info("socket")
+    sock = _socket_of(conn)
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
 
 

@@ -1,0 +1,324 @@
+"""The asyncio adapter's I/O: a transport and what waits on it.
+
+Everything else the asyncio adapter does is written once, in ``pgpipe.aio``
+(from which ``pgpipe.sync`` is generated); ``pgpipe._io_sync`` is this
+module's blocking counterpart, with the same names less ``Async``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from types import TracebackType
+from typing import Any, Final
+
+from pgpipe import errors
+from pgpipe._adapter import ConnectionState
+from pgpipe._cancel import CancelExchange
+from pgpipe._dial import Attempt, is_unix_family, open_address, tune_socket, unix_socket_family
+from pgpipe._session import Session
+from pgpipe._stats import Stats
+from pgpipe.tls import Negotiation, TlsChannel, make_context
+
+INTERRUPTS: Final = (asyncio.CancelledError,)
+"""What interrupts a call: a statement running then is cancelled on the server."""
+
+
+class _Protocol(asyncio.Protocol):
+    """Moves received bytes into the core and wakes the waiting task.
+
+    Until ``attach`` hands it a session, received bytes are kept raw for the
+    TLS negotiation.
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        self._session: Session | None = None
+        self._stats = stats
+        self._waiter: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.raw = bytearray()
+        self.eof = False
+        self.failure: errors.Error | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.Transport):
+            self.transport = transport
+
+    def attach(self, session: Session) -> None:
+        """From now on, received bytes go to ``session`` (after any kept so far)."""
+        self._session = session
+        raw, self.raw = bytes(self.raw), bytearray()
+        if raw:
+            self._feed(session, raw)
+        if self.eof:
+            self._feed(session, b"")
+
+    def data_received(self, data: bytes) -> None:
+        if self._session is None:
+            self.raw += data
+        else:
+            self._feed(self._session, data)
+        self._wake()
+
+    def _feed(self, session: Session, data: bytes) -> None:
+        try:
+            session.receive_data(data)
+        except errors.ProtocolError:
+            # A dead core refuses data; the waiting task's next_event() raises why.
+            pass
+        except errors.Error as exc:
+            # TLS failed: nothing more can be read.
+            self.failure = self.failure or exc
+            with contextlib.suppress(errors.Error):
+                session.core.receive_data(b"")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        if self._session is not None:
+            self._feed(self._session, b"")
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def read_raw(self) -> bytes:
+        """What arrived before ``attach`` (b"" once the server closed)."""
+        while not self.raw and not self.eof:
+            await self.wait()
+        data = bytes(self.raw)
+        self.raw.clear()
+        self._stats.received(len(data))
+        return data
+
+
+async def _open_transport(
+    attempt: Attempt, stats: Stats
+) -> tuple[asyncio.Transport, _Protocol]:
+    params = attempt.params
+    host = params.hosts[0]
+    loop = asyncio.get_running_loop()
+    try:
+        if host.is_unix_socket:
+            unix_socket_family(host)  # a clear error where there are no Unix sockets
+            try:
+                transport, protocol = await loop.create_unix_connection(
+                    lambda: _Protocol(stats), host.socket_path()
+                )
+            except NotImplementedError:
+                # The event loop has no Unix sockets (Windows' proactor loop).
+                raise errors.OperationalError(
+                    f"could not connect to {host}: this event loop has no Unix-domain "
+                    "sockets; give a host name or IP address instead of a directory"
+                ) from None
+        else:
+            transport, protocol = await loop.create_connection(
+                lambda: _Protocol(stats), *open_address(host)
+            )
+    except OSError as exc:
+        raise errors.OperationalError(
+            f"could not connect to {params.address()}: {exc.strerror or exc}"
+        ) from None
+    if not isinstance(transport, asyncio.Transport):
+        transport.close()
+        raise errors.InterfaceError("the event loop gave an unusable transport")
+    return transport, protocol
+
+
+class AsyncChannel:
+    """The transport to one server, and the waits on it."""
+
+    __slots__ = ("_loop", "_protocol", "_transport", "peer", "stats", "tls")
+
+    sending: Final = False
+    """Whether a write was under way when an interruption came: never, as
+    transport writes only buffer."""
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: _Protocol,
+        stats: Stats,
+        tls: TlsChannel | None,
+    ) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.stats = stats
+        self.tls = tls
+        self._loop = asyncio.get_running_loop()
+        # Where a CancelRequest goes: the very address this transport reached.
+        sock = transport.get_extra_info("socket")
+        family = sock.family if sock is not None else socket.AF_INET
+        self.peer: tuple[int, Any] = (family, transport.get_extra_info("peername"))
+
+    @classmethod
+    async def open(cls, attempt: Attempt, deadline: float | None) -> AsyncChannel:
+        """Connect and negotiate TLS (when the attempt asks for it), by ``deadline``."""
+        stats = Stats()
+        try:
+            async with asyncio.timeout(_remaining(deadline)):
+                transport, protocol = await _open_transport(attempt, stats)
+                try:
+                    sock = transport.get_extra_info("socket")
+                    if sock is not None:
+                        tune_socket(sock, attempt.params)
+                    tls = await _negotiate_tls(transport, protocol, attempt, stats)
+                except BaseException:
+                    transport.abort()
+                    raise
+        except TimeoutError:
+            address = attempt.params.address()
+            raise errors.OperationalError(f"timeout connecting to {address}") from None
+        return cls(transport, protocol, stats, tls)
+
+    def attach(self, session: Session) -> None:
+        """Received bytes go to ``session`` from now on."""
+        self._protocol.attach(session)
+
+    async def flush(self, session: Session) -> None:
+        """Send everything the session queued, without waiting for answers."""
+        transport = self._transport
+        data = session.data_to_send()
+        while data:  # executemany queues its later chunks as they go
+            transport.write(data)
+            data = session.data_to_send()
+
+    async def exchange(self, session: Session, deadline: float | None) -> None:
+        """Send what the session queued, then give it what the server sends next;
+        returns without anything at ``deadline``."""
+        await self.flush(session)
+        protocol = self._protocol
+        if protocol.failure is not None:
+            raise protocol.failure
+        if deadline is None:
+            await protocol.wait()
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            async with asyncio.timeout(remaining):
+                await protocol.wait()
+        except TimeoutError:
+            return
+
+    async def send_cancel(self, exchange: CancelExchange, deadline: float) -> None:
+        """One CancelRequest on a new connection to the same address; returns once
+        the server closed it. Raises TimeoutError at ``deadline``, OSError if it fails."""
+        family, address = self.peer
+        async with asyncio.timeout(_remaining(deadline)):
+            if is_unix_family(family):
+                reader, writer = await asyncio.open_unix_connection(address)
+            else:
+                reader, writer = await asyncio.open_connection(address[0], address[1])
+            try:
+                while not exchange.done:
+                    data = exchange.data_to_send()
+                    if data:
+                        writer.write(data)
+                    exchange.receive_data(await reader.read(1 << 16))
+            finally:
+                writer.close()
+
+    async def terminate(self, data: bytes) -> None:
+        """Send the last bytes (Terminate) and close.
+
+        From another event loop than the transport's, the transport is only
+        dropped (by its own loop, unless that loop is closed already)."""
+        loop = self._loop
+        if asyncio.get_running_loop() is not loop:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._transport.abort)
+            return
+        if data:
+            self._transport.write(data)
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._transport.abort()
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.monotonic(), 0.001)
+
+
+async def _negotiate_tls(
+    transport: asyncio.Transport, protocol: _Protocol, attempt: Attempt, stats: Stats
+) -> TlsChannel | None:
+    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"
+    or the attempt is a plaintext one."""
+    if not attempt.tls:
+        return None
+    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
+    try:
+        while not negotiation.done:
+            data = negotiation.data_to_send()
+            if data:
+                transport.write(data)
+                stats.sent(len(data))
+            negotiation.receive_data(await protocol.read_raw())
+    except errors.OperationalError:
+        attempt.tls_failed = negotiation.handshaking
+        raise
+    attempt.tls_used = negotiation.channel is not None
+    return negotiation.channel
+
+
+class _Turn:
+    """``async with conn._turn()``: one operation at a time; a second concurrent
+    one raises InterfaceError instead of waiting."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnectionBase) -> None:
+        self._conn = conn
+
+    async def __aenter__(self) -> None:
+        conn = self._conn
+        conn._check_loop()
+        conn._check_open()
+        if conn._busy:
+            raise errors.InterfaceError("another operation is in progress on this connection")
+        conn._busy = True
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._conn._busy = False
+
+
+class AsyncConnectionBase(ConnectionState):
+    """What an asyncio connection has that a blocking one has not: its event loop."""
+
+    __slots__ = ("_busy", "_loop")
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._busy = False
+        # The event loop the transport belongs to: the only one it can be used from.
+        self._loop = asyncio.get_running_loop()
+
+    def _check_loop(self) -> None:
+        if asyncio.get_running_loop() is not self._loop:
+            raise errors.InterfaceError(
+                "this connection belongs to another event loop: an asyncio connection is "
+                "used only from the loop that opened it"
+            )
+
+    def _turn(self) -> _Turn:
+        return _Turn(self)

@@ -1,0 +1,275 @@
+"""The blocking adapter's I/O: a socket and the waits on it.
+
+Everything else the blocking adapter does is generated from ``pgpipe.aio``
+into ``pgpipe.sync``; ``pgpipe._io_aio`` is this module's asyncio
+counterpart, with the same names plus ``Async``.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+from contextlib import suppress
+from types import TracebackType
+from typing import Any, Final
+
+from pgpipe import errors
+from pgpipe._adapter import ConnectionState
+from pgpipe._cancel import CancelExchange
+from pgpipe._dial import Attempt, open_address, tune_socket, unix_socket_family
+from pgpipe._session import Session
+from pgpipe._stats import Stats
+from pgpipe.tls import Negotiation, TlsChannel, make_context
+
+INTERRUPTS: Final = (KeyboardInterrupt,)
+"""What interrupts a call: a statement running then is cancelled on the server."""
+
+_RECV_SIZE = 1 << 16
+# Writes up to this size go out with blocking sends; larger ones are interleaved
+# with reading the answers, in pieces.
+_SMALL_WRITE = 1 << 18
+_WRITE_PIECE = 1 << 18
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.monotonic(), 0.001)
+
+
+def _open_socket(attempt: Attempt, deadline: float | None) -> socket.socket:
+    params = attempt.params
+    host = params.hosts[0]
+    where = params.address()
+    try:
+        if host.is_unix_socket:
+            sock = socket.socket(unix_socket_family(host), socket.SOCK_STREAM)
+            try:
+                sock.settimeout(_remaining(deadline))
+                sock.connect(host.socket_path())
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection(open_address(host), timeout=_remaining(deadline))
+    except TimeoutError:
+        raise errors.OperationalError(f"timeout connecting to {where}") from None
+    except OSError as exc:
+        raise errors.OperationalError(
+            f"could not connect to {where}: {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
+def _negotiate_tls(
+    sock: socket.socket, attempt: Attempt, deadline: float | None, stats: Stats
+) -> TlsChannel | None:
+    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"
+    or the attempt is a plaintext one."""
+    if not attempt.tls:
+        return None
+    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
+    try:
+        while not negotiation.done:
+            data = negotiation.data_to_send()
+            if data:
+                sock.sendall(data)
+                stats.sent(len(data))
+            sock.settimeout(_remaining(deadline))
+            received = sock.recv(_RECV_SIZE)
+            stats.received(len(received))
+            negotiation.receive_data(received)
+    except errors.OperationalError:
+        attempt.tls_failed = negotiation.handshaking
+        raise
+    attempt.tls_used = negotiation.channel is not None
+    return negotiation.channel
+
+
+class Channel:
+    """The socket to one server, and the waits on it."""
+
+    __slots__ = ("_sock", "_timed", "_unsent", "peer", "sending", "stats", "tls")
+
+    def __init__(self, sock: socket.socket, stats: Stats, tls: TlsChannel | None) -> None:
+        self._sock = sock
+        self.stats = stats
+        self.tls = tls
+        # Where a CancelRequest goes: the very address this socket reached.
+        self.peer: tuple[int, Any] = (sock.family, sock.getpeername())
+        # Bytes the session queued that the socket has not taken yet, and whether a
+        # send is under way (an interrupt then leaves an unknown amount sent).
+        self._unsent = bytearray()
+        self.sending = False
+        self._timed = True  # the socket has a timeout set
+
+    @classmethod
+    def open(cls, attempt: Attempt, deadline: float | None) -> Channel:
+        """Connect and negotiate TLS (when the attempt asks for it), by ``deadline``."""
+        sock = _open_socket(attempt, deadline)
+        stats = Stats()
+        params = attempt.params
+        try:
+            tune_socket(sock, params)
+            tls = _negotiate_tls(sock, attempt, deadline, stats)
+            return cls(sock, stats, tls)
+        except OSError as exc:
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
+            raise errors.OperationalError(
+                f"connection to {params.address()} lost: {exc.strerror or exc}"
+            ) from None
+        except BaseException:
+            sock.close()
+            raise
+
+    def attach(self, session: Session) -> None:
+        """Received bytes go to ``session`` from now on (the caller reads them)."""
+
+    def flush(self, session: Session) -> None:
+        """Send everything the session queued (reading answers meanwhile, into it)."""
+        while self._flush(session, None):
+            pass
+
+    def exchange(self, session: Session, deadline: float | None) -> None:
+        """Send what the session queued, then give it what the server sends next;
+        returns without anything at ``deadline``."""
+        try:
+            if self._flush(session, deadline):
+                return
+            self._settimeout(deadline)
+            session.receive_data(self._sock.recv(_RECV_SIZE))
+        except TimeoutError:
+            self.sending = False  # a send that timed out sent nothing
+            return
+
+    def _settimeout(self, deadline: float | None) -> None:
+        """Block in the next socket call until ``deadline`` (forever when None)."""
+        if deadline is None:
+            if self._timed:
+                self._sock.settimeout(None)
+                self._timed = False
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self._sock.settimeout(remaining)
+        self._timed = True
+
+    def _flush(self, session: Session, deadline: float | None) -> bool:
+        """Write what is queued; True when it read from the server meanwhile.
+
+        A large write (a long pipeline, executemany's chunks as they are
+        produced) goes out in pieces while whatever the server answers is
+        read, so neither side's buffers fill up and deadlock; it returns as
+        soon as something was read, for the caller to hand on, and is called
+        again for the rest. A timeout leaves exactly the unsent part in
+        ``_unsent``.
+        """
+        unsent = self._unsent
+        sock = self._sock
+        while True:
+            data = session.data_to_send()
+            if data:
+                unsent += data
+            if not unsent:
+                return False
+            if len(unsent) <= _SMALL_WRITE and not session.producing:
+                while unsent:
+                    self._settimeout(deadline)
+                    self.sending = True
+                    del unsent[: sock.send(unsent)]
+                    self.sending = False
+                continue
+            sock.setblocking(False)
+            self._timed = True
+            while unsent:
+                wait = None
+                if deadline is not None:
+                    wait = deadline - time.monotonic()
+                    if wait <= 0:
+                        raise TimeoutError
+                readable, writable, _ = select.select((sock,), (sock,), (), wait)
+                if not readable and not writable:
+                    raise TimeoutError
+                if writable:
+                    self.sending = True
+                    with suppress(BlockingIOError):
+                        del unsent[: sock.send(memoryview(unsent)[:_WRITE_PIECE])]
+                    self.sending = False
+                if readable:
+                    try:
+                        received = sock.recv(_RECV_SIZE)
+                    except BlockingIOError:
+                        continue
+                    session.receive_data(received)
+                    return True
+
+    def send_cancel(self, exchange: CancelExchange, deadline: float) -> None:
+        """One CancelRequest on a new connection to the same address; returns once
+        the server closed it. Raises TimeoutError at ``deadline``, OSError if it fails."""
+        family, address = self.peer
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(_remaining(deadline))
+            sock.connect(address)
+            while not exchange.done:
+                data = exchange.data_to_send()
+                if data:
+                    sock.sendall(data)
+                sock.settimeout(_remaining(deadline))
+                exchange.receive_data(sock.recv(_RECV_SIZE))
+
+    def terminate(self, data: bytes) -> None:
+        """Send the last bytes (Terminate) and close."""
+        with suppress(OSError):
+            if data:
+                self._sock.sendall(data)
+        self._sock.close()
+
+    def abort(self) -> None:
+        self._sock.close()
+
+
+class _Turn:
+    """``with conn._turn()``: one operation at a time; another thread waits for it."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: ConnectionBase) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        conn = self._conn
+        conn._lock.acquire()
+        try:
+            conn._check_open()
+        except BaseException:
+            conn._lock.release()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._conn._lock.release()
+
+
+class ConnectionBase(ConnectionState):
+    """What a blocking connection has that an asyncio one has not: a lock."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        # One operation at a time: another thread waits for the current one to finish.
+        self._lock = threading.Lock()
+
+    def _check_loop(self) -> None:
+        """Any thread may use a blocking connection."""
+
+    def _turn(self) -> _Turn:
+        return _Turn(self)
