@@ -12,7 +12,6 @@ A model of that rule predicts the table's contents after random programs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import uuid
@@ -27,6 +26,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import errors
 from pgpipe.testing import TemporaryPostgres
+from tests.clients import Adapter, Client
 
 
 class Boom(Exception):
@@ -122,9 +122,11 @@ class Model:
         self._apply(self.frames.pop())
 
 
-class SyncRunner:
-    def __init__(self, conn: pgpipe.Connection, table: str) -> None:
-        self.conn, self.table = conn, table
+class Runner:
+    """Runs a program through either adapter (tests/clients.py)."""
+
+    def __init__(self, client: Client, table: str) -> None:
+        self.client, self.table = client, table
         self.pipeline: Any = None
 
     def run(self, steps: list[Step], ids: Iterator[int]) -> None:
@@ -132,9 +134,9 @@ class SyncRunner:
         for step in steps:
             kind = step[0]
             if kind == "c":
-                self.conn.query(insert, next(ids))
+                self.client.query(insert, next(ids))
             elif kind == "m":
-                self.conn.executemany(insert, [(next(ids),), (next(ids),)])
+                self.client.executemany(insert, [(next(ids),), (next(ids),)])
             elif kind == "p":
                 if self.pipeline is not None:
                     self.pipeline.query(insert, next(ids))
@@ -150,54 +152,14 @@ class SyncRunner:
     def _block(self, step: Step, ids: Iterator[int]) -> None:
         kind, _, mode, steps = step
         if kind == "T":
-            with self.conn.transaction():
+            with self.client.transaction():
                 self.run(steps, ids)
         elif self.pipeline is not None:
             self.run(steps, ids)
         else:
             try:
-                with self.conn.pipeline(mode) as self.pipeline:
+                with self.client.pipeline(mode) as self.pipeline:
                     self.run(steps, ids)
-            finally:
-                self.pipeline = None
-
-
-class AsyncRunner:
-    def __init__(self, conn: pgpipe.AsyncConnection, table: str) -> None:
-        self.conn, self.table = conn, table
-        self.pipeline: Any = None
-
-    async def run(self, steps: list[Step], ids: Iterator[int]) -> None:
-        insert = f"INSERT INTO {self.table} VALUES ($1)"
-        for step in steps:
-            kind = step[0]
-            if kind == "c":
-                await self.conn.query(insert, next(ids))
-            elif kind == "m":
-                await self.conn.executemany(insert, [(next(ids),), (next(ids),)])
-            elif kind == "p":
-                if self.pipeline is not None:
-                    self.pipeline.query(insert, next(ids))
-            elif kind == "raise":
-                raise Boom
-            else:
-                try:
-                    await self._block(step, ids)
-                except Boom:
-                    if not step[1]:
-                        raise
-
-    async def _block(self, step: Step, ids: Iterator[int]) -> None:
-        kind, _, mode, steps = step
-        if kind == "T":
-            async with self.conn.transaction():
-                await self.run(steps, ids)
-        elif self.pipeline is not None:
-            await self.run(steps, ids)
-        else:
-            try:
-                async with self.conn.pipeline(mode) as self.pipeline:
-                    await self.run(steps, ids)
             finally:
                 self.pipeline = None
 
@@ -218,74 +180,43 @@ def table(pg_server: TemporaryPostgres) -> Iterator[str]:
         conn.execute(f"DROP TABLE {name}")
 
 
-@pytest.fixture(scope="module")
-def sync_conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
-        yield conn
+@pytest.fixture(scope="module", params=["sync", "async"])
+def module_client(request: pytest.FixtureRequest, pg_server: TemporaryPostgres) -> Iterator[Client]:
+    """One connection of each adapter for all of hypothesis's programs."""
+    adapter = Adapter(request.param)
+    try:
+        yield adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    finally:
+        adapter.close()
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(PROGRAMS)
-def test_every_nesting_sync(sync_conn: pgpipe.Connection, table: str, program: list[Step]) -> None:
-    sync_conn.execute(f"TRUNCATE {table}")
+def test_every_nesting(module_client: Client, table: str, program: list[Step]) -> None:
+    module_client.execute(f"TRUNCATE {table}")
     with contextlib.suppress(Boom):
-        SyncRunner(sync_conn, table).run(program, itertools.count(1))
-    assert sync_conn.transaction_status == "I"
-    rows = sync_conn.query(f"SELECT id FROM {table}").rows
+        Runner(module_client, table).run(program, itertools.count(1))
+    assert module_client.transaction_status == "I"
+    rows = module_client.query(f"SELECT id FROM {table}").rows
     assert {r[0] for r in rows} == _expected(program), program
-
-
-@pytest.fixture(scope="module")
-def runner_loop() -> Iterator[asyncio.Runner]:
-    with asyncio.Runner() as runner:
-        yield runner
-
-
-@pytest.fixture(scope="module")
-def async_conn(
-    pg_server: TemporaryPostgres, runner_loop: asyncio.Runner
-) -> Iterator[pgpipe.AsyncConnection]:
-    conn = runner_loop.run(pgpipe.connect_async(pg_server.dsn(dbname="pgpipe")))
-    yield conn
-    runner_loop.run(conn.close())
-
-
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(PROGRAMS)
-def test_every_nesting_async(
-    async_conn: pgpipe.AsyncConnection,
-    runner_loop: asyncio.Runner,
-    table: str,
-    program: list[Step],
-) -> None:
-    async def go() -> set[int]:
-        await async_conn.execute(f"TRUNCATE {table}")
-        with contextlib.suppress(Boom):
-            await AsyncRunner(async_conn, table).run(program, itertools.count(1))
-        assert async_conn.transaction_status == "I"
-        rows = (await async_conn.query(f"SELECT id FROM {table}")).rows
-        return {r[0] for r in rows}
-
-    assert runner_loop.run(go()) == _expected(program), program
 
 
 # -- the cases a user meets first, spelled out ---------------------------------------
 
 
 @pytest.fixture
-def conn(pg_server: TemporaryPostgres, table: str) -> Iterator[pgpipe.Connection]:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as c:
-        c.execute(f"TRUNCATE {table}")
-        yield c
+def conn(adapter: Adapter, pg_server: TemporaryPostgres, table: str) -> Client:
+    """A connection of each adapter in turn (tests/clients.py), on the emptied table."""
+    client = adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    client.execute(f"TRUNCATE {table}")
+    return client
 
 
-def _ids(conn: pgpipe.Connection, table: str) -> list[int]:
+def _ids(conn: Client, table: str) -> list[int]:
     return [r[0] for r in conn.query(f"SELECT id FROM {table} ORDER BY id").rows]
 
 
-def test_a_rolled_back_block_inside_a_pipeline_commits_nothing(
-    conn: pgpipe.Connection, table: str
-) -> None:
+def test_a_rolled_back_block_inside_a_pipeline_commits_nothing(conn: Client, table: str) -> None:
     with conn.pipeline() as p:
         try:
             with conn.transaction():
@@ -299,7 +230,7 @@ def test_a_rolled_back_block_inside_a_pipeline_commits_nothing(
 
 
 def test_pipeline_statements_run_inside_the_transaction_they_were_written_in(
-    conn: pgpipe.Connection, table: str
+    conn: Client, table: str
 ) -> None:
     with conn.pipeline() as p:
         with conn.transaction():
@@ -312,15 +243,13 @@ def test_pipeline_statements_run_inside_the_transaction_they_were_written_in(
     assert _ids(conn, table) == [1]
 
 
-def test_commands_run_in_the_order_written(conn: pgpipe.Connection, table: str) -> None:
+def test_commands_run_in_the_order_written(conn: Client, table: str) -> None:
     with conn.pipeline() as p:
         p.query(f"INSERT INTO {table} VALUES ($1)", 1)
         assert conn.query(f"SELECT count(*) FROM {table}").rows == [(1,)]
 
 
-def test_a_failed_pipeline_statement_fails_the_transaction_block(
-    conn: pgpipe.Connection, table: str
-) -> None:
+def test_a_failed_pipeline_statement_fails_the_transaction_block(conn: Client, table: str) -> None:
     with (
         pytest.raises(errors.InFailedSqlTransaction, match="pipeline's handle"),
         conn.pipeline() as p,
@@ -334,7 +263,7 @@ def test_a_failed_pipeline_statement_fails_the_transaction_block(
     assert _ids(conn, table) == []
 
 
-def test_pipelines_do_not_nest(conn: pgpipe.Connection, table: str) -> None:
+def test_pipelines_do_not_nest(conn: Client, table: str) -> None:
     with conn.pipeline() as p:
         first = p.query(f"INSERT INTO {table} VALUES ($1)", 1)
         with pytest.raises(errors.InterfaceError, match="do not nest"), conn.pipeline():
@@ -344,7 +273,7 @@ def test_pipelines_do_not_nest(conn: pgpipe.Connection, table: str) -> None:
 
 
 def test_a_savepoint_inside_a_pipeline_rolls_back_only_its_statements(
-    conn: pgpipe.Connection, table: str
+    conn: Client, table: str
 ) -> None:
     with conn.transaction(), conn.pipeline("atomic") as p:
         p.query(f"INSERT INTO {table} VALUES ($1)", 1)
@@ -360,9 +289,7 @@ def test_a_savepoint_inside_a_pipeline_rolls_back_only_its_statements(
     assert _ids(conn, table) == [1, 6]
 
 
-def test_a_stream_inside_a_transaction_inside_a_pipeline(
-    conn: pgpipe.Connection, table: str
-) -> None:
+def test_a_stream_inside_a_transaction_inside_a_pipeline(conn: Client, table: str) -> None:
     with conn.pipeline() as p, conn.transaction():
         p.query(f"INSERT INTO {table} SELECT generate_series(1, $1)", 5)
         total = sum(n for (n,) in conn.stream(f"SELECT id FROM {table}", batch_size=2))
@@ -370,9 +297,7 @@ def test_a_stream_inside_a_transaction_inside_a_pipeline(
     assert _ids(conn, table) == [1, 2, 3, 4, 5]
 
 
-def test_a_pipeline_block_that_raises_sends_nothing_and_says_so(
-    conn: pgpipe.Connection, table: str
-) -> None:
+def test_a_pipeline_block_that_raises_sends_nothing_and_says_so(conn: Client, table: str) -> None:
     sent = conn.stats.flights
     with pytest.raises(Boom), conn.pipeline() as p:
         handle = p.query(f"INSERT INTO {table} VALUES ($1)", 1)
