@@ -208,13 +208,13 @@ def test_first(conn: Client) -> None:
 def test_executemany_scalars(conn: Client) -> None:
     conn.execute("CREATE TEMP TABLE ids (id serial, v int)")
     results = conn._call(
-        conn.executemany(
+        conn.conn.executemany(
             "INSERT INTO ids (v) SELECT $1::int WHERE $1::int > 0 RETURNING id",
             [(5,), (0,), (6,)],
         )
     )
     assert results.scalars() == [1, None, 2]
-    plain = conn._call(conn.executemany("INSERT INTO ids (v) VALUES ($1)", [(1,), (2,)]))
+    plain = conn._call(conn.conn.executemany("INSERT INTO ids (v) VALUES ($1)", [(1,), (2,)]))
     with pytest.raises(errors.ResultShapeError, match="RETURNING"):
         plain.scalars()
 
@@ -229,7 +229,7 @@ def test_dict_rows_from_every_command(dict_conn: Client) -> None:
     assert typed.one() == {"n": 5} and typed.scalar() == 5
     (first, second) = conn.execute("SELECT 1 AS a; SELECT 'b' AS b, 2 AS c")
     assert first.rows == [{"a": 1}] and second.rows == [{"b": "b", "c": 2}]
-    many = conn._call(conn.executemany("SELECT $1::int AS v, 'x' AS w", [(1,), (2,)]))
+    many = conn._call(conn.conn.executemany("SELECT $1::int AS v, 'x' AS w", [(1,), (2,)]))
     assert [r.one() for r in many] == [{"v": 1, "w": "x"}, {"v": 2, "w": "x"}]
     assert many.scalars() == [1, 2]
     assert_in_sync(conn)
@@ -261,7 +261,7 @@ def test_scalar_reads_the_first_column_of_a_made_row(dict_conn: Client) -> None:
 
 
 def test_dict_rows_from_a_prepared_statement(dict_conn: Client) -> None:
-    prepared = dict_conn._call(dict_conn.prepare("SELECT $1::int AS n, 'p' AS p"))
+    prepared = dict_conn._call(dict_conn.conn.prepare("SELECT $1::int AS n, 'p' AS p"))
     assert dict_conn._call(prepared.query(3)).rows == [{"n": 3, "p": "p"}]
 
 
@@ -335,6 +335,25 @@ def test_a_failing_row_factory_is_an_interface_error(conn: Client) -> None:
     conn._session.row_factory = "dict"  # type: ignore[assignment]  # until the adapters take row_factory=
     with pytest.raises(errors.InterfaceError, match="row_factory is a function of the columns"):
         conn.query("SELECT 1")
+    assert_in_sync(conn)
+
+
+def test_a_failing_row_factory_in_executemany_and_a_stream(conn: Client) -> None:
+    conn._session.row_factory = class_row(Item)  # until the adapters take row_factory=
+    with pytest.raises(errors.InterfaceError, match=r"columns \(id, other\)"):
+        conn._call(conn.conn.executemany("SELECT $1::int AS id, 2 AS other", [(1,), (2,)]))
+    sql = "SELECT g AS id, 2 AS other FROM generate_series(1, 30) g"
+    with pytest.raises(errors.InterfaceError, match=r"columns \(id, other\)"):
+        if conn.adapter == "sync":
+            with conn.conn.stream(sql, batch_size=10) as rows:
+                list(rows)
+        else:
+
+            async def go() -> None:
+                async with conn.conn.stream(sql, batch_size=10) as rows:
+                    [row async for row in rows]
+
+            conn._call(go())
     assert_in_sync(conn)
 
 
