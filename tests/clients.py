@@ -93,6 +93,12 @@ class Client:
     def close(self) -> None:
         self._call(self.conn.close())
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.conn, name)
 

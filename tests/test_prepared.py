@@ -1,8 +1,10 @@
-"""Prepared statements and the statement cache: no Parse on reruns, Close to free, re-prepare."""
+"""Prepared statements and the statement cache: no Parse on reruns, Close to free, re-prepare.
+
+Every scenario runs through both adapters (tests/clients.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +13,7 @@ import pgpipe
 from pgpipe import errors
 from pgpipe.proxy import FlightCounter
 from pgpipe.testing import TemporaryPostgres
+from tests.clients import Adapter, Client
 
 # A long comment makes a Parse easy to spot: it carries the SQL text, a Bind does not.
 PADDING = "/* " + "p" * 2000 + " */"
@@ -22,8 +25,8 @@ def proxy(pg_server: TemporaryPostgres) -> Iterator[FlightCounter]:
         yield counter
 
 
-def connect(proxy: FlightCounter, **options: object) -> pgpipe.Connection:
-    conn = pgpipe.connect(
+def connect(adapter: Adapter, proxy: FlightCounter, **options: object) -> Client:
+    conn = adapter.connect(
         host="127.0.0.1",
         port=proxy.port,
         user="postgres",
@@ -36,12 +39,12 @@ def connect(proxy: FlightCounter, **options: object) -> pgpipe.Connection:
     return conn
 
 
-def server_statements(conn: pgpipe.Connection) -> list[str]:
+def server_statements(conn: Client) -> list[str]:
     return sorted(name for (name,) in conn.query("SELECT name FROM pg_prepared_statements").rows)
 
 
-def test_prepared_statement_runs_without_parse(proxy: FlightCounter) -> None:
-    conn = connect(proxy)
+def test_prepared_statement_runs_without_parse(adapter: Adapter, proxy: FlightCounter) -> None:
+    conn = connect(adapter, proxy)
     statement = conn.prepare(f"SELECT $1::int + $2, $3::text {PADDING}")
     assert (proxy.client_flights, proxy.round_trips) == (1, 1)
     assert statement.param_types == (23, 23, 25)  # the server's inference
@@ -59,8 +62,8 @@ def test_prepared_statement_runs_without_parse(proxy: FlightCounter) -> None:
     conn.close()
 
 
-def test_stated_parameter_types_and_errors(pg_server: TemporaryPostgres) -> None:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+def test_stated_parameter_types_and_errors(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
+    with adapter.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         with conn.prepare("SELECT $1 + 1", param_types=[pgpipe.Type.INT8]) as statement:
             assert statement.query(2**40).rows == [(2**40 + 1,)]
             with pytest.raises(pgpipe.ProgrammingError, match="takes 1 parameter"):
@@ -73,8 +76,8 @@ def test_stated_parameter_types_and_errors(pg_server: TemporaryPostgres) -> None
         assert conn.query("SELECT 1").rows == [(1,)]
 
 
-def test_vanished_statement_is_prepared_again(proxy: FlightCounter) -> None:
-    conn = connect(proxy)
+def test_vanished_statement_is_prepared_again(adapter: Adapter, proxy: FlightCounter) -> None:
+    conn = connect(adapter, proxy)
     statement = conn.prepare("SELECT $1::int * 2")
     # What a transaction-mode pooler does when it hands the session another server
     # connection: the statement is not there. Here it is removed by hand.
@@ -90,9 +93,10 @@ def test_vanished_statement_is_prepared_again(proxy: FlightCounter) -> None:
 
 
 def test_vanished_statement_inside_a_transaction_is_an_error(
+    adapter: Adapter,
     pg_server: TemporaryPostgres,
 ) -> None:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+    with adapter.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         statement = conn.prepare("SELECT $1::int * 2")
         failed = pytest.raises(errors.InvalidSqlStatementName, match="only outside a transaction")
         with pytest.raises(errors.InFailedSqlTransaction), conn.transaction(), failed:
@@ -102,13 +106,13 @@ def test_vanished_statement_inside_a_transaction_is_an_error(
         assert statement.query(4).rows == [(8,)]  # outside: prepared again
 
 
-def cached_sql(conn: pgpipe.Connection) -> list[str]:
+def cached_sql(conn: Client) -> list[str]:
     """The statements prepared on the server (the listing query caches itself too)."""
     return [sql for (sql,) in conn.query("SELECT statement FROM pg_prepared_statements").rows]
 
 
-def test_statement_cache(proxy: FlightCounter) -> None:
-    conn = connect(proxy, statement_cache_size=2)
+def test_statement_cache(adapter: Adapter, proxy: FlightCounter) -> None:
+    conn = connect(adapter, proxy, statement_cache_size=2)
     first = f"SELECT $1::int + 1 {PADDING}"
     assert conn.query(first, 1).rows == [(2,)]
     assert (proxy.client_flights, proxy.round_trips) == (1, 1)  # Parse rides along
@@ -130,8 +134,10 @@ def test_statement_cache(proxy: FlightCounter) -> None:
     conn.close()
 
 
-def test_statement_cache_forgets_failed_statements(pg_server: TemporaryPostgres) -> None:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=10) as conn:
+def test_statement_cache_forgets_failed_statements(
+    adapter: Adapter, pg_server: TemporaryPostgres
+) -> None:
+    with adapter.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=10) as conn:
         for _ in range(2):
             with pytest.raises(errors.UndefinedTable):
                 conn.query("SELECT * FROM not_yet_there")
@@ -142,11 +148,12 @@ def test_statement_cache_forgets_failed_statements(pg_server: TemporaryPostgres)
 
 
 def test_statement_cache_keeps_statements_that_failed_to_run(
+    adapter: Adapter,
     pg_server: TemporaryPostgres,
 ) -> None:
     # Prepared, then failed at Execute: the statement is fine and stays cached
     # (forgetting it would leave it on the server and prepare a new one each time).
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4) as conn:
+    with adapter.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4) as conn:
         conn.execute("CREATE TEMP TABLE once (n int PRIMARY KEY); INSERT INTO once VALUES (1)")
         for _ in range(5):  # the first run (with its Parse) fails too
             with pytest.raises(errors.UniqueViolation):
@@ -159,9 +166,10 @@ def test_statement_cache_keeps_statements_that_failed_to_run(
 
 
 def test_a_statement_whose_parse_failed_earlier_in_a_pipeline(
+    adapter: Adapter,
     pg_server: TemporaryPostgres,
 ) -> None:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4) as conn:
+    with adapter.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4) as conn:
         with conn.pipeline() as p:
             first = p.query("SELECT * FROM not_there_yet")
             second = p.query("SELECT * FROM not_there_yet")  # Bind only: cached
@@ -177,9 +185,10 @@ def test_a_statement_whose_parse_failed_earlier_in_a_pipeline(
 
 
 def test_statement_cache_is_unchanged_by_a_statement_that_cannot_be_sent(
+    adapter: Adapter,
     pg_server: TemporaryPostgres,
 ) -> None:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=1) as conn:
+    with adapter.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=1) as conn:
         listed = "SELECT name FROM pg_prepared_statements"  # simple protocol: not cached
         assert conn.query("SELECT 1::int").rows == [(1,)]
         before = conn.execute(listed)[0].rows
@@ -189,26 +198,25 @@ def test_statement_cache_is_unchanged_by_a_statement_that_cannot_be_sent(
         assert conn.execute(listed)[0].rows == before
 
 
-def test_statement_cache_is_off_by_default(pg_server: TemporaryPostgres) -> None:
-    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+def test_statement_cache_is_off_by_default(adapter: Adapter, pg_server: TemporaryPostgres) -> None:
+    with adapter.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         conn.query("SELECT 1")
         conn.query("SELECT 1")
         assert server_statements(conn) == []
     with pytest.raises(pgpipe.InterfaceError, match="statement_cache_size"):
-        pgpipe.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=-1)
+        adapter.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=-1)
 
 
-def test_prepared_statements_over_asyncio(pg_server: TemporaryPostgres) -> None:
-    async def main() -> None:
-        conn = await pgpipe.connect_async(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4)
-        async with await conn.prepare("SELECT $1::text || '!'") as statement:
-            assert (await statement.query("hi")).rows == [("hi!",)]
-            await conn.execute(f"DEALLOCATE {statement.name}")
-            assert (await statement.query("again")).rows == [("again!",)]
-        for n in range(6):
-            assert (await conn.query(f"SELECT {n}, $1::int", n)).rows == [(n, n)]
-        rows = (await conn.query("SELECT count(*) FROM pg_prepared_statements")).rows
-        assert rows == [(4,)]
-        await conn.close()
-
-    asyncio.run(main())
+def test_a_prepared_statement_block_beside_the_statement_cache(
+    adapter: Adapter, pg_server: TemporaryPostgres
+) -> None:
+    conn = adapter.connect(pg_server.dsn(dbname="pgpipe"), statement_cache_size=4)
+    with conn.prepare("SELECT $1::text || '!'") as statement:
+        assert statement.query("hi").rows == [("hi!",)]
+        conn.execute(f"DEALLOCATE {statement.name}")
+        assert statement.query("again").rows == [("again!",)]
+    for n in range(6):
+        assert conn.query(f"SELECT {n}, $1::int", n).rows == [(n, n)]
+    rows = conn.query("SELECT count(*) FROM pg_prepared_statements").rows
+    assert rows == [(4,)]
+    conn.close()
