@@ -158,6 +158,12 @@ def test_helpers_on_results() -> None:
         Result([], (), "INSERT 0 1").scalar()
 
 
+def test_result_is_generic_at_run_time_too() -> None:
+    made = Result[dict[str, Any]]([{"id": 1}], ID_NAME[:1], "SELECT 1")
+    assert type(made) is Result and made.one() == {"id": 1}
+    assert Results[Any](["SELECT 1"], ID_NAME[:1], {0: made})[0] is made
+
+
 def test_the_shape_errors_are_programming_errors() -> None:
     assert issubclass(errors.NoRows, errors.ResultShapeError)
     assert issubclass(errors.MultipleRows, errors.ResultShapeError)
