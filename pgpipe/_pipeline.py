@@ -224,7 +224,7 @@ class Pipeline:
         for _, pending in queued:
             pending._op, pending._error = None, error
 
-    def taken(self) -> Callable[[Session], Batch]:
+    def _taken(self) -> Callable[[Session], Batch]:
         """Take the queued commands out: a function that queues them on a session and
         returns the batch reading their answers. It may be called again, on a new
         session (a pipelined connect that fell back to an ordinary one)."""

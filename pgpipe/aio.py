@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from pgpipe import errors, servicefile
 from pgpipe._adapter import SEND_AT_CONNECT, StatementHandle, scram_nonce
@@ -38,27 +38,40 @@ from pgpipe._run import CANCEL, RECEIVE, Run, lost
 from pgpipe._session import Session, many_rows
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
-from pgpipe.result import Column, Result, Results
+from pgpipe.result import Column, Result, Results, Row
+from pgpipe.rows import RowFactory, tuple_row
+from pgpipe.tracing import QueryHook, event
 
 _Op = TypeVar("_Op", bound=Operation)
+_R = TypeVar("_R")
 
 
 def _deadline(limit: float | None) -> float | None:
     return None if limit is None else time.monotonic() + limit
 
 
-class AsyncConnection(AsyncConnectionBase):
+def _count(values: object) -> int:
+    """How many parameter values, for the query hook (0 for what is no sequence:
+    the command itself refuses it)."""
+    return len(values) if isinstance(values, Sequence) else 0
+
+
+class AsyncConnection(AsyncConnectionBase, Generic[Row]):
     """A connection to PostgreSQL. Create one with ``await pgpipe.connect_async()``.
 
     One operation at a time. Every call that talks to the server takes
     ``timeout`` (seconds; default: the connection's ``command_timeout``).
+    Rows are tuples unless ``row_factory`` says otherwise (see
+    ``pgpipe.rows``): per connection (``connect(row_factory=...)``, or the
+    attribute) or per call. ``query_hook`` is called after each command
+    (see ``pgpipe.tracing``).
 
     >>> async with await pgpipe.connect_async("postgresql://app@db/app") as conn:  # doctest: +SKIP
     ...     (await conn.query("SELECT $1::int + 1", 41)).rows
     [(42,)]
     """
 
-    __slots__ = ("_channel", "_depth", "_pipeline", "_startup", "_stream")
+    __slots__ = ("_channel", "_depth", "_pipeline", "_startup", "_stream", "query_hook")
 
     def __init__(self, channel: AsyncChannel, session: Session) -> None:
         super().__init__(session)
@@ -68,10 +81,11 @@ class AsyncConnection(AsyncConnectionBase):
         self._pipeline: AsyncConnectionPipeline | None = None  # the pipeline() block open
         # With pipelined connect, the startup finishes inside the first call.
         self._startup: Startup | None = session.startup()
+        self.query_hook: QueryHook | None = None
         channel.attach(session)
 
     @classmethod
-    async def _connect(cls, params: ConnectParams) -> AsyncConnection:
+    async def _connect(cls, params: ConnectParams) -> AsyncConnection[Any]:
         """Try each host (and TLS choice) in turn, as libpq does; see pgpipe._dial."""
         tried: list[Attempt] = []
         for attempt in attempts(params, os.environ):
@@ -83,7 +97,7 @@ class AsyncConnection(AsyncConnectionBase):
         raise failure(tried)
 
     @classmethod
-    async def _attempt(cls, attempt: Attempt) -> AsyncConnection:
+    async def _attempt(cls, attempt: Attempt) -> AsyncConnection[Any]:
         """Connect, negotiate TLS and (unless pipelined) authenticate, by connect_timeout."""
         params = attempt.params
         deadline = _deadline(params.connect_timeout)
@@ -124,7 +138,7 @@ class AsyncConnection(AsyncConnectionBase):
         """target_session_attrs: refuse (and close) a server whose role does not fit."""
         role = reported_role(self._session.core.parameters)
         if role is None:
-            op = self._session.queue(lambda s: s.query(ROLE_QUERY, ()))
+            op = self._session.queue(lambda s: s.query(ROLE_QUERY, (), row_factory=tuple_row))
             op = await self._run(op, deadline, self._session.params.connect_timeout)
             role = queried_role(op.result().rows)
         why = role_mismatch(target, *role)
@@ -132,24 +146,48 @@ class AsyncConnection(AsyncConnectionBase):
             await self.close()
             raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
-    async def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
+    async def _call(
+        self,
+        make: Callable[[Session], _Op],
+        timeout: float | None = None,
+        sql: str = "",
+        param_count: int = 0,
+    ) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup.
 
         Statements queued in an open pipeline go first: commands run in the
         order they were written (a transaction's BEGIN or COMMIT included).
+        ``sql`` and ``param_count`` are for the query hook.
         """
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
         await self._flush_pipeline()
         async with self._turn():
-            return await self._command(make, limit)
+            return await self._command(make, limit, sql, param_count)
 
     async def _flush_pipeline(self) -> None:
         pipeline = self._pipeline
         if pipeline is not None and len(pipeline):
             await pipeline.flush()
 
-    async def _command(self, make: Callable[[Session], _Op], limit: float | None) -> _Op:
-        """``_call`` in the caller's turn: end an open stream, queue, run."""
+    async def _command(
+        self, make: Callable[[Session], _Op], limit: float | None, sql: str, param_count: int
+    ) -> _Op:
+        """``_call`` in the caller's turn; tells the query hook, when there is one."""
+        hook = self.query_hook
+        if hook is None:
+            return await self._start(make, limit)
+        started = time.perf_counter()
+        op: _Op | None = None
+        try:
+            op = await self._start(make, limit)
+        except BaseException as exc:
+            hook(event(sql, param_count, time.perf_counter() - started, op, exc))
+            raise
+        hook(event(sql, param_count, time.perf_counter() - started, op, None))
+        return op
+
+    async def _start(self, make: Callable[[Session], _Op], limit: float | None) -> _Op:
+        """End an open stream, queue the command, finish a pipelined startup, run."""
         if self._stream is not None:
             await self._end_stream()
         op = self._session.queue(make)
@@ -175,6 +213,15 @@ class AsyncConnection(AsyncConnectionBase):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<pgpipe.{type(self).__name__} {self._session!r} {state}>"
+
+    @property
+    def row_factory(self) -> RowFactory[Row] | None:
+        """What each row of a result is made as (None: tuples); see ``pgpipe.rows``."""
+        return self._session.row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: RowFactory[Row] | None) -> None:
+        self._session.row_factory = factory
 
     # -- the I/O loop: pgpipe._run decides, the channel does -----------------
 
@@ -213,7 +260,27 @@ class AsyncConnection(AsyncConnectionBase):
 
     # -- public API ----------------------------------------------------------
 
-    async def query(self, sql: str, *params: object, timeout: float | None = None) -> Result:
+    @overload
+    async def query(
+        self, sql: str, *params: object, timeout: float | None = None
+    ) -> Result[Row]: ...
+
+    @overload
+    async def query(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> Result[_R]: ...
+
+    async def query(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
         """Run one statement; parameter types are inferred from the Python values.
 
         One round trip, whether or not this SQL text was seen before. After
@@ -221,19 +288,100 @@ class AsyncConnection(AsyncConnectionBase):
         or when interrupted (Ctrl-C, task cancellation), the statement is
         cancelled on the server and the connection brought back in sync
         (within ``cancel_timeout``); a timeout raises ``QueryTimeout``.
+        ``row_factory`` makes this result's rows (see ``pgpipe.rows``).
         """
-        return (await self._call(lambda s: s.query(sql, params), timeout)).result()
-
-    async def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
-    ) -> Result:
-        """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        op = await self._call(lambda s: s.query_with_param_types(sql, params), timeout)
+        op = await self._call(
+            lambda s: s.query(sql, params, row_factory=row_factory), timeout, sql, len(params)
+        )
         return op.result()
 
-    async def execute(self, sql: str, *, timeout: float | None = None) -> list[Result]:
-        """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        return (await self._call(lambda s: s.execute(sql), timeout)).result()
+    @overload
+    async def query_with_param_types(
+        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
+    ) -> Result[Row]: ...
+
+    @overload
+    async def query_with_param_types(
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> Result[_R]: ...
+
+    async def query_with_param_types(
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
+        """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
+        op = await self._call(
+            lambda s: s.query_with_param_types(sql, params, row_factory=row_factory),
+            timeout,
+            sql,
+            _count(params),
+        )
+        return op.result()
+
+    @overload
+    async def execute(
+        self, sql: str, *params: object, timeout: float | None = None
+    ) -> list[Result[Row]]: ...
+
+    @overload
+    async def execute(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> list[Result[_R]]: ...
+
+    async def execute(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> list[Result[Any]]:
+        """Run SQL for its effects: a list of Results, one per statement.
+
+        Without parameters the text may hold several statements separated by
+        semicolons (the simple protocol, as psycopg and asyncpg do); with
+        parameters it is one statement, run as ``query`` runs it.
+        """
+        if params:
+            op = await self._call(
+                lambda s: s.query(sql, params, row_factory=row_factory), timeout, sql, len(params)
+            )
+            return [op.result()]
+        script = await self._call(lambda s: s.execute(sql, row_factory=row_factory), timeout, sql)
+        return script.result()
+
+    @overload
+    async def executemany(
+        self,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        *,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
+    ) -> Results[Row]: ...
+
+    @overload
+    async def executemany(
+        self,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        *,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> Results[_R]: ...
 
     async def executemany(
         self,
@@ -242,7 +390,8 @@ class AsyncConnection(AsyncConnectionBase):
         *,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
-    ) -> Results:
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Results[Any]:
         """Run one statement once per row of parameters: one flight, one round trip.
 
         Parse once (again only where a row's inferred types differ), then Bind
@@ -254,20 +403,44 @@ class AsyncConnection(AsyncConnectionBase):
         batch = many_rows(rows)
         if not batch:
             return Results([], (), {})
-        op = await self._call(lambda s: s.executemany(sql, batch, param_types), timeout)
+        op = await self._call(
+            lambda s: s.executemany(sql, batch, param_types, row_factory=row_factory),
+            timeout,
+            sql,
+            _count(batch[0]),
+        )
         return op.result()
 
     async def prepare(
         self, sql: str, *, param_types: Sequence[int] | None = None, timeout: float | None = None
-    ) -> AsyncPreparedStatement:
+    ) -> AsyncPreparedStatement[Row]:
         """Prepare a named statement (one round trip); its runs send no Parse.
 
         The server infers the parameter types unless ``param_types`` states
         them; values are then encoded for exactly those types. Free it with
         ``close()`` (a protocol Close message) or a ``with`` block.
         """
-        prepared = (await self._call(lambda s: s.prepare(sql, param_types), timeout)).result()
-        return AsyncPreparedStatement(self, prepared)
+        op = await self._call(lambda s: s.prepare(sql, param_types), timeout, sql)
+        return AsyncPreparedStatement[Row](self, op.result())
+
+    @overload
+    def stream(
+        self,
+        sql: str,
+        *params: object,
+        batch_size: int = 1000,
+        timeout: float | None = None,
+    ) -> AsyncRowStream[Row]: ...
+
+    @overload
+    def stream(
+        self,
+        sql: str,
+        *params: object,
+        batch_size: int = 1000,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> AsyncRowStream[_R]: ...
 
     def stream(
         self,
@@ -275,7 +448,8 @@ class AsyncConnection(AsyncConnectionBase):
         *params: object,
         batch_size: int = 1000,
         timeout: float | None = None,
-    ) -> AsyncRowStream:
+        row_factory: RowFactory[Any] | None = None,
+    ) -> AsyncRowStream[Any]:
         """Iterate over a statement's rows as they arrive, ``batch_size`` at a time.
 
         The statement is sent when iteration starts (or the ``with`` block is
@@ -289,9 +463,11 @@ class AsyncConnection(AsyncConnectionBase):
         >>> async for (n,) in conn.stream("SELECT generate_series(1, $1)", 10**7):  # doctest: +SKIP
         ...     total += n
         """
-        return AsyncRowStream(self, sql, params, batch_size, timeout)
+        # A wrong parameter count is refused now, not at the first row.
+        self._session.check_parameters(sql, len(params))
+        return AsyncRowStream(self, sql, params, batch_size, timeout, row_factory)
 
-    async def _stream_next(self, stream: AsyncRowStream) -> None:
+    async def _stream_next(self, stream: AsyncRowStream[Any]) -> None:
         """Start the stream or read its next batch; ask for the one after it at once."""
         limit = seconds(stream._timeout, "timeout") or self._session.params.command_timeout
         op = stream._op
@@ -300,7 +476,13 @@ class AsyncConnection(AsyncConnectionBase):
         async with self._turn():
             if op is None:
                 sql, params, size = stream._sql, stream._params, stream._batch_size
-                op = await self._command(lambda s: s.stream(sql, params, size), limit)
+                factory = stream._row_factory
+                op = await self._command(
+                    lambda s: s.stream(sql, params, size, row_factory=factory),
+                    limit,
+                    sql,
+                    len(params),
+                )
                 stream._op = op
             else:
                 if self._stream is not op:
@@ -331,7 +513,7 @@ class AsyncConnection(AsyncConnectionBase):
         if op is not None and op.finish():
             await self._run(op)
 
-    async def _close_stream(self, stream: AsyncRowStream) -> None:
+    async def _close_stream(self, stream: AsyncRowStream[Any]) -> None:
         if stream._op is None or self._stream is not stream._op or self.closed:
             return
         async with self._turn():
@@ -380,7 +562,7 @@ class AsyncConnection(AsyncConnectionBase):
         read_only: bool = False,
         deferrable: bool = False,
         timeout: float | None = None,
-    ) -> AsyncIterator[AsyncConnection]:
+    ) -> AsyncIterator[AsyncConnection[Row]]:
         """A transaction block: COMMIT when the block ends, ROLLBACK when it raises.
 
         Inside another transaction (a ``transaction()`` block or the caller's
@@ -469,7 +651,8 @@ class AsyncConnection(AsyncConnectionBase):
         """
         if not isinstance(name, str):
             raise errors.InterfaceError(f"a type name is a str, not {type(name).__name__}")
-        rows = (await self.query(TYPE_LOOKUP, name, timeout=timeout)).rows
+        lookup = await self.query(TYPE_LOOKUP, name, timeout=timeout, row_factory=tuple_row)
+        rows = lookup.rows
         info = TypeInfo.found(name, rows)
         self._session.register(info, decode, encode, decode_binary, encode_binary)
         return info
@@ -486,7 +669,7 @@ class AsyncConnection(AsyncConnectionBase):
             data = b""
         await self._channel.terminate(data)
 
-    async def __aenter__(self) -> AsyncConnection:
+    async def __aenter__(self) -> AsyncConnection[Row]:
         return self
 
     async def __aexit__(
@@ -498,15 +681,33 @@ class AsyncConnection(AsyncConnectionBase):
         await self.close()
 
 
-class AsyncPreparedStatement(StatementHandle[AsyncConnection]):
+class AsyncPreparedStatement(StatementHandle["AsyncConnection[Any]"], Generic[Row]):
     """A statement prepared on the server; see ``AsyncConnection.prepare``."""
 
     __slots__ = ()
 
-    async def query(self, *params: object, timeout: float | None = None) -> Result:
+    @overload
+    async def query(self, *params: object, timeout: float | None = None) -> Result[Row]: ...
+
+    @overload
+    async def query(
+        self, *params: object, timeout: float | None = None, row_factory: RowFactory[_R]
+    ) -> Result[_R]: ...
+
+    async def query(
+        self,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
         """Run it: Bind, Describe, Execute and Sync in one packet, one round trip."""
         prepared = self._prepared
-        op = await self._conn._call(lambda s: s.run_prepared(prepared, params), timeout)
+        op = await self._conn._call(
+            lambda s: s.run_prepared(prepared, params, row_factory=row_factory),
+            timeout,
+            prepared.sql,
+            len(params),
+        )
         return op.result()
 
     async def close(self, *, timeout: float | None = None) -> None:
@@ -516,14 +717,14 @@ class AsyncPreparedStatement(StatementHandle[AsyncConnection]):
             (await self._conn._call(lambda s: s.close_prepared(prepared), timeout)).check()
         prepared.closed = True
 
-    async def __aenter__(self) -> AsyncPreparedStatement:
+    async def __aenter__(self) -> AsyncPreparedStatement[Row]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
 
-class AsyncRowStream:
+class AsyncRowStream(Generic[Row]):
     """Rows of one statement as they arrive; see ``AsyncConnection.stream``."""
 
     __slots__ = (
@@ -533,6 +734,7 @@ class AsyncRowStream:
         "_op",
         "_params",
         "_pos",
+        "_row_factory",
         "_rows",
         "_sql",
         "_timeout",
@@ -540,19 +742,21 @@ class AsyncRowStream:
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: AsyncConnection[Any],
         sql: str,
         params: Sequence[object],
         batch_size: int,
         timeout: float | None,
+        row_factory: RowFactory[Any] | None,
     ) -> None:
         self._conn = conn
+        self._row_factory = row_factory
         self._sql = sql
         self._params = params
         self._batch_size = batch_size
         self._timeout = timeout
         self._op: Stream | None = None
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: list[Row] = []
         self._pos = 0
         self._closed = False
 
@@ -572,10 +776,10 @@ class AsyncRowStream:
         """How many rows were received so far."""
         return self._op.rowcount if self._op is not None else 0
 
-    def __aiter__(self) -> AsyncRowStream:
+    def __aiter__(self) -> AsyncRowStream[Row]:
         return self
 
-    async def __anext__(self) -> tuple[Any, ...]:
+    async def __anext__(self) -> Row:
         while self._pos >= len(self._rows):
             if self._closed or (self._op is not None and self._op.ended(self._closed)):
                 raise StopAsyncIteration
@@ -591,7 +795,7 @@ class AsyncRowStream:
         self._closed = True
         await self._conn._close_stream(self)
 
-    async def __aenter__(self) -> AsyncRowStream:
+    async def __aenter__(self) -> AsyncRowStream[Row]:
         if self._op is None and not self._closed:
             await self._conn._stream_next(self)
             self._pos = 0
@@ -606,7 +810,7 @@ class AsyncConnectionPipeline(Pipeline):
 
     __slots__ = ("_conn", "_timeout")
 
-    def __init__(self, conn: AsyncConnection, mode: str, timeout: float | None) -> None:
+    def __init__(self, conn: AsyncConnection[Any], mode: str, timeout: float | None) -> None:
         super().__init__(mode)
         self._conn = conn
         self._timeout = timeout
@@ -615,10 +819,32 @@ class AsyncConnectionPipeline(Pipeline):
         """Send what is queued (one flight) and read every answer; the handles then hold
         their results. The pipeline can take more commands afterwards."""
         if len(self):
-            await self._conn._call(self.taken(), self._timeout)
+            await self._conn._call(self._taken(), self._timeout, f"<pipeline of {len(self)}>")
 
 
-async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnection:
+@overload
+async def connect_async(
+    dsn: str | None = None,
+    *,
+    row_factory: RowFactory[_R],
+    query_hook: QueryHook | None = None,
+    **params: Any,
+) -> AsyncConnection[_R]: ...
+
+
+@overload
+async def connect_async(
+    dsn: str | None = None, *, query_hook: QueryHook | None = None, **params: Any
+) -> AsyncConnection[tuple[Any, ...]]: ...
+
+
+async def connect_async(
+    dsn: str | None = None,
+    *,
+    row_factory: RowFactory[Any] | None = None,
+    query_hook: QueryHook | None = None,
+    **params: Any,
+) -> AsyncConnection[Any]:
     """Open a connection.
 
     ``dsn`` is a ``postgresql://`` URI or a libpq ``key=value`` string.
@@ -626,9 +852,14 @@ async def connect_async(dsn: str | None = None, **params: Any) -> AsyncConnectio
     password, dbname, sslmode, ...; see docs/connecting.md) plus ``ssl`` (an
     ``ssl.SSLContext``), ``server_settings`` and the pipelined-connect
     options. They override the string, which overrides a connection service,
-    which overrides the PG* environment variables.
+    which overrides the PG* environment variables. ``row_factory`` makes the
+    connection's rows (see ``pgpipe.rows``); ``query_hook`` is called after
+    each command (see ``pgpipe.tracing``).
     """
     environ = os.environ
-    return await AsyncConnection._connect(
+    conn: AsyncConnection[Any] = await AsyncConnection._connect(
         parse_dsn(dsn, params, environ, lambda name: servicefile.lookup(name, environ))
     )
+    conn.row_factory = row_factory
+    conn.query_hook = query_hook
+    return conn

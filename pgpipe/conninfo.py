@@ -513,7 +513,9 @@ def parse_dsn(
         if key == "server_settings":
             if not isinstance(value, Mapping):
                 raise InterfaceError("server_settings must be a mapping of names to values")
-            server_settings = {str(k): str(v) for k, v in value.items()}
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                raise InterfaceError("server_settings must be a mapping of str names to str values")
+            server_settings = dict(value)
         elif key in _KEYWORD_ONLY:
             extra[key] = value
         elif value is not None:

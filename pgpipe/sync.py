@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from pgpipe import errors, servicefile
 from pgpipe._adapter import SEND_AT_CONNECT, StatementHandle, scram_nonce
@@ -37,27 +37,40 @@ from pgpipe._run import CANCEL, RECEIVE, Run, lost
 from pgpipe._session import Session, many_rows
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
-from pgpipe.result import Column, Result, Results
+from pgpipe.result import Column, Result, Results, Row
+from pgpipe.rows import RowFactory, tuple_row
+from pgpipe.tracing import QueryHook, event
 
 _Op = TypeVar("_Op", bound=Operation)
+_R = TypeVar("_R")
 
 
 def _deadline(limit: float | None) -> float | None:
     return None if limit is None else time.monotonic() + limit
 
 
-class Connection(ConnectionBase):
+def _count(values: object) -> int:
+    """How many parameter values, for the query hook (0 for what is no sequence:
+    the command itself refuses it)."""
+    return len(values) if isinstance(values, Sequence) else 0
+
+
+class Connection(ConnectionBase, Generic[Row]):
     """A connection to PostgreSQL. Create one with ``pgpipe.connect()``.
 
     One operation at a time. Every call that talks to the server takes
     ``timeout`` (seconds; default: the connection's ``command_timeout``).
+    Rows are tuples unless ``row_factory`` says otherwise (see
+    ``pgpipe.rows``): per connection (``connect(row_factory=...)``, or the
+    attribute) or per call. ``query_hook`` is called after each command
+    (see ``pgpipe.tracing``).
 
     >>> with pgpipe.connect("postgresql://app@db/app") as conn:  # doctest: +SKIP
     ...     (conn.query("SELECT $1::int + 1", 41)).rows
     [(42,)]
     """
 
-    __slots__ = ("_channel", "_depth", "_pipeline", "_startup", "_stream")
+    __slots__ = ("_channel", "_depth", "_pipeline", "_startup", "_stream", "query_hook")
 
     def __init__(self, channel: Channel, session: Session) -> None:
         super().__init__(session)
@@ -67,10 +80,11 @@ class Connection(ConnectionBase):
         self._pipeline: ConnectionPipeline | None = None  # the pipeline() block open
         # With pipelined connect, the startup finishes inside the first call.
         self._startup: Startup | None = session.startup()
+        self.query_hook: QueryHook | None = None
         channel.attach(session)
 
     @classmethod
-    def _connect(cls, params: ConnectParams) -> Connection:
+    def _connect(cls, params: ConnectParams) -> Connection[Any]:
         """Try each host (and TLS choice) in turn, as libpq does; see pgpipe._dial."""
         tried: list[Attempt] = []
         for attempt in attempts(params, os.environ):
@@ -82,7 +96,7 @@ class Connection(ConnectionBase):
         raise failure(tried)
 
     @classmethod
-    def _attempt(cls, attempt: Attempt) -> Connection:
+    def _attempt(cls, attempt: Attempt) -> Connection[Any]:
         """Connect, negotiate TLS and (unless pipelined) authenticate, by connect_timeout."""
         params = attempt.params
         deadline = _deadline(params.connect_timeout)
@@ -123,7 +137,7 @@ class Connection(ConnectionBase):
         """target_session_attrs: refuse (and close) a server whose role does not fit."""
         role = reported_role(self._session.core.parameters)
         if role is None:
-            op = self._session.queue(lambda s: s.query(ROLE_QUERY, ()))
+            op = self._session.queue(lambda s: s.query(ROLE_QUERY, (), row_factory=tuple_row))
             op = self._run(op, deadline, self._session.params.connect_timeout)
             role = queried_role(op.result().rows)
         why = role_mismatch(target, *role)
@@ -131,24 +145,48 @@ class Connection(ConnectionBase):
             self.close()
             raise errors.OperationalError(f"{why} (target_session_attrs={target})")
 
-    def _call(self, make: Callable[[Session], _Op], timeout: float | None = None) -> _Op:
+    def _call(
+        self,
+        make: Callable[[Session], _Op],
+        timeout: float | None = None,
+        sql: str = "",
+        param_count: int = 0,
+    ) -> _Op:
         """Queue one command and run it; the first call also finishes a pipelined startup.
 
         Statements queued in an open pipeline go first: commands run in the
         order they were written (a transaction's BEGIN or COMMIT included).
+        ``sql`` and ``param_count`` are for the query hook.
         """
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
         self._flush_pipeline()
         with self._turn():
-            return self._command(make, limit)
+            return self._command(make, limit, sql, param_count)
 
     def _flush_pipeline(self) -> None:
         pipeline = self._pipeline
         if pipeline is not None and len(pipeline):
             pipeline.flush()
 
-    def _command(self, make: Callable[[Session], _Op], limit: float | None) -> _Op:
-        """``_call`` in the caller's turn: end an open stream, queue, run."""
+    def _command(
+        self, make: Callable[[Session], _Op], limit: float | None, sql: str, param_count: int
+    ) -> _Op:
+        """``_call`` in the caller's turn; tells the query hook, when there is one."""
+        hook = self.query_hook
+        if hook is None:
+            return self._start(make, limit)
+        started = time.perf_counter()
+        op: _Op | None = None
+        try:
+            op = self._start(make, limit)
+        except BaseException as exc:
+            hook(event(sql, param_count, time.perf_counter() - started, op, exc))
+            raise
+        hook(event(sql, param_count, time.perf_counter() - started, op, None))
+        return op
+
+    def _start(self, make: Callable[[Session], _Op], limit: float | None) -> _Op:
+        """End an open stream, queue the command, finish a pipelined startup, run."""
         if self._stream is not None:
             self._end_stream()
         op = self._session.queue(make)
@@ -174,6 +212,15 @@ class Connection(ConnectionBase):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<pgpipe.{type(self).__name__} {self._session!r} {state}>"
+
+    @property
+    def row_factory(self) -> RowFactory[Row] | None:
+        """What each row of a result is made as (None: tuples); see ``pgpipe.rows``."""
+        return self._session.row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: RowFactory[Row] | None) -> None:
+        self._session.row_factory = factory
 
     # -- the I/O loop: pgpipe._run decides, the channel does -----------------
 
@@ -212,7 +259,27 @@ class Connection(ConnectionBase):
 
     # -- public API ----------------------------------------------------------
 
-    def query(self, sql: str, *params: object, timeout: float | None = None) -> Result:
+    @overload
+    def query(
+        self, sql: str, *params: object, timeout: float | None = None
+    ) -> Result[Row]: ...
+
+    @overload
+    def query(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> Result[_R]: ...
+
+    def query(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
         """Run one statement; parameter types are inferred from the Python values.
 
         One round trip, whether or not this SQL text was seen before. After
@@ -220,19 +287,100 @@ class Connection(ConnectionBase):
         or when interrupted (Ctrl-C, task cancellation), the statement is
         cancelled on the server and the connection brought back in sync
         (within ``cancel_timeout``); a timeout raises ``QueryTimeout``.
+        ``row_factory`` makes this result's rows (see ``pgpipe.rows``).
         """
-        return (self._call(lambda s: s.query(sql, params), timeout)).result()
-
-    def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
-    ) -> Result:
-        """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
-        op = self._call(lambda s: s.query_with_param_types(sql, params), timeout)
+        op = self._call(
+            lambda s: s.query(sql, params, row_factory=row_factory), timeout, sql, len(params)
+        )
         return op.result()
 
-    def execute(self, sql: str, *, timeout: float | None = None) -> list[Result]:
-        """Run SQL text that may hold several statements (simple protocol, no parameters)."""
-        return (self._call(lambda s: s.execute(sql), timeout)).result()
+    @overload
+    def query_with_param_types(
+        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
+    ) -> Result[Row]: ...
+
+    @overload
+    def query_with_param_types(
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> Result[_R]: ...
+
+    def query_with_param_types(
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
+        """Run one statement with ``(value, pgpipe.Type.X)`` pairs: one round trip."""
+        op = self._call(
+            lambda s: s.query_with_param_types(sql, params, row_factory=row_factory),
+            timeout,
+            sql,
+            _count(params),
+        )
+        return op.result()
+
+    @overload
+    def execute(
+        self, sql: str, *params: object, timeout: float | None = None
+    ) -> list[Result[Row]]: ...
+
+    @overload
+    def execute(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> list[Result[_R]]: ...
+
+    def execute(
+        self,
+        sql: str,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> list[Result[Any]]:
+        """Run SQL for its effects: a list of Results, one per statement.
+
+        Without parameters the text may hold several statements separated by
+        semicolons (the simple protocol, as psycopg and asyncpg do); with
+        parameters it is one statement, run as ``query`` runs it.
+        """
+        if params:
+            op = self._call(
+                lambda s: s.query(sql, params, row_factory=row_factory), timeout, sql, len(params)
+            )
+            return [op.result()]
+        script = self._call(lambda s: s.execute(sql, row_factory=row_factory), timeout, sql)
+        return script.result()
+
+    @overload
+    def executemany(
+        self,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        *,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
+    ) -> Results[Row]: ...
+
+    @overload
+    def executemany(
+        self,
+        sql: str,
+        rows: Iterable[Sequence[object]],
+        *,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> Results[_R]: ...
 
     def executemany(
         self,
@@ -241,7 +389,8 @@ class Connection(ConnectionBase):
         *,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
-    ) -> Results:
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Results[Any]:
         """Run one statement once per row of parameters: one flight, one round trip.
 
         Parse once (again only where a row's inferred types differ), then Bind
@@ -253,20 +402,44 @@ class Connection(ConnectionBase):
         batch = many_rows(rows)
         if not batch:
             return Results([], (), {})
-        op = self._call(lambda s: s.executemany(sql, batch, param_types), timeout)
+        op = self._call(
+            lambda s: s.executemany(sql, batch, param_types, row_factory=row_factory),
+            timeout,
+            sql,
+            _count(batch[0]),
+        )
         return op.result()
 
     def prepare(
         self, sql: str, *, param_types: Sequence[int] | None = None, timeout: float | None = None
-    ) -> PreparedStatement:
+    ) -> PreparedStatement[Row]:
         """Prepare a named statement (one round trip); its runs send no Parse.
 
         The server infers the parameter types unless ``param_types`` states
         them; values are then encoded for exactly those types. Free it with
         ``close()`` (a protocol Close message) or a ``with`` block.
         """
-        prepared = (self._call(lambda s: s.prepare(sql, param_types), timeout)).result()
-        return PreparedStatement(self, prepared)
+        op = self._call(lambda s: s.prepare(sql, param_types), timeout, sql)
+        return PreparedStatement[Row](self, op.result())
+
+    @overload
+    def stream(
+        self,
+        sql: str,
+        *params: object,
+        batch_size: int = 1000,
+        timeout: float | None = None,
+    ) -> RowStream[Row]: ...
+
+    @overload
+    def stream(
+        self,
+        sql: str,
+        *params: object,
+        batch_size: int = 1000,
+        timeout: float | None = None,
+        row_factory: RowFactory[_R],
+    ) -> RowStream[_R]: ...
 
     def stream(
         self,
@@ -274,7 +447,8 @@ class Connection(ConnectionBase):
         *params: object,
         batch_size: int = 1000,
         timeout: float | None = None,
-    ) -> RowStream:
+        row_factory: RowFactory[Any] | None = None,
+    ) -> RowStream[Any]:
         """Iterate over a statement's rows as they arrive, ``batch_size`` at a time.
 
         The statement is sent when iteration starts (or the ``with`` block is
@@ -288,9 +462,11 @@ class Connection(ConnectionBase):
         >>> for (n,) in conn.stream("SELECT generate_series(1, $1)", 10**7):  # doctest: +SKIP
         ...     total += n
         """
-        return RowStream(self, sql, params, batch_size, timeout)
+        # A wrong parameter count is refused now, not at the first row.
+        self._session.check_parameters(sql, len(params))
+        return RowStream(self, sql, params, batch_size, timeout, row_factory)
 
-    def _stream_next(self, stream: RowStream) -> None:
+    def _stream_next(self, stream: RowStream[Any]) -> None:
         """Start the stream or read its next batch; ask for the one after it at once."""
         limit = seconds(stream._timeout, "timeout") or self._session.params.command_timeout
         op = stream._op
@@ -299,7 +475,13 @@ class Connection(ConnectionBase):
         with self._turn():
             if op is None:
                 sql, params, size = stream._sql, stream._params, stream._batch_size
-                op = self._command(lambda s: s.stream(sql, params, size), limit)
+                factory = stream._row_factory
+                op = self._command(
+                    lambda s: s.stream(sql, params, size, row_factory=factory),
+                    limit,
+                    sql,
+                    len(params),
+                )
                 stream._op = op
             else:
                 if self._stream is not op:
@@ -330,7 +512,7 @@ class Connection(ConnectionBase):
         if op is not None and op.finish():
             self._run(op)
 
-    def _close_stream(self, stream: RowStream) -> None:
+    def _close_stream(self, stream: RowStream[Any]) -> None:
         if stream._op is None or self._stream is not stream._op or self.closed:
             return
         with self._turn():
@@ -379,7 +561,7 @@ class Connection(ConnectionBase):
         read_only: bool = False,
         deferrable: bool = False,
         timeout: float | None = None,
-    ) -> Iterator[Connection]:
+    ) -> Iterator[Connection[Row]]:
         """A transaction block: COMMIT when the block ends, ROLLBACK when it raises.
 
         Inside another transaction (a ``transaction()`` block or the caller's
@@ -468,7 +650,8 @@ class Connection(ConnectionBase):
         """
         if not isinstance(name, str):
             raise errors.InterfaceError(f"a type name is a str, not {type(name).__name__}")
-        rows = (self.query(TYPE_LOOKUP, name, timeout=timeout)).rows
+        lookup = self.query(TYPE_LOOKUP, name, timeout=timeout, row_factory=tuple_row)
+        rows = lookup.rows
         info = TypeInfo.found(name, rows)
         self._session.register(info, decode, encode, decode_binary, encode_binary)
         return info
@@ -485,7 +668,7 @@ class Connection(ConnectionBase):
             data = b""
         self._channel.terminate(data)
 
-    def __enter__(self) -> Connection:
+    def __enter__(self) -> Connection[Row]:
         return self
 
     def __exit__(
@@ -497,15 +680,33 @@ class Connection(ConnectionBase):
         self.close()
 
 
-class PreparedStatement(StatementHandle[Connection]):
+class PreparedStatement(StatementHandle["Connection[Any]"], Generic[Row]):
     """A statement prepared on the server; see ``Connection.prepare``."""
 
     __slots__ = ()
 
-    def query(self, *params: object, timeout: float | None = None) -> Result:
+    @overload
+    def query(self, *params: object, timeout: float | None = None) -> Result[Row]: ...
+
+    @overload
+    def query(
+        self, *params: object, timeout: float | None = None, row_factory: RowFactory[_R]
+    ) -> Result[_R]: ...
+
+    def query(
+        self,
+        *params: object,
+        timeout: float | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Result[Any]:
         """Run it: Bind, Describe, Execute and Sync in one packet, one round trip."""
         prepared = self._prepared
-        op = self._conn._call(lambda s: s.run_prepared(prepared, params), timeout)
+        op = self._conn._call(
+            lambda s: s.run_prepared(prepared, params, row_factory=row_factory),
+            timeout,
+            prepared.sql,
+            len(params),
+        )
         return op.result()
 
     def close(self, *, timeout: float | None = None) -> None:
@@ -515,14 +716,14 @@ class PreparedStatement(StatementHandle[Connection]):
             (self._conn._call(lambda s: s.close_prepared(prepared), timeout)).check()
         prepared.closed = True
 
-    def __enter__(self) -> PreparedStatement:
+    def __enter__(self) -> PreparedStatement[Row]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-class RowStream:
+class RowStream(Generic[Row]):
     """Rows of one statement as they arrive; see ``Connection.stream``."""
 
     __slots__ = (
@@ -532,6 +733,7 @@ class RowStream:
         "_op",
         "_params",
         "_pos",
+        "_row_factory",
         "_rows",
         "_sql",
         "_timeout",
@@ -539,19 +741,21 @@ class RowStream:
 
     def __init__(
         self,
-        conn: Connection,
+        conn: Connection[Any],
         sql: str,
         params: Sequence[object],
         batch_size: int,
         timeout: float | None,
+        row_factory: RowFactory[Any] | None,
     ) -> None:
         self._conn = conn
+        self._row_factory = row_factory
         self._sql = sql
         self._params = params
         self._batch_size = batch_size
         self._timeout = timeout
         self._op: Stream | None = None
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: list[Row] = []
         self._pos = 0
         self._closed = False
 
@@ -571,10 +775,10 @@ class RowStream:
         """How many rows were received so far."""
         return self._op.rowcount if self._op is not None else 0
 
-    def __iter__(self) -> RowStream:
+    def __iter__(self) -> RowStream[Row]:
         return self
 
-    def __next__(self) -> tuple[Any, ...]:
+    def __next__(self) -> Row:
         while self._pos >= len(self._rows):
             if self._closed or (self._op is not None and self._op.ended(self._closed)):
                 raise StopIteration
@@ -590,7 +794,7 @@ class RowStream:
         self._closed = True
         self._conn._close_stream(self)
 
-    def __enter__(self) -> RowStream:
+    def __enter__(self) -> RowStream[Row]:
         if self._op is None and not self._closed:
             self._conn._stream_next(self)
             self._pos = 0
@@ -605,7 +809,7 @@ class ConnectionPipeline(Pipeline):
 
     __slots__ = ("_conn", "_timeout")
 
-    def __init__(self, conn: Connection, mode: str, timeout: float | None) -> None:
+    def __init__(self, conn: Connection[Any], mode: str, timeout: float | None) -> None:
         super().__init__(mode)
         self._conn = conn
         self._timeout = timeout
@@ -614,10 +818,32 @@ class ConnectionPipeline(Pipeline):
         """Send what is queued (one flight) and read every answer; the handles then hold
         their results. The pipeline can take more commands afterwards."""
         if len(self):
-            self._conn._call(self.taken(), self._timeout)
+            self._conn._call(self._taken(), self._timeout, f"<pipeline of {len(self)}>")
 
 
-def connect(dsn: str | None = None, **params: Any) -> Connection:
+@overload
+def connect(
+    dsn: str | None = None,
+    *,
+    row_factory: RowFactory[_R],
+    query_hook: QueryHook | None = None,
+    **params: Any,
+) -> Connection[_R]: ...
+
+
+@overload
+def connect(
+    dsn: str | None = None, *, query_hook: QueryHook | None = None, **params: Any
+) -> Connection[tuple[Any, ...]]: ...
+
+
+def connect(
+    dsn: str | None = None,
+    *,
+    row_factory: RowFactory[Any] | None = None,
+    query_hook: QueryHook | None = None,
+    **params: Any,
+) -> Connection[Any]:
     """Open a connection.
 
     ``dsn`` is a ``postgresql://`` URI or a libpq ``key=value`` string.
@@ -625,9 +851,14 @@ def connect(dsn: str | None = None, **params: Any) -> Connection:
     password, dbname, sslmode, ...; see docs/connecting.md) plus ``ssl`` (an
     ``ssl.SSLContext``), ``server_settings`` and the pipelined-connect
     options. They override the string, which overrides a connection service,
-    which overrides the PG* environment variables.
+    which overrides the PG* environment variables. ``row_factory`` makes the
+    connection's rows (see ``pgpipe.rows``); ``query_hook`` is called after
+    each command (see ``pgpipe.tracing``).
     """
     environ = os.environ
-    return Connection._connect(
+    conn: Connection[Any] = Connection._connect(
         parse_dsn(dsn, params, environ, lambda name: servicefile.lookup(name, environ))
     )
+    conn.row_factory = row_factory
+    conn.query_hook = query_hook
+    return conn

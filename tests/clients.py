@@ -43,8 +43,8 @@ class Client:
         result: Result = self._call(self.conn.query_with_param_types(sql, params, **options))
         return result
 
-    def execute(self, sql: str, **options: Any) -> list[Result]:
-        results: list[Result] = self._call(self.conn.execute(sql, **options))
+    def execute(self, sql: str, *params: object, **options: Any) -> list[Result]:
+        results: list[Result] = self._call(self.conn.execute(sql, *params, **options))
         return results
 
     def executemany(self, sql: str, rows: Any, **options: Any) -> Any:

@@ -569,7 +569,11 @@ VALUES = st.one_of(
     st.none(),
     st.integers(-(2**70), 2**70),
     st.integers(-5, 5),
-    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=5),
+    # Lone surrogates are refused (DataError) before anything is sent: tested elsewhere.
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=5,
+    ),
     st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False, width=32),
 )
