@@ -52,16 +52,8 @@ def table(client: Client) -> Iterator[str]:
 
 def run(client: Client, mode: str, build: object, timeout: float | None = None) -> None:
     """Run a pipeline through either adapter: ``build(p)`` queues the commands."""
-    if client.adapter == "sync":
-        with client.conn.pipeline(mode, timeout=timeout) as p:
-            build(p)  # type: ignore[operator]
-        return
-
-    async def go() -> None:
-        async with client.conn.pipeline(mode, timeout=timeout) as p:
-            build(p)  # type: ignore[operator]
-
-    client._call(go())
+    with client.pipeline(mode, timeout=timeout) as p:
+        build(p)  # type: ignore[operator]
 
 
 def count(client: Client, table: str) -> int:
@@ -388,7 +380,7 @@ def test_large_pipeline_does_not_deadlock(client: Client, table: str, target: Ta
 
 def test_executemany_inserts_every_row(client: Client, table: str) -> None:
     rows = [(n, f"label {n}") for n in range(500)]
-    results = client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    results = client.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows)
     assert len(results) == 500
     assert {r.rowcount for r in results} == {1}
     assert client.query(f"SELECT n, label FROM {table} ORDER BY n").rows == rows
@@ -396,48 +388,40 @@ def test_executemany_inserts_every_row(client: Client, table: str) -> None:
 
 def test_executemany_returns_rows_and_handles_nulls(client: Client, table: str) -> None:
     rows = [(1, None), (2, "two"), (3, None)]
-    results = client._call(
-        client.conn.executemany(
-            f"INSERT INTO {table} VALUES ($1, $2) RETURNING n * 10, label", rows
-        )
+    results = client.executemany(
+        f"INSERT INTO {table} VALUES ($1, $2) RETURNING n * 10, label", rows
     )
     assert [r.rows for r in results] == [[(10, None)], [(20, "two")], [(30, None)]]
 
 
 def test_executemany_with_stated_types(client: Client) -> None:
-    results = client._call(
-        client.conn.executemany(
-            "SELECT $1 + 1",
-            [(1,), (2,)],
-            param_types=[pgpipe.Type.INT8],
-        )
+    results = client.executemany(
+        "SELECT $1 + 1",
+        [(1,), (2,)],
+        param_types=[pgpipe.Type.INT8],
     )
     assert [r.rows for r in results] == [[(2,)], [(3,)]]
     with pytest.raises(pgpipe.ProgrammingError, match=r"takes 1 parameter.*2 values"):
-        client._call(client.conn.executemany("SELECT $1", [(1, 2)], param_types=[23]))
+        client.executemany("SELECT $1", [(1, 2)], param_types=[23])
     assert client.query("SELECT 1").rows == [(1,)]
 
 
 def test_executemany_with_changing_types(client: Client) -> None:
     # An int then a text then a float in the same column: a Parse for each run.
-    results = client._call(
-        client.conn.executemany("SELECT $1::text", [(1,), (2,), ("x",), (2.5,), (None,)])
-    )
+    results = client.executemany("SELECT $1::text", [(1,), (2,), ("x",), (2.5,), (None,)])
     assert [r.rows for r in results] == [[("1",)], [("2",)], [("x",)], [("2.5",)], [(None,)]]
 
 
 def test_executemany_is_atomic(client: Client, table: str) -> None:
     with pytest.raises(errors.UniqueViolation):
-        client._call(
-            client.conn.executemany(f"INSERT INTO {table} VALUES ($1, 'x')", [(1,), (2,), (1,)])
-        )
+        client.executemany(f"INSERT INTO {table} VALUES ($1, 'x')", [(1,), (2,), (1,)])
     assert count(client, table) == 0
-    assert client._call(client.conn.executemany("SELECT 1", [])) == []
+    assert client.executemany("SELECT 1", []) == []
 
 
 def test_executemany_results_are_a_sequence(client: Client, table: str) -> None:
     rows = [(n, f"label {n}") for n in range(600)]
-    results = client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    results = client.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows)
     assert isinstance(results, pgpipe.Results)
     assert (len(results), results.rowcount) == (600, 600)
     assert results[0].status == results[-1].status == "INSERT 0 1"
@@ -455,15 +439,13 @@ def test_executemany_results_are_a_sequence(client: Client, table: str) -> None:
 
 def test_executemany_results_of_rowless_runs_keep_their_columns(client: Client) -> None:
     # Rows 1 and 3 return nothing: their Results still name the columns.
-    results = client._call(
-        client.conn.executemany(
-            "SELECT $1::int AS n WHERE $1::int % 2 = 0", [(0,), (1,), (2,), (3,)]
-        )
+    results = client.executemany(
+        "SELECT $1::int AS n WHERE $1::int % 2 = 0", [(0,), (1,), (2,), (3,)]
     )
     assert [r.rows for r in results] == [[(0,)], [], [(2,)], []]
     assert [c.name for c in results[1].columns] == ["n"]
     assert results.rowcount == 2
-    update = client._call(client.conn.executemany("SET application_name = 'x'", [()]))
+    update = client.executemany("SET application_name = 'x'", [()])
     assert (update[0].status, update.rowcount) == ("SET", None)
 
 
@@ -473,13 +455,13 @@ def test_executemany_value_that_cannot_be_decoded_is_raised_by_the_call(client: 
 
     client.register_type("jsonb", decode=refuse)
     with pytest.raises(pgpipe.DataError, match="refused"):
-        client._call(client.conn.executemany("SELECT $1::text::jsonb", [("1",), ("2",)]))
+        client.executemany("SELECT $1::text::jsonb", [("1",), ("2",)])
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
 
 
 @pytest.mark.parametrize("n", [1, 100, MANY_CHUNK])
 def test_executemany_is_one_round_trip(counted: Client, proxy: FlightCounter, n: int) -> None:
-    results = counted._call(counted.conn.executemany("SELECT $1::int", [(i,) for i in range(n)]))
+    results = counted.executemany("SELECT $1::int", [(i,) for i in range(n)])
     assert [r.rows[0][0] for r in results] == list(range(n))
     assert (proxy.client_flights, proxy.round_trips) == (1, 1)
 
@@ -491,13 +473,13 @@ def test_executemany_error_while_rows_are_still_being_sent(client: Client, table
     rows = [(n, f"x{n}") for n in range(20_000)]
     sql = f"INSERT INTO {table} SELECT $1::int, $2::text WHERE 1 / ($1::int - 10) IS NOT NULL"
     with pytest.raises(errors.DivisionByZero):
-        client._call(client.conn.executemany(sql, rows))
+        client.executemany(sql, rows)
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
     assert count(client, table) == 0
     assert client.transaction_status == "I"
     # And again inside a transaction: the block fails as a whole.
     with pytest.raises(errors.DivisionByZero), client.transaction():
-        client._call(client.conn.executemany(sql, rows))
+        client.executemany(sql, rows)
     assert client.query("SELECT 'still in sync'").rows == [("still in sync",)]
 
 
@@ -514,7 +496,7 @@ def test_executemany_rows_must_be_sequences(
     rows: list[object] = [(n, "x") for n in range(1000)]
     rows[at] = bad
     with pytest.raises(pgpipe.InterfaceError, match="must be a sequence of values"):
-        client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+        client.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows)
     assert count(client, table) == 0  # a late one fails the batch: nothing is committed
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
 
@@ -522,8 +504,8 @@ def test_executemany_rows_must_be_sequences(
 @pytest.mark.parametrize("rows", [5, "ab", {"a": (1,)}, None], ids=["int", "str", "dict", "none"])
 def test_executemany_takes_an_iterable_of_rows(client: Client, rows: object) -> None:
     with pytest.raises(pgpipe.InterfaceError, match="iterable of rows"):
-        client._call(client.conn.executemany("SELECT $1", rows))
-    generated = client._call(client.conn.executemany("SELECT $1::int", ((n,) for n in range(3))))
+        client.executemany("SELECT $1", rows)
+    generated = client.executemany("SELECT $1::int", ((n,) for n in range(3)))
     assert [r.rows for r in generated] == [[(0,)], [(1,)], [(2,)]]
 
 
@@ -538,7 +520,7 @@ def test_executemany_bad_value_in_a_later_chunk_commits_nothing(
     rows: list[tuple[object, str]] = [(n, "x") for n in range(2500)]
     rows[bad] = (Unencodable(), "x")  # after the first chunk (or several) went out
     with pytest.raises(pgpipe.DataError, match="cannot adapt"):
-        client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+        client.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows)
     assert count(client, table) == 0
     assert client.transaction_status == "I"
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
@@ -547,21 +529,21 @@ def test_executemany_bad_value_in_a_later_chunk_commits_nothing(
 def test_executemany_bad_value_in_the_first_chunk_sends_nothing(client: Client) -> None:
     before = client.stats.flights
     with pytest.raises(pgpipe.DataError, match="cannot adapt"):
-        client._call(client.conn.executemany("SELECT $1", [(1,), (Unencodable(),)]))
+        client.executemany("SELECT $1", [(1,), (Unencodable(),)])
     assert client.stats.flights == before
     assert client.query("SELECT 'in sync'").rows == [("in sync",)]
 
 
 def test_executemany_of_100000_rows(client: Client, table: str) -> None:
     rows = [(n, f"row {n}") for n in range(100_000)]
-    results = client._call(client.conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows))
+    results = client.executemany(f"INSERT INTO {table} VALUES ($1, $2)", rows)
     assert len(results) == 100_000
     assert count(client, table) == 100_000
 
 
 def test_executemany_with_ints_past_int8(client: Client) -> None:
     rows = [(1,), (2**70,), (3,), (None,), (-(2**64),)]
-    results = client._call(client.conn.executemany("SELECT $1::numeric::text", rows))
+    results = client.executemany("SELECT $1::numeric::text", rows)
     assert [r.rows[0][0] for r in results] == ["1", str(2**70), "3", None, str(-(2**64))]
 
 

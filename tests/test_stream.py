@@ -24,26 +24,13 @@ def take(
     client: Client, sql: str, *params: object, stop: int | None = None, **kw: Any
 ) -> list[Any]:
     """Up to ``stop`` rows of ``conn.stream(...)``, through either adapter; closes early."""
-    if client.adapter == "sync":
-        out = []
-        with client.conn.stream(sql, *params, **kw) as rows:
-            for row in rows:
-                if stop is not None and len(out) == stop:
-                    break
-                out.append(row)
-        return out
-
-    async def go() -> list[Any]:
-        out = []
-        async with client.conn.stream(sql, *params, **kw) as rows:
-            async for row in rows:
-                if stop is not None and len(out) == stop:
-                    break
-                out.append(row)
-        return out
-
-    result: list[Any] = client._call(go())
-    return result
+    out = []
+    with client.stream(sql, *params, **kw) as rows:
+        for row in rows:
+            if stop is not None and len(out) == stop:
+                break
+            out.append(row)
+    return out
 
 
 def assert_in_sync(client: Client) -> None:
