@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import Type, conninfo, errors
 from pgpipe.testing import TemporaryPostgres
+from tests.clients import Adapter, Client
 
 
 class Color(enum.Enum):
@@ -190,40 +191,21 @@ def calls(draw: st.DrawFn) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
     return name, (draw(st.one_of(st.sampled_from(["int4", "no_such_type"]), VALUES)),), {}
 
 
-def _run_sync(
-    conn: pgpipe.Connection, name: str, args: tuple[Any, ...], kw: dict[str, Any]
-) -> None:
+def _run(client: Client, name: str, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+    """The call, through either adapter (tests/clients.py)."""
     if name == "stream":
-        for _ in conn.stream(*args, **kw):
+        for _ in client.stream(*args, **kw):
             pass
     elif name == "pipeline":
         mode, sql, *params = args
-        with conn.pipeline(mode, **kw) as p:
+        with client.pipeline(mode, **kw) as p:
             handle = p.query(sql, *params)
         handle.result()
     elif name == "transaction":
-        with conn.transaction(**kw):
-            conn.query("SELECT 1")
+        with client.transaction(**kw):
+            client.query("SELECT 1")
     else:
-        getattr(conn, name)(*args, **kw)
-
-
-async def _run_async(
-    conn: pgpipe.AsyncConnection, name: str, args: tuple[Any, ...], kw: dict[str, Any]
-) -> None:
-    if name == "stream":
-        async for _ in conn.stream(*args, **kw):
-            pass
-    elif name == "pipeline":
-        mode, sql, *params = args
-        async with conn.pipeline(mode, **kw) as p:
-            handle = p.query(sql, *params)
-        handle.result()
-    elif name == "transaction":
-        async with conn.transaction(**kw):
-            await conn.query("SELECT 1")
-    else:
-        await getattr(conn, name)(*args, **kw)
+        getattr(client, name)(*args, **kw)
 
 
 _tokens = itertools.count()
@@ -240,55 +222,27 @@ def sync_conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
         yield conn
 
 
+@pytest.fixture(scope="module", params=["sync", "async"])
+def misuse_client(request: pytest.FixtureRequest, pg_server: TemporaryPostgres) -> Iterator[Client]:
+    """One connection of each adapter for all of hypothesis's calls."""
+    adapter = Adapter(request.param)
+    try:
+        yield adapter.connect(pg_server.dsn(dbname="pgpipe"))
+    finally:
+        adapter.close()
+
+
 @settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(calls())
-def test_any_arguments_sync(
-    sync_conn: pgpipe.Connection, call: tuple[str, tuple[Any, ...], dict[str, Any]]
+def test_any_arguments(
+    misuse_client: Client, call: tuple[str, tuple[Any, ...], dict[str, Any]]
 ) -> None:
     name, args, kw = call
     with contextlib.suppress(pgpipe.Error):
-        _run_sync(sync_conn, name, args, kw)
-    assert not sync_conn.closed, sync_conn.closed_reason
-    assert sync_conn.transaction_status == "I"
-    _check_in_sync(lambda t: sync_conn.query("SELECT $1::int", t).rows)
-
-
-@pytest.fixture(scope="module")
-def loop_runner() -> Iterator[asyncio.Runner]:
-    with asyncio.Runner() as runner:
-        yield runner
-
-
-@pytest.fixture(scope="module")
-def async_conn(
-    pg_server: TemporaryPostgres, loop_runner: asyncio.Runner
-) -> Iterator[pgpipe.AsyncConnection]:
-    conn = loop_runner.run(pgpipe.connect_async(pg_server.dsn(dbname="pgpipe")))
-    yield conn
-    loop_runner.run(conn.close())
-
-
-@settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(calls())
-def test_any_arguments_async(
-    async_conn: pgpipe.AsyncConnection,
-    loop_runner: asyncio.Runner,
-    call: tuple[str, tuple[Any, ...], dict[str, Any]],
-) -> None:
-    name, args, kw = call
-
-    async def go() -> None:
-        with contextlib.suppress(pgpipe.Error):
-            await _run_async(async_conn, name, args, kw)
-
-    loop_runner.run(go())
-    assert not async_conn.closed, async_conn.closed_reason
-    assert async_conn.transaction_status == "I"
-
-    async def check(token: int) -> Any:
-        return (await async_conn.query("SELECT $1::int", token)).rows
-
-    _check_in_sync(lambda t: loop_runner.run(check(t)))
+        _run(misuse_client, name, args, kw)
+    assert not misuse_client.closed, misuse_client.closed_reason
+    assert misuse_client.transaction_status == "I"
+    _check_in_sync(lambda t: misuse_client.query("SELECT $1::int", t).rows)
 
 
 @pytest.mark.parametrize(
