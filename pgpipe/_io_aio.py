@@ -277,23 +277,23 @@ async def _negotiate_tls(
 
 
 class _Turn:
-    """``async with conn._turn()``: one operation at a time; a second concurrent
-    one raises InterfaceError instead of waiting."""
+    """``with conn._lock``: one operation at a time; a second concurrent one
+    raises InterfaceError instead of waiting (the blocking adapter's is a
+    ``threading.Lock``, which waits). A plain ``with``: nothing to await."""
 
     __slots__ = ("_conn",)
 
     def __init__(self, conn: AsyncConnectionBase) -> None:
         self._conn = conn
 
-    async def __aenter__(self) -> None:
+    def __enter__(self) -> None:
         conn = self._conn
         conn._check_loop()
-        conn._check_open()
         if conn._busy:
             raise errors.InterfaceError("another operation is in progress on this connection")
         conn._busy = True
 
-    async def __aexit__(
+    def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -305,11 +305,13 @@ class _Turn:
 class AsyncConnectionBase(ConnectionState):
     """What an asyncio connection has that a blocking one has not: its event loop."""
 
-    __slots__ = ("_busy", "_loop")
+    __slots__ = ("_busy", "_lock", "_loop")
 
     def __init__(self, session: Session) -> None:
         super().__init__(session)
         self._busy = False
+        self._lock = _Turn(self)
+        """``with self._lock:`` around an operation."""
         # The event loop the transport belongs to: the only one it can be used from.
         self._loop = asyncio.get_running_loop()
 
@@ -319,6 +321,3 @@ class AsyncConnectionBase(ConnectionState):
                 "this connection belongs to another event loop: an asyncio connection is "
                 "used only from the loop that opened it"
             )
-
-    def _turn(self) -> _Turn:
-        return _Turn(self)

@@ -13,7 +13,6 @@ import socket
 import threading
 import time
 from contextlib import suppress
-from types import TracebackType
 from typing import Any, Final
 
 from pgpipe import errors
@@ -232,32 +231,6 @@ class Channel:
         self._sock.close()
 
 
-class _Turn:
-    """``with conn._turn()``: one operation at a time; another thread waits for it."""
-
-    __slots__ = ("_conn",)
-
-    def __init__(self, conn: ConnectionBase) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
-        conn = self._conn
-        conn._lock.acquire()
-        try:
-            conn._check_open()
-        except BaseException:
-            conn._lock.release()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._conn._lock.release()
-
-
 class ConnectionBase(ConnectionState):
     """What a blocking connection has that an asyncio one has not: a lock."""
 
@@ -267,9 +240,3 @@ class ConnectionBase(ConnectionState):
         super().__init__(session)
         # One operation at a time: another thread waits for the current one to finish.
         self._lock = threading.Lock()
-
-    def _check_loop(self) -> None:
-        """Any thread may use a blocking connection."""
-
-    def _turn(self) -> _Turn:
-        return _Turn(self)

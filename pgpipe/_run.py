@@ -76,18 +76,18 @@ class Run(Generic[_Op]):
     timeout it came from (for messages), on the adapter's clock.
     """
 
-    __slots__ = (
-        "_finished",
-        "_pending",
-        "_phase",
-        "_timed_out",
-        "_why",
-        "close_reason",
-        "deadline",
-        "limit",
-        "op",
-        "session",
-    )
+    # No __slots__: the state a run rarely leaves has class defaults, so making one
+    # (once per command) sets four attributes.
+    close_reason: str | None = None
+    """Set when the connection must be closed (the adapter does it)."""
+    _phase: int = _RUNNING
+    _why = ""  # why the statement is being cancelled
+    _timed_out = False
+    _finished = False  # op.finish() was called while draining
+    _pending: BaseException | None = None  # raised by outcome()
+    clean = True
+    """Whether the run ended as it began: nothing to raise, nothing to close (the
+    adapter then skips ``outcome()``)."""
 
     def __init__(
         self, session: Session, op: _Op, deadline: float | None = None, limit: float | None = None
@@ -96,13 +96,6 @@ class Run(Generic[_Op]):
         self.op = op
         self.deadline = deadline
         self.limit = limit
-        self.close_reason: str | None = None
-        """Set when the connection must be closed (the adapter does it)."""
-        self._phase = _RUNNING
-        self._why = ""  # why the statement is being cancelled
-        self._timed_out = False
-        self._finished = False  # op.finish() was called while draining
-        self._pending: BaseException | None = None  # raised by outcome()
 
     def step(self, now: float) -> int:
         """What to do next: RECEIVE, CANCEL or DONE."""
@@ -143,6 +136,7 @@ class Run(Generic[_Op]):
         self._close(f"{self._why}; then {then}" if self._why else then)
 
     def _close(self, reason: str) -> None:
+        self.clean = False
         self._phase = _ENDED
         if self.close_reason is None:
             self.close_reason = reason
@@ -166,6 +160,7 @@ class Run(Generic[_Op]):
             )
 
     def _cancel(self, why: str, now: float) -> None:
+        self.clean = False
         self._why = why
         self._phase = _CANCELLING
         self.deadline = now + self.session.params.cancel_timeout
@@ -207,8 +202,9 @@ class Run(Generic[_Op]):
 
     def outcome(self) -> _Op:
         """The operation, once DONE; raises what the caller must see instead."""
-        pending, self._pending = self._pending, None
+        pending = self._pending
         if pending is not None:
+            self._pending = None
             if isinstance(pending, errors.OperationalError) and pending.__traceback__ is None:
                 raise pending from None
             raise pending

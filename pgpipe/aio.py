@@ -160,8 +160,13 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         ``sql`` and ``param_count`` are for the query hook.
         """
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
-        await self._flush_pipeline()
-        async with self._turn():
+        pipeline = self._pipeline
+        if pipeline is not None and len(pipeline):
+            await pipeline.flush()
+        with self._lock:
+            self._check_open()
+            if self.query_hook is None:
+                return await self._start(make, limit)
             return await self._command(make, limit, sql, param_count)
 
     async def _flush_pipeline(self) -> None:
@@ -199,7 +204,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
                     raise
                 await self._fall_back()
                 op = self._session.queue(make)
-        return await self._run(op, _deadline(limit), limit)
+        return await self._run(op, None if limit is None else time.monotonic() + limit, limit)
 
     async def _fall_back(self) -> None:
         """Reconnect once without pipelining, after a wrong guess closed the connection."""
@@ -232,7 +237,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         channel = self._channel
         while True:
             try:
-                step = run.step(time.monotonic())
+                step = run.step(0.0 if run.deadline is None else time.monotonic())
                 if step == RECEIVE:
                     await channel.exchange(self._session, run.deadline)
                 elif step == CANCEL:
@@ -246,6 +251,8 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
                 run.fail(exc)
         if run.close_reason is not None:
             self._abort(run.close_reason)
+        elif run.clean:
+            return op
         return run.outcome()
 
     def _cancel_request(self) -> CancelExchange:
@@ -473,7 +480,8 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         op = stream._op
         if op is None:
             await self._flush_pipeline()
-        async with self._turn():
+        with self._lock:
+            self._check_open()
             if op is None:
                 sql, params, size = stream._sql, stream._params, stream._batch_size
                 factory = stream._row_factory
@@ -516,7 +524,8 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
     async def _close_stream(self, stream: AsyncRowStream[Any]) -> None:
         if stream._op is None or self._stream is not stream._op or self.closed:
             return
-        async with self._turn():
+        with self._lock:
+            self._check_open()
             if self._stream is stream._op:
                 await self._end_stream()
 

@@ -159,8 +159,13 @@ class Connection(ConnectionBase, Generic[Row]):
         ``sql`` and ``param_count`` are for the query hook.
         """
         limit = seconds(timeout, "timeout") or self._session.params.command_timeout
-        self._flush_pipeline()
-        with self._turn():
+        pipeline = self._pipeline
+        if pipeline is not None and len(pipeline):
+            pipeline.flush()
+        with self._lock:
+            self._check_open()
+            if self.query_hook is None:
+                return self._start(make, limit)
             return self._command(make, limit, sql, param_count)
 
     def _flush_pipeline(self) -> None:
@@ -198,7 +203,7 @@ class Connection(ConnectionBase, Generic[Row]):
                     raise
                 self._fall_back()
                 op = self._session.queue(make)
-        return self._run(op, _deadline(limit), limit)
+        return self._run(op, None if limit is None else time.monotonic() + limit, limit)
 
     def _fall_back(self) -> None:
         """Reconnect once without pipelining, after a wrong guess closed the connection."""
@@ -231,7 +236,7 @@ class Connection(ConnectionBase, Generic[Row]):
         channel = self._channel
         while True:
             try:
-                step = run.step(time.monotonic())
+                step = run.step(0.0 if run.deadline is None else time.monotonic())
                 if step == RECEIVE:
                     channel.exchange(self._session, run.deadline)
                 elif step == CANCEL:
@@ -245,6 +250,8 @@ class Connection(ConnectionBase, Generic[Row]):
                 run.fail(exc)
         if run.close_reason is not None:
             self._abort(run.close_reason)
+        elif run.clean:
+            return op
         return run.outcome()
 
     def _cancel_request(self) -> CancelExchange:
@@ -472,7 +479,8 @@ class Connection(ConnectionBase, Generic[Row]):
         op = stream._op
         if op is None:
             self._flush_pipeline()
-        with self._turn():
+        with self._lock:
+            self._check_open()
             if op is None:
                 sql, params, size = stream._sql, stream._params, stream._batch_size
                 factory = stream._row_factory
@@ -515,7 +523,8 @@ class Connection(ConnectionBase, Generic[Row]):
     def _close_stream(self, stream: RowStream[Any]) -> None:
         if stream._op is None or self._stream is not stream._op or self.closed:
             return
-        with self._turn():
+        with self._lock:
+            self._check_open()
             if self._stream is stream._op:
                 self._end_stream()
 
