@@ -1,9 +1,10 @@
 """Result helpers (scalar, one, first) and row factories (pgpipe.rows).
 
-Against the real PostgreSQL through both adapters; the per-call row factory
-through the Session API itself, driven over a socket here (``RawSession``),
-until the adapters take ``row_factory=``; and the factories alone, on
-Column tuples.
+Against the real PostgreSQL through both adapters (a connection's
+``row_factory`` here; the adapters' ``row_factory=`` keywords in
+tests/test_api.py); every command's own row factory through the Session API
+itself, driven over a socket here (``RawSession``); and the factories
+alone, on Column tuples.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def conn(adapter: Adapter, dsn: str) -> Client:
 
 @pytest.fixture
 def dict_conn(conn: Client) -> Client:
-    conn._session.row_factory = dict_row  # until the adapters take row_factory=
+    conn.conn.row_factory = dict_row
     return conn
 
 
@@ -101,7 +102,7 @@ def raw(dsn: str) -> Iterator[RawSession]:
 
 
 def assert_in_sync(conn: Client) -> None:
-    conn._session.row_factory = None  # until the adapters take row_factory=
+    conn.conn.row_factory = None
     assert conn.query("SELECT $1::text, 7", "next").rows == [("next", 7)]
     assert conn.transaction_status == "I"
 
@@ -213,14 +214,11 @@ def test_first(conn: Client) -> None:
 
 def test_executemany_scalars(conn: Client) -> None:
     conn.execute("CREATE TEMP TABLE ids (id serial, v int)")
-    results = conn._call(
-        conn.conn.executemany(
-            "INSERT INTO ids (v) SELECT $1::int WHERE $1::int > 0 RETURNING id",
-            [(5,), (0,), (6,)],
-        )
+    results = conn.executemany(
+        "INSERT INTO ids (v) SELECT $1::int WHERE $1::int > 0 RETURNING id", [(5,), (0,), (6,)]
     )
     assert results.scalars() == [1, None, 2]
-    plain = conn._call(conn.conn.executemany("INSERT INTO ids (v) VALUES ($1)", [(1,), (2,)]))
+    plain = conn.executemany("INSERT INTO ids (v) VALUES ($1)", [(1,), (2,)])
     with pytest.raises(errors.ResultShapeError, match="RETURNING"):
         plain.scalars()
 
@@ -235,7 +233,7 @@ def test_dict_rows_from_every_command(dict_conn: Client) -> None:
     assert typed.one() == {"n": 5} and typed.scalar() == 5
     (first, second) = conn.execute("SELECT 1 AS a; SELECT 'b' AS b, 2 AS c")
     assert first.rows == [{"a": 1}] and second.rows == [{"b": "b", "c": 2}]
-    many = conn._call(conn.conn.executemany("SELECT $1::int AS v, 'x' AS w", [(1,), (2,)]))
+    many = conn.executemany("SELECT $1::int AS v, 'x' AS w", [(1,), (2,)])
     assert [r.one() for r in many] == [{"v": 1, "w": "x"}, {"v": 2, "w": "x"}]
     assert many.scalars() == [1, 2]
     assert_in_sync(conn)
@@ -267,38 +265,31 @@ def test_scalar_reads_the_first_column_of_a_made_row(dict_conn: Client) -> None:
 
 
 def test_dict_rows_from_a_prepared_statement(dict_conn: Client) -> None:
-    prepared = dict_conn._call(dict_conn.conn.prepare("SELECT $1::int AS n, 'p' AS p"))
-    assert dict_conn._call(prepared.query(3)).rows == [{"n": 3, "p": "p"}]
+    with dict_conn.prepare("SELECT $1::int AS n, 'p' AS p") as prepared:
+        assert prepared.query(3).rows == [{"n": 3, "p": "p"}]
+        assert prepared.query(4, row_factory=tuple_row).rows == [(4, "p")]
 
 
 def test_dict_rows_from_a_stream(dict_conn: Client) -> None:
     sql = "SELECT g AS n FROM generate_series(1, 25) g"
-    if dict_conn.adapter == "sync":
-        with dict_conn.conn.stream(sql, batch_size=10) as rows:
-            got = list(rows)
-    else:
-
-        async def go() -> list[Any]:
-            async with dict_conn.conn.stream(sql, batch_size=10) as rows:
-                return [row async for row in rows]
-
-        got = dict_conn._call(go())
-    assert got == [{"n": n} for n in range(1, 26)]
+    with dict_conn.stream(sql, batch_size=10) as rows:
+        assert list(rows) == [{"n": n} for n in range(1, 26)]
+    # Its own row factory, batch after batch (made once, at the first).
+    with dict_conn.stream(sql, batch_size=10, row_factory=namedtuple_row) as rows:
+        assert [row.n for row in rows] == list(range(1, 26))
+    with dict_conn.stream(sql, batch_size=10, row_factory=tuple_row) as rows:
+        assert list(rows) == [(n,) for n in range(1, 26)]
     assert_in_sync(dict_conn)
 
 
 def test_dict_rows_from_a_pipeline(dict_conn: Client) -> None:
-    if dict_conn.adapter == "sync":
-        with dict_conn.conn.pipeline() as p:
-            a = p.query("SELECT 1 AS a")
-            b = p.execute("SELECT 2 AS b")
-    else:
-
-        async def go() -> Any:
-            async with dict_conn.conn.pipeline() as p:
-                return p.query("SELECT 1 AS a"), p.execute("SELECT 2 AS b")
-
-        a, b = dict_conn._call(go())
+    # A pipeline's statements take the connection's row factory as it is when
+    # the pipeline is sent, at the end of its block.
+    with dict_conn.pipeline() as p:
+        dict_conn.conn.row_factory = None
+        a = p.query("SELECT 1 AS a")
+        b = p.execute("SELECT 2 AS b")
+        dict_conn.conn.row_factory = dict_row
     assert a.result().rows == [{"a": 1}]
     assert [r.rows for r in b.result()] == [[{"b": 2}]]
 
@@ -315,7 +306,7 @@ def test_dict_rows_from_a_pipeline(dict_conn: Client) -> None:
 def test_each_factory_on_a_connection(
     conn: Client, factory: RowFactory[Any], expected: Any
 ) -> None:
-    conn._session.row_factory = factory  # until the adapters take row_factory=
+    conn.conn.row_factory = factory
     result = conn.query("SELECT 1 AS id, 'a' AS name")
     assert result.one() == expected and result.scalar() == 1
     if factory is namedtuple_row:
@@ -323,7 +314,7 @@ def test_each_factory_on_a_connection(
 
 
 def test_a_failing_row_factory_is_an_interface_error(conn: Client) -> None:
-    conn._session.row_factory = class_row(Item)  # until the adapters take row_factory=
+    conn.conn.row_factory = class_row(Item)
     with pytest.raises(
         errors.InterfaceError, match=r"make a row of the columns \(id, other\).*TypeError"
     ) as info:
@@ -333,33 +324,27 @@ def test_a_failing_row_factory_is_an_interface_error(conn: Client) -> None:
     def refuses(columns: tuple[Column, ...]) -> Any:
         raise ValueError("no such shape")
 
-    conn._session.row_factory = refuses  # until the adapters take row_factory=
+    conn.conn.row_factory = refuses
     with pytest.raises(errors.InterfaceError, match=r"factory .*refuses failed on the columns"):
         conn.query("SELECT 1 AS id")
     # No row, no maker: the factory is not called.
     assert conn.query("SELECT 1 AS id WHERE false").rows == []
-    conn._session.row_factory = "dict"  # type: ignore[assignment]  # until the adapters take row_factory=
+    conn.conn.row_factory = "dict"
     with pytest.raises(errors.InterfaceError, match="row_factory is a function of the columns"):
         conn.query("SELECT 1")
     assert_in_sync(conn)
 
 
 def test_a_failing_row_factory_in_executemany_and_a_stream(conn: Client) -> None:
-    conn._session.row_factory = class_row(Item)  # until the adapters take row_factory=
+    conn.conn.row_factory = class_row(Item)
     with pytest.raises(errors.InterfaceError, match=r"columns \(id, other\)"):
-        conn._call(conn.conn.executemany("SELECT $1::int AS id, 2 AS other", [(1,), (2,)]))
+        conn.executemany("SELECT $1::int AS id, 2 AS other", [(1,), (2,)])
     sql = "SELECT g AS id, 2 AS other FROM generate_series(1, 30) g"
-    with pytest.raises(errors.InterfaceError, match=r"columns \(id, other\)"):
-        if conn.adapter == "sync":
-            with conn.conn.stream(sql, batch_size=10) as rows:
-                list(rows)
-        else:
-
-            async def go() -> None:
-                async with conn.conn.stream(sql, batch_size=10) as rows:
-                    [row async for row in rows]
-
-            conn._call(go())
+    with (
+        pytest.raises(errors.InterfaceError, match=r"columns \(id, other\)"),
+        conn.stream(sql, batch_size=10) as rows,
+    ):
+        list(rows)
     assert_in_sync(conn)
 
 
