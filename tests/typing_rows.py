@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple, TypeVar
 
+import pgpipe
 from pgpipe.result import Column, Result, Results
 from pgpipe.rows import RowFactory, RowMaker, class_row, dict_row, namedtuple_row, tuple_row
 
@@ -47,3 +48,21 @@ def shapes() -> None:
     ids: list[Any] = many.scalars()
     print(one_dict, first_dict, every_dict, iterated, item, named, plain, value, bare_row)
     print(many_row, ids)
+
+
+def through_the_adapters(dsn: str) -> None:
+    conn = pgpipe.connect(dsn)
+    tuples: tuple[Any, ...] = conn.query("SELECT 1").one()
+    per_call: dict[str, Any] = conn.query("SELECT 1 AS a", row_factory=dict_row).one()
+    items: list[Item] = conn.query("SELECT 1 AS id, 'a' AS name", row_factory=class_row(Item)).rows
+    dicts = pgpipe.connect(dsn, row_factory=dict_row)
+    by_default: dict[str, Any] | None = dicts.query("SELECT 1 AS a").first()
+    scripts: list[Result[dict[str, Any]]] = dicts.execute("SELECT 1 AS a")
+    print(tuples, per_call, items, by_default, scripts)
+
+
+async def through_asyncio(dsn: str) -> None:
+    conn = await pgpipe.connect_async(dsn, row_factory=dict_row)
+    row: dict[str, Any] = (await conn.query("SELECT 1 AS a")).one()
+    named: NamedTuple = (await conn.query("SELECT 1 AS a", row_factory=namedtuple_row)).one()
+    print(row, named)
