@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import time
 from types import TracebackType
@@ -21,7 +20,7 @@ from pgpipe._cancel import CancelExchange
 from pgpipe._dial import Attempt, is_unix_family, open_address, tune_socket, unix_socket_family
 from pgpipe._session import Session
 from pgpipe._stats import Stats
-from pgpipe.tls import Negotiation, TlsChannel, make_context
+from pgpipe.tls import TlsChannel
 
 INTERRUPTS: Final = (asyncio.CancelledError,)
 """What interrupts a call: a statement running then is cancelled on the server."""
@@ -164,24 +163,35 @@ class AsyncChannel:
         self.peer: tuple[int, Any] = (family, transport.get_extra_info("peername"))
 
     @classmethod
-    async def open(cls, attempt: Attempt, deadline: float | None) -> AsyncChannel:
-        """Connect and negotiate TLS (when the attempt asks for it), by ``deadline``."""
+    async def connect(cls, attempt: Attempt, deadline: float | None) -> AsyncChannel:
+        """Connect to the attempt's host by ``deadline`` (OperationalError otherwise)."""
         stats = Stats()
         try:
             async with asyncio.timeout(_remaining(deadline)):
                 transport, protocol = await _open_transport(attempt, stats)
-                try:
-                    sock = transport.get_extra_info("socket")
-                    if sock is not None:
-                        tune_socket(sock, attempt.params)
-                    tls = await _negotiate_tls(transport, protocol, attempt, stats)
-                except BaseException:
-                    transport.abort()
-                    raise
         except TimeoutError:
             address = attempt.params.address()
             raise errors.OperationalError(f"timeout connecting to {address}") from None
-        return cls(transport, protocol, stats, tls)
+        try:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                tune_socket(sock, attempt.params)
+            return cls(transport, protocol, stats, None)
+        except BaseException:
+            transport.abort()
+            raise
+
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes before the session is attached (the TLS negotiation's)."""
+        if data:
+            self._transport.write(data)
+            self.stats.sent(len(data))
+
+    async def receive_raw(self, deadline: float | None) -> bytes:
+        """Bytes before the session is attached (b"" once the server closed);
+        TimeoutError at ``deadline``."""
+        async with asyncio.timeout(_remaining(deadline)):
+            return await self._protocol.read_raw()
 
     def attach(self, session: Session) -> None:
         """Received bytes go to ``session`` from now on."""
@@ -252,28 +262,6 @@ class AsyncChannel:
 
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - time.monotonic(), 0.001)
-
-
-async def _negotiate_tls(
-    transport: asyncio.Transport, protocol: _Protocol, attempt: Attempt, stats: Stats
-) -> TlsChannel | None:
-    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"
-    or the attempt is a plaintext one."""
-    if not attempt.tls:
-        return None
-    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
-    try:
-        while not negotiation.done:
-            data = negotiation.data_to_send()
-            if data:
-                transport.write(data)
-                stats.sent(len(data))
-            negotiation.receive_data(await protocol.read_raw())
-    except errors.OperationalError:
-        attempt.tls_failed = negotiation.handshaking
-        raise
-    attempt.tls_used = negotiation.channel is not None
-    return negotiation.channel
 
 
 class _Turn:

@@ -7,7 +7,6 @@ counterpart, with the same names plus ``Async``.
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import threading
@@ -21,7 +20,7 @@ from pgpipe._cancel import CancelExchange
 from pgpipe._dial import Attempt, open_address, tune_socket, unix_socket_family
 from pgpipe._session import Session
 from pgpipe._stats import Stats
-from pgpipe.tls import Negotiation, TlsChannel, make_context
+from pgpipe.tls import TlsChannel
 
 INTERRUPTS: Final = (KeyboardInterrupt,)
 """What interrupts a call: a statement running then is cancelled on the server."""
@@ -61,31 +60,6 @@ def _open_socket(attempt: Attempt, deadline: float | None) -> socket.socket:
     return sock
 
 
-def _negotiate_tls(
-    sock: socket.socket, attempt: Attempt, deadline: float | None, stats: Stats
-) -> TlsChannel | None:
-    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"
-    or the attempt is a plaintext one."""
-    if not attempt.tls:
-        return None
-    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
-    try:
-        while not negotiation.done:
-            data = negotiation.data_to_send()
-            if data:
-                sock.sendall(data)
-                stats.sent(len(data))
-            sock.settimeout(_remaining(deadline))
-            received = sock.recv(_RECV_SIZE)
-            stats.received(len(received))
-            negotiation.receive_data(received)
-    except errors.OperationalError:
-        attempt.tls_failed = negotiation.handshaking
-        raise
-    attempt.tls_used = negotiation.channel is not None
-    return negotiation.channel
-
-
 class Channel:
     """The socket to one server, and the waits on it."""
 
@@ -104,25 +78,29 @@ class Channel:
         self._timed = True  # the socket has a timeout set
 
     @classmethod
-    def open(cls, attempt: Attempt, deadline: float | None) -> Channel:
-        """Connect and negotiate TLS (when the attempt asks for it), by ``deadline``."""
+    def connect(cls, attempt: Attempt, deadline: float | None) -> Channel:
+        """Connect to the attempt's host by ``deadline`` (OperationalError otherwise)."""
         sock = _open_socket(attempt, deadline)
-        stats = Stats()
-        params = attempt.params
         try:
-            tune_socket(sock, params)
-            tls = _negotiate_tls(sock, attempt, deadline, stats)
-            return cls(sock, stats, tls)
-        except OSError as exc:
-            sock.close()
-            if isinstance(exc, TimeoutError):
-                raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
-            raise errors.OperationalError(
-                f"connection to {params.address()} lost: {exc.strerror or exc}"
-            ) from None
+            tune_socket(sock, attempt.params)
+            return cls(sock, Stats(), None)
         except BaseException:
             sock.close()
             raise
+
+    def send_raw(self, data: bytes) -> None:
+        """Bytes before the session is attached (the TLS negotiation's)."""
+        if data:
+            self._sock.sendall(data)
+            self.stats.sent(len(data))
+
+    def receive_raw(self, deadline: float | None) -> bytes:
+        """Bytes before the session is attached (b"" once the server closed);
+        TimeoutError at ``deadline``."""
+        self._sock.settimeout(_remaining(deadline))
+        data = self._sock.recv(_RECV_SIZE)
+        self.stats.received(len(data))
+        return data
 
     def attach(self, session: Session) -> None:
         """Received bytes go to ``session`` from now on (the caller reads them)."""

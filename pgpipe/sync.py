@@ -39,6 +39,7 @@ from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.result import Column, Result, Results, Row
 from pgpipe.rows import RowFactory, tuple_row
+from pgpipe.tls import Negotiation, TlsChannel, make_context
 from pgpipe.tracing import QueryHook, event
 
 _Op = TypeVar("_Op", bound=Operation)
@@ -47,6 +48,25 @@ _R = TypeVar("_R")
 
 def _deadline(limit: float | None) -> float | None:
     return None if limit is None else time.monotonic() + limit
+
+
+def _negotiate_tls(
+    channel: Channel, attempt: Attempt, deadline: float | None
+) -> TlsChannel | None:
+    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"
+    or the attempt is a plaintext one."""
+    if not attempt.tls:
+        return None
+    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
+    try:
+        while not negotiation.done:
+            channel.send_raw(negotiation.data_to_send())
+            negotiation.receive_data(channel.receive_raw(deadline))
+    except errors.OperationalError:
+        attempt.tls_failed = negotiation.handshaking
+        raise
+    attempt.tls_used = negotiation.channel is not None
+    return negotiation.channel
 
 
 def _count(values: object) -> int:
@@ -100,12 +120,16 @@ class Connection(ConnectionBase, Generic[Row]):
         """Connect, negotiate TLS and (unless pipelined) authenticate, by connect_timeout."""
         params = attempt.params
         deadline = _deadline(params.connect_timeout)
-        channel = Channel.open(attempt, deadline)
+        channel = Channel.connect(attempt, deadline)
         try:
+            channel.tls = _negotiate_tls(channel, attempt, deadline)
             conn = cls(channel, Session(params, scram_nonce(), channel.tls, channel.stats))
             if params.pipeline_connect in SEND_AT_CONNECT:
                 # The rest waits for the server's first answer anyway: send early.
                 channel.flush(conn._session)
+        except TimeoutError:
+            channel.abort()
+            raise errors.OperationalError(f"timeout connecting to {params.address()}") from None
         except OSError as exc:
             channel.abort()
             raise errors.OperationalError(
