@@ -90,8 +90,13 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["pgpipe_bytes_warning"] = sys.flags.bytes_warning
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests of each :data:`KEPT_TOGETHER` module for ``--dist loadgroup``."""
+    """Group the tests of each :data:`KEPT_TOGETHER` module for ``--dist loadgroup``.
+
+    ``tryfirst``: before the xdist worker's own hook, which reads the marks into
+    the node ids the scheduler groups by (after it, the marks would be ignored).
+    """
     for item in items:
         if item.path.name in KEPT_TOGETHER:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
