@@ -69,8 +69,8 @@ def _workers_inherit_bytes_warning(config: pytest.Config) -> None:
         wanted = int(workerinput.get("pgpipe_bytes_warning", 0))
         if sys.flags.bytes_warning < wanted:
             raise pytest.UsageError(
-                f"this worker runs without -{'b' * wanted}, as the controller does; "
-                "give --tx its interpreter with the flag (popen//python=python -bb)"
+                f"this worker runs without the controller's -{'b' * wanted}: give --tx "
+                "an interpreter with the flag (popen//python=python -bb), or just -n"
             )
         return
     tx = getattr(config.option, "tx", None)
