@@ -208,7 +208,11 @@ class AsyncChannel:
     async def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""
-        await self.flush(session)
+        transport = self._transport
+        data = session.data_to_send()
+        while data:  # executemany queues its later chunks as they go
+            transport.write(data)
+            data = session.data_to_send()
         protocol = self._protocol
         if protocol.failure is not None:
             raise protocol.failure
@@ -276,7 +280,8 @@ class _Turn:
 
     def __enter__(self) -> None:
         conn = self._conn
-        conn._check_loop()
+        if asyncio.get_running_loop() is not conn._loop:
+            conn._check_loop()
         if conn._busy:
             raise errors.InterfaceError("another operation is in progress on this connection")
         conn._busy = True

@@ -21,14 +21,15 @@ with InFailedSqlTransaction (independent) or are skipped (atomic).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pgpipe import errors
 from pgpipe._operations import Operation, Script, UnnamedQuery
 from pgpipe._scan import check_count
-from pgpipe._session import Session
+from pgpipe._session import Session, paired
 from pgpipe.protocol import events as ev
 from pgpipe.result import Result
+from pgpipe.rows import RowFactory
 
 MODES: Final = ("independent", "atomic")
 _FIRST_PART: Final = 256  # commands queued before the first write (one flight up to here)
@@ -185,20 +186,40 @@ class Pipeline:
     def __len__(self) -> int:
         return len(self._queued)
 
-    def query(self, sql: str, *params: object) -> Pending[Result]:
-        """Queue one statement (types inferred from the values, as ``conn.query``)."""
+    def query(
+        self,
+        sql: str,
+        *params: object,
+        param_types: Sequence[int] | None = None,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Pending[Result[Any]]:
+        """Queue one statement (types inferred from the values, or stated by
+        ``param_types``, as ``conn.query``)."""
+        if param_types is not None:
+            return self.query_with_param_types(
+                sql, paired(params, param_types), row_factory=row_factory
+            )
         check_count(sql, len(params))
-        return self._add(lambda s: s.staged_query(sql, params), _result)
+        return self._add(lambda s: s.staged_query(sql, params, row_factory=row_factory), _result)
 
     def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]]
-    ) -> Pending[Result]:
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        row_factory: RowFactory[Any] | None = None,
+    ) -> Pending[Result[Any]]:
         """Queue one statement with ``(value, pgpipe.Type.X)`` pairs."""
         if isinstance(params, Sequence) and not isinstance(params, str | bytes):
             check_count(sql, len(params))
-        return self._add(lambda s: s.staged_query_with_param_types(sql, params), _result)
+        return self._add(
+            lambda s: s.staged_query_with_param_types(sql, params, row_factory=row_factory),
+            _result,
+        )
 
-    def execute(self, sql: str) -> Pending[list[Result]]:
+    def execute(
+        self, sql: str, *, row_factory: RowFactory[Any] | None = None
+    ) -> Pending[list[Result[Any]]]:
         """Queue SQL text of several statements (independent pipelines only: a simple
         Query ends the implicit transaction, so it cannot be part of an atomic one)."""
         if self.mode == "atomic":
@@ -206,7 +227,7 @@ class Pipeline:
                 "execute() cannot join an atomic pipeline (a simple Query has its own Sync); "
                 "use query() for each statement"
             )
-        return self._add(lambda s: s.staged_execute(sql), _results)
+        return self._add(lambda s: s.staged_execute(sql, row_factory=row_factory), _results)
 
     def _add(
         self,

@@ -527,6 +527,7 @@ class Session:
         params: Sequence[object],
         batch_size: int,
         *,
+        param_types: Sequence[int] | None = None,
         row_factory: RowFactory[Any] | None = None,
     ) -> Stream:
         """Parse, Bind, Describe and the first Execute of ``batch_size`` rows, then Flush."""
@@ -535,8 +536,11 @@ class Session:
             raise errors.InterfaceError(
                 f"batch_size must be a positive integer, not {batch_size!r}"
             )
-        self.check_parameters(sql, len(params))
-        oids, formats, values = self._inferred(params)
+        if param_types is not None:
+            oids, formats, values = self._typed(sql, paired(params, param_types))
+        else:
+            self.check_parameters(sql, len(params))
+            oids, formats, values = self._inferred(params)
         key = (sql, tuple(oids))
         core = self.core
         core.send_parse("", sql, oids)
@@ -911,6 +915,18 @@ def _column_writer(row: Sequence[object], oids: list[int]) -> frontend.BindValue
 
 def _is_oid(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def paired(values: Sequence[object], param_types: Sequence[int]) -> list[tuple[object, int]]:
+    """``values`` with the types ``param_types=`` states for them, one each, as the
+    ``(value, pgpipe.Type.X)`` pairs of ``query_with_param_types``."""
+    oids = _type_oids(param_types)
+    if len(oids) != len(values):
+        raise errors.ProgrammingError(
+            f"{len(values)} parameter value{'s' if len(values) != 1 else ''} given with "
+            f"{len(oids)} param_types: give one type per value"
+        )
+    return list(zip(values, oids, strict=True))
 
 
 def _type_oids(param_types: Sequence[int]) -> list[int]:

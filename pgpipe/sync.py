@@ -31,10 +31,10 @@ from pgpipe._dial import (
     role_mismatch,
 )
 from pgpipe._io_sync import INTERRUPTS, Channel, ConnectionBase
-from pgpipe._operations import Operation, Startup, Stream
+from pgpipe._operations import Operation, Startup, Stream, UnnamedQuery
 from pgpipe._pipeline import Pipeline
 from pgpipe._run import CANCEL, RECEIVE, Run, lost
-from pgpipe._session import Session, many_rows
+from pgpipe._session import Session, many_rows, paired
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
 from pgpipe.result import Column, Result, Results, Row
@@ -67,6 +67,20 @@ def _negotiate_tls(
         raise
     attempt.tls_used = negotiation.channel is not None
     return negotiation.channel
+
+
+def _one(
+    sql: str,
+    params: Sequence[object],
+    param_types: Sequence[int] | None,
+    row_factory: RowFactory[Any] | None,
+) -> Callable[[Session], UnnamedQuery]:
+    """How ``query`` queues one statement: types inferred, or stated by ``param_types``
+    (checked here, before anything is queued)."""
+    if param_types is None:
+        return lambda s: s.query(sql, params, row_factory=row_factory)
+    pairs = paired(params, param_types)
+    return lambda s: s.query_with_param_types(sql, pairs, row_factory=row_factory)
 
 
 def _count(values: object) -> int:
@@ -182,14 +196,20 @@ class Connection(ConnectionBase, Generic[Row]):
         order they were written (a transaction's BEGIN or COMMIT included).
         ``sql`` and ``param_count`` are for the query hook.
         """
-        limit = seconds(timeout, "timeout") or self._session.params.command_timeout
+        limit = self._session.params.command_timeout
+        if timeout is not None:
+            limit = seconds(timeout, "timeout") or limit
         pipeline = self._pipeline
         if pipeline is not None and len(pipeline):
             pipeline.flush()
         with self._lock:
-            self._check_open()
-            if self.query_hook is None:
-                return self._start(make, limit)
+            if self._closed_reason is not None:
+                self._check_open()
+            if self.query_hook is None and self._stream is None and self._startup is None:
+                # The common case, in short: queue it and run it.
+                op = self._session.queue(make)
+                deadline = None if limit is None else time.monotonic() + limit
+                return self._run(op, deadline, limit)
             return self._command(make, limit, sql, param_count)
 
     def _flush_pipeline(self) -> None:
@@ -292,7 +312,11 @@ class Connection(ConnectionBase, Generic[Row]):
 
     @overload
     def query(
-        self, sql: str, *params: object, timeout: float | None = None
+        self,
+        sql: str,
+        *params: object,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
     ) -> Result[Row]: ...
 
     @overload
@@ -300,6 +324,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self,
         sql: str,
         *params: object,
+        param_types: Sequence[int] | None = None,
         timeout: float | None = None,
         row_factory: RowFactory[_R],
     ) -> Result[_R]: ...
@@ -308,6 +333,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self,
         sql: str,
         *params: object,
+        param_types: Sequence[int] | None = None,
         timeout: float | None = None,
         row_factory: RowFactory[Any] | None = None,
     ) -> Result[Any]:
@@ -318,12 +344,16 @@ class Connection(ConnectionBase, Generic[Row]):
         or when interrupted (Ctrl-C, task cancellation), the statement is
         cancelled on the server and the connection brought back in sync
         (within ``cancel_timeout``); a timeout raises ``QueryTimeout``.
+        ``param_types`` states the types instead (``pgpipe.Type.X``, one per
+        value), as ``executemany``, ``prepare`` and ``stream`` take them.
         ``row_factory`` makes this result's rows (see ``pgpipe.rows``).
         """
-        op = self._call(
-            lambda s: s.query(sql, params, row_factory=row_factory), timeout, sql, len(params)
-        )
-        return op.result()
+        make: Callable[[Session], UnnamedQuery]
+        if param_types is None:
+            make = lambda s: s.query(sql, params, row_factory=row_factory)  # noqa: E731
+        else:
+            make = _one(sql, params, param_types, row_factory)
+        return (self._call(make, timeout, sql, len(params))).result()
 
     @overload
     def query_with_param_types(
@@ -359,7 +389,11 @@ class Connection(ConnectionBase, Generic[Row]):
 
     @overload
     def execute(
-        self, sql: str, *params: object, timeout: float | None = None
+        self,
+        sql: str,
+        *params: object,
+        param_types: Sequence[int] | None = None,
+        timeout: float | None = None,
     ) -> list[Result[Row]]: ...
 
     @overload
@@ -367,6 +401,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self,
         sql: str,
         *params: object,
+        param_types: Sequence[int] | None = None,
         timeout: float | None = None,
         row_factory: RowFactory[_R],
     ) -> list[Result[_R]]: ...
@@ -375,6 +410,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self,
         sql: str,
         *params: object,
+        param_types: Sequence[int] | None = None,
         timeout: float | None = None,
         row_factory: RowFactory[Any] | None = None,
     ) -> list[Result[Any]]:
@@ -384,11 +420,9 @@ class Connection(ConnectionBase, Generic[Row]):
         semicolons (the simple protocol, as psycopg and asyncpg do); with
         parameters it is one statement, run as ``query`` runs it.
         """
-        if params:
-            op = self._call(
-                lambda s: s.query(sql, params, row_factory=row_factory), timeout, sql, len(params)
-            )
-            return [op.result()]
+        if params or param_types is not None:
+            make = _one(sql, params, param_types, row_factory)
+            return [(self._call(make, timeout, sql, len(params))).result()]
         script = self._call(lambda s: s.execute(sql, row_factory=row_factory), timeout, sql)
         return script.result()
 
@@ -458,6 +492,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self,
         sql: str,
         *params: object,
+        param_types: Sequence[int] | None = None,
         batch_size: int = 1000,
         timeout: float | None = None,
     ) -> RowStream[Row]: ...
@@ -467,6 +502,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self,
         sql: str,
         *params: object,
+        param_types: Sequence[int] | None = None,
         batch_size: int = 1000,
         timeout: float | None = None,
         row_factory: RowFactory[_R],
@@ -476,6 +512,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self,
         sql: str,
         *params: object,
+        param_types: Sequence[int] | None = None,
         batch_size: int = 1000,
         timeout: float | None = None,
         row_factory: RowFactory[Any] | None = None,
@@ -494,8 +531,11 @@ class Connection(ConnectionBase, Generic[Row]):
         ...     total += n
         """
         # A wrong parameter count is refused now, not at the first row.
-        self._session.check_parameters(sql, len(params))
-        return RowStream(self, sql, params, batch_size, timeout, row_factory)
+        if param_types is None:
+            self._session.check_parameters(sql, len(params))
+        else:
+            self._session.check_parameters(sql, len(paired(params, param_types)))
+        return RowStream(self, sql, params, param_types, batch_size, timeout, row_factory)
 
     def _stream_next(self, stream: RowStream[Any]) -> None:
         """Start the stream or read its next batch; ask for the one after it at once."""
@@ -507,9 +547,9 @@ class Connection(ConnectionBase, Generic[Row]):
             self._check_open()
             if op is None:
                 sql, params, size = stream._sql, stream._params, stream._batch_size
-                factory = stream._row_factory
+                types, factory = stream._param_types, stream._row_factory
                 op = self._command(
-                    lambda s: s.stream(sql, params, size, row_factory=factory),
+                    lambda s: s.stream(sql, params, size, param_types=types, row_factory=factory),
                     limit,
                     sql,
                     len(params),
@@ -764,6 +804,7 @@ class RowStream(Generic[Row]):
         "_closed",
         "_conn",
         "_op",
+        "_param_types",
         "_params",
         "_pos",
         "_row_factory",
@@ -777,11 +818,13 @@ class RowStream(Generic[Row]):
         conn: Connection[Any],
         sql: str,
         params: Sequence[object],
+        param_types: Sequence[int] | None,
         batch_size: int,
         timeout: float | None,
         row_factory: RowFactory[Any] | None,
     ) -> None:
         self._conn = conn
+        self._param_types = param_types
         self._row_factory = row_factory
         self._sql = sql
         self._params = params
@@ -866,7 +909,11 @@ def connect(
 
 @overload
 def connect(
-    dsn: str | None = None, *, query_hook: QueryHook | None = None, **params: Any
+    dsn: str | None = None,
+    *,
+    row_factory: None = None,
+    query_hook: QueryHook | None = None,
+    **params: Any,
 ) -> Connection[tuple[Any, ...]]: ...
 
 

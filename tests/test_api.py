@@ -178,3 +178,60 @@ def test_every_server_call_takes_timeout() -> None:
             assert _signature_has_timeout(getattr(cls, name)), (cls, name)
     for cls in (pgpipe.sync.PreparedStatement, pgpipe.aio.AsyncPreparedStatement):
         assert _signature_has_timeout(cls.query) and _signature_has_timeout(cls.close)
+
+
+# -- one way to state parameter types: param_types= -------------------------------
+
+
+def test_param_types_on_every_call_that_takes_parameters(
+    adapter: Adapter, pg_server: TemporaryPostgres
+) -> None:
+    conn = adapter.connect(dsn(pg_server))
+    int2 = pgpipe.Type.INT2
+    # Stated, the server gets int2 where pgpipe would have inferred int4 from a small int.
+    sql = "SELECT pg_typeof($1)::text"
+    assert conn.query(sql, 5).scalar() == "integer"
+    assert conn.query(sql, 5, param_types=[int2]).scalar() == "smallint"
+    assert conn.query_with_param_types(sql, [(5, int2)]).scalar() == "smallint"
+    (result,) = conn.execute(sql, 5, param_types=[int2])
+    assert result.scalar() == "smallint"
+    with conn.stream(sql, 5, param_types=[int2]) as rows:
+        assert list(rows) == [("smallint",)]
+    many = conn.executemany(sql, [(1,), (2,)], param_types=[int2])
+    assert [r.scalar() for r in many] == ["smallint", "smallint"]
+    assert conn.prepare(sql, param_types=[int2]).query(3).scalar() == "smallint"
+    with conn.pipeline() as p:
+        queued = p.query(sql, 5, param_types=[int2], row_factory=dict_row)
+    assert queued.result().one() == {"pg_typeof": "smallint"}
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("values", "types", "error", "message"),
+    [
+        ((1,), [], errors.ProgrammingError, "1 parameter value given with 0 param_types"),
+        ((1, 2), [pgpipe.Type.INT4], errors.ProgrammingError, "2 parameter values"),
+        ((1,), "int4", errors.InterfaceError, "param_types"),
+        ((1,), [None], errors.InterfaceError, "param_types"),
+    ],
+)
+def test_param_types_that_do_not_fit_are_refused_before_anything_is_sent(
+    adapter: Adapter,
+    pg_server: TemporaryPostgres,
+    values: tuple[object, ...],
+    types: Any,
+    error: type[Exception],
+    message: str,
+) -> None:
+    conn = adapter.connect(dsn(pg_server))
+    before = conn.stats.round_trips
+    for call in (
+        lambda: conn.query("SELECT $1::int", *values, param_types=types),
+        lambda: conn.execute("SELECT $1::int", *values, param_types=types),
+        lambda: conn.stream("SELECT $1::int", *values, param_types=types),
+    ):
+        with pytest.raises(error, match=message):
+            call()
+    assert conn.stats.round_trips == before
+    assert conn.query("SELECT 1").scalar() == 1
+    conn.close()

@@ -7,7 +7,7 @@ mypy accepts them all, and test_rows checks it refuses a wrong one.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, assert_type
 
 import pgpipe
 from pgpipe.result import Column, Result, Results
@@ -58,11 +58,16 @@ def through_the_adapters(dsn: str) -> None:
     dicts = pgpipe.connect(dsn, row_factory=dict_row)
     by_default: dict[str, Any] | None = dicts.query("SELECT 1 AS a").first()
     scripts: list[Result[dict[str, Any]]] = dicts.execute("SELECT 1 AS a")
+    # Exactly these types, not Any (which any assignment above would accept).
+    assert_type(conn, pgpipe.Connection[tuple[Any, ...]])
+    assert_type(dicts, pgpipe.Connection[dict[str, Any]])
+    assert_type(conn.query("SELECT 1", row_factory=dict_row).one(), dict[str, Any])
     print(tuples, per_call, items, by_default, scripts)
 
 
 async def through_asyncio(dsn: str) -> None:
     conn = await pgpipe.connect_async(dsn, row_factory=dict_row)
+    assert_type(conn, pgpipe.AsyncConnection[dict[str, Any]])
     row: dict[str, Any] = (await conn.query("SELECT 1 AS a")).one()
     named: NamedTuple = (await conn.query("SELECT 1 AS a", row_factory=namedtuple_row)).one()
     print(row, named)
