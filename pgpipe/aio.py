@@ -206,7 +206,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         with self._lock:
             if self._closed_reason is not None:
                 self._check_open()
-            if self.query_hook is None and self._stream is None and self._startup is None:
+            if self._stream is None and self._startup is None and self.query_hook is None:
                 # The common case, in short: queue it and run it.
                 op = self._session.queue(make)
                 deadline = None if limit is None else time.monotonic() + limit
