@@ -720,7 +720,7 @@ def _check(params: ConnectParams) -> None:
 
 def _pipeline_mode(value: object) -> str | None:
     """None/False/"off" turn pipelined connect off; True means "auto"."""
-    if value is None or value is False or value == "off":
+    if value is None or value is False or (isinstance(value, str) and value == "off"):
         return None
     if value is True:
         return "auto"

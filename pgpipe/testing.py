@@ -706,7 +706,14 @@ def _wait_until_listening(process: subprocess.Popen[bytes], host: str, port: int
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), 1) as probe:
+            # Wait for the pooler to drop the probe (it sees no startup packet): until
+            # then the probe holds one of its client slots, and a pooler allowing one
+            # client (pgpool-II with two children) would refuse the next one.
+            probe.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):
+                while probe.recv(1024):
+                    pass
             return True
         time.sleep(0.05)
     return False
