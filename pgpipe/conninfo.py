@@ -724,7 +724,7 @@ def _pipeline_mode(value: object) -> str | None:
         return None
     if value is True:
         return "auto"
-    if value not in _PIPELINE_MODES:
+    if not isinstance(value, str) or value not in _PIPELINE_MODES:
         raise InterfaceError(
             f"pipeline_connect must be one of off, {', '.join(_PIPELINE_MODES)}, not {value!r}"
         )
