@@ -23,9 +23,9 @@ import pytest
 import pgpipe
 from pgpipe import errors
 from pgpipe._operations import Operation
+from pgpipe._run import RECEIVE, Run
 from pgpipe._session import Session
 from pgpipe.conninfo import parse_dsn
-from pgpipe.protocol import NEED_DATA
 from pgpipe.result import Column, Result, Results
 from pgpipe.rows import RowFactory, class_row, dict_row, namedtuple_row, tuple_row
 from tests.clients import Adapter, Client
@@ -72,23 +72,17 @@ class RawSession:
         self.run(self.session.startup()).check()
 
     def run(self, op: _Op) -> _Op:
-        """Send what the session queued and feed ``op`` until it is done."""
-        session, core = self.session, self.session.core
-        while True:
+        """Send what the session queued and feed ``op`` until it is done (through
+        pgpipe._run.Run, the loop both adapters use, without their I/O)."""
+        session = self.session
+        run = Run(session, op)
+        while run.step(0.0) == RECEIVE:
             data = session.data_to_send()
             while data:
                 self.sock.sendall(data)
                 data = session.data_to_send()
-            if op.in_rows:
-                rows = core.next_rows()
-                if rows:
-                    op.feed_rows(rows)
-                    continue
-            event = core.next_event()
-            if event is NEED_DATA:
-                session.receive_data(self.sock.recv(65536))
-            elif op.feed(event):
-                return op
+            session.receive_data(self.sock.recv(65536))
+        return run.outcome()
 
     def close(self) -> None:
         self.sock.close()
