@@ -130,7 +130,11 @@ class Channel:
                         if deadline is not None or self._timed:
                             self._settimeout(deadline)
                         self.sending = True
-                        sent = sock.send(data)
+                        try:
+                            sent = sock.send(data)
+                        except TimeoutError:
+                            self._unsent += data  # nothing went out: all of it is left
+                            raise
                         self.sending = False
                         if sent < len(data):
                             self._unsent += data[sent:]
