@@ -318,6 +318,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         *params: object,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> Result[Row]: ...
 
     @overload
@@ -358,7 +359,12 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
 
     @overload
     async def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        timeout: float | None = None,
+        row_factory: None = None,
     ) -> Result[Row]: ...
 
     @overload
@@ -395,6 +401,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         *params: object,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> list[Result[Row]]: ...
 
     @overload
@@ -435,6 +442,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         *,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> Results[Row]: ...
 
     @overload
@@ -496,6 +504,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         param_types: Sequence[int] | None = None,
         batch_size: int = 1000,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> AsyncRowStream[Row]: ...
 
     @overload
@@ -760,7 +769,9 @@ class AsyncPreparedStatement(StatementHandle["AsyncConnection[Any]"], Generic[Ro
     __slots__ = ()
 
     @overload
-    async def query(self, *params: object, timeout: float | None = None) -> Result[Row]: ...
+    async def query(
+        self, *params: object, timeout: float | None = None, row_factory: None = None
+    ) -> Result[Row]: ...
 
     @overload
     async def query(

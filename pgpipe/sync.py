@@ -1,9 +1,9 @@
-# Generated from pgpipe/aio.py by tools/async_to_sync.py: do not edit; change aio.py and run that.
+# Generated from pgpipe/aio.py by tools/async_to_sync.py: edit that file instead.
 """The blocking adapter: a Session driven over a socket.
 
 Generated from ``pgpipe.aio``, the asyncio adapter, which is the one source
 of both (see tools/async_to_sync.py). What really differs between the two,
-the I/O, lives in ``pgpipe._io_sync`` and ``pgpipe._io_sync``; what a timeout
+the I/O, lives in ``pgpipe._io_sync`` and ``pgpipe._io_aio``; what a timeout
 or an interruption does, in ``pgpipe._run``; the protocol, in the Session.
 """
 
@@ -317,6 +317,7 @@ class Connection(ConnectionBase, Generic[Row]):
         *params: object,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> Result[Row]: ...
 
     @overload
@@ -357,7 +358,12 @@ class Connection(ConnectionBase, Generic[Row]):
 
     @overload
     def query_with_param_types(
-        self, sql: str, params: Sequence[tuple[object, int]], *, timeout: float | None = None
+        self,
+        sql: str,
+        params: Sequence[tuple[object, int]],
+        *,
+        timeout: float | None = None,
+        row_factory: None = None,
     ) -> Result[Row]: ...
 
     @overload
@@ -394,6 +400,7 @@ class Connection(ConnectionBase, Generic[Row]):
         *params: object,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> list[Result[Row]]: ...
 
     @overload
@@ -434,6 +441,7 @@ class Connection(ConnectionBase, Generic[Row]):
         *,
         param_types: Sequence[int] | None = None,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> Results[Row]: ...
 
     @overload
@@ -495,6 +503,7 @@ class Connection(ConnectionBase, Generic[Row]):
         param_types: Sequence[int] | None = None,
         batch_size: int = 1000,
         timeout: float | None = None,
+        row_factory: None = None,
     ) -> RowStream[Row]: ...
 
     @overload
@@ -759,7 +768,9 @@ class PreparedStatement(StatementHandle["Connection[Any]"], Generic[Row]):
     __slots__ = ()
 
     @overload
-    def query(self, *params: object, timeout: float | None = None) -> Result[Row]: ...
+    def query(
+        self, *params: object, timeout: float | None = None, row_factory: None = None
+    ) -> Result[Row]: ...
 
     @overload
     def query(

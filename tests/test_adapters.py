@@ -1,5 +1,6 @@
-"""The two adapters are one: sync.py is generated from aio.py, and their public
-APIs (names, signatures, docstrings) are the same once async names are mapped."""
+"""The two adapters are one: sync.py is generated from aio.py (and dbapi.py from
+dbapi_async.py), and their public APIs (names, signatures, docstrings) are the
+same once async names are mapped."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import pytest
 
 import pgpipe
 import pgpipe.aio
+import pgpipe.dbapi
+import pgpipe.dbapi_async
 import pgpipe.sync
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,32 +39,43 @@ PAIRS = [
     (pgpipe.sync.PreparedStatement, pgpipe.aio.AsyncPreparedStatement),
     (pgpipe.sync.RowStream, pgpipe.aio.AsyncRowStream),
     (pgpipe.sync.ConnectionPipeline, pgpipe.aio.AsyncConnectionPipeline),
+    (pgpipe.dbapi.Connection, pgpipe.dbapi_async.AsyncConnection),
+    (pgpipe.dbapi.Cursor, pgpipe.dbapi_async.AsyncCursor),
+    (pgpipe.dbapi.ServerCursor, pgpipe.dbapi_async.AsyncServerCursor),
 ]
 
 
 def test_sync_py_is_generated_from_aio_py_and_up_to_date() -> None:
-    first_line = (ROOT / "pgpipe" / "sync.py").read_text(encoding="utf-8").splitlines()[0]
-    assert first_line.startswith("# Generated from pgpipe/aio.py")
+    for source, target, _ in async_to_sync.FILES:
+        first = (ROOT / "pgpipe" / target).read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith(f"# Generated from pgpipe/{source}")
     check = subprocess.run(
         [sys.executable, str(TOOL), "--check"], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_the_check_fails_when_sync_py_was_edited_by_hand(
+def test_the_check_fails_when_a_generated_file_was_edited_by_hand(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = (ROOT / "pgpipe" / "aio.py").read_text(encoding="utf-8")
-    generated = async_to_sync.generate(source)
+    (tmp_path / "pgpipe").mkdir()
+    for source, target, _ in async_to_sync.FILES:
+        for name in (source, target):
+            text = (ROOT / "pgpipe" / name).read_text(encoding="utf-8")
+            (tmp_path / "pgpipe" / name).write_text(text, encoding="utf-8")
+    generated = async_to_sync.generate((ROOT / "pgpipe" / "aio.py").read_text(encoding="utf-8"))
     assert "async " not in generated.replace("asyncio", "")
     assert "await " not in generated
     assert "AsyncConnection" not in generated
-    target = tmp_path / "sync.py"
-    monkeypatch.setattr(async_to_sync, "TARGET", target)
-    target.write_text(generated, encoding="utf-8")
+    monkeypatch.setattr(async_to_sync, "ROOT", tmp_path)
     assert async_to_sync.main(["--check"]) == 0
-    target.write_text(generated.replace('"""Run one statement;', '"""Run a statement;', 1))
-    assert async_to_sync.main(["--check"]) == 1
+    for _, target, _ in async_to_sync.FILES:
+        path = tmp_path / "pgpipe" / target
+        original = path.read_text(encoding="utf-8")
+        path.write_text(original.replace('"""', '""" Edited.', 2), encoding="utf-8")
+        assert async_to_sync.main(["--check"]) == 1
+        path.write_text(original, encoding="utf-8")
+        assert async_to_sync.main(["--check"]) == 0
 
 
 def _public(cls: type) -> dict[str, Any]:
@@ -100,6 +114,9 @@ def test_both_adapters_have_the_same_signatures_and_docstrings(
     sync_members, async_members = _public(blocking), _public(asynchronous)
     for name, member in sync_members.items():
         other = async_members[name]
+        if isinstance(member, type):  # PEP 249's exceptions as connection attributes
+            assert member is other, name
+            continue
         if not callable(member) and not isinstance(member, property):
             continue
         assert _signature(member) == _signature(other), name
@@ -114,6 +131,9 @@ def test_connect_and_connect_async_match() -> None:
     assert _signature(pgpipe.connect) == _signature(pgpipe.connect_async)
     assert _doc(pgpipe.connect) == _doc(pgpipe.connect_async)
     assert inspect.iscoroutinefunction(pgpipe.connect_async)
+    assert _signature(pgpipe.dbapi.connect) == _signature(pgpipe.dbapi_async.connect)
+    assert _doc(pgpipe.dbapi.connect) == _doc(pgpipe.dbapi_async.connect)
+    assert inspect.iscoroutinefunction(pgpipe.dbapi_async.connect)
 
 
 def test_every_server_call_of_the_asyncio_adapter_is_awaitable() -> None:

@@ -19,10 +19,12 @@ The real differences (sockets or transports, a lock or an event loop,
 KeyboardInterrupt or task cancellation) live in pgpipe/_io_sync.py and
 pgpipe/_io_aio.py, written by hand.
 
-Usage: ``python tools/async_to_sync.py`` writes pgpipe/sync.py;
-``python tools/async_to_sync.py --check`` exits 1 (printing a diff) when
-pgpipe/sync.py is not what the generator makes of pgpipe/aio.py. The test
-suite runs the check.
+It does the same for pgpipe/dbapi.py, from pgpipe/dbapi_async.py (``FILES``).
+
+Usage: ``python tools/async_to_sync.py`` writes the generated files;
+``python tools/async_to_sync.py --check`` exits 1 (printing a diff) when one
+is not what the generator makes of its source. The test suite runs the
+check.
 """
 
 from __future__ import annotations
@@ -34,15 +36,13 @@ import re
 import sys
 import tokenize
 from pathlib import Path
+from typing import Final
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "pgpipe" / "aio.py"
-TARGET = ROOT / "pgpipe" / "sync.py"
 
-HEADER = (
-    "# Generated from pgpipe/aio.py by tools/async_to_sync.py: do not edit; "
-    "change aio.py and run that.\n"
-)
+
+def _header(source: str) -> str:
+    return f"# Generated from pgpipe/{source} by tools/async_to_sync.py: edit that file instead.\n"
 
 SYNC_DOCSTRING = '''"""The blocking adapter: a Session driven over a socket.
 
@@ -52,8 +52,24 @@ the I/O, lives in ``pgpipe._io_sync`` and ``pgpipe._io_aio``; what a timeout
 or an interruption does, in ``pgpipe._run``; the protocol, in the Session.
 """'''
 
+DBAPI_DOCSTRING = '''"""PEP 249 (DB-API 2.0): pgpipe as the module pandas, SQLAlchemy and other
+database code expect, with psycopg's ``pyformat`` parameters.
+
+Generated from ``pgpipe.dbapi_async``, its asyncio form, which is the one
+source of both (see tools/async_to_sync.py). Both sit on pgpipe's native
+connection (``connection.native``), which stays available.
+
+>>> conn = pgpipe.dbapi.connect("postgresql://app@db/app")  # doctest: +SKIP
+>>> cur = conn.cursor()  # doctest: +SKIP
+>>> cur.execute("SELECT %s + 1 AS n", (41,))  # doctest: +SKIP
+>>> cur.fetchone()  # doctest: +SKIP
+(42,)
+"""'''
+
 NAMES: dict[str, str] = {
     "AsyncChannel": "Channel",
+    "AsyncCursor": "Cursor",
+    "AsyncServerCursor": "ServerCursor",
     "AsyncConnection": "Connection",
     "AsyncConnectionBase": "ConnectionBase",
     "AsyncConnectionPipeline": "ConnectionPipeline",
@@ -66,6 +82,8 @@ NAMES: dict[str, str] = {
     "__aiter__": "__iter__",
     "__anext__": "__next__",
     "_io_aio": "_io_sync",
+    "aio": "sync",
+    "dbapi_async": "dbapi",
     "asynccontextmanager": "contextmanager",
     "connect_async": "connect",
 }
@@ -150,14 +168,36 @@ def map_tokens(source: str) -> str:
     return source
 
 
-def _name_order(name: str) -> tuple[int, str]:
-    """ruff's (isort's) order within an import: CONSTANTS, Classes, then the rest."""
+def _group(name: str) -> int:
+    """CONSTANTS, Classes, then the rest: the groups ruff sorts names in."""
+    if name.isupper() and len(name) > 1:
+        return 0
+    return 1 if name[:1].isupper() else 2
+
+
+def _name_order(name: str) -> tuple[int, str, str]:
+    """ruff's (isort's) order within an import: by group, then case-insensitively."""
     bare = name.split(" as ")[0]
-    if bare.isupper() and len(bare) > 1:
-        return (0, bare)
-    if bare[:1].isupper():
-        return (1, bare)
-    return (2, bare)
+    return (_group(bare), bare.lower(), bare)
+
+
+def _export_order(name: str) -> tuple[int, str]:
+    """ruff's order of ``__all__`` (RUF022): by group, then case-sensitively."""
+    return (_group(name), name)
+
+
+_ALL: Final = re.compile(r'^__all__ = \[\n((?:    "\w+",\n)+)\]$', re.MULTILINE)
+
+
+def sort_exports(source: str) -> str:
+    """Sort ``__all__`` again after mapping."""
+
+    def resort(match: re.Match[str]) -> str:
+        names = [line.strip().strip(",").strip('"') for line in match.group(1).splitlines()]
+        body = "".join(f'    "{n}",\n' for n in sorted(names, key=_export_order))
+        return f"__all__ = [\n{body}]"
+
+    return _ALL.sub(resort, source)
 
 
 _FROM_IMPORT = re.compile(r"^from (\S+) import (\(\n(?:    .*,\n)+\)|[^\n(]+)$", re.MULTILINE)
@@ -178,19 +218,27 @@ def sort_imports(source: str) -> str:
     return _FROM_IMPORT.sub(resort, source)
 
 
-def replace_docstring(source: str) -> str:
-    """The module docstring, written for the blocking adapter."""
+def replace_docstring(source: str, docstring: str) -> str:
+    """The module docstring, written for the blocking form."""
     end = source.index('"""', 3) + 3
-    assert source.startswith('"""'), "aio.py must open with its docstring"
-    return SYNC_DOCSTRING + source[end:]
+    assert source.startswith('"""'), "a source module must open with its docstring"
+    return docstring + source[end:]
 
 
-def generate(source: str) -> str:
+FILES: list[tuple[str, str, str]] = [
+    ("aio.py", "sync.py", SYNC_DOCSTRING),
+    ("dbapi_async.py", "dbapi.py", DBAPI_DOCSTRING),
+]
+"""(source, generated, the generated module's docstring), in pgpipe/."""
+
+
+def generate(source: str, name: str = "aio.py", docstring: str = SYNC_DOCSTRING) -> str:
     text = drop_async_blocks(source)
-    text = replace_docstring(text)
     text = map_tokens(text)
+    text = replace_docstring(text, docstring)
     text = sort_imports(text)
-    return HEADER + text
+    text = sort_exports(text)
+    return _header(name) + text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,26 +247,30 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="exit 1 if pgpipe/sync.py is not up to date"
     )
     args = parser.parse_args(argv)
-    generated = generate(SOURCE.read_text(encoding="utf-8"))
-    if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+    status = 0
+    for source_name, target_name, docstring in FILES:
+        source = ROOT / "pgpipe" / source_name
+        target = ROOT / "pgpipe" / target_name
+        generated = generate(source.read_text(encoding="utf-8"), source_name, docstring)
+        if not args.check:
+            target.write_text(generated, encoding="utf-8")
+            continue
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != generated:
             sys.stdout.writelines(
                 difflib.unified_diff(
                     current.splitlines(keepends=True),
                     generated.splitlines(keepends=True),
-                    "pgpipe/sync.py",
-                    "generated from pgpipe/aio.py",
+                    f"pgpipe/{target_name}",
+                    f"generated from pgpipe/{source_name}",
                 )
             )
             print(
-                "pgpipe/sync.py is out of date: run `python tools/async_to_sync.py`",
+                f"pgpipe/{target_name} is out of date: run `python tools/async_to_sync.py`",
                 file=sys.stderr,
             )
-            return 1
-        return 0
-    TARGET.write_text(generated, encoding="utf-8")
-    return 0
+            status = 1
+    return status
 
 
 if __name__ == "__main__":
