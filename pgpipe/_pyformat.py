@@ -65,7 +65,10 @@ def convert(
         sql = str(sql)
     if params is None:
         return sql, ()
-    if isinstance(params, Mapping):
+    # Concrete types first: an isinstance() against the ABCs alone costs more.
+    if isinstance(params, (tuple, list)):
+        return _convert_positional(sql, params, standard_conforming_strings)
+    if isinstance(params, (dict, Mapping)):
         return _convert_named(sql, params, standard_conforming_strings)
     if isinstance(params, (str, bytes, bytearray, memoryview)) or not isinstance(params, Sequence):
         raise errors.ProgrammingError(
@@ -97,11 +100,21 @@ def _convert_named(
     try:
         return converted, tuple([params[name] for name in names])
     except KeyError:
-        missing = next(name for name in names if name not in params)
+        missing = _missing(params, names)
         raise errors.ProgrammingError(
             f"no value for the placeholder %({missing})s: the parameters have no key "
             f"{missing!r}; nothing was sent"
         ) from None
+
+
+def _missing(params: Mapping[str, object], names: tuple[str, ...]) -> str:
+    """The first of ``names`` that ``params`` has no value for."""
+    for name in names:
+        try:
+            params[name]
+        except KeyError:
+            return name
+    return names[0]  # a mapping that raised KeyError once and not again
 
 
 def _remembered(

@@ -5,6 +5,7 @@ on the server through both adapters, and compared with psycopg's own conversion.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import pytest
@@ -106,6 +107,12 @@ def test_named(sql: str, params: Mapping[str, object], expected: str, values: tu
 def test_a_missing_key_is_named() -> None:
     with pytest.raises(errors.ProgrammingError, match=r"%\(b\)s.*no key 'b'"):
         convert("SELECT %(a)s, %(b)s", {"a": 1})
+
+
+def test_any_mapping_and_any_sequence() -> None:
+    assert convert("SELECT %(a)s", MappingProxyType({"a": 1})) == ("SELECT $1", (1,))
+    assert convert("SELECT %s, %s", range(5, 7)) == ("SELECT $1, $2", (5, 6))
+    assert convert("SELECT 1 %% 2", []) == ("SELECT 1 % 2", ())
 
 
 def test_named_placeholders_with_a_sequence() -> None:
@@ -280,6 +287,7 @@ def _statement(draw: st.DrawFn) -> Case:
     named: list[str] = []
     case = Case("", [], "", [], [], "", {})
     for n, item in enumerate(items, 1):
+        value: object
         alias = f'"c{n}%%s"' if draw(st.booleans()) else f"c{n}"
         comment = draw(_comment()) if draw(st.booleans()) else ""
         if isinstance(item, tuple):
@@ -329,14 +337,15 @@ def conn(pg_server: TemporaryPostgres) -> Iterator[pgpipe.Connection]:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_statement())
 def test_pieces_run_on_the_server(conn: pgpipe.Connection, case: Case) -> None:
-    for sql, params in [(case.sql, case.values), (case.named_sql, case.mapping)]:
-        result = conn.query(*_args(convert(sql, params)))
+    pairs: list[tuple[str, Sequence[object] | Mapping[str, object]]] = [
+        (case.sql, case.values),
+        (case.named_sql, case.mapping),
+    ]
+    for pyformat, params in pairs:
+        sql, values = convert(pyformat, params)
+        result = conn.query(sql, *values)
         assert list(result.rows[0]) == case.row
         assert [column.name for column in result.columns] == case.columns
-
-
-def _args(converted: tuple[str, tuple[object, ...]]) -> tuple[object, ...]:
-    return (converted[0], *converted[1])
 
 
 def test_psycopg_style_statements_on_both_adapters(adapter: Adapter, dsn: str) -> None:
@@ -400,6 +409,7 @@ def test_psycopg_runs_the_same_statements(
             cursor = other.execute(sql, params)
             expected_rows = cursor.fetchall()
             expected_columns = [column.name for column in cursor.description]
-            result = conn.query(*_args(convert(sql, params)))
+            converted, values = convert(sql, params)
+            result = conn.query(converted, *values)
             assert [tuple(row) for row in result.rows] == expected_rows, sql
             assert [column.name for column in result.columns] == expected_columns, sql
