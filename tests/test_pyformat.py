@@ -367,19 +367,31 @@ def test_psycopg_style_statements_on_both_adapters(adapter: Adapter, dsn: str) -
 
 # -- psycopg's own conversion -------------------------------------------------------
 
-_CODE = st.lists(
-    st.sampled_from(["%s", "%b", "%t", "%%", " ", ",", "+", "1", "x", "(", ")", "%d", "%(a)s"]),
-    max_size=12,
-).map("".join)
+_COMMON = ["%%", " ", ",", "+", "1", "x", "(", ")", " ", "1"]
+# Added at the end: unknown conversions, and (with the other kind) mixed kinds or one
+# value too few.
+_REFUSED = ["%d", "%(a)d", "%)", "%s", "%(b)t"]
+_CODE = st.sampled_from(["%s", "%b", "%t"]).flatmap(
+    lambda placeholder: st.lists(st.sampled_from([placeholder] * 4 + _COMMON), max_size=12)
+) | st.sampled_from(["%(a)s", "%(b)t"]).flatmap(
+    lambda placeholder: st.lists(st.sampled_from([placeholder] * 4 + _COMMON), max_size=12)
+)
 
 
 @settings(max_examples=500)
-@given(_CODE, st.integers(0, 4))
-def test_the_conversion_psycopg_makes(sql: str, count: int) -> None:
-    """Text without quotes converts as psycopg converts it, or both refuse it."""
+@given(_CODE, st.sampled_from([0, 0, 0, 0, 1, -1]), st.lists(st.sampled_from(_REFUSED), max_size=1))
+def test_the_conversion_psycopg_makes(pieces: list[str], off: int, refused: list[str]) -> None:
+    """Text without quotes converts as psycopg converts it, or both refuse it
+    (mostly given as many values as it has placeholders)."""
+    sql = "".join(pieces + refused)
+    positional = sum(piece in ("%s", "%b", "%t") for piece in pieces)
+    params: Any = (
+        {"a": "A", "b": "B", "c": "C"}
+        if positional == 0 and off == 0
+        else tuple(f"v{n}" for n in range(max(0, positional + off)))
+    )
     psycopg_queries = pytest.importorskip("psycopg._queries")
     adapt = pytest.importorskip("psycopg.adapt")
-    params: Any = {"a": 1} if "%(a)s" in sql else tuple(range(count))
     query = psycopg_queries.PostgresQuery(adapt.Transformer())
     try:
         query.convert(sql, params)
@@ -388,9 +400,10 @@ def test_the_conversion_psycopg_makes(sql: str, count: int) -> None:
         with pytest.raises(errors.ProgrammingError):
             convert(sql, params)
         return
+    # Text values: psycopg's dumped parameters are their UTF-8 bytes.
     assert convert(sql, params) == (
         query.query.decode(),
-        tuple(params.values() if isinstance(params, dict) else params),
+        tuple(bytes(value).decode() for value in query.params),
     )
 
 
