@@ -18,7 +18,11 @@
   would refuse or misread it); outside, any ``%`` that is not ``%%``, ``%s``,
   ``%b``, ``%t`` or ``%(name)s``/``b``/``t`` is a ProgrammingError.
 - With ``params=None`` nothing is converted: the text goes through untouched,
-  as psycopg sends it with no parameters.
+  as psycopg sends it with no parameters. Any other ``params`` that is neither
+  a sequence (str and bytes are not) nor a mapping is a ProgrammingError.
+- Stricter or looser than psycopg: a lone ``%`` ending the text is refused
+  (psycopg sends it on); one name used with different hints (``%(a)s`` and
+  ``%(a)b``) is accepted (psycopg refuses it).
 - A ``$n`` parameter outside quoted text while pyformat values are given is a
   ProgrammingError: renumbered next to the converted placeholders it would
   silently alias one of them (psycopg passes it through and ``SELECT $1, %s``
