@@ -28,10 +28,12 @@
   silently alias one of them (psycopg passes it through and ``SELECT $1, %s``
   then returns the one value twice). Quoted ``$n`` (a function body) is text.
 - Text left open (an unterminated string, quoted identifier, dollar quote or
-  comment) is a ProgrammingError: the placeholders in it could not be counted.
+  comment) is a ProgrammingError: the placeholders in it could not be counted
+  (the server would refuse the text too, with a SyntaxError, a ProgrammingError).
 
 Each text's conversion is remembered (per mode and standard_conforming_strings
-setting), so a known statement costs a lookup, a count check and a tuple.
+setting; up to 1,024 texts, all forgotten when full), so a known statement costs
+a lookup, a count check and a tuple; refused texts are not remembered.
 """
 
 from __future__ import annotations
