@@ -1,0 +1,353 @@
+"""The ``postgresql+pgpipe`` dialects: PostgreSQL's SQL from SQLAlchemy's
+``PGDialect``, the connection work from ``pgpipe.dbapi`` (blocking) or
+``pgpipe.dbapi_async`` (asyncio, through ``pgpipe.sqlalchemy._adapt``)."""
+
+from __future__ import annotations
+
+import decimal
+import logging
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy.dialects.postgresql.base import (
+    INTERVAL,
+    PGCompiler,
+    PGDialect,
+    PGExecutionContext,
+    PGIdentifierPreparer,
+)
+from sqlalchemy.dialects.postgresql.json import JSONPathType
+from sqlalchemy.engine import processors
+from sqlalchemy.engine.interfaces import IsolationLevel
+from sqlalchemy.engine.url import URL
+from sqlalchemy.util import counter, update_copy
+
+from pgpipe import errors
+from pgpipe.types.oids import Type
+
+log = logging.getLogger(__name__)
+
+_FLOATS = frozenset({Type.FLOAT4, Type.FLOAT8})
+_EXACT = frozenset({Type.NUMERIC, Type.INT2, Type.INT4, Type.INT8, Type.OID})
+
+_ISOLATION_LEVELS: tuple[IsolationLevel, ...] = (
+    "SERIALIZABLE",
+    "READ UNCOMMITTED",
+    "READ COMMITTED",
+    "REPEATABLE READ",
+)
+_server_side_cursor_id = counter()
+
+
+# Parameters: pgpipe sends a str untyped (the server infers its type), an int
+# as integer/bigint/numeric by its size, a date as date... SQLAlchemy's
+# statements put a typed expression around most parameters anyway; a cast is
+# rendered (``%(x)s::VARCHAR``) for the types where the server could not infer
+# one from an untyped text, or would infer another: ``SELECT %(x)s``, JSON
+# operands, ``col -> %(key)s`` (text or integer), NULLs of a known type.
+class _String(sqltypes.String):
+    render_bind_cast = True
+
+
+class _JSON(JSON):
+    render_bind_cast = True
+
+
+class _JSONB(JSONB):
+    render_bind_cast = True
+
+
+class _JSONIntIndex(sqltypes.JSON.JSONIntIndexType):
+    __visit_name__ = "json_int_index"
+    render_bind_cast = True
+
+
+class _JSONStrIndex(sqltypes.JSON.JSONStrIndexType):
+    __visit_name__ = "json_str_index"
+    render_bind_cast = True
+
+
+class _JSONPath(JSONPathType):
+    render_bind_cast = True
+
+
+class _Interval(INTERVAL):
+    render_bind_cast = True
+
+
+class _Date(sqltypes.Date):
+    render_bind_cast = True
+
+
+class _DateTime(sqltypes.DateTime):
+    render_bind_cast = True
+
+
+class _Time(sqltypes.Time):
+    render_bind_cast = True
+
+
+class _Integer(sqltypes.Integer):
+    render_bind_cast = True
+
+
+class _SmallInteger(sqltypes.SmallInteger):
+    render_bind_cast = True
+
+
+class _BigInteger(sqltypes.BigInteger):
+    render_bind_cast = True
+
+
+class _Boolean(sqltypes.Boolean):
+    render_bind_cast = True
+
+
+def _numeric_result(asdecimal: bool, scale: int, coltype: object) -> Callable[[Any], Any] | None:
+    """pgpipe returns numeric as Decimal and real/double precision as float:
+    convert only where the SQLAlchemy type asks for the other."""
+    if asdecimal:
+        if coltype in _FLOATS:
+            return processors.to_decimal_processor_factory(decimal.Decimal, scale)
+        return None
+    if coltype in _EXACT:
+        to_float: Callable[[Any], Any] = processors.to_float
+        return to_float
+    return None
+
+
+def _scale(numeric: _Numeric | _Float) -> int:
+    """The digits a float is rounded to on its way to Decimal."""
+    scale: int | None = numeric._effective_decimal_return_scale
+    return scale if scale is not None else int(numeric._default_decimal_return_scale)
+
+
+class _Numeric(sqltypes.Numeric):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Any) -> None:
+        return None  # Decimal, float and int go as they are
+
+    def result_processor(self, dialect: Any, coltype: object) -> Callable[[Any], Any] | None:
+        return _numeric_result(self.asdecimal, _scale(self), coltype)
+
+
+class _Float(sqltypes.Float):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Any) -> None:
+        return None
+
+    def result_processor(self, dialect: Any, coltype: object) -> Callable[[Any], Any] | None:
+        return _numeric_result(self.asdecimal, _scale(self), coltype)
+
+
+class PGExecutionContext_pgpipe(PGExecutionContext):
+    def create_server_side_cursor(self) -> Any:
+        # A name unique in the session: pgpipe DECLAREs it on the server.
+        name = f"sqla_{id(self):x}_{_server_side_cursor_id():x}"
+        return self._dbapi_connection.cursor(name)
+
+
+class PGCompiler_pgpipe(PGCompiler):
+    pass
+
+
+class PGIdentifierPreparer_pgpipe(PGIdentifierPreparer):
+    pass
+
+
+def _server_version(number: int) -> tuple[int, ...]:
+    """libpq's server version number (150004, 90624) as SQLAlchemy's tuple."""
+    if number >= 100000:
+        return (number // 10000, number % 10000)
+    return (number // 10000, number // 100 % 100, number % 100)
+
+
+def connect_arguments(url: URL) -> dict[str, Any]:
+    """pgpipe.connect's keyword arguments from a SQLAlchemy URL: the parts of the
+    URL under libpq's names, and every query-string key as it is (sslmode,
+    application_name, connect_timeout, statement_cache_size, target_session_attrs...).
+
+    Several hosts: ``?host=a:5432&host=b:5433`` (SQLAlchemy's multihost form,
+    as for psycopg), or libpq's own ``?host=a,b&port=5432,5433``.
+    """
+    params: dict[str, Any] = {}
+    for key, value in url.query.items():
+        params[key] = ",".join(value) if isinstance(value, tuple) else value
+    hosts = url.query.get("host")
+    if isinstance(hosts, tuple) or (isinstance(hosts, str) and ":" in hosts and "/" not in hosts):
+        listed = hosts if isinstance(hosts, tuple) else tuple(hosts.split(","))
+        names, ports = [], []
+        for item in listed:
+            name, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+            names.append(name)
+            ports.append(port)
+        params["host"] = ",".join(names)
+        if any(ports):
+            params["port"] = ",".join(ports)
+    if url.host:
+        params.setdefault("host", url.host)
+    if url.port is not None:
+        params.setdefault("port", url.port)
+    if url.username is not None:
+        params["user"] = url.username
+    if url.password is not None:
+        params["password"] = str(url.password)
+    if url.database:
+        params["dbname"] = url.database
+    return params
+
+
+class PGDialect_pgpipe(PGDialect):
+    """``postgresql+pgpipe://``, blocking, over ``pgpipe.dbapi``."""
+
+    driver = "pgpipe"
+    supports_statement_cache = True
+    supports_server_side_cursors = True
+    default_paramstyle = "pyformat"
+    supports_sane_multi_rowcount = True  # executemany's rowcount is the total
+    # pgpipe decodes json/jsonb itself (pgpipe.types.set_json chooses how); it
+    # takes SQLAlchemy's serialized text as an untyped parameter, cast to the
+    # column's type.
+    supports_native_json_serialization = False
+    supports_native_json_deserialization = True
+    dialect_injects_custom_json_deserializer = True
+    supports_native_decimal = True
+    # An INSERT of many rows with RETURNING becomes multi-VALUES batches
+    # (insertmanyvalues, PGDialect's default); without RETURNING, executemany
+    # is pgpipe's, one flight for all rows, so it stays executemany.
+    use_insertmanyvalues = True
+    use_insertmanyvalues_wo_returning = False
+
+    execution_ctx_cls = PGExecutionContext_pgpipe
+    statement_compiler = PGCompiler_pgpipe
+    preparer = PGIdentifierPreparer_pgpipe
+
+    colspecs = update_copy(
+        PGDialect.colspecs,
+        {
+            sqltypes.String: _String,
+            sqltypes.JSON: _JSON,
+            JSON: _JSON,
+            JSONB: _JSONB,
+            sqltypes.JSON.JSONIntIndexType: _JSONIntIndex,
+            sqltypes.JSON.JSONStrIndexType: _JSONStrIndex,
+            sqltypes.JSON.JSONPathType: _JSONPath,
+            sqltypes.Interval: _Interval,
+            INTERVAL: _Interval,
+            sqltypes.Date: _Date,
+            sqltypes.DateTime: _DateTime,
+            sqltypes.Time: _Time,
+            sqltypes.Integer: _Integer,
+            sqltypes.SmallInteger: _SmallInteger,
+            sqltypes.BigInteger: _BigInteger,
+            sqltypes.Boolean: _Boolean,
+            sqltypes.Numeric: _Numeric,
+            sqltypes.Float: _Float,
+        },
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+        if self._json_deserializer is not None:
+            log.warning(
+                "pgpipe decodes JSON itself: json_deserializer= is not used "
+                "(pgpipe.types.set_json chooses the function)"
+            )
+
+    @classmethod
+    def import_dbapi(cls) -> ModuleType:
+        import pgpipe.dbapi
+
+        return pgpipe.dbapi
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: URL) -> type[PGDialect]:
+        return PGDialectAsync_pgpipe
+
+    def create_connect_args(self, url: URL) -> tuple[list[Any], dict[str, Any]]:
+        return [], connect_arguments(url)
+
+    def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:
+        dbapi_connection = connection.connection.dbapi_connection
+        return _server_version(dbapi_connection.native.info.server_version)
+
+    def get_isolation_level_values(self, dbapi_connection: Any) -> Sequence[IsolationLevel]:
+        return ("AUTOCOMMIT", *_ISOLATION_LEVELS)
+
+    def set_isolation_level(self, dbapi_connection: Any, level: IsolationLevel) -> None:
+        # Both take effect at the next transaction's BEGIN (pgpipe.dbapi sends it).
+        if level == "AUTOCOMMIT":
+            dbapi_connection.autocommit = True
+            dbapi_connection.isolation_level = None
+        else:
+            dbapi_connection.autocommit = False
+            dbapi_connection.isolation_level = level.lower()
+
+    def get_isolation_level(self, dbapi_connection: Any) -> IsolationLevel:
+        if dbapi_connection.autocommit:
+            return "AUTOCOMMIT"
+        idle = dbapi_connection.native.transaction_status == "I"
+        level: IsolationLevel = super().get_isolation_level(dbapi_connection)  # type: ignore[no-untyped-call]
+        if idle:
+            # SHOW began a transaction (the next BEGIN is where settings apply):
+            # end it so the connection is as it was.
+            dbapi_connection.rollback()
+        return level
+
+    def detect_autocommit_setting(self, dbapi_conn: Any) -> bool:
+        return bool(dbapi_conn.autocommit)
+
+    def set_readonly(self, connection: Any, value: bool) -> None:
+        connection.read_only = value
+
+    def get_readonly(self, connection: Any) -> bool:
+        return bool(connection.read_only)
+
+    def set_deferrable(self, connection: Any, value: bool) -> None:
+        connection.deferrable = value
+
+    def get_deferrable(self, connection: Any) -> bool:
+        return bool(connection.deferrable)
+
+    def do_ping(self, dbapi_connection: Any) -> bool:
+        # Straight on the native connection: a cursor would begin a transaction.
+        dbapi_connection.native.execute("SELECT 1")
+        return True
+
+    def is_disconnect(self, e: Exception, connection: Any, cursor: Any) -> bool:
+        if not isinstance(e, errors.Error):
+            return False
+        if isinstance(e, errors.ConnectionException):  # SQLSTATE class 08
+            return True
+        if connection is not None and getattr(connection, "closed", False):
+            return True
+        # A connection that closed under its cursor says so, whichever object
+        # SQLAlchemy passes in.
+        return isinstance(e, errors.InterfaceError | errors.OperationalError) and (
+            "connection is closed" in str(e) or "closed the connection" in str(e)
+        )
+
+
+class PGDialectAsync_pgpipe(PGDialect_pgpipe):
+    """``postgresql+pgpipe://`` under ``create_async_engine``, over ``pgpipe.dbapi_async``."""
+
+    is_async = True
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> Any:
+        from pgpipe.sqlalchemy._adapt import AsyncDBAPI
+
+        return AsyncDBAPI()
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: URL) -> type[PGDialect]:
+        return cls
+
+    def do_ping(self, dbapi_connection: Any) -> bool:
+        dbapi_connection.ping()
+        return True
+
+    def get_driver_connection(self, connection: Any) -> Any:
+        return connection.driver_connection
