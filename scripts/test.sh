@@ -29,6 +29,10 @@ elif [[ $status -ne 0 ]]; then
     failed+=("pytest (exit $status)")
 fi
 
+# SQLAlchemy's dialect compliance suite against postgresql+pgpipe, blocking and
+# asyncio: its own pytest processes and server (its plugin owns the process).
+"$PYTHON" tests/sqlalchemy_suite/run.py -q || failed+=("sqlalchemy suite")
+
 "$PYTHON" -m mypy --strict pgpipe || failed+=("mypy")
 "$PYTHON" -m ruff check pgpipe tests || failed+=("ruff")
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql.base import (
     PGIdentifierPreparer,
 )
 from sqlalchemy.dialects.postgresql.json import JSONPathType
+from sqlalchemy.dialects.postgresql.pg_catalog import INT2VECTOR, OIDVECTOR
 from sqlalchemy.engine import processors
 from sqlalchemy.engine.interfaces import IsolationLevel
 from sqlalchemy.engine.url import URL
@@ -70,10 +71,6 @@ class _JSONStrIndex(sqltypes.JSON.JSONStrIndexType):
     render_bind_cast = True
 
 
-class _JSONPath(JSONPathType):
-    render_bind_cast = True
-
-
 class _Interval(INTERVAL):
     render_bind_cast = True
 
@@ -104,6 +101,46 @@ class _BigInteger(sqltypes.BigInteger):
 
 class _Boolean(sqltypes.Boolean):
     render_bind_cast = True
+
+
+def _char_value(value: str | None) -> str | None:
+    return "" if value == "\x00" else value
+
+
+class _CHAR(sqltypes.CHAR):
+    render_bind_cast = True
+
+    """pgpipe reads an empty ``"char"`` (the catalogs' one-byte type, OID 18: attgenerated,
+    attidentity...) as "" in text but "\\x00" in binary; SQLAlchemy's reflection
+    takes "" for "none". A NUL is never a character of a text value, so this
+    only maps that case (and only for OID 18, not for char(n))."""
+
+    def result_processor(
+        self, dialect: Any, coltype: object
+    ) -> Callable[[str | None], str | None] | None:
+        return _char_value if coltype == Type.CHAR else None
+
+
+def _space_separated(value: str | None) -> list[int] | None:
+    return None if value is None else [int(item) for item in value.split()]
+
+
+class _INT2VECTOR(INT2VECTOR):
+    """pgpipe returns int2vector as its text ("1 2"); the catalog queries want ints."""
+
+    def result_processor(
+        self, dialect: Any, coltype: object
+    ) -> Callable[[str | None], list[int] | None]:
+        return _space_separated
+
+
+class _OIDVECTOR(OIDVECTOR):
+    """pgpipe returns oidvector as its text ("23 25")."""
+
+    def result_processor(
+        self, dialect: Any, coltype: object
+    ) -> Callable[[str | None], list[int] | None]:
+        return _space_separated
 
 
 def _numeric_result(asdecimal: bool, scale: int, coltype: object) -> Callable[[Any], Any] | None:
@@ -232,7 +269,9 @@ class PGDialect_pgpipe(PGDialect):
             JSONB: _JSONB,
             sqltypes.JSON.JSONIntIndexType: _JSONIntIndex,
             sqltypes.JSON.JSONStrIndexType: _JSONStrIndex,
-            sqltypes.JSON.JSONPathType: _JSONPath,
+            # No cast: PostgreSQL's JSONPathType sends "{a,b}", which #> and #>>
+            # take as text[] (a jsonpath cast would find no operator).
+            sqltypes.JSON.JSONPathType: JSONPathType,
             sqltypes.Interval: _Interval,
             INTERVAL: _Interval,
             sqltypes.Date: _Date,
@@ -244,6 +283,9 @@ class PGDialect_pgpipe(PGDialect):
             sqltypes.Boolean: _Boolean,
             sqltypes.Numeric: _Numeric,
             sqltypes.Float: _Float,
+            sqltypes.CHAR: _CHAR,
+            INT2VECTOR: _INT2VECTOR,
+            OIDVECTOR: _OIDVECTOR,
         },
     )
 
