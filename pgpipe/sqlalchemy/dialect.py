@@ -200,6 +200,41 @@ def _server_version(number: int) -> tuple[int, ...]:
     return (number // 10000, number // 100 % 100, number % 100)
 
 
+def _integer(key: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.InterfaceError(f"{key} in the URL must be an integer, not {text!r}") from None
+
+
+def _seconds(key: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise errors.InterfaceError(f"{key} in the URL must be a number, not {text!r}") from None
+
+
+def _flag(key: str, text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise errors.InterfaceError(f"{key} in the URL must be true or false, not {text!r}")
+
+
+# pgpipe's own options (keyword arguments, not libpq's text) that a URL can
+# carry: its query string gives text, pgpipe.connect wants these types.
+_OPTION_TYPES: dict[str, Callable[[str, str], object]] = {
+    "statement_cache_size": _integer,
+    "max_message_size": _integer,
+    "command_timeout": _seconds,
+    "cancel_timeout": _seconds,
+    "pipeline_connect_fallback": _flag,
+    "allow_unverified_pipelining": _flag,
+}
+
+
 def connect_arguments(url: URL) -> dict[str, Any]:
     """pgpipe.connect's keyword arguments from a SQLAlchemy URL: the parts of the
     URL under libpq's names, and every query-string key as it is (sslmode,
@@ -210,7 +245,8 @@ def connect_arguments(url: URL) -> dict[str, Any]:
     """
     params: dict[str, Any] = {}
     for key, value in url.query.items():
-        params[key] = ",".join(value) if isinstance(value, tuple) else value
+        text = ",".join(value) if isinstance(value, tuple) else value
+        params[key] = _OPTION_TYPES[key](key, text) if key in _OPTION_TYPES else text
     hosts = url.query.get("host")
     if isinstance(hosts, tuple) or (isinstance(hosts, str) and ":" in hosts and "/" not in hosts):
         listed = hosts if isinstance(hosts, tuple) else tuple(hosts.split(","))
