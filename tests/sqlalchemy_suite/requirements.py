@@ -116,6 +116,10 @@ def _opened(name: str) -> property:
 
 
 class Requirements(SuiteRequirements):  # type: ignore[misc]
+    def get_order_by_collation(self, config: Any) -> str:
+        # A collation every PostgreSQL has, whatever the cluster's locale.
+        return "POSIX"
+
     @property
     def computed_columns(self) -> Any:
         # The suite's tables declare Computed() without persisted=, which
