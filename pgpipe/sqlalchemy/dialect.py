@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from sqlalchemy import pool
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.dialects.postgresql.base import (
@@ -56,9 +57,15 @@ class _String(sqltypes.String):
 class _JSON(JSON):
     render_bind_cast = True
 
+    def result_processor(self, dialect: Any, coltype: object) -> None:
+        return None  # pgpipe has decoded it (SQLAlchemy 2.0 would decode it again)
+
 
 class _JSONB(JSONB):
     render_bind_cast = True
+
+    def result_processor(self, dialect: Any, coltype: object) -> None:
+        return None
 
 
 class _JSONIntIndex(sqltypes.JSON.JSONIntIndexType):
@@ -422,6 +429,11 @@ class PGDialectAsync_pgpipe(PGDialect_pgpipe):
     @classmethod
     def get_async_dialect_cls(cls, url: URL) -> type[PGDialect]:
         return cls
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        # SQLAlchemy 2.1 chooses it from is_async; 2.0 asks the dialect.
+        return pool.AsyncAdaptedQueuePool
 
     def do_ping(self, dbapi_connection: Any) -> bool:
         dbapi_connection.ping()
