@@ -541,6 +541,26 @@ def test_pre_ping_asyncio(url: URL, engine: Engine) -> None:
     assert before != after
 
 
+def test_asyncio_connections_terminate_in_and_outside_the_greenlet(url: URL) -> None:
+    async def work(async_engine: AsyncEngine) -> tuple[bool, bool]:
+        conn = await async_engine.connect()
+        raw = await conn.get_raw_connection()
+        invalidated = raw.dbapi_connection
+        await conn.invalidate()  # the pool terminates it, inside the greenlet: a clean close
+        await conn.close()
+        conn = await async_engine.connect()
+        raw = await conn.get_raw_connection()
+        dropped = raw.dbapi_connection
+        assert invalidated is not None and dropped is not None
+        # As garbage collection would, with no greenlet to await in: the socket is dropped.
+        dropped.terminate()  # type: ignore[attr-defined]
+        closed = dropped.native.closed  # type: ignore[attr-defined]
+        await conn.invalidate()
+        return invalidated.native.closed, closed  # type: ignore[attr-defined]
+
+    assert run_async(work, url) == (True, True)
+
+
 # -- PgBouncer in transaction mode -------------------------------------------------------
 
 

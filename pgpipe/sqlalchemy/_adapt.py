@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy.engine.interfaces import AdaptedConnection
-from sqlalchemy.util.concurrency import await_only
+from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 import pgpipe.dbapi_async as dbapi_async
 from pgpipe import _dbapi, errors
@@ -116,6 +116,19 @@ class AsyncAdaptedConnection(AdaptedConnection):
 
     def close(self) -> None:
         await_only(self._connection.close())
+
+    def terminate(self) -> None:
+        """Close for the pool's invalidation and garbage collection: gracefully
+        inside the greenlet, else (no event loop to await on) by dropping the
+        socket, which the server sees as a lost client."""
+        if in_greenlet():
+            try:
+                await_only(self._connection.close())
+                return
+            except (OSError, errors.Error):
+                pass
+        # pgpipe has no public synchronous abort for an asyncio connection.
+        self._connection.native._abort("terminated by SQLAlchemy's pool")
 
     def ping(self) -> None:
         # On the native connection: a DB-API cursor would begin a transaction.

@@ -439,5 +439,8 @@ class PGDialectAsync_pgpipe(PGDialect_pgpipe):
         dbapi_connection.ping()
         return True
 
+    def do_terminate(self, dbapi_connection: Any) -> None:
+        dbapi_connection.terminate()
+
     def get_driver_connection(self, connection: Any) -> Any:
         return connection.driver_connection
