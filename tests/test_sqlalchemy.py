@@ -492,6 +492,26 @@ def test_reflection_asyncio(url: URL, engine: Engine, tables: None) -> None:
 # -- disconnects --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("error", "disconnect"),
+    [
+        (pgpipe.errors.InterfaceError("the connection is closed (the server closed it)"), True),
+        (pgpipe.errors.AdminShutdown("terminating connection due to administrator command"), True),
+        (pgpipe.errors.ConnectionFailure("could not send"), True),
+        (
+            pgpipe.errors.IdleSessionTimeout("terminating connection due to idle-session timeout"),
+            True,
+        ),
+        (pgpipe.errors.InterfaceError("the cursor is closed"), False),
+        (pgpipe.errors.UniqueViolation("duplicate key value"), False),
+        (ValueError("not pgpipe's"), False),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_is_disconnect_without_a_connection(error: Exception, disconnect: bool) -> None:
+    assert PGDialect_pgpipe().is_disconnect(error, None, None) is disconnect
+
+
 def terminate(engine: Engine, pid: int) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         assert conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})

@@ -43,6 +43,16 @@ _ISOLATION_LEVELS: tuple[IsolationLevel, ...] = (
 )
 _server_side_cursor_id = counter()
 
+# Errors that end the session whatever the connection object says: SQLSTATE
+# class 08 and the server's shutdowns and session timeouts (57P01-57P05).
+_DISCONNECTS = (
+    errors.ConnectionException,
+    errors.AdminShutdown,
+    errors.CrashShutdown,
+    errors.CannotConnectNow,
+    errors.IdleSessionTimeout,
+)
+
 
 # Parameters: pgpipe sends a str untyped (the server infers its type), an int
 # as integer/bigint/numeric by its size, a date as date... SQLAlchemy's
@@ -403,7 +413,7 @@ class PGDialect_pgpipe(PGDialect):
     def is_disconnect(self, e: Exception, connection: Any, cursor: Any) -> bool:
         if not isinstance(e, errors.Error):
             return False
-        if isinstance(e, errors.ConnectionException):  # SQLSTATE class 08
+        if isinstance(e, _DISCONNECTS):
             return True
         if connection is not None and getattr(connection, "closed", False):
             return True
