@@ -336,6 +336,64 @@ def test_literal_binds_of_each_type(engine: Engine) -> None:
     assert tuple(row) == ("x", 7, dt.date(2024, 1, 2), None, True)
 
 
+RANGES: dict[str, Any] = {
+    "ints": pg.Range(1, 5),
+    "bigs": pg.Range(None, 2**40, bounds="(]"),
+    "nums": pg.Range(Decimal("1.5"), Decimal("2.25"), bounds="[]"),
+    "days": pg.Range(dt.date(2024, 1, 1), dt.date(2024, 2, 1)),
+    "stamps": pg.Range(dt.datetime(2024, 1, 1, 8, 30), None),
+    "stamptzs": pg.Range(
+        dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2024, 1, 2, 12, tzinfo=dt.UTC)
+    ),
+    "nothing": pg.Range(empty=True),
+    "multi": [pg.Range(1, 3), pg.Range(5, 7)],
+}
+range_table = sa.Table(
+    "sqla_ranges",
+    sa.MetaData(),
+    sa.Column("ints", pg.INT4RANGE),
+    sa.Column("bigs", pg.INT8RANGE),
+    sa.Column("nums", pg.NUMRANGE),
+    sa.Column("days", pg.DATERANGE),
+    sa.Column("stamps", pg.TSRANGE),
+    sa.Column("stamptzs", pg.TSTZRANGE),
+    sa.Column("nothing", pg.INT4RANGE),
+    sa.Column("multi", pg.INT4MULTIRANGE),
+)
+
+
+@pytest.mark.parametrize("adapter", ["sync", "async"])
+def test_ranges_round_trip(url: URL, engine: Engine, adapter: str) -> None:
+    range_table.drop(engine, checkfirst=True)
+    range_table.create(engine)
+    contains = sa.select(sa.func.count()).where(
+        range_table.c.ints.contains(3),
+        range_table.c.days.overlaps(pg.Range(dt.date(2024, 1, 31), dt.date(2024, 3, 1))),
+        range_table.c.multi.contains(6),
+    )
+    try:
+        if adapter == "sync":
+            with engine.begin() as conn:
+                conn.execute(range_table.insert(), RANGES)
+                rows = [conn.execute(sa.select(range_table)).one() for _ in range(2)]
+                count = conn.scalar(contains)
+        else:
+
+            async def work(async_engine: AsyncEngine) -> tuple[list[sa.Row[Any]], Any]:
+                async with async_engine.begin() as conn:
+                    await conn.execute(range_table.insert(), RANGES)
+                    rows = [(await conn.execute(sa.select(range_table))).one() for _ in range(2)]
+                    return rows, await conn.scalar(contains)
+
+            rows, count = run_async(work, url)
+    finally:
+        range_table.drop(engine)
+    for row in rows:
+        assert row._asdict() == RANGES
+        assert type(row.ints) is pg.Range and type(row.multi) is pg.MultiRange
+    assert count == 1
+
+
 # -- transactions ------------------------------------------------------------------
 
 

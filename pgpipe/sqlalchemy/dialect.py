@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import logging
 from collections.abc import Callable, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import pool
 from sqlalchemy import types as sqltypes
-from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB, ranges
 from sqlalchemy.dialects.postgresql.base import (
     INTERVAL,
     PGCompiler,
@@ -29,6 +30,7 @@ from sqlalchemy.util import counter, update_copy
 
 from pgpipe import errors
 from pgpipe.types.oids import Type
+from pgpipe.types.ranges import Range as PgpipeRange
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,72 @@ class _CHAR(sqltypes.CHAR):
         self, dialect: Any, coltype: object
     ) -> Callable[[str | None], str | None] | None:
         return _char_value if coltype == Type.CHAR else None
+
+
+def _range_bound(value: object) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _range_literal(value: ranges.Range[Any]) -> str:
+    """A SQLAlchemy Range as PostgreSQL's range text ("[1,5)"), each bound quoted."""
+    if value.empty:
+        return "empty"
+    lower, upper = _range_bound(value.lower), _range_bound(value.upper)
+    return f"{value.bounds[0]}{lower},{upper}{value.bounds[1]}"
+
+
+def _bind_range(value: ranges.Range[Any] | None) -> str | None:
+    return None if value is None else _range_literal(value)
+
+
+def _bind_multirange(value: list[ranges.Range[Any]] | None) -> str | None:
+    if value is None:
+        return None
+    return "{" + ",".join(_range_literal(item) for item in value) + "}"
+
+
+def _sqlalchemy_range(value: PgpipeRange) -> ranges.Range[Any]:
+    if value.empty:
+        return ranges.Range(empty=True)
+    bounds: Any = value.bounds
+    return ranges.Range(value.lower, value.upper, bounds=bounds)
+
+
+def _result_range(value: PgpipeRange | None) -> ranges.Range[Any] | None:
+    return None if value is None else _sqlalchemy_range(value)
+
+
+def _result_multirange(value: list[PgpipeRange] | None) -> ranges.MultiRange[Any] | None:
+    if value is None:
+        return None
+    return ranges.MultiRange(_sqlalchemy_range(item) for item in value)
+
+
+class _Range(ranges.AbstractSingleRangeImpl[Any]):
+    """SQLAlchemy's Range to and from pgpipe: sent as range text, so the cast to
+    the column's range type applies (pgpipe types a Range of ints as int8range,
+    which has no cast to int4range); read from pgpipe's Range."""
+
+    render_bind_cast = True
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], str | None]:
+        return _bind_range
+
+    def result_processor(self, dialect: Any, coltype: object) -> Callable[[Any], Any]:
+        return _result_range
+
+
+class _MultiRange(ranges.AbstractMultiRangeImpl[Any]):
+    render_bind_cast = True
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], str | None]:
+        return _bind_multirange
+
+    def result_processor(self, dialect: Any, coltype: object) -> Callable[[Any], Any]:
+        return _result_multirange
 
 
 def _space_separated(value: str | None) -> list[int] | None:
@@ -337,6 +405,8 @@ class PGDialect_pgpipe(PGDialect):
             sqltypes.Numeric: _Numeric,
             sqltypes.Float: _Float,
             sqltypes.CHAR: _CHAR,
+            ranges.AbstractSingleRange: _Range,
+            ranges.AbstractMultiRange: _MultiRange,
             INT2VECTOR: _INT2VECTOR,
             OIDVECTOR: _OIDVECTOR,
         },
