@@ -394,6 +394,30 @@ def test_ranges_round_trip(url: URL, engine: Engine, adapter: str) -> None:
     assert count == 1
 
 
+def test_extension_types_citext_and_hstore(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS citext"))
+        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS hstore"))
+    table = sa.Table(
+        "sqla_extension_types",
+        sa.MetaData(),
+        sa.Column("name", pg.CITEXT),
+        sa.Column("tags", pg.HSTORE),
+    )
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(table.insert(), {"name": "AbC", "tags": {"k": "v", "none": None}})
+            # citext compares without case: its parameter is not cast to VARCHAR.
+            assert conn.scalar(sa.select(table.c.tags).where(table.c.name == "abc")) == {
+                "k": "v",
+                "none": None,
+            }
+    finally:
+        table.drop(engine)
+
+
 # -- transactions ------------------------------------------------------------------
 
 

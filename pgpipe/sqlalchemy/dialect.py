@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import pool
 from sqlalchemy import types as sqltypes
-from sqlalchemy.dialects.postgresql import JSON, JSONB, ranges
+from sqlalchemy.dialects.postgresql import CITEXT, JSON, JSONB, ranges
 from sqlalchemy.dialects.postgresql.base import (
     INTERVAL,
     PGCompiler,
@@ -385,6 +385,8 @@ class PGDialect_pgpipe(PGDialect):
         PGDialect.colspecs,
         {
             sqltypes.String: _String,
+            # citext is a String too, but a VARCHAR cast would compare case-sensitively.
+            CITEXT: CITEXT,
             sqltypes.JSON: _JSON,
             JSON: _JSON,
             JSONB: _JSONB,
