@@ -181,6 +181,9 @@ def test_host_lists_in_both_spellings() -> None:
     libpq = make_url("postgresql+pgpipe://app@/shop?host=a,b&port=5432,5433")
     assert connect_arguments(libpq)["host"] == "a,b"
     assert connect_arguments(libpq)["port"] == "5432,5433"
+    v6 = make_url("postgresql+pgpipe://app@/shop?host=[::1]:5433&host=::1&host=db")
+    assert connect_arguments(v6)["host"] == "::1,::1,db"
+    assert connect_arguments(v6)["port"] == "5433,,"
     socket_dir = make_url("postgresql+pgpipe://app@/shop?host=/run/postgresql")
     assert connect_arguments(socket_dir)["host"] == "/run/postgresql"
 

@@ -320,6 +320,17 @@ _OPTION_TYPES: dict[str, Callable[[str, str], object]] = {
 }
 
 
+def _host_and_port(item: str) -> tuple[str, str]:
+    """``host:port``, ``[v6 address]:port`` or a bare host (an IPv6 address too)."""
+    if item.startswith("["):
+        name, _, rest = item[1:].partition("]")
+        return name, rest[1:] if rest.startswith(":") else ""
+    if item.count(":") == 1:
+        name, _, port = item.partition(":")
+        return name, port
+    return item, ""
+
+
 def connect_arguments(url: URL) -> dict[str, Any]:
     """pgpipe.connect's keyword arguments from a SQLAlchemy URL: the parts of the
     URL under libpq's names, and every query-string key as it is (sslmode,
@@ -337,7 +348,7 @@ def connect_arguments(url: URL) -> dict[str, Any]:
         listed = hosts if isinstance(hosts, tuple) else tuple(hosts.split(","))
         names, ports = [], []
         for item in listed:
-            name, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+            name, port = _host_and_port(item)
             names.append(name)
             ports.append(port)
         params["host"] = ",".join(names)
