@@ -55,6 +55,7 @@ _OPEN = (
     "fk_constraint_option_reflection_ondelete_noaction",
     "fk_constraint_option_reflection_ondelete_restrict",
     "fk_constraint_option_reflection_onupdate_restrict",
+    "float_or_double_precision_behaves_generically",
     "foreign_key_constraint_option_reflection_ondelete",
     "foreign_key_constraint_option_reflection_onupdate",
     "has_temp_table",
