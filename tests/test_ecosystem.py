@@ -10,7 +10,6 @@ import decimal
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
