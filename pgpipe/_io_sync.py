@@ -113,36 +113,12 @@ class Channel:
     def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""
-        sock = self._sock
         try:
-            if self._unsent or session.producing:
-                if self._flush(session, deadline):
-                    return
-            else:
-                # The common case, in short: one small message flight, sent whole.
-                data = session.data_to_send()
-                if data:
-                    if len(data) > _SMALL_WRITE:
-                        self._unsent += data
-                        if self._flush(session, deadline):
-                            return
-                    else:
-                        if deadline is not None or self._timed:
-                            self._settimeout(deadline)
-                        self.sending = True
-                        try:
-                            sent = sock.send(data)
-                        except TimeoutError:
-                            self._unsent += data  # nothing went out: all of it is left
-                            raise
-                        self.sending = False
-                        if sent < len(data):
-                            self._unsent += data[sent:]
-                            if self._flush(session, deadline):
-                                return
+            if self._flush(session, deadline):
+                return
             if deadline is not None or self._timed:
                 self._settimeout(deadline)
-            session.receive_data(sock.recv(_RECV_SIZE))
+            session.receive_data(self._sock.recv(_RECV_SIZE))
         except TimeoutError:
             self.sending = False  # a send that timed out sent nothing
             return
