@@ -404,6 +404,13 @@ class AsyncCursor:
         self._pos = end
         return self._rows[start:end]
 
+    def _remaining(self) -> list[Any]:
+        """Every row not yet fetched, taken at once without awaiting (a plain
+        cursor's rows are all in memory): for adapters that must not switch."""
+        rows = self._rows[self._pos :]
+        self._pos = len(self._rows)
+        return rows
+
     def setinputsizes(self, sizes: object) -> None:
         """Accepted and ignored: pgpipe types parameters from their values."""
 

@@ -184,7 +184,7 @@ class AsyncAdaptedCursor:
         if self._cursor.description is None:
             self._rows.clear()
         else:
-            self._rows = collections.deque(await_only(self._cursor.fetchall()))
+            self._rows = collections.deque(self._cursor._remaining())
 
     def fetchone(self) -> Any:
         return self._rows.popleft() if self._rows else None
