@@ -22,11 +22,17 @@ from pgpipe.errors import (
     NotSupportedError,
     OperationalError,
     PipelineAborted,
+    PoolClosed,
+    PoolError,
+    PoolTimeout,
     ProgrammingError,
     ProtocolError,
     QueryCanceled,
     QueryTimeout,
+    TooManyRequests,
 )
+from pgpipe.pool import Pool
+from pgpipe.pool_async import AsyncPool
 from pgpipe.result import Column, Result, Results
 from pgpipe.sync import Connection, connect
 from pgpipe.types import (
@@ -47,6 +53,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AsyncConnection",
+    "AsyncPool",
     "Box",
     "Circle",
     "Column",
@@ -70,6 +77,10 @@ __all__ = [
     "PipelineAborted",
     "Point",
     "Polygon",
+    "Pool",
+    "PoolClosed",
+    "PoolError",
+    "PoolTimeout",
     "ProgrammingError",
     "ProtocolError",
     "QueryCanceled",
@@ -77,6 +88,7 @@ __all__ = [
     "Range",
     "Result",
     "Results",
+    "TooManyRequests",
     "TransactionStatus",
     "Type",
     "TypeInfo",

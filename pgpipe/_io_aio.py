@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import socket
 import time
 from types import TracebackType
@@ -205,6 +206,21 @@ class AsyncChannel:
             transport.write(data)
             data = session.data_to_send()
 
+    async def poll(self, session: Session) -> None:
+        """Let the transport give the session what has arrived: it does so as data
+        comes, but data the loop has not read yet is read first (a yield or two)."""
+        transport = self._transport
+        sock = transport.get_extra_info("socket")
+        for _ in range(4):
+            if sock is None or transport.is_closing():
+                return
+            try:
+                if not select.select([sock.fileno()], [], [], 0)[0]:
+                    return
+            except (OSError, ValueError):
+                return
+            await asyncio.sleep(0)
+
     async def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""
@@ -261,6 +277,15 @@ class AsyncChannel:
         self._transport.close()
 
     def abort(self) -> None:
+        loop = self._loop
+        if loop.is_closed():
+            # Its loop is gone, and with it the transport's callbacks: shut the
+            # socket down (the server sees the end; the object closes when collected).
+            sock = self._transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            return
         self._transport.abort()
 
 
@@ -293,6 +318,10 @@ class _Turn:
         tb: TracebackType | None,
     ) -> None:
         self._conn._busy = False
+
+    def locked(self) -> bool:
+        """Whether an operation is running."""
+        return self._conn._busy
 
 
 class AsyncConnectionBase(ConnectionState):

@@ -110,6 +110,24 @@ class Channel:
         while self._flush(session, None):
             pass
 
+    def poll(self, session: Session) -> None:
+        """Give the session whatever has arrived, without waiting (b"" at EOF)."""
+        sock = self._sock
+        while True:
+            try:
+                # select, not MSG_DONTWAIT: a socket with a timeout waits regardless.
+                if not select.select([sock], [], [], 0)[0]:
+                    return
+                data = sock.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError, TimeoutError):
+                return
+            except OSError:
+                data = b""
+            self.stats.received(len(data))
+            session.receive_data(data)
+            if not data:
+                return
+
     def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""

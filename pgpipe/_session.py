@@ -228,6 +228,35 @@ class Session:
         if ended:
             self.core.receive_data(b"")
 
+    def take_idle(self) -> str | None:
+        """Take what the server sent while no command ran (notices, notifications,
+        parameter changes); the reason the session is over when what it sent ends
+        it (a FATAL error, the connection closed), else None. Only between commands."""
+        if self.is_closed:
+            return "the connection is closed"
+        core = self.core
+        try:
+            while True:
+                event = core.next_event()
+                if event is ev.NEED_DATA:
+                    return None
+                if isinstance(event, ev.NoticeResponse):
+                    self.notices.append(event.fields)
+                elif isinstance(event, ev.NotificationResponse):
+                    self.notifications.append(event)
+                elif isinstance(event, ev.ParameterStatus):
+                    if event.name == "TimeZone":
+                        self.set_timezone(event.value)
+                    elif event.name == "DateStyle":
+                        self.set_datestyle(event.value)
+                elif isinstance(event, ev.ErrorResponse):
+                    error = errors.from_fields(event.fields)
+                    return f"the server ended the session while it was idle: {error}"
+                elif isinstance(event, ev.ConnectionClosed):
+                    return "the server closed the connection while it was idle"
+        except errors.Error as exc:
+            return str(exc)
+
     # -- commands ----------------------------------------------------------
 
     def startup(self) -> Startup:

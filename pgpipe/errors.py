@@ -206,6 +206,22 @@ class MultipleRows(ResultShapeError):
     """``Result.one()`` found more than one row."""
 
 
+class PoolError(OperationalError):
+    """A pool (``pgpipe.Pool``, ``pgpipe.AsyncPool``) could not give a connection."""
+
+
+class PoolTimeout(PoolError):
+    """No connection of the pool became free, and none could be opened, in time."""
+
+
+class TooManyRequests(PoolError):
+    """The pool's waiting queue is full (``max_waiting``): refused at once."""
+
+
+class PoolClosed(PoolError):
+    """The pool is closed, or closed while the request waited."""
+
+
 def from_fields(fields: Mapping[str, str]) -> DatabaseError:
     """The most specific exception for an ErrorResponse's fields.
 

@@ -104,7 +104,15 @@ class Connection(ConnectionBase, Generic[Row]):
     [(42,)]
     """
 
-    __slots__ = ("_channel", "_depth", "_pipeline", "_startup", "_stream", "query_hook")
+    __slots__ = (
+        "__weakref__",
+        "_channel",
+        "_depth",
+        "_pipeline",
+        "_startup",
+        "_stream",
+        "query_hook",
+    )
 
     def __init__(self, channel: Channel, session: Session) -> None:
         super().__init__(session)
@@ -302,6 +310,25 @@ class Connection(ConnectionBase, Generic[Row]):
         session = self._session
         key = cancel_key(session.core.backend_key)
         return CancelExchange(session.params, key, session.tls is not None)
+
+    def _probe(self) -> bool:
+        """Whether the connection is usable as far as can be told without a round
+        trip: open, no command running, and nothing the server sent while it was
+        idle ends it (a FATAL error, EOF). A dead one is closed, saying why."""
+        if self._closed_reason is not None:
+            return False
+        if self._lock.locked():
+            return False
+        try:
+            self._channel.poll(self._session)
+        except (OSError, errors.Error) as exc:
+            self._abort(f"the connection failed while idle: {exc}")
+            return False
+        reason = self._session.take_idle()
+        if reason is not None:
+            self._abort(reason)
+            return False
+        return True
 
     def _abort(self, reason: str) -> None:
         if self._closed_reason is None:

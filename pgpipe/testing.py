@@ -252,6 +252,18 @@ class TemporaryPostgres:
             self._server_version_num = None
             shutil.rmtree(directory, ignore_errors=True)
 
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop the server with a fast shutdown (every session is ended, as in a
+        real restart or failover) and start it again on the same port after
+        ``down_for`` seconds."""
+        if self._directory is None:
+            raise RuntimeError("TemporaryPostgres is not started")
+        timeout = str(_START_TIMEOUT)
+        self._run("pg_ctl", "stop", "-D", self.data_dir, "-m", "fast", "-w", "-t", timeout)
+        if down_for > 0:
+            time.sleep(down_for)
+        self._run("pg_ctl", "start", "-D", self.data_dir, "-l", self.log_path, "-w", "-t", timeout)
+
     # -- facts about the running server ------------------------------------
 
     @property

@@ -181,6 +181,9 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._failure: BaseException | None = None
+        self._sever = threading.Event()
+        self._severed = threading.Event()
+        self._refusing = False
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -239,6 +242,27 @@ class FaultProxy:
             wake.close()
         if self._failure is not None:
             raise RuntimeError("FaultProxy thread failed") from self._failure
+
+    def sever(self, *, refuse: bool = False) -> None:
+        """Cut every connection now with a TCP reset, as a network failure would
+        (the proxy keeps listening); with ``refuse``, reset each new connection too
+        until ``restore()``. Returns once the relay thread has cut them."""
+        wake = self._wake_writer
+        if wake is None:
+            raise RuntimeError("FaultProxy is not started")
+        with self._lock:
+            self._refusing = refuse
+        self._severed.clear()
+        self._sever.set()
+        with contextlib.suppress(OSError):
+            wake.send(b"\0")
+        if not self._severed.wait(_JOIN_TIMEOUT):
+            raise RuntimeError("FaultProxy did not sever its connections")
+
+    def restore(self) -> None:
+        """Accept and relay new connections again after ``sever(refuse=True)``."""
+        with self._lock:
+            self._refusing = False
 
     def _close_unstarted(self) -> None:
         self._selector.close()
@@ -305,6 +329,11 @@ class FaultProxy:
                         assert isinstance(link, _Link)
                         self._on_event(link, sock, mask)
                 self._flush_due()
+                if self._sever.is_set():
+                    self._sever.clear()
+                    for link in list(self._links):
+                        self._close_link(link, reset=True)
+                    self._severed.set()
         except BaseException as exc:
             self._failure = exc
         finally:
@@ -328,6 +357,13 @@ class FaultProxy:
                 self._armed = False
                 traffic = Traffic(fault)
                 self._traffic.append(traffic)
+                refusing = self._refusing
+            if refusing:
+                with contextlib.suppress(OSError):
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+                client.close()
+                traffic.finished.set()
+                continue
             try:
                 server = socket.create_connection(self._upstream, timeout=_UPSTREAM_TIMEOUT)
             except OSError:

@@ -38,6 +38,7 @@ POOLED_MODULES: Final = (
     "test_transactions.py",
     "test_pipeline.py",
     "test_stream.py",
+    "test_pool.py",
 )
 """File name patterns of the modules whose ``target`` tests also run through PgBouncer."""
 

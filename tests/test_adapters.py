@@ -42,6 +42,7 @@ PAIRS = [
     (pgpipe.dbapi.Connection, pgpipe.dbapi_async.AsyncConnection),
     (pgpipe.dbapi.Cursor, pgpipe.dbapi_async.AsyncCursor),
     (pgpipe.dbapi.ServerCursor, pgpipe.dbapi_async.AsyncServerCursor),
+    (pgpipe.Pool, pgpipe.AsyncPool),
 ]
 
 

@@ -19,7 +19,8 @@ The real differences (sockets or transports, a lock or an event loop,
 KeyboardInterrupt or task cancellation) live in pgpipe/_io_sync.py and
 pgpipe/_io_aio.py, written by hand.
 
-It does the same for pgpipe/dbapi.py, from pgpipe/dbapi_async.py (``FILES``).
+It does the same for pgpipe/dbapi.py, from pgpipe/dbapi_async.py, and for
+pgpipe/pool.py, from pgpipe/pool_async.py (``FILES``).
 
 Usage: ``python tools/async_to_sync.py`` writes the generated files;
 ``python tools/async_to_sync.py --check`` exits 1 (printing a diff) when one
@@ -66,6 +67,17 @@ connection (``connection.native``), which stays available.
 (42,)
 """'''
 
+POOL_DOCSTRING = '''"""A pool of blocking connections that never hands out a dead one.
+
+Generated from ``pgpipe.pool_async`` (``pgpipe.AsyncPool``), which is the one
+source of both (see tools/async_to_sync.py); what differs, the waits, lives
+in ``pgpipe._tasks_sync`` and ``pgpipe._tasks_aio``.
+
+>>> with pgpipe.Pool("postgresql://app@db/app", max_size=10) as pool:  # doctest: +SKIP
+...     with pool.connection() as conn:
+...         conn.query("SELECT 1")
+"""'''
+
 NAMES: dict[str, str] = {
     "AsyncChannel": "Channel",
     "AsyncCursor": "Cursor",
@@ -82,6 +94,9 @@ NAMES: dict[str, str] = {
     "__aiter__": "__iter__",
     "__anext__": "__next__",
     "_io_aio": "_io_sync",
+    "_tasks_aio": "_tasks_sync",
+    "AsyncPool": "Pool",
+    "pool_async": "pool",
     "aio": "sync",
     "dbapi_async": "dbapi",
     "asynccontextmanager": "contextmanager",
@@ -228,6 +243,7 @@ def replace_docstring(source: str, docstring: str) -> str:
 FILES: list[tuple[str, str, str]] = [
     ("aio.py", "sync.py", SYNC_DOCSTRING),
     ("dbapi_async.py", "dbapi.py", DBAPI_DOCSTRING),
+    ("pool_async.py", "pool.py", POOL_DOCSTRING),
 ]
 """(source, generated, the generated module's docstring), in pgpipe/."""
 
