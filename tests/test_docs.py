@@ -89,6 +89,10 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "docs/benchmarks.md",
         "python benchmarks/bench_instructions.py",
     ): "valgrind runs the client thousands of times slower, about a minute",
+    (
+        "docs/benchmarks.md",
+        "python benchmarks/bench_pool.py --rounds 5",
+    ): "a benchmark of several pools, minutes long",
     ("docs/connecting.md", "import pgpipe"): "needs a server with a certificate from a public CA",
     (
         "docs/connecting.md",
@@ -588,13 +592,16 @@ def test_what_pgpipe_does_not_do_yet(adapter: Adapter, pg_server: TemporaryPostg
     assert "## What pgpipe does not do yet" in readme
     modules = {module.name for module in pkgutil.iter_modules(pgpipe.__path__)}
     names = {name.lower() for name in dir(pgpipe)} | modules
-    # DB-API 2.0 and SQLAlchemy are there (README no longer lists them); pools and
+    # DB-API 2.0, SQLAlchemy and pools are there (README no longer lists them);
     # other transports are not.
     assert "dbapi" in modules and "dbapi_async" in modules and "sqlalchemy" in modules
-    assert "DB-API" not in readme.split("## What pgpipe does not do yet")[1]
+    not_yet = readme.split("## What pgpipe does not do yet")[1]
+    assert "DB-API" not in not_yet
     dialects = importlib.metadata.entry_points(group="sqlalchemy.dialects")
     assert [entry for entry in dialects if "pgpipe" in entry.value]
-    assert not [name for name in names if "pool" in name]
+    assert "pool" in modules and "pool_async" in modules
+    assert {"pool", "asyncpool"} <= names
+    assert "Connection pools" not in not_yet
     assert not [name for name in names if "websocket" in name or "pyodide" in name]
     # LISTEN/NOTIFY: nothing public.
     for cls in (pgpipe.Connection, pgpipe.AsyncConnection):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import signal
 import threading
 import time
 import uuid
@@ -409,9 +411,14 @@ def _terminate_pid(pg_server: TemporaryPostgres, pid: int) -> None:
         admin.query("SELECT pg_terminate_backend($1)", pid)
 
 
-def test_network_cut(make_pool: Any, pg_server: TemporaryPostgres) -> None:
-    with FaultProxy(pg_server.host, pg_server.port) as proxy:
-        dsn = f"postgresql://postgres@127.0.0.1:{proxy.port}/pgpipe?sslmode=disable"
+def through(proxy: FaultProxy, target: Any) -> str:
+    """``target``'s DSN, by way of ``proxy``."""
+    return f"postgresql://postgres@127.0.0.1:{proxy.port}/pgpipe?sslmode=disable"
+
+
+def test_network_cut(make_pool: Any, target: Any) -> None:
+    with FaultProxy(target.host, target.port) as proxy:
+        dsn = through(proxy, target)
         pool = make_pool(dsn, min_size=2, max_size=3, timeout=BOUND)
         pool.wait(BOUND)
         busy = pool.getconn()
@@ -486,9 +493,9 @@ def test_server_restart_while_busy(
         assert pool.get_stats()["pool_size"] <= 4
 
 
-def test_server_down_backs_off_and_recovers(make_pool: Any, pg_server: TemporaryPostgres) -> None:
-    with FaultProxy(pg_server.host, pg_server.port) as proxy:
-        dsn = f"postgresql://postgres@127.0.0.1:{proxy.port}/pgpipe?sslmode=disable"
+def test_server_down_backs_off_and_recovers(make_pool: Any, target: Any) -> None:
+    with FaultProxy(target.host, target.port) as proxy:
+        dsn = through(proxy, target)
         proxy.sever(refuse=True)
         pool = make_pool(dsn, min_size=2, max_size=2, timeout=0.5)
         with pytest.raises(pgpipe.PoolTimeout, match="the last attempt to connect failed"):
@@ -504,8 +511,7 @@ def test_server_down_backs_off_and_recovers(make_pool: Any, pg_server: Temporary
 # -- the null pool: serverless ------------------------------------------------------------
 
 
-def test_null_pool_connects_per_checkout(make_pool: Any, pg_server: TemporaryPostgres) -> None:
-    dsn = pg_server.dsn(dbname="pgpipe")
+def test_null_pool_connects_per_checkout(make_pool: Any, dsn: str) -> None:
     pool = make_pool(dsn, min_size=0, max_size=2, max_idle=0, pipeline_connect="trust")
     with pool.connection() as conn:
         assert conn.query("SELECT 1").rows == [(1,)]
@@ -613,3 +619,19 @@ def test_async_pool_closed_after_its_loop_ended(pg_server: TemporaryPostgres) ->
             lambda: admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).rows
             == [(0,)]
         )
+
+
+def test_ctrl_c_while_waiting_leaves_no_trace(pg_server: TemporaryPostgres) -> None:
+    with pgpipe.Pool(pg_server.dsn(dbname="pgpipe"), min_size=0, max_size=1) as pool:
+        held = pool.getconn()
+        # A real SIGINT, as Ctrl-C sends: it interrupts the wait itself.
+        interrupter = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        interrupter.start()
+        with pytest.raises(KeyboardInterrupt):
+            pool.getconn(timeout=BOUND)
+        interrupter.join()
+        assert pool.get_stats()["requests_waiting"] == 0
+        pool.putconn(held)
+        with pool.connection(timeout=1.0) as conn:
+            assert conn.query("SELECT 1").rows == [(1,)]
+        assert pool.get_stats()["pool_size"] == 1
