@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from latency import LatencyProxy
+from peers import installed
 
 import pgpipe
 from pgpipe.testing import TemporaryPostgres
@@ -250,16 +251,6 @@ WORKLOADS: dict[str, list[Driver]] = {
         Driver("pg8000", "run loop", pg8000_select, "pg8000", looped=True),
     ],
 }
-
-
-def installed(module: str | None) -> bool:
-    if module is None:
-        return True
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 def measure(driver: Driver, workload: str, target: Target, n: int) -> float:

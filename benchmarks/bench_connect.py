@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from peers import installed
+
 import pgpipe
 from pgpipe.cli import BEST_MODE
 from pgpipe.proxy import FlightCounter
@@ -145,16 +147,6 @@ DRIVERS: list[tuple[str, Runner, str | None]] = [
     ("psycopg, sslmode=prefer (default)", lambda lg, m: psycopg_run(lg, m, "prefer"), "psycopg"),
     ("pg8000", pg8000_run, "pg8000"),
 ]
-
-
-def installed(module: str | None) -> bool:
-    if module is None:
-        return True
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 def main(argv: list[str]) -> int:

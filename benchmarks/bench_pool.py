@@ -30,6 +30,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from peers import installed
+
 import pgpipe
 from pgpipe.testing import TemporaryPostgres
 
@@ -193,16 +195,6 @@ DRIVERS: list[tuple[str, str, str | None, Callable[[str, int, int, int], Run]]] 
     ("asyncio", "asyncpg pool", "asyncpg", asyncpg_pool),
     ("asyncio", "psycopg_pool async", "psycopg_pool", psycopg_pool_async),
 ]
-
-
-def installed(module: str | None) -> bool:
-    if module is None:
-        return True
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 def main(argv: list[str]) -> int:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from peers import installed
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -87,14 +88,6 @@ DIALECTS = [
     Dialect("asyncpg", "async", "postgresql+asyncpg", "asyncpg"),
     Dialect("psycopg", "async", "postgresql+psycopg_async", "psycopg"),
 ]
-
-
-def installed(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 def url(dialect: Dialect, base: sa.URL) -> sa.URL:

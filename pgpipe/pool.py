@@ -21,7 +21,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from pgpipe import errors, sync
@@ -65,7 +65,6 @@ class _Counters:
     connections_ms: float = 0.0
     connections_errors: int = 0
     connections_lost: int = 0
-    waits_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 class Pool:
@@ -384,7 +383,6 @@ class Pool:
         with self._lock:
             self._lent[key] = (weakref.ref(conn, forgotten), entry.expires, now)
             self._stats.requests_wait_ms += waited
-            self._stats.waits_ms.append(waited)
         return conn
 
     def _forgotten(self, key: int) -> None:
