@@ -54,16 +54,9 @@ class Operation:
 
     def _common(self, event: ev.Event) -> bool:
         """Handle what any state may receive; True when the operation is over."""
-        if isinstance(event, ev.NoticeResponse):
-            self.session.notices.append(event.fields)
-        elif isinstance(event, ev.NotificationResponse):
-            self.session.notifications.append(event)
-        elif isinstance(event, ev.ParameterStatus):
-            if event.name == "TimeZone":
-                self.session.set_timezone(event.value)
-            elif event.name == "DateStyle":
-                self.session.set_datestyle(event.value)
-        elif isinstance(event, ev.ErrorResponse):
+        if self.session.note(event):
+            return False
+        if isinstance(event, ev.ErrorResponse):
             self.error = errors.from_fields(event.fields)
             return event.is_fatal
         elif isinstance(event, ev.ConnectionClosed):

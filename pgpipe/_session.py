@@ -228,6 +228,22 @@ class Session:
         if ended:
             self.core.receive_data(b"")
 
+    def note(self, event: ev.Event) -> bool:
+        """Keep what the server says outside any answer (a notice, a notification,
+        a parameter's new value); False for any other event."""
+        if isinstance(event, ev.NoticeResponse):
+            self.notices.append(event.fields)
+        elif isinstance(event, ev.NotificationResponse):
+            self.notifications.append(event)
+        elif isinstance(event, ev.ParameterStatus):
+            if event.name == "TimeZone":
+                self.set_timezone(event.value)
+            elif event.name == "DateStyle":
+                self.set_datestyle(event.value)
+        else:
+            return False
+        return True
+
     def take_idle(self) -> str | None:
         """Take what the server sent while no command ran (notices, notifications,
         parameter changes); the reason the session is over when what it sent ends
@@ -240,16 +256,9 @@ class Session:
                 event = core.next_event()
                 if event is ev.NEED_DATA:
                     return None
-                if isinstance(event, ev.NoticeResponse):
-                    self.notices.append(event.fields)
-                elif isinstance(event, ev.NotificationResponse):
-                    self.notifications.append(event)
-                elif isinstance(event, ev.ParameterStatus):
-                    if event.name == "TimeZone":
-                        self.set_timezone(event.value)
-                    elif event.name == "DateStyle":
-                        self.set_datestyle(event.value)
-                elif isinstance(event, ev.ErrorResponse):
+                if self.note(event):
+                    continue
+                if isinstance(event, ev.ErrorResponse):
                     error = errors.from_fields(event.fields)
                     return f"the server ended the session while it was idle: {error}"
                 elif isinstance(event, ev.ConnectionClosed):
