@@ -33,6 +33,7 @@ from pgpipe.errors import (
 )
 from pgpipe.pool import Pool
 from pgpipe.pool_async import AsyncPool
+from pgpipe.protocol.events import NotificationResponse as Notification
 from pgpipe.result import Column, Result, Results
 from pgpipe.sync import Connection, connect
 from pgpipe.types import (
@@ -70,6 +71,7 @@ __all__ = [
     "Line",
     "LineSegment",
     "NotSupportedError",
+    "Notification",
     "OperationalError",
     "Path",
     "Pending",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from pgpipe import errors
+from pgpipe._sql import quote_identifier
 from pgpipe.result import Column
 from pgpipe.types.oids import Type
 
@@ -146,6 +147,4 @@ def procedure_call(name: str, count: int) -> str:
 
 def quoted_name(name: str) -> str:
     """A cursor's name as an SQL identifier."""
-    if not isinstance(name, str) or not name or "\x00" in name:
-        raise errors.ProgrammingError("a cursor's name is a non-empty str")
-    return '"' + name.replace('"', '""') + '"'
+    return quote_identifier(name, "a cursor's name")

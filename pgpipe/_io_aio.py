@@ -12,6 +12,7 @@ import contextlib
 import select
 import socket
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final
 
@@ -42,6 +43,9 @@ class _Protocol(asyncio.Protocol):
         self.raw = bytearray()
         self.eof = False
         self.failure: errors.Error | None = None
+        # Called when data (or the end) arrives and no task waits for it: the
+        # connection reads notifications and goodbyes between commands.
+        self.idle_hook: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if isinstance(transport, asyncio.Transport):
@@ -83,8 +87,11 @@ class _Protocol(asyncio.Protocol):
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self._session is not None and self.idle_hook is not None:
+            self.idle_hook()
 
     async def wait(self) -> None:
         loop = asyncio.get_running_loop()
@@ -220,6 +227,19 @@ class AsyncChannel:
             except (OSError, ValueError):
                 return
             await asyncio.sleep(0)
+
+    async def receive_idle(self, session: Session, deadline: float | None) -> None:
+        """Between commands: wait until the server sends something (the transport
+        gives it to the session) or ``deadline``."""
+        protocol = self._protocol
+        if protocol.eof:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(protocol.wait(), _remaining(deadline))
+
+    def set_idle_hook(self, hook: Callable[[], None]) -> None:
+        """``hook()`` runs when data arrives that no task waits for."""
+        self._protocol.idle_hook = hook
 
     async def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;

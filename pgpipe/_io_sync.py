@@ -11,6 +11,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Final
 
@@ -127,6 +128,22 @@ class Channel:
             session.receive_data(data)
             if not data:
                 return
+
+    def receive_idle(self, session: Session, deadline: float | None) -> None:
+        """Between commands: wait for what the server sends next (a notification,
+        its goodbye) until ``deadline``, and give it to the session."""
+        try:
+            self._settimeout(deadline)
+            data = self._sock.recv(_RECV_SIZE)
+        except TimeoutError:
+            return
+        except OSError:
+            data = b""
+        self.stats.received(len(data))
+        session.receive_data(data)
+
+    def set_idle_hook(self, hook: Callable[[], None]) -> None:
+        """Nothing reads a blocking socket between commands: the hook is not needed."""
 
     def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;

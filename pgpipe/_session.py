@@ -12,6 +12,7 @@ The operations are in ``_operations``, the shape of a statement's results in
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -69,6 +70,36 @@ _ABORT_MANY: Final = "pgpipe: executemany stopped, a value could not be encoded"
 _DONE: Final = object()
 
 
+_NOTICE_LOG: Final = logging.getLogger("pgpipe.notices")
+_NOTICE_LEVELS: Final = {
+    "WARNING": logging.WARNING,
+    "NOTICE": logging.INFO,
+    "INFO": logging.INFO,
+    "LOG": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+}
+
+
+def log_notice(fields: Mapping[str, str]) -> None:
+    """A notice to the ``pgpipe.notices`` logger, at the level of its severity
+    (WARNING, INFO for NOTICE and INFO, DEBUG for LOG and DEBUG)."""
+    severity = fields.get("V", fields.get("S", "NOTICE"))
+    level = _NOTICE_LEVELS.get(severity, logging.INFO)
+    if _NOTICE_LOG.isEnabledFor(level):
+        _NOTICE_LOG.log(level, "%s: %s", severity, fields.get("M", ""))
+
+
+_T = TypeVar("_T")
+
+
+def _call_handler(handler: Callable[[_T], object], value: _T) -> None:
+    """A user's handler: what it raises is logged, not let into the protocol's reading."""
+    try:
+        handler(value)
+    except Exception:
+        logging.getLogger("pgpipe").exception("a notice or notification handler failed")
+
+
 def _as_text(encoded: tuple[int, bytes]) -> bytes:
     fmt, data = encoded
     if fmt != _TEXT:
@@ -93,7 +124,9 @@ class Session:
         "_zoned",
         "auth_method",
         "core",
+        "notice_handlers",
         "notices",
+        "notification_handlers",
         "notifications",
         "params",
         "row_factory",
@@ -147,7 +180,10 @@ class Session:
         # query() can send a row it read back as that type.
         self._row_types: dict[type, int] = {}
         self.notices: deque[Mapping[str, str]] = deque(maxlen=_KEEP_NOTICES)
-        self.notifications: deque[ev.NotificationResponse] = deque(maxlen=_KEEP_NOTICES)
+        # Every notification until it is read (notifies()): none may be lost.
+        self.notifications: deque[ev.NotificationResponse] = deque()
+        self.notice_handlers: list[Callable[[Mapping[str, str]], object]] = []
+        self.notification_handlers: list[Callable[[ev.NotificationResponse], object]] = []
         # (SQL, parameter OIDs) -> what its results looked like last time. Unknown
         # statements ask for text results, which every type has; known ones for
         # binary when every column has a binary decoder. One format code covers all
@@ -233,8 +269,13 @@ class Session:
         a parameter's new value); False for any other event."""
         if isinstance(event, ev.NoticeResponse):
             self.notices.append(event.fields)
+            log_notice(event.fields)
+            for notice_handler in self.notice_handlers:
+                _call_handler(notice_handler, event.fields)
         elif isinstance(event, ev.NotificationResponse):
             self.notifications.append(event)
+            for notification_handler in self.notification_handlers:
+                _call_handler(notification_handler, event)
         elif isinstance(event, ev.ParameterStatus):
             if event.name == "TimeZone":
                 self.set_timezone(event.value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from types import TracebackType
@@ -35,8 +35,10 @@ from pgpipe._operations import Operation, Startup, Stream, UnnamedQuery
 from pgpipe._pipeline import Pipeline
 from pgpipe._run import CANCEL, RECEIVE, Run, lost
 from pgpipe._session import Session, many_rows, paired
+from pgpipe._sql import quote_identifier
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
+from pgpipe.protocol.events import NotificationResponse as Notification
 from pgpipe.result import Column, Result, Results, Row
 from pgpipe.rows import RowFactory, tuple_row
 from pgpipe.tls import Negotiation, TlsChannel, make_context
@@ -124,6 +126,7 @@ class Connection(ConnectionBase, Generic[Row]):
         self._startup: Startup | None = session.startup()
         self.query_hook: QueryHook | None = None
         channel.attach(session)
+        channel.set_idle_hook(self._take_idle)
 
     @classmethod
     def _connect(cls, params: ConnectParams) -> Connection[Any]:
@@ -324,11 +327,23 @@ class Connection(ConnectionBase, Generic[Row]):
         except (OSError, errors.Error) as exc:
             self._abort(f"the connection failed while idle: {exc}")
             return False
-        reason = self._session.take_idle()
+        self._take_idle()
+        return self._closed_reason is None
+
+    def _take_idle(self) -> None:
+        """Read what the server sent between commands (notifications go to their
+        handlers and to ``notifies()``); close the connection if it was a goodbye.
+        Not while a command runs or the startup is unfinished: those read it."""
+        if self._closed_reason is not None or self._startup is not None:
+            return
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            reason = self._session.take_idle()
+        finally:
+            self._lock.release()
         if reason is not None:
             self._abort(reason)
-            return False
-        return True
 
     def _abort(self, reason: str) -> None:
         if self._closed_reason is None:
@@ -709,6 +724,78 @@ class Connection(ConnectionBase, Generic[Row]):
             self.execute(statement, timeout=timeout)
         if error is not None:
             raise error
+
+    # -- LISTEN/NOTIFY and notices -------------------------------------------------
+
+    def listen(self, channel: str, *, timeout: float | None = None) -> None:
+        """``LISTEN`` on ``channel`` (its exact name: quoted, so case and any
+        character are kept). Notifications arrive to ``notifies()`` and to the
+        notification handlers. Refused (NotSupportedError, nothing left listening)
+        through a pooler that lends each transaction its own server session, where
+        notifications would go to another client's session or nowhere."""
+        name = quote_identifier(channel)
+        results = self.execute(f"LISTEN {name}; SELECT pg_backend_pid()", timeout=timeout)
+        key = self._session.core.backend_key
+        if key is None or results[-1].scalar() != key.process_id:
+            self.execute(f"UNLISTEN {name}", timeout=timeout)
+            raise errors.NotSupportedError(
+                "LISTEN needs one server session for the whole connection, and this one "
+                "goes through a connection pooler (the server session differs from the one "
+                "the connection started with): connect directly, or through a session pooler"
+            )
+
+    def unlisten(self, channel: str | None = None, *, timeout: float | None = None) -> None:
+        """``UNLISTEN`` ``channel``, or every channel when None."""
+        target = "*" if channel is None else quote_identifier(channel)
+        self.execute(f"UNLISTEN {target}", timeout=timeout)
+
+    def notifies(
+        self, *, timeout: float | None = None, stop_after: int | None = None
+    ) -> Iterator[Notification]:
+        """The notifications of the channels listened to, as they arrive (those
+        that arrived before first), for ``timeout`` seconds (None: until
+        ``stop_after`` of them, or for ever). The connection may run other
+        commands between two. If the connection dies while waiting, the iteration
+        ends with OperationalError saying why, not in silence."""
+        deadline = _deadline(timeout)
+        pending = self._session.notifications
+        count = 0
+        while True:
+            self._take_idle()
+            while pending:
+                yield pending.popleft()
+                count += 1
+                if stop_after is not None and count >= stop_after:
+                    return
+            if self._closed_reason is not None:
+                raise errors.OperationalError(
+                    f"the connection ended while waiting for notifications: {self._closed_reason}"
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            with self._lock:
+                self._channel.receive_idle(self._session, deadline)
+            # Read (and any goodbye noticed) at the top of the loop.
+
+    notifications = notifies
+
+    def add_notification_handler(self, handler: Callable[[Notification], object]) -> None:
+        """Call ``handler(notification)`` for each notification as it is read: during
+        a command, in ``notifies()``, and for the asyncio adapter also while the
+        connection is idle. It still reaches ``notifies()`` too."""
+        self._session.notification_handlers.append(handler)
+
+    def remove_notification_handler(self, handler: Callable[[Notification], object]) -> None:
+        self._session.notification_handlers.remove(handler)
+
+    def add_notice_handler(self, handler: Callable[[Mapping[str, str]], object]) -> None:
+        """Call ``handler(fields)`` for each notice (NoticeResponse fields: ``"S"``
+        severity, ``"M"`` message, ...). Notices also go to the ``pgpipe.notices``
+        logger and to ``notices``."""
+        self._session.notice_handlers.append(handler)
+
+    def remove_notice_handler(self, handler: Callable[[Mapping[str, str]], object]) -> None:
+        self._session.notice_handlers.remove(handler)
 
     def cancel(self) -> None:
         """Ask the server to cancel the statement this connection is running.

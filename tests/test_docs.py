@@ -603,9 +603,11 @@ def test_what_pgpipe_does_not_do_yet(adapter: Adapter, pg_server: TemporaryPostg
     assert {"pool", "asyncpool"} <= names
     assert "Connection pools" not in not_yet
     assert not [name for name in names if "websocket" in name or "pyodide" in name]
-    # LISTEN/NOTIFY: nothing public.
+    # LISTEN/NOTIFY is there (README no longer lists it); COPY is not.
+    assert "LISTEN" not in not_yet
     for cls in (pgpipe.Connection, pgpipe.AsyncConnection):
-        assert not [n for n in dir(cls) if "notif" in n or "listen" in n or "copy" in n]
+        assert {"listen", "unlisten", "notifies", "add_notice_handler"} <= set(dir(cls))
+        assert not [n for n in dir(cls) if "copy" in n]
     # COPY.
     conn = adapter.connect(pg_server.dsn(dbname="pgpipe"))
     with pytest.raises(pgpipe.NotSupportedError, match="COPY is not supported"):
