@@ -46,6 +46,8 @@ class _Protocol(asyncio.Protocol):
         # Called when data (or the end) arrives and no task waits for it: the
         # connection reads notifications and goodbyes between commands.
         self.idle_hook: Callable[[], None] | None = None
+        # Set while the transport's write buffer is over its high-water mark.
+        self._drained: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if isinstance(transport, asyncio.Transport):
@@ -79,7 +81,27 @@ class _Protocol(asyncio.Protocol):
             with contextlib.suppress(errors.Error):
                 session.core.receive_data(b"")
 
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def drain(self) -> None:
+        """Until the transport's write buffer is under its high-water mark again;
+        at least one turn of the event loop either way, so a writer that never
+        waits for the network still lets other tasks run."""
+        drained = self._drained
+        if drained is not None:
+            await asyncio.shield(drained)
+        else:
+            await asyncio.sleep(0)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.resume_writing()
         self.eof = True
         if self._session is not None:
             self._feed(self._session, b"")
@@ -240,6 +262,13 @@ class AsyncChannel:
     def set_idle_hook(self, hook: Callable[[], None]) -> None:
         """``hook()`` runs when data arrives that no task waits for."""
         self._protocol.idle_hook = hook
+
+    async def drain(self) -> None:
+        """Wait while the transport holds more than its high-water mark of unsent
+        data (a COPY's writer must not outrun the network)."""
+        await self._protocol.drain()
+        if self._protocol.eof:
+            raise ConnectionResetError("the connection was closed while sending")
 
     async def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;

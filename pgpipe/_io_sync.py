@@ -145,6 +145,9 @@ class Channel:
     def set_idle_hook(self, hook: Callable[[], None]) -> None:
         """Nothing reads a blocking socket between commands: the hook is not needed."""
 
+    def drain(self) -> None:
+        """Nothing to wait for: ``flush`` returns once the socket took everything."""
+
     def exchange(self, session: Session, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pgpipe._session import Session
 
 DECODE_BATCH: Final = 1024  # rows decoded at a time as they arrive
+COPY_BATCH: Final = 1024  # COPY TO rows handed to the reader at a time
 
 
 class Operation:
@@ -466,6 +467,79 @@ class Many(Operation):
             for index, (statement, rows) in self.returned.items()
         }
         return Results(self.tags, columns, made)
+
+
+class CopyCommand(Operation):
+    """COPY ... FROM STDIN or TO STDOUT, through a simple Query.
+
+    ``feed`` returns True when the COPY has started (the server's CopyInResponse
+    or CopyOutResponse: the caller sends or reads data), when a batch of COPY TO
+    data is in, and at ReadyForQuery. ``finish`` drops what COPY TO data is still
+    to come (read to the end, not kept).
+    """
+
+    __slots__ = (
+        "_discard",
+        "_named",
+        "chunks",
+        "column_formats",
+        "direction",
+        "done",
+        "format",
+        "not_copy",
+        "status",
+    )
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.direction = ""  # "in" or "out" once the server said
+        self.format = 0  # the server's overall format: 0 text (or CSV), 1 binary
+        self.column_formats: tuple[int, ...] = ()
+        self.chunks: list[bytes] = []  # COPY TO data not yet read, a row each
+        self.done = False
+        self.not_copy = False  # the statement was not a COPY FROM STDIN / TO STDOUT
+        self.status: str | None = None
+        self._discard = False
+        self._named = False
+
+    def feed(self, event: ev.Event) -> bool:
+        if isinstance(event, ev.CopyData):
+            if not self._discard:
+                self.chunks.append(event.data)
+                return len(self.chunks) >= COPY_BATCH
+        elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
+            self.direction = "in" if isinstance(event, ev.CopyInResponse) else "out"
+            self.format, self.column_formats = event.format, event.column_formats
+            return True
+        elif isinstance(event, ev.CopyDone):
+            pass
+        elif isinstance(event, ev.CommandComplete):
+            self.status = event.tag
+        elif isinstance(event, ev.ReadyForQuery):
+            self.done = True
+            self.session.core.copy_in_allowed = False
+            return True
+        elif isinstance(event, ev.RowDescription | ev.DataRow | ev.EmptyQueryResponse):
+            self.not_copy = True
+        elif self._common(event):
+            self.done = True
+            return True
+        return False
+
+    def finish(self) -> bool:
+        self._discard = True
+        self.chunks.clear()
+        return not self.done
+
+    def check(self) -> None:
+        """Raise the server's error, its message naming the row when the server
+        said which ("COPY t, line 3, column a: ...")."""
+        error = self.error
+        if isinstance(error, errors.DatabaseError) and error.where and not self._named:
+            where = error.where.splitlines()[0]
+            self.error = type(error)(f"{error.message} ({where})", fields=error.fields)
+            self._named = True
+        super().check()
 
 
 class Stream(Operation):

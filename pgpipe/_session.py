@@ -22,6 +22,7 @@ from pgpipe import errors
 from pgpipe._catalog import TypeInfo
 from pgpipe._operations import (
     Closing,
+    CopyCommand,
     Describing,
     Many,
     Operation,
@@ -599,6 +600,13 @@ class Session:
     def _script(self, sql: str, factory: RowFactory[Any] | None) -> Script:
         self.core.send_query(sql)
         return Script(self, factory)
+
+    def copy(self, sql: str) -> CopyCommand:
+        """COPY ... FROM STDIN or TO STDOUT as a simple Query; COPY data is accepted."""
+        op = CopyCommand(self)
+        self.core.send_query(sql)
+        self.core.copy_in_allowed = True
+        return op
 
     def stream(
         self,

@@ -22,6 +22,17 @@ from pgpipe import errors, servicefile
 from pgpipe._adapter import SEND_AT_CONNECT, StatementHandle, scram_nonce
 from pgpipe._cancel import CancelExchange, cancel_key
 from pgpipe._catalog import TYPE_LOOKUP, TypeInfo
+from pgpipe._copy import (
+    BINARY_HEADER,
+    BINARY_TRAILER,
+    BinaryReader,
+    binary_row_writer,
+    copy_format,
+    csv_fields,
+    csv_row,
+    text_fields,
+    text_row,
+)
 from pgpipe._dial import (
     ROLE_QUERY,
     Attempt,
@@ -32,18 +43,20 @@ from pgpipe._dial import (
     role_mismatch,
 )
 from pgpipe._io_aio import INTERRUPTS, AsyncChannel, AsyncConnectionBase
-from pgpipe._operations import Operation, Startup, Stream, UnnamedQuery
+from pgpipe._operations import CopyCommand, Operation, Startup, Stream, UnnamedQuery
 from pgpipe._pipeline import Pipeline
 from pgpipe._run import CANCEL, RECEIVE, Run, lost
 from pgpipe._session import Session, many_rows, paired
 from pgpipe._sql import quote_identifier
 from pgpipe._transaction import Block
 from pgpipe.conninfo import ConnectParams, parse_dsn, seconds
+from pgpipe.protocol import events as ev
 from pgpipe.protocol.events import NotificationResponse as Notification
 from pgpipe.result import Column, Result, Results, Row
 from pgpipe.rows import RowFactory, tuple_row
 from pgpipe.tls import Negotiation, TlsChannel, make_context
 from pgpipe.tracing import QueryHook, event
+from pgpipe.types import binary_encoder, to_text
 
 _Op = TypeVar("_Op", bound=Operation)
 _R = TypeVar("_R")
@@ -121,7 +134,8 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         super().__init__(session)
         self._channel = channel
         self._depth = 0  # transaction() blocks open
-        self._stream: Stream | None = None  # a stream() still open on the connection
+        # A stream() still open on the connection, or a copy() block.
+        self._stream: Stream | CopyCommand | None = None
         self._pipeline: AsyncConnectionPipeline | None = None  # the pipeline() block open
         # With pipelined connect, the startup finishes inside the first call.
         self._startup: Startup | None = session.startup()
@@ -248,6 +262,11 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
 
     async def _start(self, make: Callable[[Session], _Op], limit: float | None) -> _Op:
         """End an open stream, queue the command, finish a pipelined startup, run."""
+        if isinstance(self._stream, CopyCommand):
+            raise errors.InterfaceError(
+                "a COPY is in progress on this connection: end its block before running "
+                "another command"
+            )
         if self._stream is not None:
             await self._end_stream()
         op = self._session.queue(make)
@@ -638,7 +657,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
     async def _end_stream(self) -> None:
         """Close an open stream's portal and read to its end (in the caller's turn)."""
         op, self._stream = self._stream, None
-        if op is not None and op.finish():
+        if isinstance(op, Stream) and op.finish():
             await self._run(op)
 
     async def _close_stream(self, stream: AsyncRowStream[Any]) -> None:
@@ -730,6 +749,151 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
             await self.execute(statement, timeout=timeout)
         if error is not None:
             raise error
+
+    # -- COPY ----------------------------------------------------------------------
+
+    def copy(self, sql: str, *, timeout: float | None = None) -> AsyncCopy:
+        """``COPY ... FROM STDIN`` or ``COPY ... TO STDOUT`` as a block: write rows
+        or data into it, or read them out of it. See ``AsyncCopy`` and docs/copy.md.
+
+        >>> async with conn.copy("COPY t (a, b) FROM STDIN") as copy:  # doctest: +SKIP
+        ...     await copy.write_row((1, "one"))
+        """
+        return AsyncCopy(self, sql, timeout)
+
+    async def copy_records_to_table(
+        self,
+        table: str,
+        records: Iterable[Sequence[object]] | AsyncIterator[Sequence[object]],
+        *,
+        columns: Sequence[str] | None = None,
+        schema_name: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Copy ``records`` (tuples, an iterable or async iterable) into ``table``
+        (its ``columns``, all by default) with binary COPY, encoded by the columns'
+        types as the catalog gives them. Returns the command tag ("COPY n").
+        Nothing is committed if a record fails to encode: the error names it."""
+        target = quote_identifier(table, "a table name")
+        if schema_name is not None:
+            target = f"{quote_identifier(schema_name, 'a schema name')}.{target}"
+        found = await self.query(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1::regclass "
+            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            target,
+            timeout=timeout,
+            row_factory=tuple_row,
+        )
+        types = {str(name): int(oid) for name, oid in found.rows}
+        names = list(columns) if columns is not None else list(types)
+        missing = [name for name in names if name not in types]
+        if missing:
+            raise errors.ProgrammingError(f"{target} has no column {missing[0]!r}")
+        listed = ", ".join(quote_identifier(name, "a column name") for name in names)
+        sql = f"COPY {target} ({listed}) FROM STDIN (FORMAT binary)"
+        async with self.copy(sql, timeout=timeout) as copy:
+            copy.set_types([types[name] for name in names])
+            if isinstance(records, AsyncIterator):
+                async for record in records:
+                    await copy.write_row(record)
+            else:
+                for record in records:
+                    await copy.write_row(record)
+        return copy.status or ""
+
+    async def _copy_start(self, copy: AsyncCopy) -> None:
+        sql = copy.sql
+        op = await self._call(lambda s: s.copy(sql), copy._timeout, sql, 0)
+        copy._op = op
+        if op.done:
+            op.check()
+            raise errors.ProgrammingError(
+                "copy() runs COPY ... FROM STDIN or COPY ... TO STDOUT; use query() or "
+                "execute() for other statements"
+            )
+        self._stream = op
+
+    async def _copy_send(self, op: CopyCommand, data: bytes | bytearray) -> None:
+        """COPY data to the server; raises the server's error at once if it already
+        ended the COPY (the connection is then in sync)."""
+        with self._lock:
+            self._check_open()
+            session = self._session
+            session.core.send_copy_data(data)
+            try:
+                await self._channel.flush(session)
+                await self._channel.drain()
+                await self._channel.poll(session)
+            except OSError as exc:
+                self._abort(lost(exc))
+                raise errors.OperationalError(lost(exc)) from None
+            self._copy_events(op)
+        if op.done:
+            self._stream = None
+            op.check()
+            raise errors.ProtocolError("the server ended the COPY without an error")
+
+    def _copy_events(self, op: CopyCommand) -> None:
+        """Feed ``op`` what has arrived, without waiting."""
+        core = self._session.core
+        try:
+            while not op.done:
+                event = core.next_event()
+                if event is ev.NEED_DATA:
+                    return
+                op.feed(event)
+        except errors.Error as exc:
+            self._abort(str(exc))
+            raise
+
+    async def _copy_receive(self, op: CopyCommand, timeout: float | None) -> list[bytes]:
+        """The next rows of COPY TO data; [] at the end."""
+        if not op.chunks and not op.done:
+            limit = seconds(timeout, "timeout") or self._session.params.command_timeout
+            with self._lock:
+                self._check_open()
+                await self._run(op, _deadline(limit), limit)
+        chunks, op.chunks = op.chunks, []
+        if op.done and not chunks:
+            if self._stream is op:
+                self._stream = None
+            op.check()
+        return chunks
+
+    async def _copy_end(self, copy: AsyncCopy, failure: BaseException | None) -> None:
+        """Finish the COPY: CopyDone (or CopyFail when the block raised) and read to
+        its end; a COPY TO read to its end, the rest dropped."""
+        op = copy._op
+        if op is None:
+            return
+        try:
+            if self._closed_reason is not None:
+                if failure is None:
+                    raise errors.OperationalError(
+                        f"the connection closed during the COPY: {self._closed_reason}"
+                    )
+                return
+            if op.done:
+                if failure is None:
+                    op.check()
+                return
+            limit = seconds(copy._timeout, "timeout") or self._session.params.command_timeout
+            with self._lock:
+                self._check_open()
+                core = self._session.core
+                if op.direction == "in":
+                    if failure is None:
+                        core.send_copy_done()
+                    else:
+                        core.send_copy_fail(f"the client gave up: {type(failure).__name__}")
+                else:
+                    op.finish()
+                await self._run(op, _deadline(limit), limit)
+            if failure is None:
+                op.check()
+        finally:
+            if self._stream is op:
+                self._stream = None
 
     # -- LISTEN/NOTIFY and notices -------------------------------------------------
 
@@ -925,6 +1089,233 @@ class AsyncPreparedStatement(StatementHandle["AsyncConnection[Any]"], Generic[Ro
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+_COPY_CHUNK = 1 << 16  # COPY data sent in messages of about this size
+
+
+def _copy_text(value: object) -> str | None:
+    """A value's text for a text or CSV COPY row."""
+    if value is None or type(value) is str:
+        return value
+    return to_text(value).decode()
+
+
+class AsyncCopy:
+    """A COPY running on a connection: ``AsyncConnection.copy``'s block.
+
+    COPY FROM STDIN: ``write_row`` encodes a row in the statement's format
+    (text, CSV or binary; binary needs the columns' types, ``set_types``);
+    ``write`` sends data as it is (bytes, or str in text and CSV). Data goes
+    out in messages of about 64 KiB as it is written, so memory stays bounded.
+    Leaving the block ends the COPY (CopyDone) and raises the server's error
+    if it refused the data; an exception inside the block aborts it
+    (CopyFail): nothing is copied.
+
+    COPY TO STDOUT: iterating gives each row's data as the server sent it;
+    ``read_row`` and ``rows()`` give the rows as tuples: str (None for NULL)
+    in text and CSV, or values of the types given to ``set_types`` (needed
+    for binary). Leaving the block early reads the rest and drops it.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_conn",
+        "_encoders",
+        "_header_sent",
+        "_op",
+        "_pending",
+        "_reader",
+        "_row_number",
+        "_timeout",
+        "_types",
+        "format",
+        "sql",
+    )
+
+    def __init__(self, conn: AsyncConnection[Any], sql: str, timeout: float | None) -> None:
+        self._conn = conn
+        self.sql = sql
+        self.format = copy_format(sql)
+        """The statement's format: "text", "csv" or "binary"."""
+        self._timeout = timeout
+        self._op: CopyCommand | None = None
+        self._buffer = bytearray()
+        self._types: list[int] | None = None
+        self._encoders: Callable[[Sequence[object]], bytes] | None = None
+        self._header_sent = False
+        self._pending: list[bytes] = []
+        self._reader = BinaryReader()
+        self._row_number = 0
+
+    def __repr__(self) -> str:
+        op = self._op
+        state = "new" if op is None else "done" if op.done else f"copying {op.direction}"
+        return f"<pgpipe.{type(self).__name__} {self.format} {state}>"
+
+    @property
+    def status(self) -> str | None:
+        """The command tag once the COPY has ended ("COPY 1000")."""
+        return self._op.status if self._op is not None else None
+
+    @property
+    def rowcount(self) -> int:
+        """Rows copied, once the COPY has ended (-1 before)."""
+        status = self.status
+        return int(status.split()[-1]) if status and status.split()[-1].isdigit() else -1
+
+    def set_types(self, types: Sequence[int]) -> None:
+        """The columns' type OIDs (``pgpipe.Type.INT4``...): how ``write_row``
+        encodes binary rows and how ``read_row`` decodes."""
+        oids = [int(oid) for oid in types]
+        self._types = oids
+        self._encoders = None
+        if self.format == "binary":
+            encoders = []
+            for oid in oids:
+                encode = binary_encoder(oid)
+                if encode is None:
+                    raise errors.NotSupportedError(
+                        f"no binary encoder for type {oid}: use the text or CSV format"
+                    )
+                encoders.append(encode)
+            self._encoders = binary_row_writer(encoders)
+
+    def _in(self) -> CopyCommand:
+        op = self._op
+        if op is None:
+            raise errors.InterfaceError("the COPY has not started: use it as a block")
+        if op.direction != "in" or op.done:
+            raise errors.InterfaceError(
+                "this COPY takes no data" if op.direction != "in" else "the COPY has ended"
+            )
+        return op
+
+    async def write(self, data: bytes | bytearray | memoryview | str) -> None:
+        """COPY data as it is (``str`` is sent as UTF-8)."""
+        op = self._in()
+        if isinstance(data, str):
+            data = data.encode()
+        self._buffer += data
+        if len(self._buffer) >= _COPY_CHUNK:
+            await self._send(op)
+
+    async def write_row(self, row: Sequence[object]) -> None:
+        """One row, encoded in the statement's format."""
+        op = self._in()
+        self._row_number += 1
+        try:
+            if self.format == "binary":
+                writer = self._encoders
+                if writer is None:
+                    raise errors.InterfaceError(
+                        "binary COPY needs the columns' types first: set_types([...])"
+                    )
+                if not self._header_sent:
+                    self._buffer += BINARY_HEADER
+                    self._header_sent = True
+                self._buffer += writer(row)
+            else:
+                fields = [_copy_text(v) for v in row]
+                self._buffer += csv_row(fields) if self.format == "csv" else text_row(fields)
+        except errors.InterfaceError:
+            raise
+        except Exception as exc:
+            raise errors.DataError(
+                f"COPY row {self._row_number} could not be encoded: {exc}"
+            ) from exc
+        if len(self._buffer) >= _COPY_CHUNK:
+            await self._send(op)
+
+    async def _send(self, op: CopyCommand) -> None:
+        data, self._buffer = self._buffer, bytearray()
+        await self._conn._copy_send(op, data)
+
+    async def read(self) -> bytes:
+        """The next row's data as the server sent it; b"" at the end."""
+        op = self._op
+        if op is None:
+            raise errors.InterfaceError("the COPY has not started: use it as a block")
+        if op.direction != "out":
+            raise errors.InterfaceError("this COPY gives no data")
+        if not self._pending:
+            self._pending = (await self._conn._copy_receive(op, self._timeout))[::-1]
+            if not self._pending:
+                return b""
+        return self._pending.pop()
+
+    async def read_row(self) -> tuple[Any, ...] | None:
+        """The next row as a tuple (see the class); None at the end."""
+        while True:
+            data = await self.read()
+            if not data:
+                return None
+            if self.format == "binary":
+                fields: tuple[Any, ...] | None = self._reader.row(data)
+                if fields is None:
+                    continue  # the trailer
+            elif self.format == "csv":
+                fields = csv_fields(data)
+            else:
+                fields = text_fields(data)
+            types = self._types
+            if types is None:
+                if self.format == "binary":
+                    raise errors.InterfaceError(
+                        "binary COPY rows need the columns' types: set_types([...])"
+                    )
+                return fields
+            return self._decoded(fields, types)
+
+    def _decoded(self, fields: tuple[Any, ...], types: list[int]) -> tuple[Any, ...]:
+        session = self._conn._session
+        fmt = 1 if self.format == "binary" else 0
+        if len(fields) != len(types):
+            raise errors.DataError(f"a COPY row has {len(fields)} fields for {len(types)} types")
+        values: list[Any] = []
+        for field, oid in zip(fields, types, strict=True):
+            if field is None:
+                values.append(None)
+            else:
+                data = field if fmt else field.encode()
+                values.append(session.result_decoder(oid, fmt)(data))
+        return tuple(values)
+
+    async def rows(self) -> AsyncIterator[tuple[Any, ...]]:
+        """Every row, as ``read_row`` gives them."""
+        while True:
+            row = await self.read_row()
+            if row is None:
+                return
+            yield row
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            data = await self.read()
+            if not data:
+                return
+            yield data
+
+    async def __aenter__(self) -> AsyncCopy:
+        await self._conn._copy_start(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        op = self._op
+        if op is not None and exc is None and op.direction == "in" and not op.done:
+            if self._header_sent:
+                self._buffer += BINARY_TRAILER
+            if self._buffer:
+                await self._send(op)
+        await self._conn._copy_end(self, exc)
 
 
 class AsyncRowStream(Generic[Row]):

@@ -15,7 +15,8 @@ connection (``connection.native``), which stays available.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -360,6 +361,20 @@ class Cursor:
         results = connection.native.executemany(sql, rows, row_factory=self.row_factory)
         self._show([])
         self._rowcount = results.rowcount if results.rowcount is not None else -1
+
+    @contextmanager
+    def copy(self, sql: str) -> Iterator[sync.Copy]:
+        """``COPY ... FROM STDIN`` / ``TO STDOUT`` as the connection's ``copy()``
+        block (see docs/copy.md), inside the implicit transaction: a later
+        ``rollback()`` undoes it. ``rowcount`` is the rows copied."""
+        connection = self._check()
+        self._show([])
+        begin = connection._begin()
+        if begin is not None:
+            connection.native.execute(begin)
+        with connection.native.copy(sql) as copy:
+            yield copy
+        self._rowcount = copy.rowcount
 
     def callproc(
         self, procname: str, parameters: Sequence[object] = ()

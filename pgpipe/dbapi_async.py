@@ -14,7 +14,8 @@ connection (``connection.native``), which stays available.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -359,6 +360,20 @@ class AsyncCursor:
         results = await connection.native.executemany(sql, rows, row_factory=self.row_factory)
         self._show([])
         self._rowcount = results.rowcount if results.rowcount is not None else -1
+
+    @asynccontextmanager
+    async def copy(self, sql: str) -> AsyncIterator[aio.AsyncCopy]:
+        """``COPY ... FROM STDIN`` / ``TO STDOUT`` as the connection's ``copy()``
+        block (see docs/copy.md), inside the implicit transaction: a later
+        ``rollback()`` undoes it. ``rowcount`` is the rows copied."""
+        connection = self._check()
+        self._show([])
+        begin = connection._begin()
+        if begin is not None:
+            await connection.native.execute(begin)
+        async with connection.native.copy(sql) as copy:
+            yield copy
+        self._rowcount = copy.rowcount
 
     async def callproc(
         self, procname: str, parameters: Sequence[object] = ()

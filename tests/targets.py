@@ -39,6 +39,7 @@ POOLED_MODULES: Final = (
     "test_pipeline.py",
     "test_stream.py",
     "test_pool.py",
+    "test_copy.py",
 )
 """File name patterns of the modules whose ``target`` tests also run through PgBouncer."""
 

@@ -108,9 +108,7 @@ def test_interleaved_with_queries_none_lost(dsn: str, sender: pgpipe.Connection[
         conn.listen("bulk")
         got: list[str] = []
         # Notifications arrive in the middle of this connection's own results.
-        sender.execute(
-            f"SELECT pg_notify('bulk', g::text) FROM generate_series(1, {total // 2}) g"
-        )
+        sender.execute(f"SELECT pg_notify('bulk', g::text) FROM generate_series(1, {total // 2}) g")
         assert conn.query("SELECT count(*) FROM generate_series(1, 1000)").scalar() == 1000
         got.extend(n.payload for n in conn.notifies(timeout=BOUND, stop_after=1000))
         sender.execute(

@@ -616,8 +616,10 @@ def test_async_pool_closed_after_its_loop_ended(pg_server: TemporaryPostgres) ->
     # The server saw the end of that session.
     with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as admin:
         eventually(
-            lambda: admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).rows
-            == [(0,)]
+            lambda: (
+                admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).rows
+                == [(0,)]
+            )
         )
 
 

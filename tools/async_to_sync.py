@@ -80,6 +80,7 @@ in ``pgpipe._tasks_sync`` and ``pgpipe._tasks_aio``.
 
 NAMES: dict[str, str] = {
     "AsyncChannel": "Channel",
+    "AsyncCopy": "Copy",
     "AsyncCursor": "Cursor",
     "AsyncServerCursor": "ServerCursor",
     "AsyncConnection": "Connection",

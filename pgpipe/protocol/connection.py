@@ -147,6 +147,7 @@ class ProtocolConnection:
         "_state",
         "_unverified",
         "backend_key",
+        "copy_in_allowed",
         "parameters",
         "protocol_minor",
         "transaction_status",
@@ -238,6 +239,9 @@ class ProtocolConnection:
         # while that Sync has not been queued yet (executemany still sending,
         # a stream's Flush): what is queued until then will not be answered.
         self._skipping = False
+        # Whether a CopyInResponse is answered by the session's data (a copy()
+        # command) rather than refused with CopyFail (any other command).
+        self.copy_in_allowed = False
         self._state = State.STARTUP
         self._eof = False
         self._dead_reason = ""
@@ -358,6 +362,34 @@ class ProtocolConnection:
 
     def send_close(self, kind: str, name: str) -> None:
         self._command(frontend.close(kind, name), _CLOSE)
+
+    @property
+    def copying_in(self) -> bool:
+        """Whether the server waits for COPY data (a CopyInResponse was received and
+        neither CopyDone nor CopyFail sent since, nor the COPY ended by an error)."""
+        return bool(self._expect) and self._expect[0] is _COPY_IN
+
+    def send_copy_data(self, data: bytes | bytearray | memoryview) -> None:
+        """COPY data (any size, rows need not align with messages); dropped when the
+        server no longer waits for it (an error ended the COPY: it would ignore it)."""
+        self._check_usable()
+        if self.copying_in and len(data):
+            self._outgoing += frontend.copy_data_header(len(data))
+            self._outgoing += data
+
+    def send_copy_done(self) -> None:
+        """The end of the COPY data; the server answers CommandComplete (or an error)."""
+        self._check_usable()
+        if self.copying_in:
+            self._outgoing += frontend.COPY_DONE
+            self._expect.popleft()
+
+    def send_copy_fail(self, reason: str) -> None:
+        """Abort the COPY: the server answers with an error naming ``reason``."""
+        self._check_usable()
+        if self.copying_in:
+            self._outgoing += frontend.copy_fail(reason)
+            self._expect.popleft()
 
     def send_sync(self) -> None:
         self._command(frontend.SYNC, _SYNC)
@@ -611,9 +643,11 @@ class ProtocolConnection:
         if copy is None or head not in _COPY_HOSTS:
             raise ProtocolError(f"unexpected message {kind!r} in answer to {head.name}")
         self._expect.appendleft(copy)
-        if copy is _COPY_IN:
-            # pgpipe has no COPY FROM STDIN yet: refuse it so the session stays in sync.
-            self._outgoing += frontend.copy_fail("COPY FROM STDIN is not supported by pgpipe")
+        if copy is _COPY_IN and not self.copy_in_allowed:
+            # Only copy() sends COPY data: refuse it so the session stays in sync.
+            self._outgoing += frontend.copy_fail(
+                "COPY FROM STDIN is not supported by pgpipe here: use copy()"
+            )
         return event
 
     def _authentication(self, body: bytes) -> ev.Event:

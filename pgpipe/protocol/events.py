@@ -156,7 +156,8 @@ class NotificationResponse:
 
 @dataclass(frozen=True, slots=True)
 class CopyInResponse:
-    """The server wants COPY data; the core answers with CopyFail (COPY is not supported yet)."""
+    """The server wants COPY data: copy() sends it; for any other command the core
+    answers with CopyFail."""
 
     format: int
     column_formats: tuple[int, ...]

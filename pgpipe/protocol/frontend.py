@@ -293,6 +293,12 @@ def copy_fail(reason: str) -> bytes:
     return _message(b"f", cstring(reason, "a CopyFail reason"))
 
 
+def copy_data_header(size: int) -> bytes:
+    """The header of a CopyData message of ``size`` bytes of data (sent before
+    them, so large data is not copied to be framed)."""
+    return _HEADER.pack(b"d", size + 4)
+
+
 _EXECUTE_UNNAMED: Final = execute("", 0)
 DESCRIBE_EXECUTE: Final = describe("P", "") + execute("", 0)
 DESCRIBE_EXECUTE_CLOSE: Final = describe("P", "") + execute("", 0) + close("S", "")

@@ -282,6 +282,11 @@ def result_decoder(oid: int, fmt: int) -> Decoder:
     return _TEXT_DECODERS.get(oid, text.decode_str)
 
 
+def binary_encoder(oid: int) -> Encoder | None:
+    """Type ``oid``'s binary encoder (a non-None value to its binary form), if any."""
+    return _BINARY_ENCODERS.get(oid)
+
+
 def has_binary_decoder(oid: int) -> bool:
     return oid in _BINARY_DECODERS
 

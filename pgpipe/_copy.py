@@ -1,0 +1,229 @@
+"""COPY's data formats, sans-IO: rows to COPY data and COPY data to rows.
+
+Three formats, as PostgreSQL defines them (the COPY reference page):
+
+- ``binary``: a header (signature, flags, extension), then per row a 16-bit
+  field count and each field as a 32-bit length (-1: NULL) and the type's
+  binary form, then a -1 field count as trailer;
+- ``text``: a line per row, fields separated by a tab, ``\\N`` for NULL, and
+  backslash escapes for backslash, tab, newline and carriage return;
+- ``csv``: a line per row, fields separated by commas, quoted with ``"``
+  when they hold a comma, quote, CR or LF (or are empty strings), NULL as an
+  unquoted empty field.
+
+The server sends one CopyData message per row (the first also carries the
+binary header), so COPY TO data is read a message at a time.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from pgpipe import errors
+
+BINARY_SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00"
+BINARY_HEADER: Final = BINARY_SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+BINARY_TRAILER: Final = b"\xff\xff"
+
+_FIELD_COUNT: Final = struct.Struct("!h")
+_LENGTH: Final = struct.Struct("!i")
+_NULL: Final = _LENGTH.pack(-1)
+
+FORMATS: Final = ("text", "csv", "binary")
+
+
+def copy_format(sql: str) -> str:
+    """The format a COPY statement names (text when it names none), read from its
+    options: ``FORMAT binary`` / ``(FORMAT csv)``, or the old ``BINARY``/``CSV``."""
+    match = re.search(r"\bformat\s+'?(\w+)'?", sql, re.IGNORECASE)
+    if match:
+        name = match.group(1).lower()
+        return name if name in FORMATS else "text"
+    for name in ("binary", "csv"):
+        if re.search(rf"\b{name}\b", sql, re.IGNORECASE):
+            return name
+    return "text"
+
+
+# -- rows to COPY data ---------------------------------------------------------------
+
+
+Encoder = Callable[[Any], bytes]
+
+
+def binary_row_writer(encoders: Sequence[Encoder]) -> Callable[[Sequence[object]], bytes]:
+    """A function writing one row in the binary format with ``encoders`` (one per
+    column, each taking a non-None value of its column)."""
+    count = len(encoders)
+    head = _FIELD_COUNT.pack(count)
+    pack_length = _LENGTH.pack
+
+    def write(row: Sequence[object]) -> bytes:
+        if len(row) != count:
+            raise errors.DataError(f"the row has {len(row)} values for {count} columns")
+        parts = [head]
+        append = parts.append
+        for value, encode in zip(row, encoders, strict=True):
+            if value is None:
+                append(_NULL)
+            else:
+                data = encode(value)
+                append(pack_length(len(data)))
+                append(data)
+        return b"".join(parts)
+
+    return write
+
+
+_TEXT_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def text_row(fields: Sequence[str | None]) -> bytes:
+    """One row in the text format, from each field's text (None: NULL)."""
+    return (
+        "\t".join("\\N" if f is None else f.translate(_TEXT_ESCAPES) for f in fields) + "\n"
+    ).encode()
+
+
+def _csv_field(field: str | None) -> str:
+    if field is None:
+        return ""
+    if field == "" or any(c in field for c in ',"\r\n') or field.strip() != field:
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
+def csv_row(fields: Sequence[str | None]) -> bytes:
+    """One row in the CSV format, from each field's text (None: NULL)."""
+    return (",".join(_csv_field(f) for f in fields) + "\n").encode()
+
+
+# -- COPY data to rows ------------------------------------------------------------------
+
+
+class BinaryReader:
+    """Rows of the binary format, one CopyData message at a time."""
+
+    __slots__ = ("_started",)
+
+    def __init__(self) -> None:
+        self._started = False
+
+    def row(self, data: bytes) -> tuple[bytes | None, ...] | None:
+        """The row in ``data``; None for the trailer."""
+        view = memoryview(data)
+        pos = 0
+        try:
+            if not self._started:
+                if bytes(view[: len(BINARY_SIGNATURE)]) != BINARY_SIGNATURE:
+                    raise errors.DataError("binary COPY data without its signature")
+                (extension,) = _LENGTH.unpack_from(view, len(BINARY_SIGNATURE) + 4)
+                pos = len(BINARY_SIGNATURE) + 8 + extension
+                self._started = True
+            (count,) = _FIELD_COUNT.unpack_from(view, pos)
+            if count == -1:
+                return None
+            pos += 2
+            fields: list[bytes | None] = []
+            for _ in range(count):
+                (length,) = _LENGTH.unpack_from(view, pos)
+                pos += 4
+                if length < 0:
+                    fields.append(None)
+                else:
+                    if pos + length > len(view):
+                        raise errors.DataError("binary COPY data shorter than its field")
+                    fields.append(bytes(view[pos : pos + length]))
+                    pos += length
+        except struct.error:
+            raise errors.DataError("binary COPY data cut short") from None
+        return tuple(fields)
+
+
+_TEXT_UNESCAPE: Final = re.compile(r"\\(N|[0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)")
+_SIMPLE_ESCAPES: Final = {
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if code[0] == "x":
+        return chr(int(code[1:], 16))
+    if code[0].isdigit():
+        return chr(int(code, 8))
+    return _SIMPLE_ESCAPES.get(code, code)
+
+
+def text_fields(data: bytes) -> tuple[str | None, ...]:
+    """The fields of one row in the text format (None: NULL)."""
+    line = data.decode()
+    if line.endswith("\n"):
+        line = line[:-1]
+    fields: list[str | None] = []
+    for raw in line.split("\t"):
+        if raw == "\\N":
+            fields.append(None)
+        elif "\\" in raw:
+            fields.append(_TEXT_UNESCAPE.sub(_unescape, raw))
+        else:
+            fields.append(raw)
+    return tuple(fields)
+
+
+def csv_fields(data: bytes) -> tuple[str | None, ...]:
+    """The fields of one row in the CSV format (an unquoted empty field: NULL)."""
+    line = data.decode()
+    fields: list[str | None] = []
+    for value, quoted in _csv_split(line):
+        fields.append(value if value or quoted else None)
+    return tuple(fields)
+
+
+def _csv_split(line: str) -> list[tuple[str, bool]]:
+    """CSV fields with whether each was quoted (csv.reader cannot tell "" from nothing)."""
+    if line.endswith("\r\n"):
+        line = line[:-2]
+    elif line.endswith("\n"):
+        line = line[:-1]
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    size = len(line)
+    while True:
+        if pos < size and line[pos] == '"':
+            end = pos + 1
+            parts: list[str] = []
+            while True:
+                close = line.find('"', end)
+                if close < 0:
+                    raise errors.DataError("CSV COPY data with an unterminated quote")
+                parts.append(line[end:close])
+                if close + 1 < size and line[close + 1] == '"':
+                    parts.append('"')
+                    end = close + 2
+                    continue
+                pos = close + 1
+                break
+            out.append(("".join(parts), True))
+        else:
+            comma = line.find(",", pos)
+            end = size if comma < 0 else comma
+            out.append((line[pos:end], False))
+            pos = end
+        if pos >= size:
+            return out
+        if line[pos] != ",":
+            raise errors.DataError("CSV COPY data with text after a closing quote")
+        pos += 1
+        if pos == size:
+            out.append(("", False))
+            return out
+
