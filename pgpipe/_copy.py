@@ -17,12 +17,14 @@ binary header), so COPY TO data is read a message at a time.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from pgpipe import errors
+from pgpipe.types.oids import Type
 
 BINARY_SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00"
 BINARY_HEADER: Final = BINARY_SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
@@ -76,6 +78,91 @@ def binary_row_writer(encoders: Sequence[Encoder]) -> Callable[[Sequence[object]
         return b"".join(parts)
 
     return write
+
+
+# Types written by the unrolled writer without their encoder: the struct code of
+# their binary form, and how a value becomes what struct packs (None: as it is).
+_EPOCH: Final = dt.datetime(2000, 1, 1)
+_EPOCH_UTC: Final = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_ONE_USEC: Final = dt.timedelta(microseconds=1)
+_PACKED: Final[dict[int, tuple[str, str | None]]] = {
+    Type.INT2: ("h", None),
+    Type.INT4: ("i", None),
+    Type.INT8: ("q", None),
+    Type.OID: ("I", None),
+    Type.FLOAT4: ("f", None),
+    Type.FLOAT8: ("d", None),
+    Type.TIMESTAMP: ("q", "({v} - EPOCH) // USEC"),
+    Type.TIMESTAMPTZ: ("q", "({v} - EPOCH_UTC) // USEC"),
+}
+_TEXTUAL: Final = frozenset({Type.TEXT, Type.VARCHAR, Type.BPCHAR, Type.NAME})
+_UNROLLED_MAX_COLUMNS: Final = 64
+
+
+def fast_binary_row_writer(
+    oids: Sequence[int], encoders: Sequence[Encoder]
+) -> Callable[[Sequence[object]], bytes]:
+    """``binary_row_writer`` with the column loop unrolled, for rows of plain values.
+
+    Columns of fixed-width types are packed with one struct call per run of
+    them, text columns encoded in place; any other column goes through its
+    encoder. A row this cannot write as it is (a NULL, a value of another
+    Python type) is written by ``binary_row_writer``, which also says what is
+    wrong with it. Built from the columns' types alone, like the unrolled row
+    decoder (pgpipe._statement): no value is written into the source.
+    """
+    slow = binary_row_writer(encoders)
+    count = len(oids)
+    if not 0 < count <= _UNROLLED_MAX_COLUMNS:
+        return slow
+    lines: list[str] = []
+    pieces: list[str] = []
+    fmt = "!h"
+    args = [str(count)]
+    structs: list[struct.Struct] = []
+
+    def close_run() -> None:
+        nonlocal fmt, args
+        if len(fmt) > 1:
+            structs.append(struct.Struct(fmt))
+            pieces.append(f"S{len(structs) - 1}({', '.join(args)})")
+        fmt, args = "!", []
+
+    for i, oid in enumerate(oids):
+        packed = _PACKED.get(oid)
+        if packed is not None:
+            code, transform = packed
+            value = transform.format(v=f"v{i}") if transform else f"v{i}"
+            fmt += "i" + code
+            args += [str(struct.calcsize("!" + code)), value]
+            continue
+        if oid in _TEXTUAL:
+            lines.append(f"b{i} = v{i}.encode()")
+        else:
+            lines.append(f"b{i} = E{i}(v{i})")
+        fmt += "i"
+        args.append(f"len(b{i})")
+        close_run()
+        pieces.append(f"b{i}")
+    close_run()
+    values = ", ".join(f"v{i}" for i in range(count))
+    body = "".join(f"            {line}\n" for line in lines)
+    source = (
+        f"def build(slow, {', '.join(f'S{k}' for k in range(len(structs)))}, "
+        f"{', '.join(f'E{i}' for i in range(count))}):\n"
+        f"    def write(row):\n"
+        f"        try:\n"
+        f"            {values}, = row\n"
+        f"{body}"
+        f"            return {' + '.join(pieces)}\n"
+        f"        except Exception:\n"
+        f"            return slow(row)\n"
+        f"    return write\n"
+    )
+    namespace: dict[str, Any] = {"EPOCH": _EPOCH, "EPOCH_UTC": _EPOCH_UTC, "USEC": _ONE_USEC}
+    exec(source, namespace)
+    build: Callable[..., Callable[[Sequence[object]], bytes]] = namespace["build"]
+    return build(slow, *(s.pack for s in structs), *encoders)
 
 
 _TEXT_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

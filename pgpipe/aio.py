@@ -26,10 +26,10 @@ from pgpipe._copy import (
     BINARY_HEADER,
     BINARY_TRAILER,
     BinaryReader,
-    binary_row_writer,
     copy_format,
     csv_fields,
     csv_row,
+    fast_binary_row_writer,
     text_fields,
     text_row,
 )
@@ -793,12 +793,7 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
         sql = f"COPY {target} ({listed}) FROM STDIN (FORMAT binary)"
         async with self.copy(sql, timeout=timeout) as copy:
             copy.set_types([types[name] for name in names])
-            if isinstance(records, AsyncIterator):
-                async for record in records:
-                    await copy.write_row(record)
-            else:
-                for record in records:
-                    await copy.write_row(record)
+            await copy.write_rows(records)
         return copy.status or ""
 
     async def _copy_start(self, copy: AsyncCopy) -> None:
@@ -1094,6 +1089,10 @@ class AsyncPreparedStatement(StatementHandle["AsyncConnection[Any]"], Generic[Ro
 _COPY_CHUNK = 1 << 16  # COPY data sent in messages of about this size
 
 
+def _unencodable(number: int, exc: Exception) -> errors.DataError:
+    return errors.DataError(f"COPY row {number} could not be encoded: {exc}")
+
+
 def _copy_text(value: object) -> str | None:
     """A value's text for a text or CSV COPY row."""
     if value is None or type(value) is str:
@@ -1179,7 +1178,7 @@ class AsyncCopy:
                         f"no binary encoder for type {oid}: use the text or CSV format"
                     )
                 encoders.append(encode)
-            self._encoders = binary_row_writer(encoders)
+            self._encoders = fast_binary_row_writer(oids, encoders)
 
     def _in(self) -> CopyCommand:
         op = self._op
@@ -1202,30 +1201,57 @@ class AsyncCopy:
 
     async def write_row(self, row: Sequence[object]) -> None:
         """One row, encoded in the statement's format."""
+        await self.write_rows((row,))
+
+    async def write_rows(
+        self, rows: Iterable[Sequence[object]] | AsyncIterator[Sequence[object]]
+    ) -> None:
+        """Rows (an iterable or async iterable of sequences), each as ``write_row``."""
         op = self._in()
-        self._row_number += 1
-        try:
-            if self.format == "binary":
-                writer = self._encoders
-                if writer is None:
-                    raise errors.InterfaceError(
-                        "binary COPY needs the columns' types first: set_types([...])"
-                    )
-                if not self._header_sent:
-                    self._buffer += BINARY_HEADER
-                    self._header_sent = True
-                self._buffer += writer(row)
-            else:
-                fields = [_copy_text(v) for v in row]
-                self._buffer += csv_row(fields) if self.format == "csv" else text_row(fields)
-        except errors.InterfaceError:
-            raise
-        except Exception as exc:
-            raise errors.DataError(
-                f"COPY row {self._row_number} could not be encoded: {exc}"
-            ) from exc
-        if len(self._buffer) >= _COPY_CHUNK:
-            await self._send(op)
+        write = self._row_writer()
+        buffer = self._buffer
+        number = self._row_number
+        if isinstance(rows, AsyncIterator):
+            async for row in rows:
+                number += 1
+                try:
+                    buffer += write(row)
+                except Exception as exc:
+                    raise _unencodable(number, exc) from exc
+                if len(buffer) >= _COPY_CHUNK:
+                    self._row_number = number
+                    await self._send(op)
+                    buffer = self._buffer
+        else:
+            for row in rows:
+                number += 1
+                try:
+                    buffer += write(row)
+                except Exception as exc:
+                    raise _unencodable(number, exc) from exc
+                if len(buffer) >= _COPY_CHUNK:
+                    self._row_number = number
+                    await self._send(op)
+                    buffer = self._buffer
+        self._row_number = number
+
+    def _row_writer(self) -> Callable[[Sequence[object]], bytes]:
+        if self.format != "binary":
+            row_of = csv_row if self.format == "csv" else text_row
+
+            def write(row: Sequence[object]) -> bytes:
+                return row_of([_copy_text(v) for v in row])
+
+            return write
+        writer = self._encoders
+        if writer is None:
+            raise errors.InterfaceError(
+                "binary COPY needs the columns' types first: set_types([...])"
+            )
+        if not self._header_sent:
+            self._buffer += BINARY_HEADER
+            self._header_sent = True
+        return writer
 
     async def _send(self, op: CopyCommand) -> None:
         data, self._buffer = self._buffer, bytearray()
