@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 DECODE_BATCH: Final = 1024  # rows decoded at a time as they arrive
 COPY_BATCH: Final = 1024  # COPY TO rows handed to the reader at a time
+_COPY_ELSEWHERE: Final = "COPY runs through copy() (a block that sends or reads its data)"
 
 
 class Operation:
@@ -202,7 +203,7 @@ class UnnamedQuery(Operation):
     def result(self) -> Result[Any]:
         self.check()
         if self._copy:
-            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
+            raise errors.NotSupportedError(_COPY_ELSEWHERE)
         if self._pending:
             self._decode_pending()
         statement = self._statement or self.session.statement(self._key, ())
@@ -397,7 +398,7 @@ class Script(Operation):
     def result(self) -> list[Result[Any]]:
         self.check()
         if self._copy:
-            raise errors.NotSupportedError("COPY is not supported by pgpipe yet")
+            raise errors.NotSupportedError(_COPY_ELSEWHERE)
         build, factory = self.session.build_result, self._factory
         return [build(*r, factory) for r in self.results]
 

@@ -58,7 +58,7 @@ def parameter_count(sql: object, standard_conforming_strings: bool = True) -> in
     if copy_from_stdin:
         # Not remembered: the fast path above would let it through.
         raise errors.NotSupportedError(
-            "COPY ... FROM STDIN is not supported by pgpipe yet (run through query() it "
+            "COPY ... FROM STDIN runs through copy(), not query() (through query() it "
             "would lose the connection: the server reads the messages after Execute as "
             "COPY data); nothing was sent"
         )

@@ -829,11 +829,13 @@ class Connection(ConnectionBase, Generic[Row]):
             while not op.done:
                 event = core.next_event()
                 if event is ev.NEED_DATA:
-                    return
+                    break
                 op.feed(event)
         except errors.Error as exc:
             self._abort(str(exc))
             raise
+        if self._session.is_closed:
+            self._abort(str(op.error) if op.error else "the server closed the connection")
 
     def _copy_receive(self, op: CopyCommand, timeout: float | None) -> list[bytes]:
         """The next rows of COPY TO data; [] at the end."""

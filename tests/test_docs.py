@@ -93,6 +93,10 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "docs/benchmarks.md",
         "python benchmarks/bench_pool.py --rounds 5",
     ): "a benchmark of several pools, minutes long",
+    (
+        "docs/benchmarks.md",
+        "python benchmarks/bench_copy.py --rounds 3",
+    ): "a benchmark of several drivers, minutes long",
     ("docs/connecting.md", "import pgpipe"): "needs a server with a certificate from a public CA",
     (
         "docs/connecting.md",
@@ -603,20 +607,9 @@ def test_what_pgpipe_does_not_do_yet(adapter: Adapter, pg_server: TemporaryPostg
     assert {"pool", "asyncpool"} <= names
     assert "Connection pools" not in not_yet
     assert not [name for name in names if "websocket" in name or "pyodide" in name]
-    # LISTEN/NOTIFY is there (README no longer lists it); COPY is not.
-    assert "LISTEN" not in not_yet
+    # LISTEN/NOTIFY and COPY are there (README no longer lists them).
+    assert "LISTEN" not in not_yet and "COPY" not in not_yet
     for cls in (pgpipe.Connection, pgpipe.AsyncConnection):
-        assert {"listen", "unlisten", "notifies", "add_notice_handler"} <= set(dir(cls))
-        assert not [n for n in dir(cls) if "copy" in n]
-    # COPY.
+        assert {"listen", "unlisten", "notifies", "add_notice_handler", "copy"} <= set(dir(cls))
     conn = adapter.connect(pg_server.dsn(dbname="pgpipe"))
-    with pytest.raises(pgpipe.NotSupportedError, match="COPY is not supported"):
-        conn.query("COPY (SELECT 1) TO STDOUT")
     assert conn.query("SELECT 1").rows == [(1,)]
-    conn.execute("CREATE TEMP TABLE copy_target (i int)")
-    with pytest.raises(pgpipe.NotSupportedError, match="FROM STDIN is not supported"):
-        conn.query("COPY copy_target FROM STDIN")
-    assert conn.query("SELECT 2").rows == [(2,)]
-    with pytest.raises(pgpipe.errors.QueryCanceled, match="not supported by pgpipe"):
-        conn.execute("COPY copy_target FROM STDIN")
-    assert conn.query("SELECT 3").rows == [(3,)]
