@@ -243,16 +243,23 @@ _SIMPLE_ESCAPES: Final = {
 
 def _unescape(match: re.Match[str]) -> str:
     code = match.group(1)
-    if code[0] == "x":
+    if len(code) > 1 and code[0] == "x":
         return chr(int(code[1:], 16))
-    if code[0].isdigit():
+    if "0" <= code[0] <= "7":
         return chr(int(code, 8))
     return _SIMPLE_ESCAPES.get(code, code)
 
 
+def _line(data: bytes) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise errors.DataError(f"COPY data that is not UTF-8: {exc}") from None
+
+
 def text_fields(data: bytes) -> tuple[str | None, ...]:
     """The fields of one row in the text format (None: NULL)."""
-    line = data.decode()
+    line = _line(data)
     if line.endswith("\n"):
         line = line[:-1]
     fields: list[str | None] = []
@@ -268,7 +275,7 @@ def text_fields(data: bytes) -> tuple[str | None, ...]:
 
 def csv_fields(data: bytes) -> tuple[str | None, ...]:
     """The fields of one row in the CSV format (an unquoted empty field: NULL)."""
-    line = data.decode()
+    line = _line(data)
     fields: list[str | None] = []
     for value, quoted in _csv_split(line):
         fields.append(value if value or quoted else None)

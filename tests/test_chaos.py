@@ -3,9 +3,10 @@
 Each round runs one statement that may be interrupted (a timeout of a few
 milliseconds or less, a cancel() from another thread, a cancelled asyncio
 task) before it is sent, while it is sent (a parameter of megabytes) or while
-its result arrives (thousands of rows). Then the next statement on the same
-connection must return exactly its own results, or the connection must be
-closed and say why; a desynchronised connection fails the test at once.
+its result arrives (thousands of rows, or thousands of rows of COPY data).
+Then the next statement on the same connection must return exactly its own
+results, or the connection must be closed and say why; a desynchronised
+connection fails the test at once.
 Bounded in statements and in time; the seed is printed so a failure replays.
 """
 
@@ -48,7 +49,14 @@ class Tally:
 
 def scenario(rng: random.Random, token: int) -> tuple[str, tuple[Any, ...], Any]:
     """A statement, its parameters and its exact expected rows."""
-    kind = rng.randrange(4)
+    kind = rng.randrange(5)
+    if kind == 4:  # COPY TO: thousands of rows of COPY data
+        count = rng.randrange(1, 20000)
+        return (
+            f"COPY (SELECT g, {token}::int8 FROM generate_series(1, {count}) g) TO STDOUT",
+            (),
+            [(str(g), str(token)) for g in range(1, count + 1)],
+        )
     if kind == 0:  # mid-result: thousands of rows
         count = rng.randrange(1, 20000)
         return (
@@ -62,6 +70,22 @@ def scenario(rng: random.Random, token: int) -> tuple[str, tuple[Any, ...], Any]
     if kind == 2:  # running on the server
         return ("SELECT pg_sleep(0.002), $1::int8", (token,), [(None, token)])
     return ("SELECT $1::int8, 'small'", (token,), [(token, "small")])
+
+
+def run(conn: pgpipe.Connection, sql: str, params: tuple[Any, ...], timeout: float | None) -> Any:
+    if sql.startswith("COPY"):
+        with conn.copy(sql, timeout=timeout) as copy:
+            return list(copy.rows())
+    return conn.query(sql, *params, timeout=timeout).rows
+
+
+async def run_async(
+    conn: pgpipe.AsyncConnection, sql: str, params: tuple[Any, ...], timeout: float | None
+) -> Any:
+    if sql.startswith("COPY"):
+        async with conn.copy(sql, timeout=timeout) as copy:
+            return [row async for row in copy.rows()]
+    return (await conn.query(sql, *params, timeout=timeout)).rows
 
 
 def check_next(conn: pgpipe.Connection, tally: Tally) -> None:
@@ -96,7 +120,7 @@ def test_chaos_blocking(pg_server: TemporaryPostgres, seed: int) -> None:
             canceller.start()
         timeout = rng.uniform(0, 0.004) if how == "timeout" else None
         try:
-            rows = conn.query(sql, *params, timeout=timeout).rows
+            rows = run(conn, sql, params, timeout)
         except INTERRUPTED as exc:
             tally.outcomes[type(exc).__name__] += 1
             if isinstance(exc, errors.QueryTimeout) and exc.closed:
@@ -132,7 +156,7 @@ async def chaos_async(dsn: str, seed: int) -> Tally:
         sql, params, expected = scenario(rng, token)
         how = rng.choice(["timeout", "task-cancel", "cancel", "none"])
         task = asyncio.create_task(
-            conn.query(sql, *params, timeout=rng.uniform(0, 0.004) if how == "timeout" else None)
+            run_async(conn, sql, params, rng.uniform(0, 0.004) if how == "timeout" else None)
         )
         if how in ("task-cancel", "cancel"):
             await asyncio.sleep(rng.uniform(0, 0.004))
@@ -141,7 +165,7 @@ async def chaos_async(dsn: str, seed: int) -> Tally:
             else:
                 await conn.cancel()
         try:
-            rows = (await task).rows
+            rows = await task
         except asyncio.CancelledError:
             tally.outcomes["CancelledError"] += 1
         except INTERRUPTED as exc:
