@@ -201,7 +201,7 @@ def test_async_iterator_and_callbacks_while_idle(dsn: str, sender: pgpipe.Connec
 
 
 def test_async_many_notifications_in_order(dsn: str, sender: pgpipe.Connection[Any]) -> None:
-    total = 20_000
+    total = 100_000
 
     async def main() -> None:
         async with await pgpipe.connect_async(dsn) as conn:
@@ -213,7 +213,7 @@ def test_async_many_notifications_in_order(dsn: str, sender: pgpipe.Connection[A
             got: list[str] = []
             async for n in conn.notifies(timeout=BOUND):
                 got.append(n.payload)
-                if len(got) % 5000 == 0:  # queries between notifications
+                if len(got) % 20_000 == 0:  # queries between notifications
                     assert (await conn.query("SELECT 1")).rows == [(1,)]
                 if len(got) == total:
                     break
