@@ -64,6 +64,11 @@ class ConnectionState:
 
     def _check_open(self) -> None:
         if self._closed_reason is not None:
+            # The server's goodbye read while the connection was idle: the next
+            # call raises it, as it would have had it been read by that call.
+            error, self._session.idle_error = self._session.idle_error, None
+            if error is not None:
+                raise error
             raise errors.InterfaceError(f"the connection is closed ({self._closed_reason})")
 
     @property

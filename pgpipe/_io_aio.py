@@ -12,6 +12,7 @@ import contextlib
 import select
 import socket
 import time
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final
@@ -260,8 +261,16 @@ class AsyncChannel:
             await asyncio.wait_for(protocol.wait(), _remaining(deadline))
 
     def set_idle_hook(self, hook: Callable[[], None]) -> None:
-        """``hook()`` runs when data arrives that no task waits for."""
-        self._protocol.idle_hook = hook
+        """``hook()`` (a bound method, held weakly: the transport must not keep an
+        abandoned connection alive) runs when data arrives that no task waits for."""
+        method = weakref.WeakMethod(hook)
+
+        def call() -> None:
+            bound = method()
+            if bound is not None:
+                bound()
+
+        self._protocol.idle_hook = call
 
     async def drain(self) -> None:
         """Wait while the transport holds more than its high-water mark of unsent

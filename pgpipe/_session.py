@@ -125,6 +125,7 @@ class Session:
         "_zoned",
         "auth_method",
         "core",
+        "idle_error",
         "notice_handlers",
         "notices",
         "notification_handlers",
@@ -184,6 +185,8 @@ class Session:
         # Every notification until it is read (notifies()): none may be lost.
         self.notifications: deque[ev.NotificationResponse] = deque()
         self.notice_handlers: list[Callable[[Mapping[str, str]], object]] = []
+        # What ended the session while no command ran: raised by the next call.
+        self.idle_error: errors.Error | None = None
         self.notification_handlers: list[Callable[[ev.NotificationResponse], object]] = []
         # (SQL, parameter OIDs) -> what its results looked like last time. Unknown
         # statements ask for text results, which every type has; known ones for
@@ -293,6 +296,8 @@ class Session:
         if self.is_closed:
             return "the connection is closed"
         core = self.core
+        if core.owed:
+            return None  # what arrived answers a command: its reader takes it
         try:
             while True:
                 event = core.next_event()
@@ -302,10 +307,14 @@ class Session:
                     continue
                 if isinstance(event, ev.ErrorResponse):
                     error = errors.from_fields(event.fields)
+                    self.idle_error = error
                     return f"the server ended the session while it was idle: {error}"
                 elif isinstance(event, ev.ConnectionClosed):
-                    return "the server closed the connection while it was idle"
+                    reason = "the server closed the connection while it was idle"
+                    self.idle_error = errors.OperationalError(reason)
+                    return reason
         except errors.Error as exc:
+            self.idle_error = exc
             return str(exc)
 
     # -- commands ----------------------------------------------------------

@@ -764,7 +764,7 @@ class Connection(ConnectionBase, Generic[Row]):
         schema_name: str | None = None,
         timeout: float | None = None,
     ) -> str:
-        """Copy ``records`` (tuples, an iterable or async iterable) into ``table``
+        """Copy ``records`` (tuples, from an iterable or an asynchronous iterator) into ``table``
         (its ``columns``, all by default) with binary COPY, encoded by the columns'
         types as the catalog gives them. Returns the command tag ("COPY n").
         Nothing is committed if a record fails to encode: the error names it."""
@@ -1202,7 +1202,8 @@ class Copy:
     def write_rows(
         self, rows: Iterable[Sequence[object]] | Iterator[Sequence[object]]
     ) -> None:
-        """Rows (an iterable or async iterable of sequences), each as ``write_row``."""
+        """Rows (sequences, from an iterable or an asynchronous iterator), each as
+        ``write_row``."""
         op = self._in()
         write = self._row_writer()
         buffer = self._buffer

@@ -200,7 +200,9 @@ def scripted_session(adapter: Adapter, port: int) -> str:
         check_closed(client, exc)
         return stage
     check_results(one, two)
-    assert not client.closed
+    # A cut after the last answer may already be known: the asyncio adapter reads
+    # the server's end while idle. Then the connection is closed and says why.
+    assert not client.closed or client.closed_reason
     client.close()  # the cut may have come already: close must not raise either
     assert client.closed
     return "done"

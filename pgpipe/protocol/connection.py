@@ -364,6 +364,12 @@ class ProtocolConnection:
         self._command(frontend.close(kind, name), _CLOSE)
 
     @property
+    def owed(self) -> bool:
+        """Whether the server still owes answers to commands sent (messages that
+        arrive now are theirs, not unsolicited ones)."""
+        return bool(self._expect)
+
+    @property
     def copying_in(self) -> bool:
         """Whether the server waits for COPY data (a CopyInResponse was received and
         neither CopyDone nor CopyFail sent since, nor the COPY ended by an error)."""
