@@ -53,6 +53,17 @@ class _Entry:
     idle_since: float = 0.0
 
 
+@dataclass(eq=False, slots=True)
+class _Lent:
+    """A lent connection, held weakly (only the borrower holds it, so one never
+    given back is collected and noticed); its channel, to close its socket then."""
+
+    ref: weakref.ref[sync.Connection[Any]]
+    expires: float
+    taken_at: float
+    channel: Any
+
+
 @dataclass
 class _Counters:
     requests_num: int = 0
@@ -133,9 +144,8 @@ class Pool:
         self._lock = threading.Lock()
         self._idle: deque[_Entry] = deque()  # most recently returned last
         self._waiting: deque[Waiter] = deque()
-        # Lent connections by id: a weak reference (only the borrower holds it, so
-        # one never given back is collected and noticed), expiry, lending time.
-        self._lent: dict[int, tuple[weakref.ref[sync.Connection[Any]], float, float]] = {}
+        self._lent: dict[int, _Lent] = {}  # by id of the connection
+        self._orphans: list[Any] = []  # channels of connections never given back
         self._size = 0  # open or being opened
         self._opened = False
         self._closed = False
@@ -228,7 +238,7 @@ class Pool:
             for entry in idle:
                 entry.conn._abort(f"the pool {self.name!r} was closed")
             with self._lock:
-                lent = [ref() for ref, _, _ in self._lent.values()]
+                lent = [item.ref() for item in self._lent.values()]
                 self._lent.clear()
             for conn in lent:
                 if conn is not None:
@@ -247,7 +257,7 @@ class Pool:
                     break
             self._sleep(0.01)
         with self._lock:
-            lent = [ref() for ref, _, _ in self._lent.values()]
+            lent = [item.ref() for item in self._lent.values()]
             self._lent.clear()
         for conn in lent:
             if conn is not None and not conn.closed:
@@ -255,6 +265,7 @@ class Pool:
                 conn._abort(f"the pool {self.name!r} was closed")
         if self._worker is not None:
             self._worker.join(_CLOSE_TIMEOUT)
+        self._close_orphans()
 
     def __enter__(self) -> Pool:
         self.open()
@@ -381,17 +392,23 @@ class Pool:
 
         waited = (now - start) * 1000.0
         with self._lock:
-            self._lent[key] = (weakref.ref(conn, forgotten), entry.expires, now)
+            self._lent[key] = _Lent(
+                weakref.ref(conn, forgotten), entry.expires, now, conn._channel
+            )
             self._stats.requests_wait_ms += waited
         return conn
 
     def _forgotten(self, key: int) -> None:
         """A lent connection was garbage-collected without being given back."""
         with self._lock:
-            if self._lent.pop(key, None) is None:
+            item = self._lent.pop(key, None)
+            if item is None:
                 return
             self._size -= 1
             self._stats.returns_bad += 1
+            # Its socket is closed by the worker, in the pool's own thread or loop:
+            # an asyncio transport is kept open by its event loop.
+            self._orphans.append(item.channel)
         warnings.warn(
             f"a connection of the pool {self.name!r} was garbage-collected without being "
             "given back: use 'with pool.connection()' or putconn()",
@@ -412,14 +429,13 @@ class Pool:
             self._close_quietly(conn)
             return
         with self._lock:
-            if item is None or item[0]() is not conn:
+            if item is None or item.ref() is not conn:
                 raise errors.ProgrammingError(
                     f"this connection is not lent by the pool {self.name!r} "
                     "(given back twice, or from elsewhere)"
                 )
-            _, expires, taken_at = item
-            self._stats.usage_ms += (time.monotonic() - taken_at) * 1000.0
-        entry = _Entry(conn, expires)
+            self._stats.usage_ms += (time.monotonic() - item.taken_at) * 1000.0
+        entry = _Entry(conn, item.expires)
         if not self._restore(entry):
             with self._lock:
                 self._stats.returns_bad += 1
@@ -559,6 +575,7 @@ class Pool:
         wakeup = self._wakeup
         assert wakeup is not None
         while not self._closed:
+            self._close_orphans()
             try:
                 self._retire()
                 opened = self._grow()
@@ -576,6 +593,12 @@ class Pool:
                     wakeup.wait(resume - time.monotonic())
             elif not opened:
                 wakeup.wait(_TICK)
+
+    def _close_orphans(self) -> None:
+        with self._lock:
+            orphans, self._orphans = self._orphans, []
+        for channel in orphans:
+            channel.abort()
 
     def _wanted(self) -> int:
         """How many connections to open now: up to min_size, and one per request

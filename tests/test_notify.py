@@ -263,8 +263,11 @@ RAISE = "DO $$ BEGIN RAISE NOTICE 'careful: %', 42; RAISE WARNING 'worse'; END $
 
 
 def test_notices_to_handlers_and_logging(
-    dsn: str, caplog: pytest.LogCaptureFixture, adapter: Any
+    dsn: str, caplog: pytest.LogCaptureFixture, adapter: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # logging.config.fileConfig (Alembic's env.py, in another test) disables the
+    # loggers that exist: this one must be on here.
+    monkeypatch.setattr(logging.getLogger("pgpipe.notices"), "disabled", False)
     conn = adapter.connect(dsn)
     seen: list[tuple[str, str]] = []
 

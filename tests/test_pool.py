@@ -88,6 +88,16 @@ def terminate(pg_server: TemporaryPostgres, application_name: str, state: str | 
     return len(rows)
 
 
+def _sessions(pg_server: TemporaryPostgres, application_name: str) -> int:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as admin:
+        return int(
+            admin.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                application_name,
+            ).scalar()
+        )
+
+
 def run_queries(pool: Any, n: int) -> None:
     for i in range(n):
         assert pool.query("SELECT $1::int + 1", i).rows == [(i + 1,)]
@@ -320,14 +330,21 @@ def test_a_burst_of_ten_times_max_size(make_pool: Any, dsn: str) -> None:
     assert stats["pool_available"] == stats["pool_size"]
 
 
-def test_a_lost_connection_warns_and_frees_its_place(make_pool: Any, dsn: str) -> None:
-    pool = make_pool(dsn, min_size=0, max_size=1, timeout=BOUND)
+def test_a_lost_connection_warns_and_frees_its_place(
+    make_pool: Any, dsn: str, pg_server: TemporaryPostgres
+) -> None:
+    name = app_name()
+    pool = make_pool(dsn, min_size=0, max_size=1, timeout=BOUND, application_name=name)
     conn = pool.getconn()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         del conn
         for _ in range(3):
             gc.collect()
+        # Its socket is closed too (an asyncio transport would be kept open by its
+        # loop): the server session ends.
+        eventually(lambda: _sessions(pg_server, name) == 0)
+        gc.collect()
     assert any(
         issubclass(w.category, ResourceWarning) and "without being given back" in str(w.message)
         for w in caught
@@ -599,27 +616,25 @@ def test_async_pool_refuses_another_event_loop(pg_server: TemporaryPostgres) -> 
 def test_async_pool_closed_after_its_loop_ended(pg_server: TemporaryPostgres) -> None:
     pool = pgpipe.AsyncPool(pg_server.dsn(dbname="pgpipe"), min_size=1, max_size=1)
 
-    async def use() -> int:
+    async def use(pool: pgpipe.AsyncPool) -> int:
         await pool.wait(BOUND)
         return int((await pool.query("SELECT pg_backend_pid()")).scalar())
 
-    pid = asyncio.run(use())  # the loop ends with the pool still open
-
-    async def close() -> None:
+    async def close(pool: pgpipe.AsyncPool) -> None:
         await pool.close()
 
+    pid = asyncio.run(use(pool))  # the loop ends with the pool still open
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)  # the dead loop's socket objects
-        asyncio.run(close())
+        asyncio.run(close(pool))
+        assert pool.closed
+        del pool
         gc.collect()
-    assert pool.closed
     # The server saw the end of that session.
     with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as admin:
         eventually(
-            lambda: (
-                admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).rows
-                == [(0,)]
-            )
+            lambda: admin.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).rows
+            == [(0,)]
         )
 
 
