@@ -764,10 +764,11 @@ class Connection(ConnectionBase, Generic[Row]):
         schema_name: str | None = None,
         timeout: float | None = None,
     ) -> str:
-        """Copy ``records`` (tuples, from an iterable or an asynchronous iterator) into ``table``
-        (its ``columns``, all by default) with binary COPY, encoded by the columns'
-        types as the catalog gives them. Returns the command tag ("COPY n").
-        Nothing is committed if a record fails to encode: the error names it."""
+        """Copy ``records`` (tuples, from any iterable, or an asynchronous iterator for
+        the asyncio adapter) into ``table`` (its ``columns``, all by default) with
+        binary COPY, encoded by the columns' types as the catalog gives them.
+        Returns the command tag ("COPY n"). Nothing is committed if a record fails
+        to encode: the error names it."""
         target = quote_identifier(table, "a table name")
         if schema_name is not None:
             target = f"{quote_identifier(schema_name, 'a schema name')}.{target}"
@@ -1202,34 +1203,22 @@ class Copy:
     def write_rows(
         self, rows: Iterable[Sequence[object]] | Iterator[Sequence[object]]
     ) -> None:
-        """Rows (sequences, from an iterable or an asynchronous iterator), each as
-        ``write_row``."""
+        """Rows (sequences, from any iterable; the asyncio adapter also takes an
+        asynchronous iterator), each as ``write_row``."""
         op = self._in()
         write = self._row_writer()
         buffer = self._buffer
         number = self._row_number
-        if isinstance(rows, Iterator):
-            for row in rows:
-                number += 1
-                try:
-                    buffer += write(row)
-                except Exception as exc:
-                    raise _unencodable(number, exc) from exc
-                if len(buffer) >= _COPY_CHUNK:
-                    self._row_number = number
-                    self._send(op)
-                    buffer = self._buffer
-        else:
-            for row in rows:
-                number += 1
-                try:
-                    buffer += write(row)
-                except Exception as exc:
-                    raise _unencodable(number, exc) from exc
-                if len(buffer) >= _COPY_CHUNK:
-                    self._row_number = number
-                    self._send(op)
-                    buffer = self._buffer
+        for row in rows:
+            number += 1
+            try:
+                buffer += write(row)
+            except Exception as exc:
+                raise _unencodable(number, exc) from exc
+            if len(buffer) >= _COPY_CHUNK:
+                self._row_number = number
+                self._send(op)
+                buffer = self._buffer
         self._row_number = number
 
     def _row_writer(self) -> Callable[[Sequence[object]], bytes]:

@@ -71,22 +71,30 @@ def _recording_session(recorded: list[bytes]) -> type[Session]:
     return Recording
 
 
-@pytest.fixture(scope="module")
-def transcripts(pg_server: TemporaryPostgres) -> list[Transcript]:
+def _connect_recording(dsn: str) -> tuple[pgpipe.Connection, bytes, list[bytes]]:
+    """A connection whose received bytes are recorded: it, the startup's bytes,
+    and the (emptied) list that records what comes next."""
     import pgpipe.sync
 
+    recorded: list[bytes] = []
+    original = pgpipe.sync.Session
+    pgpipe.sync.Session = _recording_session(recorded)  # type: ignore[misc]
+    try:
+        conn = pgpipe.connect(dsn)
+    finally:
+        pgpipe.sync.Session = original  # type: ignore[misc]
+    startup = b"".join(recorded)
+    recorded.clear()
+    return conn, startup, recorded
+
+
+@pytest.fixture(scope="module")
+def transcripts(pg_server: TemporaryPostgres) -> list[Transcript]:
     dsn = pg_server.dsn(dbname="pgpipe")
     out: list[Transcript] = []
-    original = pgpipe.sync.Session
     for index, (sql, params) in enumerate(QUERIES):
         for run in ("text", "binary") if index < 3 else ("text",):
-            recorded: list[bytes] = []
-            pgpipe.sync.Session = _recording_session(recorded)  # type: ignore[misc]
-            try:
-                conn = pgpipe.connect(dsn)
-            finally:
-                pgpipe.sync.Session = original  # type: ignore[misc]
-            startup = b"".join(recorded)
+            conn, startup, recorded = _connect_recording(dsn)
             if run == "binary":  # a statement seen before asks for binary results
                 conn.query(sql, *params)
             recorded.clear()
@@ -108,14 +116,7 @@ def transcripts(pg_server: TemporaryPostgres) -> list[Transcript]:
                 return session.query(sql, params)
 
             out.append(Transcript(f"{index}-{run}", startup, reply, command))
-    many: list[bytes] = []
-    pgpipe.sync.Session = _recording_session(many)  # type: ignore[misc]
-    try:
-        conn = pgpipe.connect(dsn)
-    finally:
-        pgpipe.sync.Session = original  # type: ignore[misc]
-    startup = b"".join(many)
-    many.clear()
+    conn, startup, many = _connect_recording(dsn)
     conn.execute("CREATE TEMP TABLE fuzz_many (n int, t text)")
     many.clear()
     batch = [(n, None if n % 3 else f"t{n}") for n in range(40)]
@@ -129,27 +130,13 @@ def transcripts(pg_server: TemporaryPostgres) -> list[Transcript]:
         )
     )
     conn.close()
-    copied: list[bytes] = []
-    pgpipe.sync.Session = _recording_session(copied)  # type: ignore[misc]
-    try:
-        conn = pgpipe.connect(dsn)
-    finally:
-        pgpipe.sync.Session = original  # type: ignore[misc]
-    startup = b"".join(copied)
-    copied.clear()
+    conn, startup, copied = _connect_recording(dsn)
     copy_sql = "COPY (SELECT g, 'r' || g, NULL FROM generate_series(1, 30) g) TO STDOUT"
     with conn.copy(copy_sql) as copy:
         assert len(list(copy)) == 30
     out.append(Transcript("copy-out", startup, b"".join(copied), lambda s: s.copy(copy_sql)))
     conn.close()
-    script: list[bytes] = []
-    pgpipe.sync.Session = _recording_session(script)  # type: ignore[misc]
-    try:
-        conn = pgpipe.connect(dsn)
-    finally:
-        pgpipe.sync.Session = original  # type: ignore[misc]
-    startup = b"".join(script)
-    script.clear()
+    conn, startup, script = _connect_recording(dsn)
     conn.execute("SELECT 1; SELECT 'a', 2; SET LOCAL work_mem = '1MB'")
     out.append(Transcript("script", startup, b"".join(script), lambda s: s.execute("SELECT 1")))
     conn.close()
