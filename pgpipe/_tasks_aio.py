@@ -81,9 +81,6 @@ class Worker:
 
         self._task = asyncio.get_running_loop().create_task(main(), name=name)
 
-    def alive(self) -> bool:
-        return not self._task.done()
-
     async def join(self, timeout: float | None) -> bool:
         """Whether it ended within ``timeout`` seconds."""
         if not self._task.done():

@@ -68,9 +68,6 @@ class Worker:
         self._thread = threading.Thread(target=run, name=name, daemon=True)
         self._thread.start()
 
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def join(self, timeout: float | None) -> bool:
         """Whether it ended within ``timeout`` seconds."""
         if self._thread is not threading.current_thread():
