@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import select
 import socket
 import time
@@ -207,7 +208,15 @@ class AsyncChannel:
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 tune_socket(sock, attempt.params)
+            if transport.get_extra_info("peername") is None:
+                raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
             return cls(transport, protocol, stats, None)
+        except OSError as exc:
+            # Reset between connecting and here.
+            transport.abort()
+            raise errors.OperationalError(
+                f"could not connect to {attempt.params.address()}: {exc.strerror or exc}"
+            ) from None
         except BaseException:
             transport.abort()
             raise
@@ -242,7 +251,7 @@ class AsyncChannel:
         transport = self._transport
         sock = transport.get_extra_info("socket")
         for _ in range(4):
-            if sock is None or transport.is_closing():
+            if sock is None:
                 return
             try:
                 if not select.select([sock.fileno()], [], [], 0)[0]:

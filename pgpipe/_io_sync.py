@@ -85,6 +85,12 @@ class Channel:
         try:
             tune_socket(sock, attempt.params)
             return cls(sock, Stats(), None)
+        except OSError as exc:
+            # Reset between connect() and here: getpeername() finds no peer.
+            sock.close()
+            raise errors.OperationalError(
+                f"could not connect to {attempt.params.address()}: {exc.strerror or exc}"
+            ) from None
         except BaseException:
             sock.close()
             raise

@@ -278,3 +278,23 @@ def test_only_a_server_refusal_is_retried_on_the_same_host(sslmode: str) -> None
     assert not attempt.retry_same_host()
     attempt.error = pgpipe.errors.from_fields({"S": "FATAL", "C": "28000", "M": "no entry"})
     assert attempt.retry_same_host()
+
+
+def test_a_connection_reset_right_after_connecting_is_an_operational_error(
+    adapter: Adapter, pg_server: TemporaryPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer that resets between connect() and the first use of the socket (a
+    pooler restarting, a network cut) is a failed connection attempt, not a bare
+    OSError out of getpeername()."""
+    import pgpipe._io_aio
+    import pgpipe._io_sync
+
+    def reset(sock: socket.socket, params: Any) -> None:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    monkeypatch.setattr(pgpipe._io_sync, "tune_socket", reset)
+    monkeypatch.setattr(pgpipe._io_aio, "tune_socket", reset)
+    with pytest.raises(pgpipe.OperationalError, match="Connection reset by peer"):
+        adapter.connect(pg_server.dsn(), sslmode="disable")
+    monkeypatch.undo()
+    assert adapter.connect(pg_server.dsn(), sslmode="disable").query("SELECT 1").rows == [(1,)]
