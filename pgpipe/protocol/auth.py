@@ -19,7 +19,10 @@ from typing import Final
 import scramp
 
 from pgpipe.errors import OperationalError, PipelineMismatch, ProtocolError
-from pgpipe.protocol import frontend
+from pgpipe.protocol import frontend, pbkdf2
+
+# WebAssembly builds of Python have no hashlib.pbkdf2_hmac, which SCRAM needs.
+pbkdf2.install()
 
 AUTH_OK: Final = 0
 AUTH_CLEARTEXT_PASSWORD: Final = 3
