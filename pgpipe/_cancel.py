@@ -13,12 +13,17 @@ secret key never crosses the network in the clear.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from pgpipe import errors
+from pgpipe._dial import Attempt, opening
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import frontend
 from pgpipe.protocol.events import BackendKeyData
 from pgpipe.tls import Negotiation, make_context
+
+if TYPE_CHECKING:
+    from pgpipe._dial import Opening
 
 
 class CancelExchange:
@@ -28,7 +33,12 @@ class CancelExchange:
 
     def __init__(self, params: ConnectParams, key: BackendKeyData, tls: bool) -> None:
         self._request = frontend.cancel_request(key.process_id, key.secret_key)
-        self._negotiation = Negotiation(make_context(params, os.environ), params) if tls else None
+        self._negotiation: Opening | None = None
+        if params.websocket is not None:
+            # A new WebSocket to the same URL carries it.
+            self._negotiation = opening(Attempt(params, False, "any"), os.environ)
+        elif tls:
+            self._negotiation = Negotiation(make_context(params, os.environ), params)
         self.done = False
 
     def __repr__(self) -> str:

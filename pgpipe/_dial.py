@@ -15,13 +15,22 @@ from __future__ import annotations
 
 import random
 import socket
+import ssl
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pgpipe import errors, passfile
 from pgpipe.conninfo import ConnectParams, Host
+from pgpipe.tls import Negotiation, https_context, make_context
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from pgpipe._websocket import WebSocketNegotiation
+
+    Opening: TypeAlias = Negotiation | WebSocketNegotiation
 
 # Attempts per host: True asks for TLS.
 _TLS_ATTEMPTS: Final = {"disable": (False,), "allow": (False, True), "prefer": (True, False)}
@@ -83,6 +92,17 @@ def attempts(
             choices = (
                 (False,) if host.is_unix_socket else _TLS_ATTEMPTS.get(params.sslmode, (True,))
             )
+            if params.websocket is not None:
+                # One WebSocket, its TLS (wss) from the URL: no SSLRequest inside.
+                yield Attempt(params.to(host, password), False, wanted)
+                return
+            if params.sock is not None:
+                # The caller's one connection: a single attempt (TLS already on
+                # the socket, or negotiated as sslmode says), no second host.
+                yield Attempt(
+                    params.to(host, password), choices[0] and not _tls_on(params.sock), wanted
+                )
+                return
             for tls in choices:
                 attempt = Attempt(params.to(host, password), tls, wanted)
                 yield attempt
@@ -186,6 +206,40 @@ def _account_name(uid: int) -> str:
         return str(uid)
 
 
-def open_address(host: Host) -> tuple[str, int]:
-    """The TCP address to connect to: hostaddr when given, else the name."""
+def open_address(params: ConnectParams) -> tuple[str, int]:
+    """The TCP address to connect to: the WebSocket URL's host, else hostaddr when
+    given, else the name."""
+    if params.websocket is not None:
+        from pgpipe._websocket import parse_websocket_url
+
+        url = parse_websocket_url(params.websocket)
+        return (url.host, url.port)
+    host = params.hosts[0]
     return (host.hostaddr or host.name, host.port)
+
+
+def _tls_on(sock: object) -> bool:
+    """Whether a connection the caller gave already speaks TLS."""
+    if isinstance(sock, ssl.SSLSocket):
+        return True
+    get_extra_info = getattr(sock, "get_extra_info", None)
+    if get_extra_info is None and isinstance(sock, tuple) and len(sock) == 2:
+        get_extra_info = getattr(sock[1], "get_extra_info", None)
+    return get_extra_info is not None and get_extra_info("ssl_object") is not None
+
+
+def opening(attempt: Attempt, environ: Mapping[str, str]) -> Opening | None:
+    """What runs between connecting and the startup message: the WebSocket upgrade
+    (with its own TLS for wss), else SSLRequest and the TLS handshake when the
+    attempt asks for TLS; None when the startup comes first. Each has
+    ``data_to_send``, ``receive_data``, ``done``, ``handshaking`` and ``channel``."""
+    params = attempt.params
+    if params.websocket is not None:
+        from pgpipe._websocket import WebSocketNegotiation, parse_websocket_url
+
+        url = parse_websocket_url(params.websocket)
+        context = https_context(params, environ) if url.secure else None
+        return WebSocketNegotiation(url, context)
+    if not attempt.tls:
+        return None
+    return Negotiation(make_context(params, environ), params)

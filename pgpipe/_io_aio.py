@@ -12,6 +12,8 @@ import contextlib
 import errno
 import select
 import socket
+import ssl
+import sys
 import time
 import weakref
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from pgpipe._cancel import CancelExchange
 from pgpipe._dial import Attempt, is_unix_family, open_address, tune_socket, unix_socket_family
 from pgpipe._session import Session
 from pgpipe._stats import Stats
-from pgpipe.tls import TlsChannel
+from pgpipe.tls import Link, SocketTls
 
 INTERRUPTS: Final = (asyncio.CancelledError,)
 """What interrupts a call: a statement running then is cancelled on the server."""
@@ -135,14 +137,12 @@ class _Protocol(asyncio.Protocol):
         return data
 
 
-async def _open_transport(
-    attempt: Attempt, stats: Stats
-) -> tuple[asyncio.Transport, _Protocol]:
+async def _open_transport(attempt: Attempt, stats: Stats) -> tuple[asyncio.Transport, _Protocol]:
     params = attempt.params
     host = params.hosts[0]
     loop = asyncio.get_running_loop()
     try:
-        if host.is_unix_socket:
+        if host.is_unix_socket and params.websocket is None:
             unix_socket_family(host)  # a clear error where there are no Unix sockets
             try:
                 transport, protocol = await loop.create_unix_connection(
@@ -154,9 +154,17 @@ async def _open_transport(
                     f"could not connect to {host}: this event loop has no Unix-domain "
                     "sockets; give a host name or IP address instead of a directory"
                 ) from None
+        elif sys.platform == "emscripten":
+            # WebAssembly (Pyodide): no sockets in the event loop; the JavaScript
+            # runtime's own socket API carries the bytes.
+            from pgpipe import _jssocket
+
+            transport, protocol = await _jssocket.create_connection(
+                lambda: _Protocol(stats), *open_address(params)
+            )
         else:
             transport, protocol = await loop.create_connection(
-                lambda: _Protocol(stats), *open_address(host)
+                lambda: _Protocol(stats), *open_address(params)
             )
     except OSError as exc:
         raise errors.OperationalError(
@@ -182,22 +190,27 @@ class AsyncChannel:
         transport: asyncio.Transport,
         protocol: _Protocol,
         stats: Stats,
-        tls: TlsChannel | None,
+        tls: Link | None,
     ) -> None:
         self._transport = transport
         self._protocol = protocol
         self.stats = stats
         self.tls = tls
         self._loop = asyncio.get_running_loop()
-        # Where a CancelRequest goes: the very address this transport reached.
+        # Where a CancelRequest goes: the very address this transport reached (None
+        # for a caller's transport that has none).
         sock = transport.get_extra_info("socket")
         family = sock.family if sock is not None else socket.AF_INET
-        self.peer: tuple[int, Any] = (family, transport.get_extra_info("peername"))
+        peername = transport.get_extra_info("peername")
+        self.peer: tuple[int, Any] | None = None if peername is None else (family, peername)
 
     @classmethod
     async def connect(cls, attempt: Attempt, deadline: float | None) -> AsyncChannel:
         """Connect to the attempt's host by ``deadline`` (OperationalError otherwise)."""
         stats = Stats()
+        given = attempt.params.sock
+        if given is not None:
+            return await cls.adopt(given, stats)
         try:
             async with asyncio.timeout(_remaining(deadline)):
                 transport, protocol = await _open_transport(attempt, stats)
@@ -220,6 +233,45 @@ class AsyncChannel:
         except BaseException:
             transport.abort()
             raise
+
+    @classmethod
+    async def adopt(cls, given: object, stats: Stats) -> AsyncChannel:
+        """A connection the caller opened (``connect_async(sock=...)``): a connected
+        socket, an ``asyncio.Transport`` or a ``(reader, writer)`` pair from
+        ``asyncio.open_connection`` that nothing has read from. TLS already on the
+        transport is kept, and no SSLRequest is sent over it."""
+        protocol = _Protocol(stats)
+        if isinstance(given, tuple) and len(given) == 2:
+            given = getattr(given[1], "transport", None)
+        if isinstance(given, ssl.SSLSocket):
+            raise errors.InterfaceError(
+                "asyncio cannot take over an ssl.SSLSocket: give the plain socket (pgpipe "
+                "negotiates TLS as sslmode says) or a transport opened with ssl="
+            )
+        if isinstance(given, socket.socket):
+            loop = asyncio.get_running_loop()
+            try:
+                transport, _ = await loop.create_connection(lambda: protocol, sock=given)
+            except (OSError, ValueError) as exc:
+                raise errors.OperationalError(f"the socket given cannot be used: {exc}") from None
+        elif isinstance(given, asyncio.Transport):
+            if given.is_closing():
+                raise errors.OperationalError("the transport given is closed")
+            transport = given
+            transport.set_protocol(protocol)
+            protocol.connection_made(transport)
+        else:
+            raise errors.InterfaceError(
+                "sock must be a connected socket.socket, an asyncio.Transport or a "
+                f"(reader, writer) pair, not {type(given).__name__}"
+            )
+        if not isinstance(transport, asyncio.Transport):
+            transport.close()
+            raise errors.InterfaceError("the event loop gave an unusable transport")
+        tls_object = transport.get_extra_info("ssl_object")
+        return cls(
+            transport, protocol, stats, None if tls_object is None else SocketTls(tls_object)
+        )
 
     async def send_raw(self, data: bytes) -> None:
         """Bytes before the session is attached (the TLS negotiation's)."""
@@ -314,20 +366,32 @@ class AsyncChannel:
     async def send_cancel(self, exchange: CancelExchange, deadline: float) -> None:
         """One CancelRequest on a new connection to the same address; returns once
         the server closed it. Raises TimeoutError at ``deadline``, OSError if it fails."""
+        if self.peer is None:
+            raise OSError("the connection was given as a transport with no peer address")
         family, address = self.peer
+        loop = asyncio.get_running_loop()
+        protocol = _Protocol(Stats())
         async with asyncio.timeout(_remaining(deadline)):
             if is_unix_family(family):
-                reader, writer = await asyncio.open_unix_connection(address)
+                transport, _ = await loop.create_unix_connection(lambda: protocol, address)
+            elif sys.platform == "emscripten":
+                from pgpipe import _jssocket
+
+                transport, _ = await _jssocket.create_connection(
+                    lambda: protocol, address[0], address[1]
+                )
             else:
-                reader, writer = await asyncio.open_connection(address[0], address[1])
+                transport, _ = await loop.create_connection(
+                    lambda: protocol, address[0], address[1]
+                )
             try:
                 while not exchange.done:
                     data = exchange.data_to_send()
                     if data:
-                        writer.write(data)
-                    exchange.receive_data(await reader.read(1 << 16))
+                        transport.write(data)
+                    exchange.receive_data(await protocol.read_raw())
             finally:
-                writer.close()
+                transport.close()
 
     async def terminate(self, data: bytes) -> None:
         """Send the last bytes (Terminate) and close.

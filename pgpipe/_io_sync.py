@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +22,15 @@ from pgpipe._cancel import CancelExchange
 from pgpipe._dial import Attempt, open_address, tune_socket, unix_socket_family
 from pgpipe._session import Session
 from pgpipe._stats import Stats
-from pgpipe.tls import TlsChannel
+from pgpipe.tls import Link, SocketTls
 
 INTERRUPTS: Final = (KeyboardInterrupt,)
 """What interrupts a call: a statement running then is cancelled on the server."""
 
 _RECV_SIZE = 1 << 16
+# What a non-blocking send or recv raises when it cannot go on yet (a caller's
+# ssl.SSLSocket raises the TLS ones, which are not BlockingIOError).
+_WOULD_BLOCK: Final = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 # Writes up to this size go out with blocking sends; larger ones are interleaved
 # with reading the answers, in pieces.
 _SMALL_WRITE = 1 << 18
@@ -42,7 +46,7 @@ def _open_socket(attempt: Attempt, deadline: float | None) -> socket.socket:
     host = params.hosts[0]
     where = params.address()
     try:
-        if host.is_unix_socket:
+        if host.is_unix_socket and params.websocket is None:
             sock = socket.socket(unix_socket_family(host), socket.SOCK_STREAM)
             try:
                 sock.settimeout(_remaining(deadline))
@@ -51,7 +55,7 @@ def _open_socket(attempt: Attempt, deadline: float | None) -> socket.socket:
                 sock.close()
                 raise
         else:
-            sock = socket.create_connection(open_address(host), timeout=_remaining(deadline))
+            sock = socket.create_connection(open_address(params), timeout=_remaining(deadline))
     except TimeoutError:
         raise errors.OperationalError(f"timeout connecting to {where}") from None
     except OSError as exc:
@@ -66,12 +70,13 @@ class Channel:
 
     __slots__ = ("_sock", "_timed", "_unsent", "peer", "sending", "stats", "tls")
 
-    def __init__(self, sock: socket.socket, stats: Stats, tls: TlsChannel | None) -> None:
+    def __init__(self, sock: socket.socket, stats: Stats, tls: Link | None) -> None:
         self._sock = sock
         self.stats = stats
         self.tls = tls
-        # Where a CancelRequest goes: the very address this socket reached.
-        self.peer: tuple[int, Any] = (sock.family, sock.getpeername())
+        # Where a CancelRequest goes: the very address this socket reached (None
+        # for a caller's socket that has no address).
+        self.peer: tuple[int, Any] | None = (sock.family, sock.getpeername())
         # Bytes the session queued that the socket has not taken yet, and whether a
         # send is under way (an interrupt then leaves an unknown amount sent).
         self._unsent = bytearray()
@@ -81,6 +86,9 @@ class Channel:
     @classmethod
     def connect(cls, attempt: Attempt, deadline: float | None) -> Channel:
         """Connect to the attempt's host by ``deadline`` (OperationalError otherwise)."""
+        given = attempt.params.sock
+        if given is not None:
+            return cls.adopt(given)
         sock = _open_socket(attempt, deadline)
         try:
             tune_socket(sock, attempt.params)
@@ -94,6 +102,26 @@ class Channel:
         except BaseException:
             sock.close()
             raise
+
+    @classmethod
+    def adopt(cls, sock: object) -> Channel:
+        """A connected socket the caller opened (``connect(sock=...)``); an
+        ``ssl.SSLSocket`` keeps its TLS, and no SSLRequest is sent over it."""
+        if not isinstance(sock, socket.socket):
+            raise errors.InterfaceError(
+                f"sock must be a connected socket.socket, not {type(sock).__name__}"
+            )
+        if sock.type != socket.SOCK_STREAM:
+            raise errors.InterfaceError("sock must be a stream socket")
+        try:
+            channel = cls(
+                sock, Stats(), SocketTls(sock) if isinstance(sock, ssl.SSLSocket) else None
+            )
+        except OSError as exc:
+            raise errors.OperationalError(
+                f"the socket given is not connected: {exc.strerror or exc}"
+            ) from None
+        return channel
 
     def send_raw(self, data: bytes) -> None:
         """Bytes before the session is attached (the TLS negotiation's)."""
@@ -218,13 +246,13 @@ class Channel:
                     raise TimeoutError
                 if writable:
                     self.sending = True
-                    with suppress(BlockingIOError):
+                    with suppress(*_WOULD_BLOCK):
                         del unsent[: sock.send(memoryview(unsent)[:_WRITE_PIECE])]
                     self.sending = False
                 if readable:
                     try:
                         received = sock.recv(_RECV_SIZE)
-                    except BlockingIOError:
+                    except _WOULD_BLOCK:
                         continue
                     session.receive_data(received)
                     return True
@@ -232,6 +260,8 @@ class Channel:
     def send_cancel(self, exchange: CancelExchange, deadline: float) -> None:
         """One CancelRequest on a new connection to the same address; returns once
         the server closed it. Raises TimeoutError at ``deadline``, OSError if it fails."""
+        if self.peer is None:
+            raise OSError("the connection was given as a socket with no peer address")
         family, address = self.peer
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(_remaining(deadline))

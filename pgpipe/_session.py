@@ -43,7 +43,7 @@ from pgpipe.protocol.connection import ProtocolConnection, State
 from pgpipe.protocol.frontend import bind_values
 from pgpipe.result import Result
 from pgpipe.rows import RowFactory, tuple_row
-from pgpipe.tls import TlsChannel
+from pgpipe.tls import Link
 from pgpipe.types import (
     arrays,
     column_encoder,
@@ -140,10 +140,11 @@ class Session:
         self,
         params: ConnectParams,
         scram_nonce: str,
-        tls: TlsChannel | None = None,
+        tls: Link | None = None,
         stats: Stats | None = None,
     ) -> None:
-        """``tls`` is the channel after its handshake, or None for plaintext; ``stats``
+        """``tls`` carries the bytes after its handshake (TLS, or WebSocket messages),
+        or None for plaintext; ``stats``
         carries on counting what the TLS negotiation cost."""
         settings = dict(params.server_settings)
         if params.application_name is not None:

@@ -38,6 +38,7 @@ from pgpipe._dial import (
     Attempt,
     attempts,
     failure,
+    opening,
     queried_role,
     reported_role,
     role_mismatch,
@@ -54,7 +55,7 @@ from pgpipe.protocol import events as ev
 from pgpipe.protocol.events import NotificationResponse as Notification
 from pgpipe.result import Column, Result, Results, Row
 from pgpipe.rows import RowFactory, tuple_row
-from pgpipe.tls import Negotiation, TlsChannel, make_context
+from pgpipe.tls import Link
 from pgpipe.tracing import QueryHook, event
 from pgpipe.types import binary_encoder, to_text
 
@@ -68,12 +69,13 @@ def _deadline(limit: float | None) -> float | None:
 
 async def _negotiate_tls(
     channel: AsyncChannel, attempt: Attempt, deadline: float | None
-) -> TlsChannel | None:
-    """SSLRequest (unless direct) and the TLS handshake; None if the server said "N"
-    or the attempt is a plaintext one."""
-    if not attempt.tls:
-        return None
-    negotiation = Negotiation(make_context(attempt.params, os.environ), attempt.params)
+) -> Link | None:
+    """The WebSocket upgrade, or SSLRequest (unless direct) and the TLS handshake;
+    what carries the session's bytes afterwards (the channel's own, None for
+    plaintext, when there is nothing to negotiate or the server said "N")."""
+    negotiation = opening(attempt, os.environ)
+    if negotiation is None:
+        return channel.tls
     try:
         while not negotiation.done:
             await channel.send_raw(negotiation.data_to_send())

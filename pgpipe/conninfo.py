@@ -103,6 +103,8 @@ _KEYWORD_ONLY: Final = frozenset(
         "cancel_timeout",
         "max_message_size",
         "statement_cache_size",
+        "websocket",
+        "sock",
     }
 )
 _PIPELINE_MODES: Final = ("auto", "trust", "password", "scram")
@@ -184,6 +186,12 @@ class ConnectParams:
     cancel_timeout: float = DEFAULT_CANCEL_TIMEOUT
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     statement_cache_size: int = 0
+    websocket: str | None = None
+    """``ws://`` or ``wss://`` URL: PostgreSQL's bytes in WebSocket messages (Neon's
+    proxy, wsproxy) instead of a plain TCP connection."""
+    sock: object | None = field(default=None, repr=False, compare=False)
+    """A connection the caller opened: a socket (blocking adapter) or a socket,
+    transport or (reader, writer) pair (asyncio adapter), used instead of dialling."""
 
     @property
     def host(self) -> str:
@@ -665,6 +673,8 @@ def _build(
         or DEFAULT_CANCEL_TIMEOUT,
         max_message_size=_message_size(extra.get("max_message_size")),
         statement_cache_size=_cache_size(extra.get("statement_cache_size")),
+        websocket=_websocket(extra.get("websocket")),
+        sock=extra.get("sock"),
     )
     _check(params)
     return params
@@ -681,6 +691,10 @@ def verifies_peer(context: ssl.SSLContext) -> bool:
 
 def _verifies_server(params: ConnectParams) -> bool:
     """Whether every connection these parameters allow proves the server's identity."""
+    if params.websocket is not None:
+        # wss checks the certificate as any HTTPS client does (params.ssl may relax it).
+        secure = params.websocket.startswith("wss:")
+        return secure and (params.ssl is None or verifies_peer(params.ssl))
     if params.ssl is not None:
         return verifies_peer(params.ssl)
     return params.sslmode == "verify-full"
@@ -716,6 +730,32 @@ def _check(params: ConnectParams) -> None:
         )
     if params.channel_binding == "require" and params.sslmode == "disable":
         raise InterfaceError("channel_binding=require needs TLS, but sslmode is disable")
+    if params.websocket is not None:
+        _check_websocket(params)
+
+
+def _websocket(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.startswith(("ws://", "wss://")):
+        raise InterfaceError("websocket takes a ws:// or wss:// URL")
+    return value
+
+
+def _check_websocket(params: ConnectParams) -> None:
+    """What a WebSocket connection cannot do."""
+    if params.sock is not None:
+        raise InterfaceError("give websocket or sock, not both")
+    secure = params.websocket is not None and params.websocket.startswith("wss:")
+    if not secure and params.sslmode in ("require", "verify-ca", "verify-full"):
+        raise InterfaceError(
+            f"sslmode={params.sslmode} needs TLS: use a wss:// URL (a ws:// WebSocket is plaintext)"
+        )
+    if params.channel_binding == "require":
+        raise InterfaceError(
+            "channel_binding=require cannot be met over a WebSocket: the TLS is the "
+            "proxy's, not the server's"
+        )
 
 
 def _pipeline_mode(value: object) -> str | None:

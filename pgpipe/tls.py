@@ -23,7 +23,7 @@ import ssl
 import stat
 import struct
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Protocol
 
 from pgpipe.conninfo import ConnectParams, Host, verifies_peer
 from pgpipe.errors import InterfaceError, OperationalError, ProtocolError
@@ -39,6 +39,29 @@ _VERSIONS: Final = {
     "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
 _READ_SIZE: Final = 1 << 17
+
+
+class Link(Protocol):
+    """What carries the session's bytes once connected: TLS over memory buffers
+    (``TlsChannel``), TLS the socket does itself (``SocketTls``) or WebSocket
+    messages (``pgpipe._websocket.WebSocketLink``)."""
+
+    @property
+    def verified(self) -> bool:
+        """Whether the handshake proved the server is the host named."""
+
+    def encrypt(self, data: bytes) -> bytes:
+        """Bytes for the socket: ``data`` wrapped, after anything already owed."""
+
+    def decrypt(self, data: bytes) -> tuple[bytes, bool]:
+        """Bytes from the socket (b"" at EOF): what they carry, and whether it ended."""
+
+    @property
+    def version(self) -> str | None:
+        """The TLS version in use, None without TLS."""
+
+    def channel_binding(self) -> bytes | None:
+        """tls-server-end-point data for SCRAM-SHA-256-PLUS, None where there is none."""
 
 
 # -- the context -----------------------------------------------------------------
@@ -416,3 +439,51 @@ def certificate_hash(der: bytes) -> bytes | None:
     if name in ("md5", "sha1"):
         name = "sha256"
     return hashlib.new(name, der).digest()
+
+
+class SocketTls:
+    """TLS the connection already does itself (a caller's ``ssl.SSLSocket`` or TLS
+    transport): bytes pass through unchanged; what the handshake proved is read
+    from its ``ssl`` object."""
+
+    __slots__ = ("_object", "direct", "verified")
+
+    def __init__(self, tls_object: ssl.SSLObject | ssl.SSLSocket) -> None:
+        self._object = tls_object
+        self.direct = False
+        self.verified = verifies_peer(tls_object.context)
+
+    def __repr__(self) -> str:
+        return f"<SocketTls {self.version}>"
+
+    def encrypt(self, data: bytes) -> bytes:
+        return data
+
+    def decrypt(self, data: bytes) -> tuple[bytes, bool]:
+        return data, not data
+
+    @property
+    def version(self) -> str | None:
+        return self._object.version()
+
+    def channel_binding(self) -> bytes | None:
+        der = self._object.getpeercert(binary_form=True)
+        return None if der is None else certificate_hash(der)
+
+
+def https_context(params: ConnectParams, environ: Mapping[str, str]) -> ssl.SSLContext:
+    """The context for a wss:// WebSocket: ``params.ssl`` as given, else what any HTTPS
+    client does (the system's roots, or ``sslrootcert``; the host name checked),
+    with the client certificate libpq's settings name."""
+    if params.ssl is not None:
+        return params.ssl
+    root = params.sslrootcert
+    try:
+        context = ssl.create_default_context(cafile=root if root and root != "system" else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise InterfaceError(f"could not read root certificate file {root!r}: {exc}") from None
+    context.minimum_version = _VERSIONS[params.ssl_min_protocol_version]
+    context.set_alpn_protocols(["http/1.1"])
+    if params.sslcert or params.sslkey:
+        _load_client_certificate(context, params, environ)
+    return context
