@@ -192,7 +192,7 @@ stamp_file=build/.setup-stamp
 stamp="$(cat pyproject.toml <(pwd) <("$PYTHON" -c 'import sys; print(sys.prefix)') | sha256sum | cut -d' ' -f1)"
 installed() {
     [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]] &&
-        "$PYTHON" -c 'import importlib.metadata as m; [m.version(p) for p in ("pgpipe", "pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "mypy", "ruff", "trustme", "build", "dbapi-compliance", "sqlalchemy", "greenlet", "pandas", "alembic")]' 2>/dev/null &&
+        "$PYTHON" -c 'import importlib.metadata as m; [m.version(p) for p in ("pgpipe", "pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "mypy", "ruff", "trustme", "build", "dbapi-compliance", "sqlalchemy", "greenlet", "pandas", "alembic", "wsproto")]' 2>/dev/null &&
         # -I: not this folder's pgpipe/ from the working directory, the installed one.
         here="$(pwd -P)/pgpipe" &&
         (cd / && "$PYTHON" -I -c 'import os, sys, pgpipe; sys.exit(os.path.realpath(os.path.dirname(pgpipe.__file__)) != os.path.realpath(sys.argv[1]))' "$here") 2>/dev/null
