@@ -362,7 +362,12 @@ class AsyncPool:
     async def _usable(self, entry: _Entry) -> bool:
         """Whether an idle connection may be lent; a dead or expired one is dropped."""
         conn = entry.conn
-        if entry.expires <= time.monotonic():
+        now = time.monotonic()
+        with self._lock:
+            above_min = self._size > self.min_size
+        # Past max_idle too: the worker may not have run (a frozen serverless
+        # function), and a network may have forgotten so old a connection.
+        if entry.expires <= now or (0 < self.max_idle < now - entry.idle_since and above_min):
             await self._drop(entry, lost=False)
             return False
         if not await conn._probe():

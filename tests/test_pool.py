@@ -253,6 +253,23 @@ def test_max_idle_shrinks_to_min_size(make_pool: Any, dsn: str) -> None:
     eventually(lambda: pool.get_stats()["pool_size"] == 1, within=5.0)
 
 
+def test_max_idle_applies_at_checkout_when_the_worker_did_not_run(dsn: str) -> None:
+    """A frozen serverless function's pool thread runs no maintenance: a connection
+    idle past max_idle is not lent after the thaw (a NAT may have forgotten it)."""
+    pool = pgpipe.Pool(dsn, min_size=0, max_size=1, max_idle=0.3)
+    try:
+        pool._retire = lambda: None  # type: ignore[method-assign]  # the worker, frozen
+        with pool.connection() as conn:
+            first = conn.backend_pid
+        with pool.connection() as conn:
+            assert conn.backend_pid == first  # young enough: kept
+        time.sleep(0.4)
+        with pool.connection() as conn:
+            assert conn.backend_pid != first
+    finally:
+        pool.close(timeout=1.0)
+
+
 def test_resize(make_pool: Any, dsn: str) -> None:
     pool = make_pool(dsn, min_size=1, max_size=2)
     pool.wait(BOUND)
