@@ -176,6 +176,12 @@ async def _open_transport(attempt: Attempt, stats: Stats) -> tuple[asyncio.Trans
     return transport, protocol
 
 
+def _is_js_socket(given: object) -> bool:
+    from pgpipe import _jssocket
+
+    return _jssocket.is_js_socket(given)
+
+
 class AsyncChannel:
     """The transport to one server, and the waits on it."""
 
@@ -260,6 +266,16 @@ class AsyncChannel:
             transport = given
             transport.set_protocol(protocol)
             protocol.connection_made(transport)
+        elif sys.platform == "emscripten" and _is_js_socket(given):
+            # A JavaScript socket (cloudflare:sockets' connect()): a transport over it.
+            from pgpipe import _jssocket
+
+            try:
+                transport = await _jssocket.adopt(given, protocol)
+            except OSError as exc:
+                raise errors.OperationalError(
+                    f"the socket given cannot be used: {exc.strerror or exc}"
+                ) from None
         else:
             raise errors.InterfaceError(
                 "sock must be a connected socket.socket, an asyncio.Transport or a "

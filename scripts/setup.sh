@@ -203,3 +203,7 @@ if ! installed; then
     mkdir -p build
     echo "$stamp" >"$stamp_file"
 fi
+
+# The Pyodide tier (tests/test_pyodide.py): the pyodide npm package and the
+# wheels of pgpipe's dependencies, for an offline run in Node.
+PYTHON="$PYTHON" bash scripts/setup_pyodide.sh

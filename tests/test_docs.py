@@ -110,6 +110,11 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "docs/connecting.md",
         "host=mydb.abc123.us-east-1.rds.amazonaws.com dbname=app user",
     ): "needs an RDS instance and AWS's CA bundle",
+    ("docs/edge.md", "import pgpipe"): "needs Neon's proxy and an account",
+    (
+        "docs/edge.md",
+        "from js import connect",
+    ): "Cloudflare Workers only; written against cloudflare:sockets' documented API",
 }
 
 # What the documents query, made once in a template that each document's
@@ -606,7 +611,11 @@ def test_what_pgpipe_does_not_do_yet(adapter: Adapter, pg_server: TemporaryPostg
     assert "pool" in modules and "pool_async" in modules
     assert {"pool", "asyncpool"} <= names
     assert "Connection pools" not in not_yet
-    assert not [name for name in names if "websocket" in name or "pyodide" in name]
+    # WebSockets over sockets and Pyodide under Node are there; a browser
+    # WebSocket transport is not.
+    assert "_websocket" in modules and "_jssocket" in modules
+    assert "browser" in not_yet
+    assert not [name for name in names if "browser" in name]
     # LISTEN/NOTIFY and COPY are there (README no longer lists them).
     assert "LISTEN" not in not_yet and "COPY" not in not_yet
     for cls in (pgpipe.Connection, pgpipe.AsyncConnection):
