@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 from pgpipe import errors
+from pgpipe._compiled import mypyc_attr
 from pgpipe._operations import Operation, Script, UnnamedQuery
 from pgpipe._scan import check_count
 from pgpipe._session import Session, paired
@@ -164,6 +165,7 @@ class Batch(Operation):
         self._index = self._total
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Pipeline:
     """Commands queued to leave in one flight; see the module documentation."""
 

@@ -20,6 +20,7 @@ from typing import Any, Final, TypeVar
 
 from pgpipe import errors
 from pgpipe._catalog import TypeInfo
+from pgpipe._compiled import mypyc_attr
 from pgpipe._operations import (
     Closing,
     CopyCommand,
@@ -108,6 +109,7 @@ def _as_text(encoded: tuple[int, bytes]) -> bytes:
     return data
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Session:
     """The protocol core plus codecs and per-connection memory; no I/O."""
 
@@ -1026,7 +1028,7 @@ def paired(values: Sequence[object], param_types: Sequence[int]) -> list[tuple[o
     return list(zip(values, oids, strict=True))
 
 
-def _type_oids(param_types: Sequence[int]) -> list[int]:
+def _type_oids(param_types: object) -> list[int]:
     """``param_types`` as OIDs (``pgpipe.Type.X`` or plain ints), checked."""
     if isinstance(param_types, str | bytes | Mapping) or not isinstance(param_types, Sequence):
         raise errors.InterfaceError(

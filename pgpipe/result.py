@@ -6,21 +6,15 @@ import functools
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Generic, overload
+from typing import Any, Final, Generic, overload
+
+from typing_extensions import TypeVar
 
 from pgpipe import errors
 
-if TYPE_CHECKING:
-    # A default for the row type (PEP 696): a bare ``Result`` is a Result of
-    # tuples. typing has ``default=`` from Python 3.13; mypy reads it from
-    # typing_extensions' stubs, and the runtime needs no such module.
-    from typing_extensions import TypeVar
-
-    Row = TypeVar("Row", default=tuple[Any, ...])
-else:
-    from typing import TypeVar
-
-    Row = TypeVar("Row")
+# A default for the row type (PEP 696): a bare ``Result`` is a Result of tuples.
+# typing has ``default=`` from Python 3.13 only.
+Row = TypeVar("Row", default=tuple[Any, ...])
 
 # Command tags whose last word is a row count (INSERT's is "INSERT oid count").
 _COUNTED: Final = frozenset(

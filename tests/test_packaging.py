@@ -157,6 +157,22 @@ def test_sdist_carries_docs_tests_and_examples(built: Built) -> None:
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
 
+def test_the_build_that_runs() -> None:
+    """scripts/test.sh runs the suite twice: on the pure package, then from
+    build/compiled (mypyc) with PGPIPE_EXPECT_COMPILED=1. Each run checks it
+    imported the build it means to test."""
+    from pgpipe._compiled import is_compiled
+
+    expected = os.environ.get("PGPIPE_EXPECT_COMPILED") == "1"
+    assert is_compiled() is expected
+    if expected:
+        import pgpipe._session
+        import pgpipe.types.binary
+
+        assert pgpipe._session.__file__ and not pgpipe._session.__file__.endswith(".py")
+        assert pgpipe.types.binary.__file__ and pgpipe.types.binary.__file__.endswith(".so")
+
+
 def test_wheel_carries_only_the_package(built: Built) -> None:
     with zipfile.ZipFile(built.wheel) as archive:
         names = archive.namelist()
@@ -181,7 +197,7 @@ def test_wheel_metadata(built: Built) -> None:
     urls = dict(url.split(", ", 1) for url in meta.get_all("Project-URL") or ())
     assert urls == URLS
     requires = meta.get_all("Requires-Dist") or []
-    assert [r for r in requires if "extra ==" not in r] == ["scramp>=1.4"]
+    assert [r for r in requires if "extra ==" not in r] == ["scramp>=1.4", "typing-extensions>=4.6"]
     assert 'hypothesis>=6.100; extra == "hypothesis"' in requires
     assert set(meta.get_all("Provides-Extra") or ()) >= {"hypothesis", "test"}
     assert "postgresql" in (meta["Keywords"] or "").split(",")

@@ -234,9 +234,9 @@ def set_json(
     ``loads`` takes bytes or str; ``dumps`` returns str.
     """
     if loads is not None:
-        binary.JSON.loads = staticmethod(loads)
+        binary.JSON.loads = loads
     if dumps is not None:
-        binary.JSON.dumps = staticmethod(dumps)
+        binary.JSON.dumps = dumps
 
 
 def register_codec(

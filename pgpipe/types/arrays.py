@@ -80,7 +80,7 @@ def binary_decoder(element: Decoder) -> Decoder:
 def shape(value: list[Any]) -> tuple[list[int], list[Any]]:
     """The dimensions of a rectangular nested list, and its elements flattened."""
     dims: list[int] = []
-    level: list[Any] = value
+    level: Any = value
     while isinstance(level, list) and len(dims) <= _MAX_DIMENSIONS:  # (a list may hold itself)
         dims.append(len(level))
         if not level:

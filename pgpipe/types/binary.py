@@ -304,11 +304,17 @@ def _pick_uuid_decoder() -> Decoder:
 _uuid = _pick_uuid_decoder()
 
 
-class JSON:
+class JsonFunctions:
     """The functions json and jsonb values go through; ``set_json`` replaces them."""
 
-    loads: Callable[[bytes | str], Any] = staticmethod(json.loads)
-    dumps: Callable[[Any], str] = staticmethod(json.dumps)
+    __slots__ = ("dumps", "loads")
+
+    def __init__(self) -> None:
+        self.loads: Callable[[bytes | str], Any] = json.loads
+        self.dumps: Callable[[Any], str] = json.dumps
+
+
+JSON: Final = JsonFunctions()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,32 @@
+"""What the compiled build (mypyc) is told about classes, and whether it is running.
+
+pgpipe's hot modules can be compiled with mypyc into an optional platform
+wheel (see setup.py and docs/benchmarks.md); the pure-Python package is the
+same source. A compiled class can be subclassed by interpreted code only where
+it says so, with ``@mypyc_attr(allow_interpreted_subclasses=True)``: in the
+pure build that decorator does nothing, and mypy_extensions is not needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_extensions import mypyc_attr
+else:
+    try:
+        from mypy_extensions import mypyc_attr
+    except ImportError:  # the pure-Python build
+
+        def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:
+            return lambda cls: cls
+
+
+__all__ = ["is_compiled", "mypyc_attr"]
+
+
+def is_compiled() -> bool:
+    """Whether the protocol core runs compiled (the mypyc build) here."""
+    from pgpipe.protocol import connection
+
+    return not (connection.__file__ or "").endswith(".py")
