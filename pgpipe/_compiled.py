@@ -9,7 +9,7 @@ pure build that decorator does nothing, and mypy_extensions is not needed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from mypy_extensions import mypyc_attr
@@ -22,7 +22,7 @@ else:
             return lambda cls: cls
 
 
-__all__ = ["is_compiled", "mypyc_attr"]
+__all__ = ["caused", "is_compiled", "mypyc_attr"]
 
 
 def is_compiled() -> bool:
@@ -30,3 +30,14 @@ def is_compiled() -> bool:
     from pgpipe.protocol import connection
 
     return not (connection.__file__ or "").endswith(".py")
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def caused(error: _E, cause: BaseException) -> _E:
+    """``error`` with ``cause`` as its ``__cause__``: ``raise caused(DataError(...), exc)``
+    is ``raise DataError(...) from exc``, which the compiled build gets wrong (mypyc
+    drops the cause)."""
+    error.__cause__ = cause
+    return error

@@ -28,6 +28,9 @@ from pgpipe._session import Session
 from pgpipe._stats import Stats
 from pgpipe.tls import Link, SocketTls
 
+# How long closing waits for a caller's TLS transport to finish its shutdown.
+_TLS_CLOSE_WAIT: Final = 0.25
+
 INTERRUPTS: Final = (asyncio.CancelledError,)
 """What interrupts a call: a statement running then is cancelled on the server."""
 
@@ -419,9 +422,24 @@ class AsyncChannel:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(self._transport.abort)
             return
+        transport, protocol = self._transport, self._protocol
         if data:
-            self._transport.write(data)
-        self._transport.close()
+            transport.write(data)
+        transport.close()
+        if protocol.eof or transport.get_extra_info("ssl_object") is None:
+            return
+        # A caller's TLS transport closes after a close_notify exchange that may
+        # never end (asyncio waits 30 s): give it a moment, then drop it, so that
+        # nothing is left open when the caller's loop ends.
+        try:
+            async with asyncio.timeout(_TLS_CLOSE_WAIT):
+                while not protocol.eof:
+                    await protocol.wait()
+        except TimeoutError:
+            transport.abort()
+        except BaseException:
+            transport.abort()
+            raise
 
     def abort(self) -> None:
         loop = self._loop

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from pgpipe import errors
+from pgpipe._compiled import caused
 from pgpipe._statement import Statement, made_rows
 from pgpipe.protocol import events as ev
 from pgpipe.result import Column, Result, Results
@@ -675,7 +676,7 @@ class Stream(Operation):
         except errors.Error:
             raise
         except Exception as exc:
-            raise errors.DataError(f"could not decode a result value: {exc}") from exc
+            raise caused(errors.DataError(f"could not decode a result value: {exc}"), exc) from exc
         factory = self._factory
         if factory is None:
             return rows

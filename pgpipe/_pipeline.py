@@ -171,12 +171,12 @@ class Pipeline:
 
     __slots__ = ("_queued", "mode")
 
-    def __init__(self, mode: str = "independent") -> None:
+    def __init__(self, mode: object = "independent") -> None:
         if not isinstance(mode, str) or mode not in MODES:
             raise errors.InterfaceError(
                 f"pipeline mode must be one of {', '.join(MODES)}, not {mode!r}"
             )
-        self.mode = mode
+        self.mode: str = mode
         # Each command: what stages it on a session (see Session.staged_query), its handle.
         self._queued: list[
             tuple[Callable[[Session], Callable[[bool], Operation]], Pending[object]]
@@ -190,7 +190,7 @@ class Pipeline:
 
     def query(
         self,
-        sql: str,
+        sql: object,
         *params: object,
         param_types: Sequence[int] | None = None,
         row_factory: RowFactory[Any] | None = None,
@@ -206,7 +206,7 @@ class Pipeline:
 
     def query_with_param_types(
         self,
-        sql: str,
+        sql: object,
         params: Sequence[tuple[object, int]],
         *,
         row_factory: RowFactory[Any] | None = None,
@@ -220,7 +220,7 @@ class Pipeline:
         )
 
     def execute(
-        self, sql: str, *, row_factory: RowFactory[Any] | None = None
+        self, sql: object, *, row_factory: RowFactory[Any] | None = None
     ) -> Pending[list[Result[Any]]]:
         """Queue SQL text of several statements (independent pipelines only: a simple
         Query ends the implicit transaction, so it cannot be part of an atomic one)."""

@@ -68,7 +68,16 @@ def parameter_count(sql: object, standard_conforming_strings: bool = True) -> in
     return count
 
 
-def check_count(sql: str, given: int, standard_conforming_strings: bool = True) -> None:
+def sql_text(sql: object) -> str:
+    """``sql`` when it is SQL text (a str); InterfaceError otherwise."""
+    if type(sql) is str:
+        return sql
+    if isinstance(sql, str):
+        return str(sql)
+    raise errors.InterfaceError(f"SQL text must be a str, not {type(sql).__name__}")
+
+
+def check_count(sql: object, given: int, standard_conforming_strings: bool = True) -> None:
     """Raise ProgrammingError unless ``given`` values fit ``sql``'s placeholders."""
     expected = parameter_count(sql, standard_conforming_strings)
     if expected is not None and expected != given:

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 
 from pgpipe import errors
 from pgpipe._catalog import TypeInfo
-from pgpipe._compiled import mypyc_attr
+from pgpipe._compiled import caused, mypyc_attr
 from pgpipe._operations import (
     Closing,
     CopyCommand,
@@ -34,7 +34,7 @@ from pgpipe._operations import (
     Stream,
     UnnamedQuery,
 )
-from pgpipe._scan import COUNTS, check_count, mismatch, parameter_count
+from pgpipe._scan import COUNTS, check_count, mismatch, parameter_count, sql_text
 from pgpipe._statement import Statement
 from pgpipe._stats import Stats
 from pgpipe.conninfo import ConnectParams
@@ -338,7 +338,7 @@ class Session:
             )
         return factory
 
-    def check_parameters(self, sql: str, given: int) -> None:
+    def check_parameters(self, sql: object, given: int) -> None:
         """Refuse ``given`` values for ``sql`` unless they match its ``$n`` placeholders
         (ProgrammingError naming both numbers), before anything is encoded or queued.
         Also refuses SQL that is not a str."""
@@ -346,19 +346,19 @@ class Session:
 
     def query_with_param_types(
         self,
-        sql: str,
+        sql: object,
         params: Sequence[tuple[object, int]],
         sync: bool = True,
         *,
         row_factory: RowFactory[Any] | None = None,
     ) -> UnnamedQuery:
+        sql = sql_text(sql)
         factory = self._row_factory(row_factory)
         return self._unnamed(sql, *self._typed(sql, params), sync, factory)
 
-    def _typed(
-        self, sql: str, params: Sequence[tuple[object, int]]
-    ) -> tuple[list[int], list[int], list[bytes | None]]:
-        """Parameter OIDs, format codes and values, each of the type stated with it."""
+    def _typed(self, sql: str, params: Any) -> tuple[list[int], list[int], list[bytes | None]]:
+        """Parameter OIDs, format codes and values, each of the type stated with it
+        (``params``, the caller's, is checked here: Any, not what it should be)."""
         oids: list[int] = []
         formats: list[int] = []
         values: list[bytes | None] = []
@@ -421,18 +421,18 @@ class Session:
 
     def query(
         self,
-        sql: str,
+        sql: object,
         params: Sequence[object],
         sync: bool = True,
         *,
         row_factory: RowFactory[Any] | None = None,
     ) -> UnnamedQuery:
+        sql = sql_text(sql)
         factory = self._row_factory(row_factory)
         # The common case inlined (a known text, standard_conforming_strings on).
-        if (
-            (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(params)
-            or self.core.parameters.get("standard_conforming_strings") == "off"
-        ):
+        if (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(
+            params
+        ) or self.core.parameters.get("standard_conforming_strings") == "off":
             self.check_parameters(sql, len(params))
         try:
             encoded = _inferred(params)  # inlined self._inferred: the common path
@@ -445,11 +445,12 @@ class Session:
 
     def staged_query(
         self,
-        sql: str,
+        sql: object,
         params: Sequence[object],
         *,
         row_factory: RowFactory[Any] | None = None,
     ) -> Callable[[bool], Operation]:
+        sql = sql_text(sql)
         factory = self._row_factory(row_factory)
         self.check_parameters(sql, len(params))
         oids, formats, values = self._inferred(params)
@@ -458,19 +459,21 @@ class Session:
 
     def staged_query_with_param_types(
         self,
-        sql: str,
+        sql: object,
         params: Sequence[tuple[object, int]],
         *,
         row_factory: RowFactory[Any] | None = None,
     ) -> Callable[[bool], Operation]:
+        sql = sql_text(sql)
         factory = self._row_factory(row_factory)
         oids, formats, values = self._typed(sql, params)
         frontend.parse("", sql, oids)
         return lambda sync: self._unnamed(sql, oids, formats, values, sync, factory)
 
     def staged_execute(
-        self, sql: str, *, row_factory: RowFactory[Any] | None = None
+        self, sql: object, *, row_factory: RowFactory[Any] | None = None
     ) -> Callable[[bool], Operation]:
+        sql = sql_text(sql)
         factory = self._row_factory(row_factory)
         frontend.cstring(sql, "SQL text")
         return lambda sync: self._script(sql, factory)
@@ -559,8 +562,9 @@ class Session:
         if self._cache.get(key) is prepared:
             del self._cache[key]
 
-    def prepare(self, sql: str, param_types: Sequence[int] | None) -> Describing:
+    def prepare(self, sql: object, param_types: Sequence[int] | None) -> Describing:
         """Parse a named statement and Describe it (its parameter types), then Sync."""
+        sql = sql_text(sql)
         oids = _type_oids(param_types or ())
         if param_types is None:
             parameter_count(sql)  # the server counts them; this checks that it is SQL text
@@ -606,15 +610,17 @@ class Session:
         self.core.send_sync()
         return Closing(self)
 
-    def execute(self, sql: str, *, row_factory: RowFactory[Any] | None = None) -> Script:
+    def execute(self, sql: object, *, row_factory: RowFactory[Any] | None = None) -> Script:
+        sql = sql_text(sql)
         return self._script(sql, self._row_factory(row_factory))
 
     def _script(self, sql: str, factory: RowFactory[Any] | None) -> Script:
         self.core.send_query(sql)
         return Script(self, factory)
 
-    def copy(self, sql: str) -> CopyCommand:
+    def copy(self, sql: object) -> CopyCommand:
         """COPY ... FROM STDIN or TO STDOUT as a simple Query; COPY data is accepted."""
+        sql = sql_text(sql)
         op = CopyCommand(self)
         self.core.send_query(sql)
         self.core.copy_in_allowed = True
@@ -622,7 +628,7 @@ class Session:
 
     def stream(
         self,
-        sql: str,
+        sql: object,
         params: Sequence[object],
         batch_size: int,
         *,
@@ -630,6 +636,7 @@ class Session:
         row_factory: RowFactory[Any] | None = None,
     ) -> Stream:
         """Parse, Bind, Describe and the first Execute of ``batch_size`` rows, then Flush."""
+        sql = sql_text(sql)
         factory = self._row_factory(row_factory)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise errors.InterfaceError(
@@ -651,7 +658,7 @@ class Session:
 
     def executemany(
         self,
-        sql: str,
+        sql: object,
         rows: Sequence[Sequence[object]],
         param_types: Sequence[int] | None = None,
         *,
@@ -666,6 +673,7 @@ class Session:
         anything is queued; one in a later chunk makes the server fail the
         batch (nothing is committed) and is raised once it is over.
         """
+        sql = sql_text(sql)
         op = Many(self, self._row_factory(row_factory))
         if param_types is not None:
             param_types = _type_oids(param_types)
@@ -718,7 +726,7 @@ class Session:
                         if len(run) == chunk:
                             assert signature is not None
                             self._queue_run(
-                                sql, signature, run, text_results, signature is not parsed
+                                sql, signature, run, text_results, signature != parsed
                             )
                             parsed, queued, run, boundary = signature, True, [], True
                             chunk = _MANY_CHUNK
@@ -744,7 +752,7 @@ class Session:
                         values.append(data)
                 if signature is None or not _fits(row, oids, formats, values, signature):
                     if signature is not None and run:
-                        self._queue_run(sql, signature, run, text_results, signature is not parsed)
+                        self._queue_run(sql, signature, run, text_results, signature != parsed)
                         parsed, queued = signature, True
                     signature, run = (oids, formats), []
                     columns = None
@@ -753,7 +761,7 @@ class Session:
                 run.append(bind_values(values))
                 if len(run) == chunk:
                     assert signature is not None
-                    self._queue_run(sql, signature, run, text_results, signature is not parsed)
+                    self._queue_run(sql, signature, run, text_results, signature != parsed)
                     parsed, queued, run, boundary = signature, True, [], True
                     chunk = _MANY_CHUNK
         except Exception as exc:
@@ -766,7 +774,7 @@ class Session:
             core.send_parse("", _ABORT_MANY, [])
         else:
             if signature is not None and run:
-                self._queue_run(sql, signature, run, text_results, signature is not parsed)
+                self._queue_run(sql, signature, run, text_results, signature != parsed)
         core.send_close("S", "")
         core.send_sync()
 
@@ -843,10 +851,11 @@ class Session:
             raise
         except Exception as exc:
             # The caller's own code failed: a pgpipe error, with its exception as the cause.
-            raise errors.DataError(
+            error = errors.DataError(
                 f"the encoder registered for type {oid} failed on a {type(value).__name__} "
                 f"({exc.__class__.__name__}); nothing was sent"
-            ) from exc
+            )
+            raise caused(error, exc) from exc
 
     def register(
         self,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from pgpipe import errors
+from pgpipe._compiled import caused
 from pgpipe.protocol import events as ev
 from pgpipe.result import Column, Result
 from pgpipe.rows import RowFactory, RowMaker
@@ -53,9 +54,12 @@ class Statement:
         except errors.Error:
             raise
         except Exception as exc:
-            raise errors.InterfaceError(
-                f"the row factory {_name(factory)} failed on the columns "
-                f"({_names(self.columns)}): {exc.__class__.__name__}: {exc}"
+            raise caused(
+                errors.InterfaceError(
+                    f"the row factory {_name(factory)} failed on the columns "
+                    f"({_names(self.columns)}): {exc.__class__.__name__}: {exc}"
+                ),
+                exc,
             ) from exc
 
     def result(
@@ -70,7 +74,7 @@ class Statement:
         except errors.Error:
             raise
         except Exception as exc:
-            raise errors.DataError(f"could not decode a result value: {exc}") from exc
+            raise caused(errors.DataError(f"could not decode a result value: {exc}"), exc) from exc
         if factory is None or not rows:
             return Result(rows, self.columns, status)
         made = made_rows(rows, self.maker(factory), self.columns)
@@ -90,9 +94,12 @@ def made_rows(
     except errors.Error:
         raise
     except Exception as exc:
-        raise errors.InterfaceError(
-            f"the row factory failed to make a row of the columns ({_names(columns)}): "
-            f"{exc.__class__.__name__}: {exc}"
+        raise caused(
+            errors.InterfaceError(
+                f"the row factory failed to make a row of the columns ({_names(columns)}): "
+                f"{exc.__class__.__name__}: {exc}"
+            ),
+            exc,
         ) from exc
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check: setup, the test suite, mypy --strict and ruff.
+# The whole check: setup, the test suite (pure Python, then compiled with
+# mypyc), SQLAlchemy's dialect suite, mypy --strict and ruff.
 # Arguments go to pytest. Exits non-zero if any step fails; every step runs.
 # The suite runs on PGPIPE_TEST_WORKERS pytest-xdist workers (default 2; 1
 # runs it in this process), each with its own throwaway servers
@@ -32,6 +33,15 @@ fi
 # SQLAlchemy's dialect compliance suite against postgresql+pgpipe, blocking and
 # asyncio: its own pytest processes and server (its plugin owns the process).
 "$PYTHON" tests/sqlalchemy_suite/run.py -q || failed+=("sqlalchemy suite")
+
+# The same suite on the compiled build (mypyc; scripts/build_compiled.sh), run
+# from its own copy of the checkout so that the compiled modules are imported.
+if compiled="$(bash scripts/build_compiled.sh)"; then
+    (cd "$compiled" && PGPIPE_EXPECT_COMPILED=1 "$PYTHON" -bb -m pytest -q -p no:cacheprovider \
+        "${parallel[@]}" "$@") || failed+=("pytest on the compiled build")
+else
+    failed+=("compiled build")
+fi
 
 "$PYTHON" -m mypy --strict pgpipe || failed+=("mypy")
 "$PYTHON" -m ruff check pgpipe tests || failed+=("ruff")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import socket
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,7 +20,6 @@ import pytest
 
 import pgpipe
 from pgpipe import Type, errors
-from pgpipe.protocol import frontend
 from tests.clients import Adapter, Client
 
 # Each limit of int2, int4 and int8, one past it, and a few ordinary values.
@@ -256,15 +256,31 @@ def test_insert_into_integer_columns(client: Client, column: str) -> None:
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
-    """Every Parse message written: its SQL and parameter type OIDs."""
+    """Every Parse message sent: its SQL and parameter type OIDs, read off the sockets
+    (what the server receives; both adapters' sockets send through socket.send, and
+    the compiled build's modules cannot be patched from here)."""
     seen: list[tuple[str, list[int]]] = []
-    parse = frontend.parse
+    pending: dict[int, bytearray] = {}
+    send = socket.socket.send
 
-    def recording(name: str, sql: str, param_oids: Any = ()) -> bytes:
-        seen.append((sql, [int(oid) for oid in param_oids]))
-        return parse(name, sql, param_oids)
+    def recording(sock: socket.socket, data: Any, *flags: int) -> int:
+        sent = send(sock, data, *flags)
+        buffer = pending.setdefault(sock.fileno(), bytearray())
+        buffer += memoryview(data).cast("B")[:sent]
+        while len(buffer) >= 5:
+            length = int.from_bytes(buffer[1:5], "big")
+            if len(buffer) < 1 + length:
+                break
+            kind, body = buffer[0], bytes(buffer[5 : 1 + length])
+            del buffer[: 1 + length]
+            if kind == ord("P"):
+                _name, sql, rest = body.split(b"\0", 2)
+                count = int.from_bytes(rest[:2], "big")
+                oids = [int.from_bytes(rest[2 + 4 * i : 6 + 4 * i], "big") for i in range(count)]
+                seen.append((sql.decode(), oids))
+        return sent
 
-    monkeypatch.setattr(frontend, "parse", recording)
+    monkeypatch.setattr(socket.socket, "send", recording)
     return seen
 
 

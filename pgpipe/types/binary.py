@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from pgpipe._compiled import caused
 from pgpipe.errors import DataError
 from pgpipe.types.oids import Type
 
@@ -576,7 +577,9 @@ def json_text(value: Any) -> bytes:
         if isinstance(text, bytes):  # as orjson.dumps gives
             text = text.decode("utf-8")
     except Exception as exc:  # json.dumps raises TypeError, ValueError, RecursionError...
-        raise DataError(f"cannot send {type(value).__name__} as JSON: {why(exc)}") from exc
+        raise caused(
+            DataError(f"cannot send {type(value).__name__} as JSON: {why(exc)}"), exc
+        ) from exc
     if not isinstance(text, str):
         raise DataError(f"a JSON dumps function returns str, not {type(text).__name__}")
     return check_text(text)

@@ -1,0 +1,415 @@
+"""Issue 19's figures in one run: pgpipe (pure and compiled) against asyncpg and psycopg.
+
+    python benchmarks/bench_speed.py [--rounds 5] [--queries 2000] [--rows 50000]
+
+One throwaway PostgreSQL serves everything. Each round runs every contender
+once, in turn, so machine noise falls on all alike; the table shows medians
+and the ratio to the bar's reference. pgpipe's two builds cannot share a
+process (the same module names), so each round starts one child process per
+build: the pure package from this checkout, the compiled one from
+build/compiled (made by scripts/build_compiled.sh when missing or stale).
+
+Figures, all on loopback TCP with default settings:
+
+- small query: ``SELECT $1::int + 1``, queries per second, and the client's
+  CPU microseconds per query (``time.process_time``: what the driver itself
+  costs, the part the network and the server do not hide);
+- rows: 7 columns x ``--rows`` rows (int4, text, bool, timestamptz, float8,
+  numeric, uuid), rows per second; pgpipe's "first run" changes the SQL text
+  each time, so every run is a statement's first (text results);
+- connect CPU: client CPU milliseconds to connect (trust, no TLS), run
+  ``SELECT 1`` and close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SQL = "SELECT $1::int + 1"
+ROWS_SQL = (
+    "SELECT g, 'row ' || g, g % 2 = 0, timestamptz '2024-01-01 00:00+00' + g * interval '1 s',"
+    " g / 3.0::float8, (g / 7.0)::numeric(12,4), md5(g::text)::uuid"
+    " FROM generate_series(1, {rows}) g"
+)
+CONNECTS = 40
+
+Figures = dict[str, float]
+
+
+def _check_rows(rows_out: Any, rows: int) -> None:
+    touched = 0
+    for row in rows_out:
+        for _value in row:
+            touched += 1
+    last = rows_out[-1]
+    if touched != rows * 7 or last[0] != rows or last[1] != f"row {rows}":
+        raise AssertionError(f"wrong result, last row {last!r}")
+
+
+def _loop_sync(body: Callable[[int], Any], n: int) -> tuple[float, float]:
+    """(queries per second, CPU microseconds per query)."""
+    for i in range(200):
+        if body(i) != i + 1:
+            raise AssertionError("wrong result")
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(n):
+        if body(i) != i + 1:
+            raise AssertionError("wrong result")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return n / wall, cpu / n * 1e6
+
+
+def _loop_async(body: Callable[[int], Any], n: int) -> tuple[float, float]:
+    async def main() -> tuple[float, float]:
+        for i in range(200):
+            if await body(i) != i + 1:
+                raise AssertionError("wrong result")
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for i in range(n):
+            if await body(i) != i + 1:
+                raise AssertionError("wrong result")
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return n / wall, cpu / n * 1e6
+
+    return asyncio.get_event_loop().run_until_complete(main())
+
+
+def _rows_per_second(fetch: Callable[[str], Any], sql: str, rows: int) -> float:
+    started = time.perf_counter()
+    _check_rows(fetch(sql), rows)
+    return rows / (time.perf_counter() - started)
+
+
+# -- pgpipe, in a child process per build -------------------------------------------
+
+
+def pgpipe_figures(dsn: str, queries: int, rows: int) -> Figures:
+    import pgpipe
+    from pgpipe._compiled import is_compiled
+
+    out: Figures = {"compiled": float(is_compiled())}
+    sql = ROWS_SQL.format(rows=rows)
+    with pgpipe.connect(dsn) as conn:
+        out["query_sync"], out["query_sync_cpu"] = _loop_sync(
+            lambda i: conn.query(SQL, i).rows[0][0], queries
+        )
+        conn.query(sql)
+        out["rows_sync"] = _rows_per_second(lambda s: conn.query(s).rows, sql, rows)
+        first = [
+            _rows_per_second(lambda s: conn.query(s).rows, f"{sql} -- {time.time_ns()}", rows)
+            for _ in range(2)
+        ]
+        out["rows_first_run"] = max(first)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    aconn = loop.run_until_complete(pgpipe.connect_async(dsn))
+
+    async def one(i: int) -> Any:
+        return (await aconn.query(SQL, i)).rows[0][0]
+
+    out["query_async"], out["query_async_cpu"] = _loop_async(one, queries)
+    loop.run_until_complete(aconn.query(sql))
+    out["rows_async"] = _rows_per_second(
+        lambda s: loop.run_until_complete(aconn.query(s)).rows, sql, rows
+    )
+    loop.run_until_complete(aconn.close())
+    cpu = time.process_time()
+    for _ in range(CONNECTS):
+        with pgpipe.connect(dsn) as c:
+            c.query("SELECT 1")
+    out["connect_cpu_ms"] = (time.process_time() - cpu) / CONNECTS * 1000
+    loop.close()
+    return out
+
+
+# -- the peers, in this process ------------------------------------------------------
+
+
+def asyncpg_figures(dsn: str, queries: int, rows: int) -> Figures:
+    import asyncpg
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    conn = loop.run_until_complete(asyncpg.connect(dsn))
+    out: Figures = {}
+    out["query_async"], out["query_async_cpu"] = _loop_async(
+        lambda i: conn.fetchval(SQL, i), queries
+    )
+    sql = ROWS_SQL.format(rows=rows)
+    loop.run_until_complete(conn.fetch(sql))
+    out["rows_async"] = _rows_per_second(
+        lambda s: loop.run_until_complete(conn.fetch(s)), sql, rows
+    )
+    loop.run_until_complete(conn.close())
+    cpu = time.process_time()
+    for _ in range(CONNECTS):
+        c = loop.run_until_complete(asyncpg.connect(dsn))
+        loop.run_until_complete(c.fetchval("SELECT 1"))
+        loop.run_until_complete(c.close())
+    out["connect_cpu_ms"] = (time.process_time() - cpu) / CONNECTS * 1000
+    loop.close()
+    return out
+
+
+def psycopg_figures(dsn: str, queries: int, rows: int) -> Figures:
+    import psycopg
+
+    out: Figures = {}
+    sql = ROWS_SQL.format(rows=rows).replace("$1", "%s")
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+
+        def body(i: int) -> Any:
+            cur.execute("SELECT %s::int + 1", (i,))
+            row = cur.fetchone()
+            return row[0] if row else None
+
+        out["query_sync"], out["query_sync_cpu"] = _loop_sync(body, queries)
+        with conn.cursor(binary=True) as bcur:
+
+            def fetch(s: str) -> Any:
+                bcur.execute(s)
+                return bcur.fetchall()
+
+            fetch(sql)
+            out["rows_sync"] = _rows_per_second(fetch, sql, rows)
+    return out
+
+
+def raw_figures(dsn: str, queries: int, rows: int) -> Figures:
+    """The floor: a raw socket sending prebuilt messages, reading to ReadyForQuery.
+    No driver at all: what the network and the server cost per query."""
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    from pgpipe.protocol import frontend
+
+    url = urlsplit(dsn)
+    sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 5432))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ready = b"Z\x00\x00\x00\x05I"
+
+    def until_ready(buffer: bytearray) -> None:
+        while not buffer.endswith(ready):
+            data = sock.recv(65536)
+            if not data:
+                raise AssertionError("the server closed")
+            buffer += data
+
+    sock.sendall(
+        frontend.startup_message(
+            {"user": url.username or "postgres", "database": url.path.lstrip("/") or "postgres"}
+        )
+    )
+    until_ready(bytearray())
+    value = struct.pack("!i", 41)
+    unnamed = (
+        frontend.parse("", SQL, [23])
+        + frontend.bind("", "", [1], [value], [1])
+        + frontend.describe("P", "")
+        + frontend.execute("")
+        + frontend.close("S", "")
+        + frontend.SYNC
+    )
+    sock.sendall(frontend.parse("s1", SQL, [23]) + frontend.SYNC)
+    until_ready(bytearray())
+    named = frontend.bind("", "s1", [1], [value], [1]) + frontend.execute("") + frontend.SYNC
+    out: Figures = {}
+    for name, message in (("unnamed", unnamed), ("named", named)):
+        for _ in range(200):
+            sock.sendall(message)
+            until_ready(bytearray())
+        started = time.perf_counter()
+        for _ in range(queries):
+            sock.sendall(message)
+            until_ready(bytearray())
+        out[name] = queries / (time.perf_counter() - started)
+    sock.close()
+    return out
+
+
+PEERS: dict[str, Callable[[str, int, int], Figures]] = {
+    "raw socket": raw_figures,
+    "asyncpg": asyncpg_figures,
+    "psycopg": psycopg_figures,
+}
+
+
+def run_build(where: Path, dsn: str, queries: int, rows: int) -> Figures:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_speed.py"),
+            "--child",
+            dsn,
+            "--queries",
+            str(queries),
+            "--rows",
+            str(rows),
+        ],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"the child in {where} failed:\n{result.stderr[-3000:]}")
+    figures: Figures = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def compiled_tree() -> Path:
+    out = (
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / "build_compiled.sh")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    return ROOT / out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--child", metavar="DSN", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        # Imported from the working directory: the build the parent chose.
+        sys.path.insert(0, os.getcwd())
+        print(json.dumps(pgpipe_figures(args.child, args.queries, args.rows)))
+        return
+    from pgpipe.testing import TemporaryPostgres
+
+    builds = {"pure": ROOT, "compiled": compiled_tree()}
+    runs: dict[str, list[Figures]] = {name: [] for name in [*builds, *PEERS]}
+    with TemporaryPostgres() as pg:
+        dsn = pg.dsn()
+        for _ in range(args.rounds):
+            for name, where in builds.items():
+                runs[name].append(run_build(where, dsn, args.queries, args.rows))
+            for name, measure in PEERS.items():
+                runs[name].append(measure(dsn, args.queries, args.rows))
+    if not runs["compiled"][0].get("compiled"):
+        raise SystemExit("build/compiled did not import compiled modules")
+    median = {
+        name: {key: statistics.median(f[key] for f in figures) for key in figures[0]}
+        for name, figures in runs.items()
+    }
+    report(median, args)
+
+
+def report(m: dict[str, Figures], args: argparse.Namespace) -> None:
+    import platform
+
+    print(
+        f"# python {platform.python_version()}, {os.cpu_count()} CPUs, loopback TCP, "
+        f"median of {args.rounds} rounds; {args.queries} queries, {args.rows} rows x 7 columns"
+    )
+    a, p = m["asyncpg"], m["psycopg"]
+    lines: list[tuple[str, str, float, float, str]] = []
+    for build in ("pure", "compiled"):
+        g = m[build]
+        q_bar = 1.0 if build == "pure" else 1.1
+        aq_bar = 0.9 if build == "pure" else 1.1
+        lines += [
+            (
+                build,
+                "small query, sync (q/s)",
+                g["query_sync"],
+                g["query_sync"] / a["query_async"],
+                f"vs asyncpg, bar {q_bar}x; vs psycopg {g['query_sync'] / p['query_sync']:.2f}x",
+            ),
+            (
+                build,
+                "small query, asyncio (q/s)",
+                g["query_async"],
+                g["query_async"] / a["query_async"],
+                f"vs asyncpg, bar {aq_bar}x",
+            ),
+            (
+                build,
+                "  client CPU per query, sync (us)",
+                g["query_sync_cpu"],
+                g["query_sync_cpu"] / p["query_sync_cpu"],
+                "vs psycopg's (lower is better)",
+            ),
+            (
+                build,
+                "  client CPU per query, asyncio (us)",
+                g["query_async_cpu"],
+                g["query_async_cpu"] / a["query_async_cpu"],
+                "vs asyncpg's (lower is better)",
+            ),
+            (
+                build,
+                "rows, binary, sync (rows/s)",
+                g["rows_sync"],
+                g["rows_sync"] / p["rows_sync"],
+                "vs psycopg C binary, bar 0.8x"
+                if build == "pure"
+                else f"vs psycopg; vs asyncpg {g['rows_sync'] / a['rows_async']:.2f}x, bar 1.0x",
+            ),
+            (
+                build,
+                "rows, asyncio (rows/s)",
+                g["rows_async"],
+                g["rows_async"] / a["rows_async"],
+                "vs asyncpg" + (", bar 1.0x" if build == "compiled" else ""),
+            ),
+            (
+                build,
+                "rows, a statement's first run (rows/s)",
+                g["rows_first_run"],
+                g["rows_first_run"] / g["rows_sync"],
+                "vs its later runs, bar 0.85x",
+            ),
+            (
+                build,
+                "connect + SELECT 1, client CPU (ms)",
+                g["connect_cpu_ms"],
+                g["connect_cpu_ms"] / a["connect_cpu_ms"],
+                "vs asyncpg's, bar <= 1.0x",
+            ),
+        ]
+    print(f"{'build':9} {'figure':42} {'value':>10} {'ratio':>7}  against")
+    for build, name, value, ratio, against in lines:
+        print(f"{build:9} {name:42} {value:>10.1f} {ratio:>7.2f}  {against}")
+    print(
+        "peers: asyncpg {:.0f} q/s ({:.1f} us CPU), {:.0f} rows/s, connect {:.2f} ms CPU; "
+        "psycopg {:.0f} q/s ({:.1f} us CPU), binary rows {:.0f} rows/s".format(
+            a["query_async"],
+            a["query_async_cpu"],
+            a["rows_async"],
+            a["connect_cpu_ms"],
+            p["query_sync"],
+            p["query_sync_cpu"],
+            p["rows_sync"],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
