@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from pgpipe.errors import InterfaceError, OperationalError
-from pgpipe.tls import describe_verification_error
+from pgpipe.tls import TlsChannel
 
 if TYPE_CHECKING:
     from wsproto import WSConnection
 
 _MISSING: Final = "websocket= needs the wsproto package: pip install 'pgpipe[websocket]'"
-_READ_SIZE: Final = 1 << 17
 _HEAD_LIMIT: Final = 1 << 13  # the start of the HTTP answer kept, for its status line
 _DEFAULT_PORTS: Final = {"ws": 80, "wss": 443}
 
@@ -100,75 +99,6 @@ def parse_websocket_url(url: str) -> WebSocketURL:
     return WebSocketURL(secure=scheme == "wss", host=host, port=port, resource=resource)
 
 
-# -- TLS under the framing ------------------------------------------------------------------
-
-
-class _Tls:
-    """A client TLS connection over memory buffers."""
-
-    __slots__ = ("_incoming", "_object", "_outgoing", "version")
-
-    def __init__(self, context: ssl.SSLContext, host: str) -> None:
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
-        self._object = context.wrap_bio(self._incoming, self._outgoing, server_hostname=host)
-        self.version: str | None = None
-
-    def handshake(self, data: bytes) -> bool:
-        """Feed the server's handshake bytes (none at first); True once complete."""
-        if data:
-            self._incoming.write(data)
-        try:
-            self._object.do_handshake()
-        except ssl.SSLWantReadError:
-            return False
-        except ssl.SSLCertVerificationError as exc:
-            raise OperationalError(describe_verification_error(exc)) from None
-        except ssl.SSLError as exc:
-            raise OperationalError(f"TLS handshake failed: {exc.reason or exc}") from None
-        self.version = self._object.version()
-        return True
-
-    def pending(self) -> bytes:
-        return self._outgoing.read()
-
-    def encrypt(self, data: bytes) -> bytes:
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[self._object.write(view) :]
-        except ssl.SSLError as exc:
-            raise OperationalError(f"TLS error: {exc.reason or exc}") from None
-        return self._outgoing.read()
-
-    def decrypt(self, data: bytes) -> tuple[bytes, bool]:
-        """Feed TLS records (b"" at EOF); the plaintext so far and whether it ended."""
-        if data:
-            self._incoming.write(data)
-        else:
-            self._incoming.write_eof()
-        return self.drain()
-
-    def drain(self) -> tuple[bytes, bool]:
-        chunks: list[bytes] = []
-        ended = False
-        while True:
-            try:
-                chunk = self._object.read(_READ_SIZE)
-            except ssl.SSLWantReadError:
-                break
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                ended = True
-                break
-            except ssl.SSLError as exc:
-                raise OperationalError(f"TLS error: {exc.reason or exc}") from None
-            if not chunk:
-                ended = True
-                break
-            chunks.append(chunk)
-        return b"".join(chunks), ended
-
-
 # -- the link ------------------------------------------------------------------------------
 
 
@@ -182,13 +112,13 @@ class WebSocketLink:
 
     __slots__ = ("_ended", "_owed", "_received", "_tls", "_ws", "direct", "verified")
 
-    def __init__(self, ws: WSConnection, tls: _Tls | None, verified: bool) -> None:
+    def __init__(self, ws: WSConnection, tls: TlsChannel | None) -> None:
         self._ws = ws
         self._tls = tls
         self._owed: list[bytes] = []
         self._received: list[bytes] = []
         self._ended = False
-        self.verified = verified
+        self.verified = tls is not None and tls.verified
         self.direct = False
 
     def __repr__(self) -> str:
@@ -295,7 +225,6 @@ class WebSocketNegotiation:
         "_request",
         "_tls",
         "_url",
-        "_verified",
         "_ws",
         "channel",
         "done",
@@ -312,15 +241,13 @@ class WebSocketNegotiation:
         self._head = b""
         self.channel: WebSocketLink | None = None
         self.done = False
-        self._tls: _Tls | None = None
-        self._verified = False
+        self._tls: TlsChannel | None = None
         if url.secure:
             if context is None:
                 context = ssl.create_default_context()
-            self._verified = context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-            self._tls = _Tls(context, url.host)
-            self._tls.handshake(b"")
-            self._outgoing = self._tls.pending()
+            self._tls = TlsChannel(context, url.host)
+            self._tls.handshake()
+            self._outgoing = self._tls.data_to_send()
         else:
             self._outgoing, self._request = self._request, b""
 
@@ -350,13 +277,13 @@ class WebSocketNegotiation:
                     "during the TLS handshake"
                 )
             done = tls.handshake(data)
-            self._outgoing += tls.pending()
+            self._outgoing += tls.data_to_send()
             if not done:
                 return
             # The request leaves with the client's Finished message.
             self._outgoing += tls.encrypt(self._request)
             self._request = b""
-            plain, ended = tls.drain()
+            plain, ended = tls.decrypted()
         else:
             plain, ended = tls.decrypt(data)
         if plain or ended:
@@ -379,7 +306,7 @@ class WebSocketNegotiation:
                         f"HTTP {event.status_code} {self._reason(event.status_code)}"
                     )
                 if isinstance(event, AcceptConnection):
-                    link = WebSocketLink(self._ws, self._tls, self._verified)
+                    link = WebSocketLink(self._ws, self._tls)
                     self.channel = link
                     self.done = True
                     link._absorb()  # frames that came with the 101

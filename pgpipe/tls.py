@@ -212,16 +212,28 @@ class TlsChannel:
 
     __slots__ = ("_incoming", "_object", "_outgoing", "_version", "direct", "verified")
 
-    def __init__(self, context: ssl.SSLContext, params: ConnectParams, host: Host) -> None:
+    def __init__(
+        self, context: ssl.SSLContext, server_hostname: str | None, direct: bool = False
+    ) -> None:
+        """``server_hostname`` is sent as SNI and checked against the certificate when
+        the context checks host names; ``direct`` requires ALPN ``postgresql``."""
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
+        self._object = context.wrap_bio(
+            self._incoming, self._outgoing, server_hostname=server_hostname
+        )
+        self.direct = direct
+        self.verified = verifies_peer(context)
+        self._version: str | None = None
+
+    @classmethod
+    def for_server(cls, context: ssl.SSLContext, params: ConnectParams, host: Host) -> TlsChannel:
+        """The channel to a PostgreSQL server, as libpq's settings say (sslsni,
+        sslnegotiation)."""
         name: str | None = host.name
         if not params.sslsni and not context.check_hostname:
             name = None
-        self._object = context.wrap_bio(self._incoming, self._outgoing, server_hostname=name)
-        self.direct = params.sslnegotiation == "direct"
-        self.verified = verifies_peer(context)
-        self._version: str | None = None
+        return cls(context, name, params.sslnegotiation == "direct")
 
     def __repr__(self) -> str:
         return f"<TlsChannel {self.version or 'handshaking'}>"
@@ -272,6 +284,11 @@ class TlsChannel:
             self._incoming.write(data)
         else:
             self._incoming.write_eof()
+        return self.decrypted()
+
+    def decrypted(self) -> tuple[bytes, bool]:
+        """The plaintext received and not yet read (records that came with the
+        handshake's last ones, say), and whether the stream ended."""
         chunks: list[bytes] = []
         ended = False
         while True:
@@ -324,7 +341,7 @@ class Negotiation:
             self._request = SSL_REQUEST
 
     def _start(self) -> None:
-        self.channel = TlsChannel(self._context, self._params, self._params.hosts[0])
+        self.channel = TlsChannel.for_server(self._context, self._params, self._params.hosts[0])
         self.done = self.channel.handshake()
 
     @property
