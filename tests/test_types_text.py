@@ -183,3 +183,42 @@ def test_styled_text_examples(kind: str, value: str, expected: object) -> None:
 def test_styled_text_refused(kind: str, value: str, message: str) -> None:
     with pytest.raises(pgpipe.DataError, match=message):
         STYLED_TEXT[kind](value.encode("ascii"))
+
+
+@given(
+    when=st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)),
+    offset_minutes=st.integers(-15 * 60, 15 * 60),
+    digits=st.integers(0, 6),
+)
+def test_iso_timestamptz_fast_path_agrees_with_the_parser(
+    when: dt.datetime, offset_minutes: int, digits: int
+) -> None:
+    """ISO text (the default DateStyle) is read by datetime.fromisoformat; the
+    general parser, reached through a non-ISO-looking prefix, must agree."""
+    from pgpipe.types.text import _split_timestamp, _timestamp_decoder, _timestamptz_decoder
+
+    when = when.replace(microsecond=when.microsecond // 10 ** (6 - digits) * 10 ** (6 - digits))
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    fraction = f".{when.microsecond:06d}"[: digits + 1] if digits else ""
+    offset = f"{sign}{hours:02d}" + (f":{minutes:02d}" if minutes else "")
+    text = f"{when.year:04d}-{when:%m-%d %H:%M:%S}{fraction}"
+    local, rest = _split_timestamp(f"{text}{offset}".encode(), "timestamptz", False)
+    expected = local.replace(
+        tzinfo=dt.timezone(dt.timedelta(minutes=offset_minutes))
+    ).astimezone(dt.UTC)
+    assert _timestamptz_decoder(False, None, "UTC")(f"{text}{offset}".encode()) == expected
+    assert _timestamp_decoder(False)(text.encode()) == local
+    assert rest == offset
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"2024-01-01 24:00:00+00", b"2024-01-01 00:00:00+00 BC", b"12024-01-01 00:00:00+00"],
+)
+def test_iso_text_the_fast_path_cannot_read_goes_to_the_parser(data: bytes) -> None:
+    from pgpipe.types.text import _timestamptz_decoder
+
+    decode = _timestamptz_decoder(False, None, "UTC")
+    with pytest.raises(pgpipe.DataError):
+        decode(data)

@@ -209,8 +209,21 @@ def _date_decoder(day_first: bool) -> Decoder:
     return decode_date
 
 
+_DASH: Final = ord("-")
+_SPACE: Final = ord(" ")
+
+
 def _timestamp_decoder(day_first: bool) -> Decoder:
     def decode_timestamp(data: bytes) -> dt.datetime:
+        if len(data) >= 19 and data[4] == _DASH and data[10] == _SPACE:
+            # ISO, the default DateStyle: the fast path (anything odd falls through)
+            try:
+                fast = dt.datetime.fromisoformat(data.decode("ascii"))
+            except ValueError:
+                pass
+            else:
+                if fast.tzinfo is None:
+                    return fast
         value, rest = _split_timestamp(data, "timestamp", day_first)
         if rest:
             raise DataError(f"invalid timestamp {data!r}")
@@ -231,6 +244,21 @@ def _timestamptz_decoder(day_first: bool, zone: dt.tzinfo | None, zone_name: str
     """
 
     def decode_timestamptz(data: bytes) -> dt.datetime:
+        if len(data) >= 22 and data[4] == _DASH and data[10] == _SPACE:
+            # ISO, the default DateStyle, writes the UTC offset: the fast path (BC
+            # dates, years past 9999 and the like fall through to the parser below)
+            try:
+                fast = dt.datetime.fromisoformat(data.decode("ascii"))
+            except ValueError:
+                pass
+            else:
+                if fast.tzinfo is not None:
+                    try:
+                        return fast.astimezone(dt.UTC)
+                    except OverflowError:
+                        raise DataError(
+                            f"timestamptz {data!r} is out of range in UTC"
+                        ) from None
         local, rest = _split_timestamp(data, "timestamptz", day_first)
         if rest[:1] == " ":
             value = _in_abbreviated_zone(local, rest[1:], zone, zone_name, data)
