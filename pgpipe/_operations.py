@@ -1,7 +1,7 @@
 """Operations: each command's reader of the server's answers, sans-IO.
 
 A command queued on a ``Session`` returns an operation; the adapters hand it
-every event (``feed``, runs of DataRows through ``feed_rows``) until it says it
+every event (``feed``, runs of DataRow bodies through ``feed_rows``) until it says it
 is done, at its own ReadyForQuery (or CloseComplete inside an atomic
 pipeline). Rows are decoded in batches as they arrive, and made by the command's row
 factory if it has one (None: tuples, as decoded); an error (from the server,
@@ -19,6 +19,7 @@ from pgpipe import errors
 from pgpipe._compiled import caused
 from pgpipe._statement import Statement, made_rows
 from pgpipe.protocol import events as ev
+from pgpipe.protocol.backend import data_row_values
 from pgpipe.result import Column, Result, Results
 from pgpipe.rows import RowFactory, RowMaker
 
@@ -34,7 +35,9 @@ class Operation:
     """Consumes the events that answer one command; ``feed`` returns True when done.
 
     While ``in_rows`` is set (after a RowDescription), the adapters hand runs of
-    DataRow values to ``feed_rows`` in one call (``ProtocolConnection.next_rows``).
+    DataRow bodies to ``feed_rows`` in one call (``ProtocolConnection.next_row_bodies``),
+    unsplit: a body that does not split into its values raises ProtocolError
+    out of ``feed_rows`` (or ``feed``), and the connection is closed.
     """
 
     __slots__ = ("error", "in_rows", "session")
@@ -47,7 +50,7 @@ class Operation:
     def feed(self, event: ev.Event) -> bool:
         raise NotImplementedError
 
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+    def feed_rows(self, bodies: list[bytes]) -> None:
         raise NotImplementedError
 
     def outcome(self) -> tuple[errors.Error | None, int]:
@@ -140,17 +143,16 @@ class UnnamedQuery(Operation):
         self._synced = synced
         self._copy = False
         self._statement: Statement | None = None
-        self._pending: list[tuple[bytes | None, ...]] = []
+        self._pending: list[bytes] = []  # DataRow bodies not yet decoded
         self._decode_error: Exception | None = None
         self.rows: list[tuple[Any, ...]] = []
         self.status: str | None = None
 
     def feed(self, event: ev.Event) -> bool:
         if isinstance(event, ev.DataRow):
-            pending = self._pending
-            pending.append(event.values)
-            if len(pending) >= DECODE_BATCH:
-                self._decode_pending()
+            # A row outside a run the adapter takes at once (rare): decoded now.
+            self._decode_pending()
+            self._decode(None, [event.values])
         elif type(event) in _QUIET:
             if not self._synced and type(event) is ev.CloseComplete:
                 return True
@@ -162,6 +164,9 @@ class UnnamedQuery(Operation):
             self.in_rows = False
         elif isinstance(event, ev.ReadyForQuery):
             self.in_rows = False
+            # The last rows, while the run can still close the connection over a
+            # malformed one (and after any ParameterStatus, for late decoders).
+            self._decode_pending()
             return True
         elif isinstance(event, ev.CopyInResponse | ev.CopyOutResponse):
             self._copy = True
@@ -169,25 +174,39 @@ class UnnamedQuery(Operation):
             return self._common(event) or (not self._synced and isinstance(event, ev.ErrorResponse))
         return False
 
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+    def feed_rows(self, bodies: list[bytes]) -> None:
         pending = self._pending
-        pending += rows
+        pending += bodies
         if len(pending) >= DECODE_BATCH:
             self._decode_pending()
 
     def _decode_pending(self) -> None:
         pending, self._pending = self._pending, []
+        if pending:
+            self._decode(pending, None)
+
+    def _decode(
+        self, bodies: list[bytes] | None, values: list[tuple[bytes | None, ...]] | None
+    ) -> None:
+        """Decode rows (bodies or split values) into ``rows``; a value that fails
+        is kept for ``result``, a malformed body raises ProtocolError."""
         if self._decode_error is not None:
             return
-        if self._statement is None:
+        statement = self._statement
+        if statement is None:
             self._decode_error = errors.ProtocolError("DataRow without a RowDescription")
             return
         try:
-            rows = self._statement.decode_rows(pending)
+            if bodies is not None:
+                rows = statement.decode_bodies(bodies)
+            else:
+                rows = statement.decode_rows(values or [])
             factory = self._factory
             if factory is not None:
-                rows = self._made(rows, self._statement, factory)
+                rows = self._made(rows, statement, factory)
             self.rows += rows
+        except errors.ProtocolError:
+            raise
         except Exception as exc:
             self._decode_error = exc
 
@@ -205,8 +224,11 @@ class UnnamedQuery(Operation):
         self.check()
         if self._copy:
             raise errors.NotSupportedError(_COPY_ELSEWHERE)
-        if self._pending:
-            self._decode_pending()
+        if self._pending:  # not decoded in the run (an atomic pipeline's command)
+            try:
+                self._decode_pending()
+            except errors.ProtocolError as exc:
+                raise self.session.core.fail(str(exc)) from None
         statement = self._statement or self.session.statement(self._key, ())
         error = self._decode_error
         if error is not None:
@@ -393,8 +415,8 @@ class Script(Operation):
             return self._common(event)
         return False
 
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        self._rows += rows
+    def feed_rows(self, bodies: list[bytes]) -> None:
+        self._rows += map(data_row_values, bodies)
 
     def result(self) -> list[Result[Any]]:
         self.check()
@@ -453,8 +475,8 @@ class Many(Operation):
             return self._common(event)
         return False
 
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        self._rows += rows
+    def feed_rows(self, bodies: list[bytes]) -> None:
+        self._rows += map(data_row_values, bodies)
 
     def result(self) -> Results[Any]:
         if self.client_error is not None:
@@ -620,9 +642,9 @@ class Stream(Operation):
                 self._sync()
         return False
 
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
+    def feed_rows(self, bodies: list[bytes]) -> None:
         if not self._closing:
-            self.batch += rows
+            self.batch += map(data_row_values, bodies)
 
     def _sync(self) -> None:
         if not self._synced:

@@ -148,8 +148,8 @@ class Batch(Operation):
             return False
         return index == self._total
 
-    def feed_rows(self, rows: list[tuple[bytes | None, ...]]) -> None:
-        self._ops[self._index].feed_rows(rows)
+    def feed_rows(self, bodies: list[bytes]) -> None:
+        self._ops[self._index].feed_rows(bodies)
 
     def outcome(self) -> tuple[errors.Error | None, int]:
         found = [op.error for op in self._ops if op.error is not None]

@@ -111,9 +111,9 @@ class Run(Generic[_Op]):
         core = self.session.core
         while True:
             if op.in_rows:
-                rows = core.next_rows()
-                if rows:
-                    op.feed_rows(rows)
+                bodies = core.next_row_bodies()
+                if bodies:
+                    op.feed_rows(bodies)
                     continue
             event = core.next_event()
             if event is NEED_DATA:

@@ -4,15 +4,19 @@ unrolled, and the rows a row factory makes of the decoded values."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from pgpipe import errors
 from pgpipe._compiled import caused
 from pgpipe.protocol import events as ev
+from pgpipe.protocol.backend import data_row_values
 from pgpipe.result import Column, Result
 from pgpipe.rows import RowFactory, RowMaker
+from pgpipe.types import binary
 from pgpipe.types.binary import Decoder
+from pgpipe.types.oids import Type
 
 if TYPE_CHECKING:
     from pgpipe._session import Session
@@ -24,7 +28,15 @@ _BINARY: Final = 1
 class Statement:
     """What one statement's results look like: columns, decoders, the format to ask for."""
 
-    __slots__ = ("_decode_rows", "columns", "decoders", "fields", "result_format")
+    __slots__ = (
+        "_decode_bodies",
+        "_decode_rows",
+        "_slow_rows",
+        "columns",
+        "decoders",
+        "fields",
+        "result_format",
+    )
 
     def __init__(self, fields: tuple[ev.FieldDescription, ...], session: Session) -> None:
         self.fields = fields
@@ -36,6 +48,37 @@ class Statement:
         binary = all(session.has_binary_decoder(f.type_oid) for f in fields)
         self.result_format = _BINARY if binary else _TEXT
         self._decode_rows = _unrolled_row_decoder(self.decoders)
+        self._decode_bodies = _body_decoder(fields, self.decoders, self._slow_row)
+        self._slow_rows = 0
+
+    def decode_bodies(self, bodies: list[bytes]) -> list[tuple[Any, ...]]:
+        """Decoded rows, read straight from DataRow bodies (one pass per row).
+
+        ProtocolError when a body does not split exactly into its values: the
+        caller closes the connection. A value that fails to decode raises what
+        its decoder raised, as ``decode_rows`` does.
+        """
+        fast = self._decode_bodies
+        if fast is None:
+            return self.decode_rows([data_row_values(body) for body in bodies])
+        self._slow_rows = 0
+        rows = fast(bodies)
+        if self._slow_rows * 8 > len(bodies):
+            # NULLs where the layout assumed fixed-width values, row after row:
+            # splitting first is cheaper than failing the fixed layout each time.
+            self._decode_bodies = None
+        return rows
+
+    def _slow_row(self, body: bytes) -> tuple[Any, ...]:
+        """One row off the fixed layout (a NULL in a fixed-width column, or a
+        malformed body): split, then decoded as ``decode_rows`` does."""
+        self._slow_rows += 1
+        values = data_row_values(body)
+        if len(values) != len(self.decoders):
+            raise errors.ProtocolError(
+                f"DataRow has {len(values)} values for {len(self.decoders)} columns"
+            )
+        return self.decode_rows([values])[0]
 
     def decode_rows(self, raw_rows: list[tuple[bytes | None, ...]]) -> list[tuple[Any, ...]]:
         """Decoded rows; a row with another number of values raises ValueError."""
@@ -140,3 +183,138 @@ def _unrolled_row_decoder(
     build: Callable[..., Callable[[list[tuple[bytes | None, ...]]], list[tuple[Any, ...]]]]
     build = namespace["build"]
     return build(*decoders)
+
+
+# Binary columns of a fixed width, read with their length word by one struct
+# call per run of them. Integers and floats come out of the struct as the
+# value itself (when the session decodes them with the built-in decoder);
+# the others as bytes of that width, for their decoder.
+_FIXED_WIDTH: Final[dict[int, int]] = {
+    Type.BOOL: 1,
+    Type.INT2: 2,
+    Type.INT4: 4,
+    Type.INT8: 8,
+    Type.OID: 4,
+    Type.FLOAT4: 4,
+    Type.FLOAT8: 8,
+    Type.DATE: 4,
+    Type.TIME: 8,
+    Type.TIMETZ: 12,
+    Type.TIMESTAMP: 8,
+    Type.TIMESTAMPTZ: 8,
+    Type.INTERVAL: 16,
+    Type.UUID: 16,
+}
+_STRUCT_CODE: Final[dict[int, str]] = {
+    Type.INT2: "h",
+    Type.INT4: "i",
+    Type.INT8: "q",
+    Type.OID: "I",
+    Type.FLOAT4: "f",
+    Type.FLOAT8: "d",
+}
+
+
+class _OffLayout(Exception):
+    """A row that does not fit the statement's layout: it takes the slow path."""
+
+
+def _body_decoder(
+    fields: tuple[ev.FieldDescription, ...],
+    decoders: Sequence[Decoder],
+    slow: Callable[[bytes], tuple[Any, ...]],
+) -> Callable[[list[bytes]], list[tuple[Any, ...]]] | None:
+    """A function decoding DataRow bodies of exactly these columns in one pass.
+
+    Built, like ``_unrolled_row_decoder``, from the columns' layout alone
+    (widths and struct codes; decoders and structs are passed in, never
+    written into the source). Each run of fixed-width binary columns, with
+    the length word of the variable-width column after it, is read by one
+    ``struct.unpack_from``; a variable-width value is sliced at its length.
+    A row that leaves the layout (a NULL in a fixed-width column, a length
+    that does not add up, a body too short) goes to ``slow``, which splits
+    it and raises ProtocolError if it is malformed. Values are decoded only
+    after the whole body is known to split exactly. None past 64 columns.
+    """
+    count = len(fields)
+    if not 0 < count <= _UNROLLED_MAX_COLUMNS:
+        return None
+    lines: list[str] = []
+    args: dict[str, object] = {"slow": slow, "_OffLayout": _OffLayout, "struct_error": struct.error}
+    checks: list[str] = []
+    fmt = "!H"  # the column count, at offset 0
+    names = ["c"]
+    checks.append(f"c != {count}")
+    base = ""  # the name of the runtime offset, once a variable-width value passed
+    const = 0  # bytes after it (or from 0) that are known
+    values: list[str] = []
+
+    def where() -> str:
+        return f"{base} + {const}" if base and const else base or str(const)
+
+    def flush(length_of: int | None) -> None:
+        nonlocal fmt, names, checks, const
+        if length_of is not None:
+            fmt += "i"
+            names.append(f"n{length_of}")
+        if len(names) == 0:
+            return
+        struct_name = f"S{len(args)}"
+        args[struct_name] = struct.Struct(fmt).unpack_from
+        target = ", ".join(names) + ("," if len(names) == 1 else "")
+        lines.append(f"{target} = {struct_name}(body, {where()})")
+        if checks:
+            lines.append(f"if {' or '.join(checks)}:")
+            lines.append("    raise _OffLayout")
+        const += struct.calcsize(fmt)
+        fmt, names, checks = "!", [], []
+
+    for i, (field, decoder) in enumerate(zip(fields, decoders, strict=True)):
+        width = _FIXED_WIDTH.get(field.type_oid) if field.format == _BINARY else None
+        args[f"d{i}"] = decoder
+        if width is not None:
+            code = _STRUCT_CODE.get(field.type_oid)
+            native = code is not None and decoder is binary.DECODERS.get(field.type_oid)
+            fmt += "i" + (code if native and code is not None else f"{width}s")
+            names += [f"l{i}", f"v{i}"]
+            checks.append(f"l{i} != {width}")
+            values.append(f"v{i}" if native else f"d{i}(v{i})")
+            continue
+        flush(i)
+        # A variable-width value: its length was read by the struct just flushed.
+        lines += [
+            f"if n{i} >= 0:",
+            f"    q = {where()}",
+            f"    p = q + n{i}",
+            f"    v{i} = body[q:p]",
+            f"elif n{i} == -1:",
+            f"    v{i} = None",
+            f"    p = {where()}",
+            "else:",
+            "    raise _OffLayout",
+        ]
+        base, const = "p", 0
+        values.append(f"None if v{i} is None else d{i}(v{i})")
+    flush(None)
+    lines.append(f"if {where()} != len(body):")
+    lines.append("    raise _OffLayout")
+    body_lines = "".join(f"            {line}\n" for line in lines)
+    source = (
+        f"def build({', '.join(args)}):\n"
+        "    def decode_bodies(bodies):\n"
+        "        rows = []\n"
+        "        append = rows.append\n"
+        "        for body in bodies:\n"
+        "          try:\n"
+        f"{body_lines}"
+        "          except (_OffLayout, struct_error):\n"
+        "            append(slow(body))\n"
+        "            continue\n"
+        f"          append(({', '.join(values)},))\n"
+        "        return rows\n"
+        "    return decode_bodies\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    build: Callable[..., Callable[[list[bytes]], list[tuple[Any, ...]]]] = namespace["build"]
+    return build(*args.values())

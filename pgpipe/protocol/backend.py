@@ -154,24 +154,28 @@ def _data_row(body: bytes) -> ev.DataRow:
 
 
 def data_row_values(body: bytes) -> tuple[bytes | None, ...]:
-    """A DataRow's column values: bytes, or None for NULL."""
-    (count,) = _U16.unpack_from(body, 0)
-    pos = 2
-    values: list[bytes | None] = []
-    append = values.append
-    unpack = _I32.unpack_from
-    for _ in range(count):
-        (size,) = unpack(body, pos)
-        pos += 4
-        if size >= 0:
-            # A value running past the end is caught below: the slice stops at the
-            # end of the body and pos does not.
-            append(body[pos : pos + size])
-            pos += size
-        elif size == -1:
-            append(None)
-        else:
-            raise ProtocolError(f"DataRow has an invalid value length {size}")
+    """A DataRow's column values: bytes, or None for NULL; ProtocolError if it
+    does not split into exactly its values."""
+    try:
+        (count,) = _U16.unpack_from(body, 0)
+        pos = 2
+        values: list[bytes | None] = []
+        append = values.append
+        unpack = _I32.unpack_from
+        for _ in range(count):
+            (size,) = unpack(body, pos)
+            pos += 4
+            if size >= 0:
+                # A value running past the end is caught below: the slice stops at
+                # the end of the body and pos does not.
+                append(body[pos : pos + size])
+                pos += size
+            elif size == -1:
+                append(None)
+            else:
+                raise ProtocolError(f"DataRow has an invalid value length {size}")
+    except struct.error:
+        raise ProtocolError("DataRow ends inside a value's length") from None
     if pos != len(body):
         raise ProtocolError("DataRow values do not fill the message exactly")
     return tuple(values)

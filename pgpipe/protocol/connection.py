@@ -278,6 +278,11 @@ class ProtocolConnection:
         self._inbox_pos = 0
         return ProtocolError(reason)
 
+    def fail(self, reason: str) -> ProtocolError:
+        """The caller found what the server sent malformed (a DataRow that does
+        not split into its values): the connection is dead; the error to raise."""
+        return self._die(reason)
+
     def _check_usable(self) -> None:
         if self._state is State.DEAD:
             raise ProtocolError(f"the connection is unusable: {self._dead_reason}")
@@ -544,6 +549,20 @@ class ProtocolConnection:
         framed: an empty list means "ask ``next_event``". A run of DataRows changes
         no state, so taking it at once runs nothing ahead of the caller.
         """
+        bodies = self.next_row_bodies()
+        try:
+            return [_data_row_values(body) for body in bodies]
+        except ProtocolError as exc:
+            raise self._die(str(exc)) from None
+
+    def next_row_bodies(self) -> list[bytes]:
+        """``next_rows`` with each DataRow's body as it came, not split into values.
+
+        For a caller that reads the values straight out of the body (a
+        statement's row decoder): one pass over each row instead of two. Such
+        a caller must treat a body that does not split exactly into its values
+        as the protocol violation it is, and close the connection.
+        """
         if self._state is State.DEAD:
             self._check_usable()
         expect = self._expect
@@ -552,21 +571,16 @@ class ProtocolConnection:
         inbox = self._inbox
         pos = self._inbox_pos
         end = len(inbox)
-        rows: list[tuple[bytes | None, ...]] = []
-        append = rows.append
-        try:
-            while pos < end:
-                kind, body = inbox[pos]
-                if kind != b"D":
-                    break
-                append(_data_row_values(body))
-                pos += 1
-        except ProtocolError as exc:
-            raise self._die(str(exc)) from None
-        except (struct.error, IndexError, ValueError) as exc:
-            raise self._die(f"malformed backend message b'D': {exc}") from None
+        bodies: list[bytes] = []
+        append = bodies.append
+        while pos < end:
+            kind, body = inbox[pos]
+            if kind != b"D":
+                break
+            append(body)
+            pos += 1
         self._inbox_pos = pos
-        return rows
+        return bodies
 
     def next_command_tags(self) -> list[str]:
         """The tags of a run of BindComplete + CommandComplete pairs, taken at once.

@@ -281,14 +281,17 @@ def _uuid_fast(data: bytes) -> uuid.UUID:
     # setting its two slots directly gives the same object.
     if len(data) != 16:
         raise DataError("a binary uuid has 16 bytes")
-    value = _new_object(uuid.UUID)
-    _set_slot(value, "int", int.from_bytes(data, "big"))
-    _set_slot(value, "is_safe", uuid.SafeUUID.unknown)
+    value = _new_object(_UUID)
+    _set_slot(value, "int", _int_from_bytes(data, "big"))
+    _set_slot(value, "is_safe", _UUID_UNKNOWN)
     return value
 
 
 _new_object = object.__new__
 _set_slot = object.__setattr__
+_int_from_bytes = int.from_bytes
+_UUID = uuid.UUID
+_UUID_UNKNOWN = uuid.SafeUUID.unknown  # an enum member: slow to look up each time
 
 
 def _pick_uuid_decoder() -> Decoder:

@@ -1,0 +1,214 @@
+"""Rows read straight from DataRow bodies (Statement.decode_bodies) against the
+two-pass path (split, then decode): the same values, the same errors, and a
+malformed body is always a ProtocolError that closes the connection."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pgpipe
+from pgpipe import errors
+from pgpipe._session import Session
+from pgpipe._statement import Statement
+from pgpipe.conninfo import parse_dsn
+from pgpipe.protocol import events as ev
+from pgpipe.protocol.backend import data_row_values
+from pgpipe.testing import TemporaryPostgres
+from pgpipe.types.oids import Type
+from tests import wire
+from tests.clients import Adapter
+from tests.test_faults import FakeServer
+
+# (type OID, format, width of a binary value or None for any width)
+COLUMN_KINDS = [
+    (Type.BOOL, 1, 1),
+    (Type.INT2, 1, 2),
+    (Type.INT4, 1, 4),
+    (Type.INT8, 1, 8),
+    (Type.OID, 1, 4),
+    (Type.FLOAT4, 1, 4),
+    (Type.FLOAT8, 1, 8),
+    (Type.DATE, 1, 4),
+    (Type.TIME, 1, 8),
+    (Type.TIMETZ, 1, 12),
+    (Type.TIMESTAMP, 1, 8),
+    (Type.TIMESTAMPTZ, 1, 8),
+    (Type.INTERVAL, 1, 16),
+    (Type.UUID, 1, 16),
+    (Type.TEXT, 1, None),
+    (Type.BYTEA, 1, None),
+    (Type.NUMERIC, 1, None),
+    (Type.INT4, 0, None),
+    (Type.TEXT, 0, None),
+]
+
+
+def sound(oid: int, fmt: int, width: int | None) -> bytes:
+    """A value each kind decodes."""
+    if width:
+        return b"\x00" * width
+    if oid == Type.NUMERIC:
+        return b"\x00" * 8  # no digits: zero
+    return b"123"
+
+
+def new_session() -> Session:
+    params = parse_dsn("host=127.0.0.1 user=u dbname=d sslmode=disable", {}, {}, None)
+    return Session(params, "layout-nonce")
+
+
+def statement(kinds: list[tuple[int, int, int | None]]) -> Statement:
+    fields = tuple(
+        ev.FieldDescription(f"c{i}", 0, 0, int(oid), -1, -1, fmt)
+        for i, (oid, fmt, _) in enumerate(kinds)
+    )
+    return Statement(fields, new_session())
+
+
+def body(values: list[bytes | None]) -> bytes:
+    return struct.pack("!H", len(values)) + b"".join(
+        struct.pack("!i", -1) if v is None else struct.pack("!i", len(v)) + v for v in values
+    )
+
+
+def outcome(call: Any) -> tuple[str, Any]:
+    try:
+        return "ok", call()
+    except Exception as exc:  # the same type of failure is what is compared
+        return "error", type(exc)
+
+
+@st.composite
+def layouts(draw: st.DrawFn) -> tuple[list[tuple[int, int, int | None]], list[bytes]]:
+    kinds = draw(st.lists(st.sampled_from(COLUMN_KINDS), min_size=1, max_size=9))
+
+    def value(width: int | None) -> st.SearchStrategy[bytes | None]:
+        sized = st.binary(min_size=width, max_size=width) if width else st.binary(max_size=12)
+        # Mostly well formed, sometimes NULL, sometimes the wrong width.
+        return st.one_of(sized, sized, sized, st.none(), st.binary(max_size=20))
+
+    rows = draw(
+        st.lists(st.tuples(*(value(width) for _, _, width in kinds)), min_size=1, max_size=6)
+    )
+    return kinds, [body(list(row)) for row in rows]
+
+
+@settings(max_examples=400, deadline=None)
+@given(layouts())
+def test_bodies_decode_as_split_values_do(
+    layout: tuple[list[tuple[int, int, int | None]], list[bytes]],
+) -> None:
+    kinds, bodies = layout
+    expected = outcome(lambda: statement(kinds).decode_rows([data_row_values(b) for b in bodies]))
+    assert outcome(lambda: statement(kinds).decode_bodies(bodies)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(COLUMN_KINDS), min_size=1, max_size=6),
+    st.data(),
+)
+def test_a_malformed_body_is_a_protocol_error(
+    kinds: list[tuple[int, int, int | None]], data: st.DataObject
+) -> None:
+    good = body([sound(oid, fmt, width) for oid, fmt, width in kinds])
+    cut = data.draw(st.integers(0, len(good) - 1))
+    bad = data.draw(
+        st.sampled_from(
+            [
+                good[:cut],  # truncated anywhere
+                good + b"\x00",  # a trailing byte
+                struct.pack("!H", len(kinds) + 1) + good[2:],  # one value short
+                struct.pack("!H", len(kinds) - 1) + good[2:],  # one value too many
+                good[:2] + struct.pack("!i", -2) + good[6:],  # a negative length not -1
+            ]
+        )
+    )
+    with pytest.raises(errors.ProtocolError):
+        data_row_values(bad)
+    with pytest.raises(errors.ProtocolError):
+        statement(kinds).decode_bodies([good, bad])
+
+
+def test_nulls_in_fixed_columns_change_to_the_split_path() -> None:
+    kinds = [(Type.INT4, 1, 4), (Type.TEXT, 1, None)]
+    stmt = statement(kinds)
+    rows = [body([struct.pack("!i", i), b"x"]) for i in range(100)]
+    assert stmt.decode_bodies(rows)[99] == (99, "x")
+    assert stmt._decode_bodies is not None  # every row fit the layout
+    nulls = [body([None, b"y"]) for _ in range(50)] + rows[:50]
+    assert stmt.decode_bodies(nulls)[:2] == [(None, "y"), (None, "y")]
+    assert stmt._decode_bodies is None  # too many rows off the layout: split first
+    assert stmt.decode_bodies(rows)[-1] == (99, "x")
+
+
+def test_a_custom_binary_decoder_is_used_in_the_fixed_layout(pg_server: TemporaryPostgres) -> None:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        conn.register_type(
+            "int4",
+            decode=lambda text: ("int4", int(text)),
+            decode_binary=lambda data: ("int4", int.from_bytes(data, "big")),
+        )
+        sql = "SELECT g, 'r' || g, g::int8 FROM generate_series(1, 3) g"
+        for _ in range(2):  # text results, then binary ones
+            assert conn.query(sql).rows[-1] == (("int4", 3), "r3", 3)
+
+
+def test_real_rows_with_nulls_everywhere(pg_server: TemporaryPostgres) -> None:
+    sql = (
+        "SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE g END,"
+        " CASE WHEN g % 5 = 0 THEN NULL ELSE 'v' || g END,"
+        " CASE WHEN g % 7 = 0 THEN NULL ELSE g / 2.0::float8 END,"
+        " CASE WHEN g % 11 = 0 THEN NULL ELSE md5(g::text)::uuid END"
+        " FROM generate_series(1, 3000) g"
+    )
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        for _ in range(2):  # text results the first time, binary after
+            rows = conn.query(sql).rows
+            assert len(rows) == 3000
+            for g, (a, b, c, d) in enumerate(rows, 1):
+                assert a == (None if g % 3 == 0 else g)
+                assert b == (None if g % 5 == 0 else f"v{g}")
+                assert c == (None if g % 7 == 0 else g / 2)
+                assert (d is None) == (g % 11 == 0)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        b"\x00\x02\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00\x09ab",  # text runs past the end
+        body([b"\x00\x00\x00\x01", b"ab"]) + b"!",  # a trailing byte
+        body([b"\x00\x00\x00\x01"]),  # one value short
+        b"\x00\x02\x00\x00\x00\x04\x00\x00\x00\x01\xff\xff\xff\xfe",  # length -2
+        b"\x00\x02\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00",  # ends inside a length
+    ],
+)
+def test_a_malformed_row_closes_the_connection(adapter: Adapter, row: bytes) -> None:
+    # A whole, otherwise sound answer: only the DataRow is wrong. The rows before
+    # it are well formed, so the fast layout is in use when it arrives.
+    good = body([b"\x00\x00\x00\x07", b"ok"])
+    script = (
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + wire.row_description([("a", Type.INT4, 1), ("b", Type.TEXT, 1)])
+        + wire.msg(b"D", good) * 3
+        + wire.msg(b"D", row)
+        + wire.command_complete("SELECT 4")
+        + wire.msg(b"3")
+        + wire.ready()
+    )
+    server = FakeServer(script)
+    try:
+        client = adapter.connect(
+            host="127.0.0.1", port=server.port, user="u", dbname="d", sslmode="disable"
+        )
+        with pytest.raises(pgpipe.ProtocolError, match="DataRow"):
+            client.query("SELECT 1")
+        assert client.closed  # type: ignore[attr-defined]
+    finally:
+        server.close()
