@@ -63,6 +63,7 @@ from pgpipe.types.binary import Decoder, check_text
 
 _TEXT: Final = 0
 _BINARY: Final = 1
+_ALL_TEXT: Final = (_TEXT,)
 _STATEMENTS_KEPT: Final = 512
 _KEEP_NOTICES: Final = 100
 _Op = TypeVar("_Op", bound=Operation)
@@ -478,10 +479,10 @@ class Session:
         frontend.cstring(sql, "SQL text")
         return lambda sync: self._script(sql, factory)
 
-    def _result_format(self, key: tuple[str, tuple[int, ...]]) -> int:
-        """Text for a statement not seen before; else what its columns allow."""
+    def _result_formats(self, key: tuple[str, tuple[int, ...]]) -> tuple[int, ...]:
+        """Text for a statement not seen before; else each column's (Bind's codes)."""
         statement = self._statements.get(key)
-        return _TEXT if statement is None else statement.result_format
+        return _ALL_TEXT if statement is None else statement.result_formats
 
     def _unnamed(
         self,
@@ -494,11 +495,11 @@ class Session:
     ) -> UnnamedQuery:
         """``factory`` is the command's row factory, already chosen (``_row_factory``)."""
         key = (sql, tuple(oids))
-        result_format = self._result_format(key)
+        result_formats = self._result_formats(key)
         formats = _one_code(formats)
         if sync and self._cache_size:
-            return self._cached(key, formats, values, result_format, factory)
-        self.core.send_unnamed_query(sql, oids, formats, values, (result_format,), sync=sync)
+            return self._cached(key, formats, values, result_formats, factory)
+        self.core.send_unnamed_query(sql, oids, formats, values, result_formats, sync=sync)
         return UnnamedQuery(self, key, sync, factory)
 
     # -- named statements --------------------------------------------------------
@@ -512,7 +513,7 @@ class Session:
         key: tuple[str, tuple[int, ...]],
         formats: list[int],
         values: list[bytes | None],
-        result_format: int,
+        result_formats: tuple[int, ...],
         factory: RowFactory[Any] | None,
     ) -> PreparedQuery:
         """A query through the statement cache: Parse the first time, then Bind only."""
@@ -529,7 +530,7 @@ class Session:
                 core.send_close("S", old.name)  # answered ahead of this query
             prepared = cache[key] = Prepared(self._new_name(), key[0], key[1])
             parse = (key[0], key[1])
-        return self._run_named(key, prepared, formats, values, result_format, parse, factory)
+        return self._run_named(key, prepared, formats, values, result_formats, parse, factory)
 
     def _run_named(
         self,
@@ -537,12 +538,11 @@ class Session:
         prepared: Prepared,
         formats: list[int],
         values: list[bytes | None],
-        result_format: int,
+        results: tuple[int, ...],
         parse: tuple[str, tuple[int, ...]] | None,
         factory: RowFactory[Any] | None,
     ) -> PreparedQuery:
         core = self.core
-        results = (result_format,)
         core.send_named_query(prepared.name, formats, values, results, parse=parse)
 
         def retry() -> None:
@@ -598,9 +598,8 @@ class Session:
             formats.append(fmt)
             values.append(data)
         key = (prepared.sql, oids)
-        result_format = self._result_format(key)
         return self._run_named(
-            key, prepared, _one_code(formats), values, result_format, None, factory
+            key, prepared, _one_code(formats), values, self._result_formats(key), None, factory
         )
 
     def close_prepared(self, prepared: Prepared) -> Closing:
@@ -650,7 +649,7 @@ class Session:
         key = (sql, tuple(oids))
         core = self.core
         core.send_parse("", sql, oids)
-        core.send_bind("", "", _one_code(formats), values, (self._result_format(key),))
+        core.send_bind("", "", _one_code(formats), values, self._result_formats(key))
         core.send_describe("P", "")
         op = Stream(self, key, factory)
         op.more(batch_size)

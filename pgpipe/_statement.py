@@ -35,7 +35,7 @@ class Statement:
         "columns",
         "decoders",
         "fields",
-        "result_format",
+        "result_formats",
     )
 
     def __init__(self, fields: tuple[ev.FieldDescription, ...], session: Session) -> None:
@@ -45,8 +45,7 @@ class Statement:
             for f in fields
         )
         self.decoders = [session.result_decoder(f.type_oid, f.format) for f in fields]
-        binary = all(session.has_binary_decoder(f.type_oid) for f in fields)
-        self.result_format = _BINARY if binary else _TEXT
+        self.result_formats = _result_formats(fields, session)
         self._decode_rows = _unrolled_row_decoder(self.decoders)
         self._decode_bodies = _body_decoder(fields, self.decoders, self._slow_row)
         self._slow_rows = 0
@@ -156,6 +155,31 @@ def _names(columns: tuple[Column, ...]) -> str:
 
 
 _UNROLLED_MAX_COLUMNS: Final = 64
+
+# Read faster in text than in binary by pure Python (numeric: Decimal parses
+# its text in C; from base-10000 digits it is built in Python), unless the
+# session decodes them with a binary decoder of its own.
+_TEXT_IS_FASTER: Final = frozenset({Type.NUMERIC})
+
+
+def _result_formats(fields: tuple[ev.FieldDescription, ...], session: Session) -> tuple[int, ...]:
+    """The result format codes to Bind the statement with next time: binary
+    where the session has a binary decoder (and binary is the faster read),
+    text elsewhere; one code when they all agree, as Bind allows."""
+    codes = tuple(_column_format(f.type_oid, session) for f in fields)
+    if not codes:
+        return (_TEXT,)
+    if all(code == codes[0] for code in codes):
+        return codes[:1]
+    return codes
+
+
+def _column_format(oid: int, session: Session) -> int:
+    if not session.has_binary_decoder(oid):
+        return _TEXT
+    if oid in _TEXT_IS_FASTER and session.result_decoder(oid, _BINARY) is binary.DECODERS.get(oid):
+        return _TEXT
+    return _BINARY
 
 
 def _unrolled_row_decoder(

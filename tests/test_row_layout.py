@@ -212,3 +212,17 @@ def test_a_malformed_row_closes_the_connection(adapter: Adapter, row: bytes) -> 
         assert client.closed  # type: ignore[attr-defined]
     finally:
         server.close()
+
+
+def test_each_column_gets_its_own_result_format(pg_server: TemporaryPostgres) -> None:
+    # Binary where it reads faster; numeric in text (Decimal parses text in C);
+    # a type without a binary decoder no longer turns the whole row to text.
+    sql = "SELECT 1.50::numeric, 2::int4, 'x'::text, 'a b'::tsvector, NULL::numeric"
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        first = conn.query(sql).rows
+        assert conn.query(sql).rows == first
+        (statement,) = [s for (text, _), s in conn._session._statements.items() if text == sql]
+        assert [f.format for f in statement.fields] == [0, 1, 1, 0, 0]
+        assert statement.result_formats == (0, 1, 1, 0, 0)
+        assert first == [(first[0][0], 2, "x", first[0][3], None)]
+        assert str(first[0][0]) == "1.50"
