@@ -10,6 +10,9 @@ difference divided by 10N: the instructions the client spends per query
     python benchmarks/bench_instructions.py                      # this checkout
     python benchmarks/bench_instructions.py --tree /tmp/old      # another checkout of pgpipe
 
+``--peers`` counts psycopg's and asyncpg's default settings the same way (the
+same statement, psycopg through ``execute`` and asyncpg through ``fetchval``).
+
 Needs valgrind (Debian: apt-get install valgrind).
 """
 
@@ -32,11 +35,25 @@ if mode == "sync":
     for i in range(n):
         c.query("SELECT $1::int + 1", i)
     c.close()
-else:
+elif mode == "asyncio":
     async def main():
         c = await pgpipe.connect_async(dsn)
         for i in range(n):
             await c.query("SELECT $1::int + 1", i)
+        await c.close()
+    asyncio.run(main())
+elif mode == "psycopg":
+    import psycopg
+    c = psycopg.connect(dsn)
+    for i in range(n):
+        c.execute("SELECT %s::int + 1", (i,)).fetchone()
+    c.close()
+else:
+    import asyncpg
+    async def main():
+        c = await asyncpg.connect(dsn)
+        for i in range(n):
+            await c.fetchval("SELECT $1::int + 1", i)
         await c.close()
     asyncio.run(main())
 """
@@ -72,6 +89,9 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--queries", type=int, default=100, help="N (the runs are N and 11N)")
     parser.add_argument("--dsn", help="use this server instead of a throwaway one")
+    parser.add_argument(
+        "--peers", action="store_true", help="count psycopg and asyncpg too (default settings)"
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed (apt-get install valgrind)")
@@ -90,7 +110,7 @@ def main() -> None:
 def _report(args: argparse.Namespace, dsn: str, client: str) -> None:
     n = args.queries
     print(f"pgpipe from {args.tree}, {n} and {11 * n} queries, instructions per query:")
-    for mode in ("sync", "asyncio"):
+    for mode in ("sync", "asyncio", *(("psycopg", "asyncpg") if args.peers else ())):
         few = _instructions(args.tree, dsn, mode, n, client)
         many = _instructions(args.tree, dsn, mode, 11 * n, client)
         print(f"  {mode:8} {(many - few) // (10 * n):>9,}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,9 +205,9 @@ def test_iso_timestamptz_fast_path_agrees_with_the_parser(
     offset = f"{sign}{hours:02d}" + (f":{minutes:02d}" if minutes else "")
     text = f"{when.year:04d}-{when:%m-%d %H:%M:%S}{fraction}"
     local, rest = _split_timestamp(f"{text}{offset}".encode(), "timestamptz", False)
-    expected = local.replace(
-        tzinfo=dt.timezone(dt.timedelta(minutes=offset_minutes))
-    ).astimezone(dt.UTC)
+    expected = local.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset_minutes))).astimezone(
+        dt.UTC
+    )
     assert _timestamptz_decoder(False, None, "UTC")(f"{text}{offset}".encode()) == expected
     assert _timestamp_decoder(False)(text.encode()) == local
     assert rest == offset
@@ -222,3 +223,20 @@ def test_iso_text_the_fast_path_cannot_read_goes_to_the_parser(data: bytes) -> N
     decode = _timestamptz_decoder(False, None, "UTC")
     with pytest.raises(pgpipe.DataError):
         decode(data)
+
+
+@given(st.binary(min_size=16, max_size=16), st.booleans())
+def test_uuid_text_reads_as_uuid_does(raw: bytes, upper: bool) -> None:
+    expected = uuid.UUID(bytes=raw)
+    printed = str(expected).upper() if upper else str(expected)
+    decoded = types.result_decoder(Type.UUID, 0)(printed.encode())
+    assert decoded == expected and str(decoded) == str(expected)
+    assert decoded.is_safe is expected.is_safe and type(decoded) is uuid.UUID
+
+
+@pytest.mark.parametrize(
+    "bad", [b"", b"xyz", b"g" * 32 + b"----", b"12345678-1234-1234-1234-12345678901"]
+)
+def test_uuid_text_refuses_what_uuid_refuses(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        types.result_decoder(Type.UUID, 0)(bad)

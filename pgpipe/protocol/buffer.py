@@ -68,6 +68,8 @@ class ReceiveBuffer:
         buf = self._buf
         start = pos = self._pos
         size = len(buf)
+        if size - pos < 5:  # not even a header (as before every reply arrives)
+            return []
         begins: list[int] = []
         ends: list[int] = []
         begin_at = begins.append

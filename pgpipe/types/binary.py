@@ -270,21 +270,17 @@ def _interval(data: bytes) -> dt.timedelta | Interval:
     return interval_value(months, days, usecs)
 
 
-def _uuid_checked(data: bytes) -> uuid.UUID:
-    if len(data) != 16:
-        raise DataError("a binary uuid has 16 bytes")
-    return uuid.UUID(bytes=data)
+def _uuid_checked(value: int) -> uuid.UUID:
+    return uuid.UUID(int=value)
 
 
-def _uuid_fast(data: bytes) -> uuid.UUID:
+def _uuid_fast(value: int) -> uuid.UUID:
     # uuid.UUID's own __init__ spends most of its time validating arguments;
     # setting its two slots directly gives the same object.
-    if len(data) != 16:
-        raise DataError("a binary uuid has 16 bytes")
-    value = _new_object(_UUID)
-    _set_slot(value, "int", _int_from_bytes(data, "big"))
-    _set_slot(value, "is_safe", _UUID_UNKNOWN)
-    return value
+    made = _new_object(_UUID)
+    _set_slot(made, "int", value)
+    _set_slot(made, "is_safe", _UUID_UNKNOWN)
+    return made
 
 
 _new_object = object.__new__
@@ -294,18 +290,27 @@ _UUID = uuid.UUID
 _UUID_UNKNOWN = uuid.SafeUUID.unknown  # an enum member: slow to look up each time
 
 
-def _pick_uuid_decoder() -> Decoder:
-    sample = bytes(range(16))
+def _pick_uuid_maker() -> Callable[[int], uuid.UUID]:
+    sample = int.from_bytes(bytes(range(16)), "big")
     try:
         fast = _uuid_fast(sample)
-        if fast == uuid.UUID(bytes=sample) and str(fast) == str(uuid.UUID(bytes=sample)):
+        if fast == uuid.UUID(int=sample) and str(fast) == str(uuid.UUID(int=sample)):
             return _uuid_fast
     except (AttributeError, TypeError):
         pass
     return _uuid_checked
 
 
-_uuid = _pick_uuid_decoder()
+uuid_from_int: Final = _pick_uuid_maker()
+"""The UUID of a 128-bit integer (in range: the callers read it from 16 bytes
+or 32 hex digits), made without ``uuid.UUID.__init__``'s checks where that
+gives the same object."""
+
+
+def _uuid(data: bytes) -> uuid.UUID:
+    if len(data) != 16:
+        raise DataError("a binary uuid has 16 bytes")
+    return uuid_from_int(_int_from_bytes(data, "big"))
 
 
 class JsonFunctions:

@@ -29,6 +29,7 @@ from pgpipe.types.binary import (
     interval_value,
     json_text,
     plain,
+    uuid_from_int,
 )
 from pgpipe.types.oids import Type
 
@@ -438,6 +439,14 @@ def _iso_interval(text: str) -> tuple[int, int, int]:
 
 
 def _uuid(data: bytes) -> uuid.UUID:
+    # PostgreSQL prints 8-4-4-4-12 hex digits; anything else goes through
+    # uuid.UUID's own reading (and its error).
+    digits = data.replace(b"-", b"")
+    if len(digits) == 32 and len(data) == 36 and digits.isalnum():
+        try:
+            return uuid_from_int(int(digits, 16))
+        except ValueError:
+            pass
     return uuid.UUID(data.decode("ascii"))
 
 
