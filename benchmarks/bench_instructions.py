@@ -10,8 +10,11 @@ difference divided by 10N: the instructions the client spends per query
     python benchmarks/bench_instructions.py                      # this checkout
     python benchmarks/bench_instructions.py --tree /tmp/old      # another checkout of pgpipe
 
-``--peers`` counts psycopg's and asyncpg's default settings the same way (the
-same statement, psycopg through ``execute`` and asyncpg through ``fetchval``).
+``--rows R`` counts instructions per row the same way, for bench_speed's
+7-column rows (binary results: the statement's second run). ``--peers``
+counts psycopg's and asyncpg's default settings the same way (the same
+statement; psycopg through ``execute``, and a binary cursor for rows;
+asyncpg through ``fetchval`` and ``fetch``).
 
 Needs valgrind (Debian: apt-get install valgrind).
 """
@@ -30,7 +33,38 @@ from pathlib import Path
 _CLIENT = """
 import asyncio, sys, pgpipe
 dsn, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if mode == "sync":
+ROWS = (
+    "SELECT g, 'row ' || g, g % 2 = 0, timestamptz '2024-01-01 00:00+00' + g * interval '1 s',"
+    " g / 3.0::float8, (g / 7.0)::numeric(12,4), md5(g::text)::uuid"
+    " FROM generate_series(1, $1) g"
+)
+if mode == "rows sync":
+    c = pgpipe.connect(dsn)
+    c.query(ROWS, 10)  # the statement's first run (text); binary from the second
+    assert len(c.query(ROWS, n).rows) == n
+    c.close()
+elif mode == "rows asyncio":
+    async def main():
+        c = await pgpipe.connect_async(dsn)
+        await c.query(ROWS, 10)
+        assert len((await c.query(ROWS, n)).rows) == n
+        await c.close()
+    asyncio.run(main())
+elif mode == "rows psycopg":
+    import psycopg
+    c = psycopg.connect(dsn)
+    cur = c.cursor(binary=True)
+    cur.execute(ROWS.replace("$1", "%s"), (n,))
+    assert len(cur.fetchall()) == n
+    c.close()
+elif mode == "rows asyncpg":
+    import asyncpg
+    async def main():
+        c = await asyncpg.connect(dsn)
+        assert len(await c.fetch(ROWS, n)) == n
+        await c.close()
+    asyncio.run(main())
+elif mode == "sync":
     c = pgpipe.connect(dsn)
     for i in range(n):
         c.query("SELECT $1::int + 1", i)
@@ -90,6 +124,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="N (the runs are N and 11N)")
     parser.add_argument("--dsn", help="use this server instead of a throwaway one")
     parser.add_argument(
+        "--rows", type=int, default=0, help="also count per row, with R and 11R rows (0: no)"
+    )
+    parser.add_argument(
         "--peers", action="store_true", help="count psycopg and asyncpg too (default settings)"
     )
     args = parser.parse_args()
@@ -110,10 +147,19 @@ def main() -> None:
 def _report(args: argparse.Namespace, dsn: str, client: str) -> None:
     n = args.queries
     print(f"pgpipe from {args.tree}, {n} and {11 * n} queries, instructions per query:")
-    for mode in ("sync", "asyncio", *(("psycopg", "asyncpg") if args.peers else ())):
+    peers = ("psycopg", "asyncpg") if args.peers else ()
+    for mode in ("sync", "asyncio", *peers):
         few = _instructions(args.tree, dsn, mode, n, client)
         many = _instructions(args.tree, dsn, mode, 11 * n, client)
         print(f"  {mode:8} {(many - few) // (10 * n):>9,}")
+    if not args.rows:
+        return
+    rows = args.rows
+    print(f"rows of 7 columns (bench_speed's), {rows} and {11 * rows} in one query, per row:")
+    for mode in ("sync", "asyncio", *peers):
+        few = _instructions(args.tree, dsn, f"rows {mode}", rows, client)
+        many = _instructions(args.tree, dsn, f"rows {mode}", 11 * rows, client)
+        print(f"  {mode:8} {(many - few) // (10 * rows):>9,}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from pgpipe._operations import (
     UnnamedQuery,
 )
 from pgpipe._scan import COUNTS, check_count, mismatch, parameter_count, sql_text
-from pgpipe._statement import Statement
+from pgpipe._statement import Statement, fixed_shape
 from pgpipe._stats import Stats
 from pgpipe.conninfo import ConnectParams
 from pgpipe.protocol import events as ev
@@ -991,7 +991,7 @@ class Session:
         # The core hands out one RowDescription object per distinct description, so
         # an unchanged statement is recognised by identity.
         if statement is None or statement.fields is not fields:
-            statement = Statement(fields, self)
+            statement = Statement(fields, self, fixed_shape(key[0]))
             statements = self._statements
             if key not in statements and len(statements) >= _STATEMENTS_KEPT:
                 del statements[next(iter(statements))]

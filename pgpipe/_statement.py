@@ -38,14 +38,19 @@ class Statement:
         "result_formats",
     )
 
-    def __init__(self, fields: tuple[ev.FieldDescription, ...], session: Session) -> None:
+    def __init__(
+        self,
+        fields: tuple[ev.FieldDescription, ...],
+        session: Session,
+        fixed_shape: bool = False,
+    ) -> None:
         self.fields = fields
         self.columns = tuple(
             Column(f.name, f.type_oid, f.table_oid, f.column_number, f.type_size, f.type_modifier)
             for f in fields
         )
         self.decoders = [session.result_decoder(f.type_oid, f.format) for f in fields]
-        self.result_formats = _result_formats(fields, session)
+        self.result_formats = _result_formats(fields, session, fixed_shape)
         self._decode_rows = _unrolled_row_decoder(self.decoders)
         self._decode_bodies = _body_decoder(fields, self.decoders, self._slow_row)
         self._slow_rows = 0
@@ -161,14 +166,34 @@ _UNROLLED_MAX_COLUMNS: Final = 64
 # session decodes them with a binary decoder of its own.
 _TEXT_IS_FASTER: Final = frozenset({Type.NUMERIC})
 
+# Statements whose SQL text alone fixes how many columns they return, when it
+# has no "*" (nor "TABLE t", FETCH or EXECUTE, whose columns are elsewhere).
+_FIXED_SHAPE_HEADS: Final = ("select", "with", "values", "insert", "update", "delete")
 
-def _result_formats(fields: tuple[ev.FieldDescription, ...], session: Session) -> tuple[int, ...]:
-    """The result format codes to Bind the statement with next time: binary
-    where the session has a binary decoder (and binary is the faster read),
-    text elsewhere; one code when they all agree, as Bind allows."""
-    codes = tuple(_column_format(f.type_oid, session) for f in fields)
-    if not codes:
+
+def fixed_shape(sql: str) -> bool:
+    """Whether ``sql`` returns the same number of columns whatever the schema
+    does later: only then may Bind give one result format per column (the
+    server refuses a Bind whose count of codes differs from the columns')."""
+    return "*" not in sql and sql.lstrip()[:6].lower().startswith(_FIXED_SHAPE_HEADS)
+
+
+def _result_formats(
+    fields: tuple[ev.FieldDescription, ...], session: Session, per_column: bool
+) -> tuple[int, ...]:
+    """The result format codes to Bind the statement with next time.
+
+    Per column when the statement's shape is fixed: binary where the session
+    has a binary decoder (and binary is the faster read), text elsewhere.
+    Otherwise one code for all, so a column added to a ``SELECT *`` cannot
+    make Bind fail: binary when every column has a binary decoder, else text.
+    """
+    if not fields:
         return (_TEXT,)
+    if not per_column:
+        binary = all(session.has_binary_decoder(f.type_oid) for f in fields)
+        return (_BINARY if binary else _TEXT,)
+    codes = tuple(_column_format(f.type_oid, session) for f in fields)
     if all(code == codes[0] for code in codes):
         return codes[:1]
     return codes

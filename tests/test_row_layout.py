@@ -5,6 +5,7 @@ malformed body is always a ProtocolError that closes the connection."""
 from __future__ import annotations
 
 import struct
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import errors
 from pgpipe._session import Session
-from pgpipe._statement import Statement
+from pgpipe._statement import Statement, fixed_shape
 from pgpipe.conninfo import parse_dsn
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.backend import data_row_values
@@ -226,3 +227,36 @@ def test_each_column_gets_its_own_result_format(pg_server: TemporaryPostgres) ->
         assert statement.result_formats == (0, 1, 1, 0, 0)
         assert first == [(first[0][0], 2, "x", first[0][3], None)]
         assert str(first[0][0]) == "1.50"
+
+
+@pytest.mark.parametrize(
+    ("sql", "fixed"),
+    [
+        ("SELECT 1, 2", True),
+        ("  with x AS (SELECT 1) SELECT * FROM x", False),
+        ("SELECT * FROM t", False),
+        ("SELECT t.* FROM t", False),
+        ("INSERT INTO t VALUES (1) RETURNING *", False),
+        ("INSERT INTO t VALUES (1) RETURNING a", True),
+        ("SELECT 2 * 3", False),  # a product, refused all the same: the rule is simple
+        ("TABLE t", False),
+        ("FETCH 10 FROM c", False),
+        ("EXECUTE p", False),
+        ("-- a comment\nSELECT 1", False),
+    ],
+)
+def test_which_statements_have_a_fixed_shape(sql: str, fixed: bool) -> None:
+    assert fixed_shape(sql) is fixed
+
+
+def test_a_column_added_under_select_star_does_not_break_bind(pg_server: TemporaryPostgres) -> None:
+    with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
+        conn.execute("CREATE TEMP TABLE shape (a int4, b numeric, c text)")
+        conn.execute("INSERT INTO shape VALUES (1, 1.5, 'x')")
+        for sql in ("SELECT * FROM shape", "TABLE shape", "SELECT a, b, c FROM shape"):
+            assert conn.query(sql).rows == [(1, Decimal("1.5"), "x")]
+            assert conn.query(sql).rows == [(1, Decimal("1.5"), "x")]  # binary now
+        conn.execute("ALTER TABLE shape ADD COLUMN d int4 DEFAULT 7")
+        for sql in ("SELECT * FROM shape", "TABLE shape"):
+            assert conn.query(sql).rows == [(1, Decimal("1.5"), "x", 7)]
+        assert conn.query("SELECT a, b, c FROM shape").rows == [(1, Decimal("1.5"), "x")]
