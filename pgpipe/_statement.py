@@ -15,6 +15,7 @@ from pgpipe.protocol.backend import data_row_values
 from pgpipe.result import Column, Result
 from pgpipe.rows import RowFactory, RowMaker
 from pgpipe.types import binary
+from pgpipe.types import text as text_codecs
 from pgpipe.types.binary import Decoder
 from pgpipe.types.oids import Type
 
@@ -264,6 +265,17 @@ _STRUCT_CODE: Final[dict[int, str]] = {
 }
 
 
+# Decoders that only call a builtin on the value's bytes, called inline instead
+# (no Python frame per value): the same call, the same errors.
+_INLINE: Final[dict[Decoder, str]] = {
+    text_codecs.DECODERS[Type.INT4]: "int({})",
+    text_codecs.DECODERS[Type.INT8]: "int({})",
+    text_codecs.DECODERS[Type.FLOAT8]: "float({})",
+    text_codecs.decode_str: "{}.decode()",
+    binary.DECODERS[Type.TEXT]: "{}.decode()",
+}
+
+
 class _OffLayout(Exception):
     """A row that does not fit the statement's layout: it takes the slow path."""
 
@@ -343,7 +355,8 @@ def _body_decoder(
             "    raise _OffLayout",
         ]
         base, const = "p", 0
-        values.append(f"None if v{i} is None else d{i}(v{i})")
+        call = _INLINE.get(decoder, f"d{i}({{}})").format(f"v{i}")
+        values.append(f"None if v{i} is None else {call}")
     flush(None)
     lines.append(f"if {where()} != len(body):")
     lines.append("    raise _OffLayout")

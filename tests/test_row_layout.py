@@ -45,7 +45,10 @@ COLUMN_KINDS = [
     (Type.BYTEA, 1, None),
     (Type.NUMERIC, 1, None),
     (Type.INT4, 0, None),
+    (Type.INT8, 0, None),
+    (Type.FLOAT8, 0, None),
     (Type.TEXT, 0, None),
+    (Type.BOOL, 0, None),
 ]
 
 
