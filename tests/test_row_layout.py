@@ -58,6 +58,8 @@ def sound(oid: int, fmt: int, width: int | None) -> bytes:
         return b"\x00" * width
     if oid == Type.NUMERIC:
         return b"\x00" * 8  # no digits: zero
+    if oid == Type.BOOL:
+        return b"t"
     return b"123"
 
 
