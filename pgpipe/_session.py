@@ -629,7 +629,7 @@ class Session:
         self,
         sql: object,
         params: Sequence[object],
-        batch_size: int,
+        batch_size: object,
         *,
         param_types: Sequence[int] | None = None,
         row_factory: RowFactory[Any] | None = None,

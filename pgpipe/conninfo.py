@@ -735,7 +735,7 @@ def _check(params: ConnectParams) -> None:
 
 
 def _websocket(value: object) -> str | None:
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and value == ""):
         return None
     if not isinstance(value, str) or not value.startswith(("ws://", "wss://")):
         raise InterfaceError("websocket takes a ws:// or wss:// URL")

@@ -154,3 +154,11 @@ def test_async_for(pg_server: TemporaryPostgres) -> None:
         await conn.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("batch_size", [None, 0, -1, "10", 2.5, True])
+def test_a_batch_size_that_is_not_a_positive_integer(client: Client, batch_size: Any) -> None:
+    with pytest.raises(pgpipe.InterfaceError, match="batch_size"):
+        for _ in client.stream("SELECT 1", batch_size=batch_size):
+            pass
+    assert client.query("SELECT 2").rows == [(2,)]  # nothing was sent

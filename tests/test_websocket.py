@@ -133,6 +133,9 @@ def test_parameters_that_cannot_work(adapter: Adapter) -> None:
         adapter.connect(websocket="ws://127.0.0.1:1/v2", sslmode="require", **login())
     with pytest.raises(pgpipe.InterfaceError, match="ws:// or wss://"):
         adapter.connect(websocket="https://example.com/v2", **login())
+    for wrong in (b"", b"ws://127.0.0.1:1/v2", 7):
+        with pytest.raises(pgpipe.InterfaceError, match="ws:// or wss://"):
+            adapter.connect(websocket=wrong, **login())
     with pytest.raises(pgpipe.InterfaceError, match="channel_binding"):
         adapter.connect(websocket="wss://127.0.0.1:1/v2", channel_binding="require", **login())
     # Unverified pipelining of a password over plaintext is refused here too.
