@@ -54,7 +54,7 @@ elif mode == "rows psycopg":
     import psycopg
     c = psycopg.connect(dsn)
     cur = c.cursor(binary=True)
-    cur.execute(ROWS.replace("$1", "%s"), (n,))
+    cur.execute(ROWS.replace("%", "%%").replace("$1", "%s"), (n,))
     assert len(cur.fetchall()) == n
     c.close()
 elif mode == "rows asyncpg":
