@@ -30,14 +30,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _rows import SQL
+
 _CLIENT = """
 import asyncio, sys, pgpipe
 dsn, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ROWS = (
-    "SELECT g, 'row ' || g, g % 2 = 0, timestamptz '2024-01-01 00:00+00' + g * interval '1 s',"
-    " g / 3.0::float8, (g / 7.0)::numeric(12,4), md5(g::text)::uuid"
-    " FROM generate_series(1, $1) g"
-)
+ROWS = ROWS_SQL
 if mode == "rows sync":
     c = pgpipe.connect(dsn)
     c.query(ROWS, 10)  # the statement's first run (text); binary from the second
@@ -134,7 +132,7 @@ def main() -> None:
         raise SystemExit("valgrind is needed (apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as tmp:
         client = os.path.join(tmp, "client.py")
-        Path(client).write_text(_CLIENT)
+        Path(client).write_text(_CLIENT.replace("ROWS_SQL", repr(SQL.format(rows="$1"))))
         if args.dsn:
             _report(args, args.dsn, client)
             return

@@ -23,26 +23,11 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from typing import Any
+
+from _rows import SQL, check
 
 import pgpipe
 from pgpipe.testing import TemporaryPostgres
-
-SQL = (
-    "SELECT g, 'row ' || g, g % 2 = 0, timestamptz '2024-01-01 00:00+00' + g * interval '1 s',"
-    " g / 3.0::float8, (g / 7.0)::numeric(12,4), md5(g::text)::uuid"
-    " FROM generate_series(1, {rows}) g"
-)
-
-
-def check(rows_out: Any, rows: int) -> None:
-    touched = 0
-    for row in rows_out:
-        for _value in row:
-            touched += 1
-    last = rows_out[-1]
-    if touched != rows * 7 or last[0] != rows or last[1] != f"row {rows}":
-        raise AssertionError(f"wrong result, last row {last!r}")
 
 
 def pgpipe_sync(dsn: str, sql: str, rows: int) -> Callable[[], None]:

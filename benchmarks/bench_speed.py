@@ -36,26 +36,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _rows import SQL as ROWS_SQL
+from _rows import check as check_rows
+
 ROOT = Path(__file__).resolve().parent.parent
 SQL = "SELECT $1::int + 1"
-ROWS_SQL = (
-    "SELECT g, 'row ' || g, g % 2 = 0, timestamptz '2024-01-01 00:00+00' + g * interval '1 s',"
-    " g / 3.0::float8, (g / 7.0)::numeric(12,4), md5(g::text)::uuid"
-    " FROM generate_series(1, {rows}) g"
-)
 CONNECTS = 40
 
 Figures = dict[str, float]
-
-
-def _check_rows(rows_out: Any, rows: int) -> None:
-    touched = 0
-    for row in rows_out:
-        for _value in row:
-            touched += 1
-    last = rows_out[-1]
-    if touched != rows * 7 or last[0] != rows or last[1] != f"row {rows}":
-        raise AssertionError(f"wrong result, last row {last!r}")
 
 
 def _loop_sync(body: Callable[[int], Any], n: int) -> tuple[float, float]:
@@ -90,7 +78,7 @@ def _loop_async(body: Callable[[int], Any], n: int) -> tuple[float, float]:
 
 def _rows_per_second(fetch: Callable[[str], Any], sql: str, rows: int) -> float:
     started = time.perf_counter()
-    _check_rows(fetch(sql), rows)
+    check_rows(fetch(sql), rows)
     return rows / (time.perf_counter() - started)
 
 

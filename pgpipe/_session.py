@@ -431,9 +431,10 @@ class Session:
         sql = sql_text(sql)
         factory = self._row_factory(row_factory)
         # The common case inlined (a known text, standard_conforming_strings on).
-        if (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(
-            params
-        ) or self.core.parameters.get("standard_conforming_strings") == "off":
+        if (
+            (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(params)
+            or self.core.parameters.get("standard_conforming_strings") == "off"
+        ):
             self.check_parameters(sql, len(params))
         try:
             encoded = _inferred(params)  # inlined self._inferred: the common path

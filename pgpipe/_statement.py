@@ -192,8 +192,8 @@ def _result_formats(
     if not fields:
         return (_TEXT,)
     if not per_column:
-        binary = all(session.has_binary_decoder(f.type_oid) for f in fields)
-        return (_BINARY if binary else _TEXT,)
+        every = all(session.has_binary_decoder(f.type_oid) for f in fields)
+        return (_BINARY if every else _TEXT,)
     codes = tuple(_column_format(f.type_oid, session) for f in fields)
     if all(code == codes[0] for code in codes):
         return codes[:1]
@@ -268,9 +268,8 @@ _STRUCT_CODE: Final[dict[int, str]] = {
 # Decoders that only call a builtin on the value's bytes, called inline instead
 # (no Python frame per value): the same call, the same errors.
 _INLINE: Final[dict[Decoder, str]] = {
-    text_codecs.DECODERS[Type.INT4]: "int({})",
-    text_codecs.DECODERS[Type.INT8]: "int({})",
-    text_codecs.DECODERS[Type.FLOAT8]: "float({})",
+    text_codecs.DECODERS[Type.INT4]: "int({})",  # int2, int4, int8, oid
+    text_codecs.DECODERS[Type.FLOAT8]: "float({})",  # float4, float8
     text_codecs.decode_str: "{}.decode()",
     binary.DECODERS[Type.TEXT]: "{}.decode()",
 }
