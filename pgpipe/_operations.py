@@ -25,6 +25,7 @@ from pgpipe.rows import RowFactory, RowMaker
 
 if TYPE_CHECKING:
     from pgpipe._session import Session
+    from pgpipe.protocol.connection import ProtocolConnection
 
 DECODE_BATCH: Final = 1024  # rows decoded at a time as they arrive
 COPY_BATCH: Final = 1024  # COPY TO rows handed to the reader at a time
@@ -52,6 +53,12 @@ class Operation:
 
     def feed_rows(self, bodies: list[bytes]) -> None:
         raise NotImplementedError
+
+    def take_answer(self, core: ProtocolConnection) -> bool:
+        """Take the whole answer at once when the core has it all (see
+        ``ProtocolConnection.next_answer``); True when done so. Most operations
+        read event by event: False."""
+        return False
 
     def outcome(self) -> tuple[errors.Error | None, int]:
         """How it ended, for a timeout's message: the error that counts (a cancel
@@ -180,6 +187,21 @@ class UnnamedQuery(Operation):
         if len(pending) >= DECODE_BATCH:
             self._decode_pending()
 
+    def take_answer(self, core: ProtocolConnection) -> bool:
+        # The common answer, read in one call instead of an event per message.
+        if not self._synced:
+            return False
+        answer = core.next_answer()
+        if answer is None:
+            return False
+        fields, bodies, self.status = answer
+        if fields is not None:
+            self._statement = self.session.statement(self._key, fields.fields)
+            if bodies:
+                self._pending = bodies
+                self._decode_pending()
+        return True
+
     def _decode_pending(self) -> None:
         pending, self._pending = self._pending, []
         if pending:
@@ -279,6 +301,9 @@ class PreparedQuery(UnnamedQuery):
         self._with_parse = with_parse
         self._parsed = False  # its Parse answered ParseComplete
         self._idle = session.core.transaction_status == "I"
+
+    def take_answer(self, core: ProtocolConnection) -> bool:
+        return False  # its answers differ, and a missing statement is retried
 
     def feed(self, event: ev.Event) -> bool:
         if type(event) is ev.ParseComplete:

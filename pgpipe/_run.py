@@ -109,6 +109,9 @@ class Run(Generic[_Op]):
             return CANCEL
         op = self.op
         core = self.session.core
+        if phase == _RUNNING and op.take_answer(core):
+            self._end()
+            return DONE
         while True:
             if op.in_rows:
                 bodies = core.next_row_bodies()

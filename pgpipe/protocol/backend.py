@@ -123,7 +123,7 @@ _ROW_DESCRIPTIONS: dict[bytes, ev.RowDescription] = {}
 _ROW_DESCRIPTIONS_KEPT: Final = 512
 
 
-def _row_description(body: bytes) -> ev.RowDescription:
+def row_description(body: bytes) -> ev.RowDescription:
     # A statement run again sends the same RowDescription: decode it once. The
     # events are immutable, so sharing them is safe.
     event = _ROW_DESCRIPTIONS.get(body)
@@ -259,7 +259,7 @@ DECODERS: Final[dict[bytes, Callable[[bytes], ev.Event]]] = {
     b"s": _empty(ev.PortalSuspended()),
     b"c": _empty(ev.CopyDone()),
     b"t": _parameter_description,
-    b"T": _row_description,
+    b"T": row_description,
     b"D": _data_row,
     b"C": _command_complete,
     b"E": _error_response,

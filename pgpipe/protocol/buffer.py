@@ -39,60 +39,34 @@ class ReceiveBuffer:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
-    def _repeats(self, buf: bytearray, pos: int, size: int) -> int:
-        """How many times the BindComplete + CommandComplete pair at ``pos`` repeats
-        right after itself, all complete (0 if the next message is not a sound
-        CommandComplete)."""
-        if buf[pos + 5 : pos + 6] != b"C":
-            return 0
-        (length,) = _LENGTH.unpack_from(buf, pos + 6)
-        if not 5 <= length <= 1024 or pos + 6 + length > size:
-            return 0
-        unit = 6 + length
-        pattern = bytes(buf[pos : pos + unit])
-        if pattern[-1] != 0:
-            return 0
-        count = 0
-        at = pos + unit
-        while at + unit <= size and buf.startswith(pattern, at):
-            count += 1
-            at += unit
-        return count
-
     def messages(self) -> list[tuple[bytes, bytes]]:
         """Every complete message buffered, as ``(type byte, body)``, oldest first.
 
-        The headers are walked in place; the complete messages are copied out
-        once, so a large message arriving in many pieces is not copied per piece.
+        What is buffered is copied out once and framed in one pass. A message
+        still arriving at the head (a large one, in many pieces) is not
+        copied until it is complete, so framing stays linear in the bytes
+        received.
         """
         buf = self._buf
-        start = pos = self._pos
+        pos = self._pos
         size = len(buf)
         if size - pos < 5:  # not even a header (as before every reply arrives)
             return []
-        begins: list[int] = []
-        ends: list[int] = []
-        begin_at = begins.append
-        append = ends.append
-        known = self._known
         unpack = _HEADER.unpack_from
+        kind, length = unpack(buf, pos)
+        if pos + 1 + length > size and 4 <= length <= self.max_message_size:
+            if kind not in self._known:
+                raise ProtocolError(f"unknown backend message type {kind!r}")
+            return []  # the head message is incomplete: nothing to copy yet
+        data = bytes(buf) if pos == 0 else bytes(buf[pos:])
+        size = len(data)
+        known = self._known
         limit = self.max_message_size
-        repeats: list[tuple[int, int, int]] = []  # (index in ends, unit size, count)
-        while size - pos >= 5:
-            kind, length = unpack(buf, pos)
-            if kind == b"2" and length == 4 and size - pos >= 10:
-                # BindComplete: executemany and pipelines answer each row with the
-                # same BindComplete + CommandComplete; a run of them is framed once.
-                count = self._repeats(buf, pos, size)
-                if count:
-                    unit = 5 + 1 + unpack(buf, pos + 5)[1]
-                    begin_at(pos - start)
-                    append(pos + 5 - start)
-                    begin_at(pos + 5 - start)
-                    append(pos + unit - start)
-                    repeats.append((len(ends) - 2, unit, count))
-                    pos += unit * (count + 1)
-                    continue
+        out: list[tuple[bytes, bytes]] = []
+        append = out.append
+        at = 0
+        while size - at >= 5:
+            kind, length = unpack(data, at)
             if kind not in known:
                 raise ProtocolError(f"unknown backend message type {kind!r}")
             if not 4 <= length <= limit:
@@ -103,27 +77,46 @@ class ReceiveBuffer:
                 raise ProtocolError(
                     f"backend message {kind!r} declares {length} bytes, over the limit of {limit}"
                 )
-            end = pos + 1 + length
+            end = at + 1 + length
             if end > size:
                 break
-            begin_at(pos - start)
-            append(end - start)
-            pos = end
-        if not ends:
-            return []
-        chunk = bytes(buf[start:pos])
-        out = [
-            (chunk[begin : begin + 1], chunk[begin + 5 : end])
-            for begin, end in zip(begins, ends, strict=True)
-        ]
-        for index, _, count in reversed(repeats):
-            out[index + 2 : index + 2] = out[index : index + 2] * count
-        if pos == size:
+            if kind == b"2" and length == 4 and data[end : end + 1] == b"C":
+                # BindComplete + CommandComplete: executemany and pipelines answer
+                # each row with the same pair; a run of them is framed once.
+                count, step = _repeats(data, end, size)
+                if count:
+                    out += [(kind, b""), (b"C", data[end + 5 : at + step])] * count
+                    at += step * count
+                    continue
+            append((kind, data[at + 5 : end]))
+            at = end
+        pos += at
+        if pos == len(buf):
             buf.clear()
             self._pos = 0
-        elif pos > _COMPACT_AT and pos * 2 > size:
+        elif pos > _COMPACT_AT and pos * 2 > len(buf):
             del buf[:pos]
             self._pos = 0
         else:
             self._pos = pos
         return out
+
+
+def _repeats(data: bytes, at: int, size: int) -> tuple[int, int]:
+    """At ``at``, a CommandComplete after a BindComplete: how many times the pair
+    occurs from the BindComplete on, all complete and alike, and the size of
+    the CommandComplete (0 and 0 if it is not sound)."""
+    if size - at < 5:
+        return 0, 0
+    (length,) = _LENGTH.unpack_from(data, at + 1)
+    unit = 1 + length
+    if not 5 <= length <= 1024 or at + unit > size or data[at + unit - 1] != 0:
+        return 0, 0
+    pattern = data[at - 5 : at + unit]
+    step = 5 + unit
+    count = 1
+    nxt = at + unit
+    while nxt + step <= size and data.startswith(pattern, nxt):
+        count += 1
+        nxt += step
+    return count, step

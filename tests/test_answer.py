@@ -1,0 +1,311 @@
+"""ProtocolConnection.next_answer: a one-packet query's whole answer taken at once.
+
+The sans-IO tests check it against ``next_event`` on the same bytes: the
+same outcome however the bytes are cut, damaged or interleaved with what
+servers may slip in; the real-server tests check the adapters' results and
+the connection's state after the answers it does not take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pgpipe
+from pgpipe import strategies as ps
+from pgpipe.errors import ProtocolError
+from pgpipe.protocol import NEED_DATA, ProtocolConnection, State
+from pgpipe.protocol import events as ev
+from pgpipe.protocol.backend import data_row_values
+from pgpipe.testing import TemporaryPostgres
+from tests import wire
+from tests.test_protocol_core import drain, started
+
+COLUMNS = [("a", 23, 0), ("b", 25, 0)]
+
+
+def queued() -> ProtocolConnection:
+    core = started()
+    core.send_unnamed_query("SELECT a, b FROM t", [], [], [], [0])
+    core.data_to_send()
+    return core
+
+
+def test_a_select_is_taken_whole() -> None:
+    core = queued()
+    assert core.next_answer() is None  # nothing received yet
+    core.receive_data(wire.one_shot_reply([[b"1", None], [b"2", b"x"]], COLUMNS))
+    answer = core.next_answer()
+    assert answer is not None
+    fields, bodies, tag = answer
+    assert fields is not None and [f.name for f in fields.fields] == ["a", "b"]
+    assert [data_row_values(b) for b in bodies] == [(b"1", None), (b"2", b"x")]
+    assert tag == "SELECT 2"
+    assert core.state is State.READY and core.pending == 0
+    assert core.transaction_status == "I"
+    assert core.next_event() is NEED_DATA
+    assert core.next_answer() is None  # nothing owed any more
+
+
+@pytest.mark.parametrize(
+    ("ending", "tag"),
+    [(wire.command_complete("INSERT 0 3"), "INSERT 0 3"), (wire.EMPTY_QUERY, None)],
+)
+def test_no_data_answers(ending: bytes, tag: str | None) -> None:
+    core = queued()
+    core.receive_data(
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + wire.NO_DATA
+        + ending
+        + wire.CLOSE_COMPLETE
+        + wire.ready("T")
+    )
+    assert core.next_answer() == (None, [], tag)
+    assert core.transaction_status == "T" and core.state is State.READY
+
+
+def test_an_answer_still_arriving_is_left_to_next_event() -> None:
+    core = queued()
+    reply = wire.one_shot_reply([[b"1", None]], COLUMNS)
+    core.receive_data(reply[:-1])
+    assert core.next_answer() is None
+    core.receive_data(reply[-1:])
+    assert core.next_answer() is None  # the first messages are framed: events now
+    names = [type(e).__name__ for e in drain(core)]
+    assert names == [
+        "ParseComplete",
+        "BindComplete",
+        "RowDescription",
+        "DataRow",
+        "CommandComplete",
+        "CloseComplete",
+        "ReadyForQuery",
+    ]
+    assert core.state is State.READY
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [wire.notice(), wire.parameter_status("application_name", "x")],
+    ids=["notice", "parameter status"],
+)
+def test_anything_else_among_the_messages_leaves_them_for_next_event(extra: bytes) -> None:
+    core = queued()
+    core.receive_data(
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + extra
+        + wire.NO_DATA
+        + wire.command_complete("SET")
+        + wire.CLOSE_COMPLETE
+        + wire.ready()
+    )
+    assert core.next_answer() is None
+    events = drain(core)
+    assert events[0] == ev.ParseComplete() and events[-1] == ev.ReadyForQuery("I")
+    assert core.state is State.READY
+
+
+def test_an_error_is_left_for_next_event() -> None:
+    core = queued()
+    core.receive_data(wire.PARSE_COMPLETE + wire.BIND_COMPLETE + wire.error() + wire.ready())
+    assert core.next_answer() is None
+    assert isinstance(drain(core)[2], ev.ErrorResponse)
+    assert core.state is State.READY
+
+
+def test_two_queries_owed_are_not_taken_at_once() -> None:
+    core = queued()
+    core.send_unnamed_query("SELECT 2", [], [], [], [0])
+    reply = wire.one_shot_reply([[b"1", None]], COLUMNS)
+    core.receive_data(reply + reply)
+    assert core.next_answer() is None
+    assert sum(isinstance(e, ev.ReadyForQuery) for e in drain(core)) == 2
+
+
+def test_a_bad_status_is_refused_by_next_event() -> None:
+    core = queued()
+    reply = wire.one_shot_reply([], COLUMNS)
+    core.receive_data(reply[:-1] + b"X")
+    assert core.next_answer() is None
+    with pytest.raises(ProtocolError, match="transaction status"):
+        drain(core)
+    assert core.state is State.DEAD
+
+
+def test_a_malformed_row_description_kills_the_connection() -> None:
+    core = queued()
+    core.receive_data(
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + wire.msg(b"T", b"\x00\x01abc")
+        + wire.command_complete("SELECT 0")
+        + wire.CLOSE_COMPLETE
+        + wire.ready()
+    )
+    with pytest.raises(ProtocolError):
+        core.next_answer()
+    assert core.state is State.DEAD
+    with pytest.raises(ProtocolError, match="unusable"):
+        core.next_answer()
+
+
+# -- the same outcome as next_event ------------------------------------------------
+
+Outcome = tuple[list[Any], str, State, str]
+
+
+def fold(events: list[Any]) -> list[Any]:
+    """Each run of events that is a whole one-packet answer, as next_answer gives it."""
+    out: list[Any] = []
+    i = 0
+    while i < len(events):
+        answer = _answer_at(events, i)
+        if answer is None:
+            out.append(events[i])
+            i += 1
+        else:
+            item, i = answer
+            out.append(item)
+    return out
+
+
+def _answer_at(events: list[Any], i: int) -> tuple[Any, int] | None:
+    if events[i : i + 2] != [ev.ParseComplete(), ev.BindComplete()] or len(events) < i + 6:
+        return None
+    j = i + 2
+    described = events[j]
+    fields = described if isinstance(described, ev.RowDescription) else None
+    if fields is None and described != ev.NoData():
+        return None
+    j += 1
+    rows = []
+    while fields is not None and j < len(events) and isinstance(events[j], ev.DataRow):
+        rows.append(events[j].values)
+        j += 1
+    if j == len(events):
+        return None
+    ending = events[j]
+    if isinstance(ending, ev.CommandComplete):
+        tag: str | None = ending.tag
+    elif ending == ev.EmptyQueryResponse():
+        tag = None
+    else:
+        return None
+    if events[j + 1 : j + 2] != [ev.CloseComplete()] or len(events) < j + 3:
+        return None
+    ready = events[j + 2]
+    if not isinstance(ready, ev.ReadyForQuery):
+        return None
+    return ("answer", fields, rows, tag, ready.status), j + 3
+
+
+def replay(pieces: list[bytes], fast: bool) -> Outcome:
+    """What a core makes of the answer to one query: the events (answers folded),
+    and how it ends: "ok" or the error's type, its state, its transaction status."""
+    core = queued()
+    seen: list[Any] = []
+    try:
+        for piece in pieces:
+            core.receive_data(piece)  # b"" (a damaged answer cut to nothing): the end
+            while True:
+                if fast:
+                    answer = core.next_answer()
+                    if answer is not None:
+                        fields, bodies, tag = answer
+                        try:
+                            rows = [data_row_values(b) for b in bodies]
+                        except ProtocolError as exc:
+                            raise core.fail(str(exc)) from None
+                        seen.append(("answer", fields, rows, tag, core.transaction_status))
+                        continue
+                event = core.next_event()
+                if event is NEED_DATA:
+                    break
+                seen.append(event)
+                if isinstance(event, ev.ConnectionClosed):
+                    break
+        end = "ok"
+    except ProtocolError:
+        end = "ProtocolError"
+    return fold(seen), end, core.state, core.transaction_status
+
+
+@settings(max_examples=300)
+@given(ps.transcripts(), st.data())
+def test_the_outcome_is_next_events_however_the_answer_is_cut(
+    transcript: tuple[tuple[ps.BackendMessage, ...], bytes], data: st.DataObject
+) -> None:
+    _, raw = transcript
+    for pieces in ([raw], data.draw(ps.chunked(raw, max_pieces=6))):
+        assert replay(pieces, fast=True) == replay(pieces, fast=False)
+
+
+@given(ps.transcripts(asynchronous=False))
+def test_a_whole_answer_in_one_piece_is_taken_at_once(
+    transcript: tuple[tuple[ps.BackendMessage, ...], bytes],
+) -> None:
+    messages, raw = transcript
+    if any(isinstance(m, ps.ErrorResponse) for m in messages):
+        return
+    core = queued()
+    core.receive_data(raw)
+    assert core.next_answer() is not None
+    assert core.state is State.READY and core.next_event() is NEED_DATA
+
+
+@settings(max_examples=300)
+@given(ps.transcripts(asynchronous=False).flatmap(lambda t: ps.mutated(t[1])))
+def test_damaged_answers_end_as_they_do_for_next_event(raw: bytes) -> None:
+    fast, slow = replay([raw], fast=True), replay([raw], fast=False)
+    assert fast[1:] == slow[1:]
+    if fast[1] == "ok":
+        assert fast[0] == slow[0]
+
+
+# -- real servers ------------------------------------------------------------------------
+
+
+def test_answers_it_does_not_take_leave_the_connection_in_sync(
+    pg_server: TemporaryPostgres,
+) -> None:
+    with pgpipe.connect(pg_server.dsn()) as conn:
+        heard: list[str] = []
+        conn.add_notice_handler(lambda fields: heard.append(fields.get("M", "")))
+        notice = "DO $$ BEGIN RAISE NOTICE 'hi'; END $$"
+        assert conn.query(notice).status == "DO" and heard == ["hi"]
+        assert conn.query("SELECT $1::int + 1", 1).scalar() == 2
+        with pytest.raises(pgpipe.errors.DivisionByZero):
+            conn.query("SELECT 1 / $1::int", 0)
+        assert conn.query("SET application_name = 'answer'").status == "SET"
+        rows = conn.query("SELECT g, 'x' || g FROM generate_series(1, $1::int) g", 50_000).rows
+        assert len(rows) == 50_000 and rows[-1] == (50_000, "x50000")
+        assert conn.query("").status is None
+        assert conn.query("SELECT 3").scalar() == 3
+
+
+def test_asyncio_answers(pg_server: TemporaryPostgres) -> None:
+    async def main() -> None:
+        conn = await pgpipe.connect_async(pg_server.dsn())
+        try:
+            for i in range(20):
+                assert (await conn.query("SELECT $1::int * 2, 'a'", i)).rows == [(2 * i, "a")]
+            with pytest.raises(pgpipe.errors.UndefinedTable):
+                await conn.query("SELECT * FROM no_such_table")
+            assert (await conn.query("BEGIN")).status == "BEGIN"
+            assert conn.transaction_status == "T"
+            with pytest.raises(pgpipe.errors.DivisionByZero):
+                await conn.query("SELECT 1 / $1::int", 0)
+            assert conn.transaction_status == "E"
+            await conn.query("ROLLBACK")
+            assert conn.transaction_status == "I"
+            assert (await conn.query("SELECT 1")).scalar() == 1
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
