@@ -14,7 +14,12 @@ difference divided by 10N: the instructions the client spends per query
 7-column rows (binary results: the statement's second run). ``--peers``
 counts psycopg's and asyncpg's default settings the same way (the same
 statement; psycopg through ``execute``, and a binary cursor for rows;
-asyncpg through ``fetchval`` and ``fetch``).
+asyncpg through ``fetchval`` and ``fetch``). ``--floor`` counts the least a
+pure-Python client does for the same query, written here without a driver:
+the six messages (the Parse prebuilt) in one send, reads until
+ReadyForQuery, the headers walked and the value decoded, with no checks and
+no state; once on a blocking socket and once on asyncio's default loop (a
+protocol and a future, as pgpipe and asyncpg wait).
 
 Needs valgrind (Debian: apt-get install valgrind).
 """
@@ -62,6 +67,69 @@ elif mode == "rows asyncpg":
         assert len(await c.fetch(ROWS, n)) == n
         await c.close()
     asyncio.run(main())
+elif mode.startswith("floor"):
+    # The least a pure-Python client does per query: the same six messages (the
+    # Parse prebuilt), one send, reads until ReadyForQuery, the headers walked,
+    # the one value decoded; no checks, no state, no error handling.
+    import socket, struct
+    from urllib.parse import urlsplit
+    from pgpipe.protocol import frontend
+    url = urlsplit(dsn)
+    head = frontend.parse("", "SELECT $1::int + 1", [23])
+    tail = frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
+    header, int4 = struct.Struct("!cI"), struct.Struct("!i")
+    bind = struct.Struct("!cIxxhhhIihh")
+
+    def message(i):
+        return head + bind.pack(b"B", 24, 1, 1, 1, 4, i, 1, 1) + tail
+
+    def value(data):
+        at, size, out = 0, len(data), None
+        while at < size:
+            kind, length = header.unpack_from(data, at)
+            if kind == b"D":
+                out = int4.unpack_from(data, at + 11)[0]
+            at += 1 + length
+        return out
+
+    startup = frontend.startup_message({"user": url.username, "database": url.path[1:]})
+    if mode == "floor sync":
+        sock = socket.create_connection((url.hostname, url.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        def until_ready():
+            data = sock.recv(65536)
+            while data[-6:-1] != b"Z\\x00\\x00\\x00\\x05":
+                data += sock.recv(65536)
+            return data
+        sock.sendall(startup)
+        until_ready()
+        for i in range(n):
+            sock.sendall(message(i))
+            assert value(until_ready()) == i + 1
+        sock.close()
+    else:
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.data, self.waiter = b"", None
+            def data_received(self, data):
+                self.data += data
+                if data[-6:-1] == b"Z\\x00\\x00\\x00\\x05":
+                    self.waiter.set_result(None)
+            async def until_ready(self):
+                self.waiter = asyncio.get_running_loop().create_future()
+                await self.waiter
+                data, self.data = self.data, b""
+                return data
+        async def main():
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.create_connection(Protocol, url.hostname, url.port)
+            transport.write(startup)
+            await protocol.until_ready()
+            for i in range(n):
+                transport.write(message(i))
+                assert value(await protocol.until_ready()) == i + 1
+            transport.close()
+        asyncio.run(main())
 elif mode == "sync":
     c = pgpipe.connect(dsn)
     for i in range(n):
@@ -127,6 +195,11 @@ def main() -> None:
     parser.add_argument(
         "--peers", action="store_true", help="count psycopg and asyncpg too (default settings)"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="count the least a pure-Python client does per query too (no driver)",
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is needed (apt-get install valgrind)")
@@ -146,10 +219,11 @@ def _report(args: argparse.Namespace, dsn: str, client: str) -> None:
     n = args.queries
     print(f"pgpipe from {args.tree}, {n} and {11 * n} queries, instructions per query:")
     peers = ("psycopg", "asyncpg") if args.peers else ()
-    for mode in ("sync", "asyncio", *peers):
+    floor = ("floor sync", "floor asyncio") if args.floor else ()
+    for mode in ("sync", "asyncio", *peers, *floor):
         few = _instructions(args.tree, dsn, mode, n, client)
         many = _instructions(args.tree, dsn, mode, 11 * n, client)
-        print(f"  {mode:8} {(many - few) // (10 * n):>9,}")
+        print(f"  {mode:13} {(many - few) // (10 * n):>9,}")
     if not args.rows:
         return
     rows = args.rows

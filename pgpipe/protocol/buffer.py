@@ -14,6 +14,10 @@ from pgpipe.errors import ProtocolError
 _HEADER = struct.Struct("!cI")
 _LENGTH = struct.Struct("!I")
 _COMPACT_AT = 1 << 16
+# How a one-packet query's answer begins (ParseComplete, BindComplete) and ends
+# (CloseComplete, and ReadyForQuery but for its status byte).
+_ANSWER_HEAD = b"1\x00\x00\x00\x042\x00\x00\x00\x04"
+_ANSWER_TAIL = b"3\x00\x00\x00\x04Z\x00\x00\x00\x05"
 
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 30
 """PostgreSQL's own limit for one message (MaxAllocSize, 1 GiB)."""
@@ -38,6 +42,26 @@ class ReceiveBuffer:
 
     def feed(self, data: bytes) -> None:
         self._buf += data
+
+    def whole_answer(self) -> bytes | None:
+        """Everything buffered, copied, when it begins and ends as the answer to a
+        one-packet query does (see ``_ANSWER_HEAD``); None otherwise. Nothing
+        is consumed: ``clear`` does that once the caller has read it."""
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        if (
+            size - pos < 27
+            or buf[size - 11 : size - 1] != _ANSWER_TAIL
+            or not buf.startswith(_ANSWER_HEAD, pos)
+        ):
+            return None
+        return bytes(buf[pos:]) if pos else bytes(buf)
+
+    def clear(self) -> None:
+        """Drop everything buffered."""
+        self._buf.clear()
+        self._pos = 0
 
     def messages(self) -> list[tuple[bytes, bytes]]:
         """Every complete message buffered, as ``(type byte, body)``, oldest first.

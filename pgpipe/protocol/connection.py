@@ -86,11 +86,8 @@ _data_row_values: Final = backend.data_row_values
 _command_tag: Final = backend.command_tag
 _row_description: Final = backend.row_description
 
-# The answers ``next_answer`` compares whole: (type byte, body).
-_PARSE_COMPLETE: Final = (b"1", b"")
-_BIND_COMPLETE: Final = (b"2", b"")
-_CLOSE_COMPLETE: Final = (b"3", b"")
 _READY_STATUSES: Final = {b"I": "I", b"T": "T", b"E": "E"}
+_HEADER: Final = struct.Struct("!cI")
 
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 _ONE_SHOT_UNSYNCED: Final = _ONE_SHOT[:-1]
@@ -133,6 +130,41 @@ class State(enum.Enum):
     CLOSING = "closing"
     CLOSED = "closed"
     DEAD = "dead"
+
+
+def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], str | None] | None:
+    """A one-packet query's answer (``ReceiveBuffer.whole_answer``: its first two
+    and last two messages are known) split: the RowDescription or None for
+    NoData, the DataRow bodies, the tag (None for EmptyQueryResponse); None when
+    what lies between is anything else, or does not frame exactly."""
+    unpack = _HEADER.unpack_from
+    stop = len(data) - 11  # where CloseComplete begins
+    kind, length = unpack(data, 10)
+    at = 11 + length
+    if length < 4 or at > stop:
+        return None
+    fields: ev.RowDescription | None = None
+    if kind == b"T":
+        fields = _row_description(data[15:at])
+    elif kind != b"n" or length != 4:
+        return None
+    bodies: list[bytes] = []
+    append = bodies.append
+    kind, length = unpack(data, at)  # at <= stop: the last 11 bytes are there to read
+    while kind == b"D":
+        end = at + 1 + length
+        if length < 4 or end > stop or fields is None:
+            return None
+        append(data[at + 5 : end])
+        at = end
+        kind, length = unpack(data, at)
+    if at + 1 + length != stop or length < 4:
+        return None
+    if kind == b"C":
+        return fields, bodies, _command_tag(data[at + 5 : stop])
+    if kind == b"I" and length == 4:
+        return fields, bodies, None
+    return None
 
 
 class ProtocolConnection:
@@ -591,16 +623,17 @@ class ProtocolConnection:
 
     def next_answer(self) -> tuple[ev.RowDescription | None, list[bytes], str | None] | None:
         """The whole answer to a lone one-packet query, taken at once, when it is all
-        framed and holds nothing else; None otherwise (then ask ``next_event``).
+        that was received; None otherwise (then ask ``next_event``).
 
         While the only thing owed is ``send_unnamed_query``'s answer with its
-        Sync, and the messages received so far are exactly ParseComplete,
-        BindComplete, RowDescription or NoData, DataRows, CommandComplete or
-        EmptyQueryResponse, CloseComplete and ReadyForQuery: they are consumed
-        as ``next_event`` would, and what they carry is returned, the
-        RowDescription (None for NoData), the DataRow bodies as they came (see
-        ``next_row_bodies``) and the command tag (None for an empty query). An
-        error, a notice or anything else among them leaves everything as it was.
+        Sync, and the bytes received and not yet read are exactly
+        ParseComplete, BindComplete, RowDescription or NoData, DataRows,
+        CommandComplete or EmptyQueryResponse, CloseComplete and
+        ReadyForQuery: they are consumed as ``next_event`` would, and what
+        they carry is returned, the RowDescription (None for NoData), the
+        DataRow bodies as they came (see ``next_row_bodies``) and the command
+        tag (None for an empty query). Anything else among them (an error, a
+        notice, a malformed message) leaves everything as it was.
         """
         expect = self._expect
         if (
@@ -608,63 +641,31 @@ class ProtocolConnection:
             or expect[0] is not _PARSE
             or expect[4] is not _CLOSE
             or expect[5] is not _SYNC
+            or self._inbox_pos != len(self._inbox)
         ):
             return None
-        inbox = self._inbox
-        pos = self._inbox_pos
-        if pos == len(inbox):
-            if self._state is State.DEAD:
-                self._check_usable()
-            try:
-                inbox = self._inbox = self._buffer.messages()
-            except ProtocolError as exc:
-                raise self._die(str(exc)) from None
-            pos = self._inbox_pos = 0
-        end = len(inbox) - 3
-        if end < pos + 3:
+        if self._state is State.DEAD:
+            self._check_usable()
+        data = self._buffer.whole_answer()
+        if data is None:
             return None
-        kind, body = inbox[end + 2]
-        if (
-            kind != b"Z"
-            or inbox[pos] != _PARSE_COMPLETE
-            or inbox[pos + 1] != _BIND_COMPLETE
-            or inbox[end + 1] != _CLOSE_COMPLETE
-        ):
-            return None
-        status = _READY_STATUSES.get(body)
+        status = _READY_STATUSES.get(data[-1:])
         if status is None:
             return None  # next_event says what is wrong with it
-        kind, described = inbox[pos + 2]
-        tagged, tag_body = inbox[end]
-        fields: ev.RowDescription | None = None
-        bodies: list[bytes] = []
         try:
-            if kind == b"T":
-                fields = _row_description(described)
-                append = bodies.append
-                for index in range(pos + 3, end):
-                    kind, body = inbox[index]
-                    if kind != b"D":
-                        return None
-                    append(body)
-            elif kind != b"n" or described or end != pos + 3:
-                return None
-            if tagged == b"C":
-                tag: str | None = _command_tag(tag_body)
-            elif tagged == b"I" and not tag_body:
-                tag = None
-            else:
-                return None
+            answer = _split_answer(data)
         except ProtocolError as exc:
             raise self._die(str(exc)) from None
         except (struct.error, IndexError, ValueError) as exc:
             raise self._die(f"malformed backend message: {exc}") from None
-        self._inbox_pos = end + 3
+        if answer is None:
+            return None
+        self._buffer.clear()
         expect.clear()
         self.transaction_status = status
         if self._state is State.BUSY:
             self._state = State.READY
-        return fields, bodies, tag
+        return answer
 
     def next_command_tags(self) -> list[str]:
         """The tags of a run of BindComplete + CommandComplete pairs, taken at once.
