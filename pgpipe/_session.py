@@ -1107,7 +1107,7 @@ def _inferred(params: Sequence[object]) -> tuple[list[int], list[int], list[byte
 
 def _one_code(formats: list[int]) -> list[int]:
     """One format code for all parameters when they share it (Bind allows that)."""
-    if formats and formats.count(formats[0]) == len(formats):
+    if len(formats) > 1 and formats.count(formats[0]) == len(formats):
         return formats[:1]
     return formats
 

@@ -133,6 +133,15 @@ def test_an_error_is_left_for_next_event() -> None:
     assert core.state is State.READY
 
 
+def test_a_message_over_max_message_size_is_refused_as_by_next_event() -> None:
+    core = started(max_message_size=100)
+    core.send_unnamed_query("SELECT a", [], [], [], [0])
+    core.receive_data(wire.one_shot_reply([[b"x" * 200]], [("a", 25, 0)]))
+    assert core.next_answer() is None
+    with pytest.raises(ProtocolError, match="over the limit of 100"):
+        drain(core)
+
+
 def test_two_queries_owed_are_not_taken_at_once() -> None:
     core = queued()
     core.send_unnamed_query("SELECT 2", [], [], [], [0])

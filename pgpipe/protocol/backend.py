@@ -181,11 +181,20 @@ def data_row_values(body: bytes) -> tuple[bytes | None, ...]:
     return tuple(values)
 
 
+_TAGS: dict[bytes, str] = {}
+_TAGS_KEPT: Final = 256
+
+
 def command_tag(body: bytes) -> str:
     """The tag a CommandComplete body holds."""
-    if body[-1:] != b"\x00" or b"\x00" in body[:-1]:
-        raise ProtocolError("CommandComplete must hold one NUL-terminated tag")
-    return body[:-1].decode("utf-8")
+    tag = _TAGS.get(body)  # "SELECT 1", "INSERT 0 1": the same few, again and again
+    if tag is None:
+        if body[-1:] != b"\x00" or b"\x00" in body[:-1]:
+            raise ProtocolError("CommandComplete must hold one NUL-terminated tag")
+        tag = body[:-1].decode("utf-8")
+        if len(_TAGS) < _TAGS_KEPT:
+            _TAGS[body] = tag
+    return tag
 
 
 def _command_complete(body: bytes) -> ev.CommandComplete:

@@ -45,13 +45,14 @@ class ReceiveBuffer:
 
     def whole_answer(self) -> bytes | None:
         """Everything buffered, copied, when it begins and ends as the answer to a
-        one-packet query does (see ``_ANSWER_HEAD``); None otherwise. Nothing
-        is consumed: ``clear`` does that once the caller has read it."""
+        one-packet query does (see ``_ANSWER_HEAD``), and all of it is within
+        ``max_message_size``; None otherwise. Nothing is consumed: ``clear``
+        does that once the caller has read it."""
         buf = self._buf
         pos = self._pos
         size = len(buf)
         if (
-            size - pos < 27
+            not 27 <= size - pos <= self.max_message_size  # no message in it is over it
             or buf[size - 11 : size - 1] != _ANSWER_TAIL
             or not buf.startswith(_ANSWER_HEAD, pos)
         ):

@@ -133,6 +133,11 @@ _COMMON_FORMATS: Final = {
 }
 
 
+# Int16 counts and Int32 lengths below 256, written once.
+_SMALL_COUNTS: Final = tuple(_I16.pack(n) for n in range(256))
+_SMALL_LENGTHS: Final = tuple(_I32.pack(n) for n in range(256))
+
+
 def bind(
     portal: str,
     statement: str,
@@ -141,30 +146,39 @@ def bind(
     result_formats: Sequence[int],
 ) -> bytes:
     """Bind: ``param_formats`` and ``result_formats`` may hold 0, 1 or one code per value."""
+    names = (
+        (cstring(portal, "a portal name") if portal else b"\x00")
+        + (cstring(statement, "a statement name") if statement else b"\x00")
+        if portal or statement
+        else b"\x00\x00"
+    )
+    count = len(params)
     parts = [
-        b"B\x00\x00\x00\x00",  # the length is filled in below
-        cstring(portal, "a portal name") if portal else b"\x00",
-        cstring(statement, "a statement name") if statement else b"\x00",
+        names,
         _COMMON_FORMATS.get(tuple(param_formats))
         or _format_codes(param_formats, "parameter format codes"),
-        _count(len(params), "parameters"),
+        _SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"),
     ]
-    pack = _I32.pack
+    append = parts.append
     for value in params:
         if value is None:
-            parts.append(b"\xff\xff\xff\xff")
+            append(_NULL_VALUE)
         else:
-            if len(value) > _INT32_MAX:
+            size = len(value)
+            if size < 256:
+                append(_SMALL_LENGTHS[size])
+            elif size > _INT32_MAX:
                 raise InterfaceError("a parameter value is larger than the protocol allows")
-            parts.append(pack(len(value)))
-            parts.append(value)
-    parts.append(
+            else:
+                append(_I32.pack(size))
+            append(value)
+    append(
         _COMMON_FORMATS.get(tuple(result_formats))
         or _format_codes(result_formats, "result format codes")
     )
-    message = bytearray().join(parts)
-    _I32.pack_into(message, 1, len(message) - 1)
-    return bytes(message)
+    body = b"".join(parts)
+    size = len(body) + 4
+    return b"B" + (_SMALL_LENGTHS[size] if size < 256 else _I32.pack(size)) + body
 
 
 _NULL_VALUE: Final = b"\xff\xff\xff\xff"
