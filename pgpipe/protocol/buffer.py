@@ -130,7 +130,7 @@ class ReceiveBuffer:
 def _repeats(data: bytes, at: int, size: int) -> tuple[int, int]:
     """At ``at``, a CommandComplete after a BindComplete: how many times the pair
     occurs from the BindComplete on, all complete and alike, and the size of
-    the CommandComplete (0 and 0 if it is not sound)."""
+    one pair (0 and 0 if the CommandComplete is not sound)."""
     if size - at < 5:
         return 0, 0
     (length,) = _LENGTH.unpack_from(data, at + 1)
