@@ -146,11 +146,8 @@ def bind(
     result_formats: Sequence[int],
 ) -> bytes:
     """Bind: ``param_formats`` and ``result_formats`` may hold 0, 1 or one code per value."""
-    names = (
-        (cstring(portal, "a portal name") if portal else b"\x00")
-        + (cstring(statement, "a statement name") if statement else b"\x00")
-        if portal or statement
-        else b"\x00\x00"
+    names = (cstring(portal, "a portal name") if portal else b"\x00") + (
+        cstring(statement, "a statement name") if statement else b"\x00"
     )
     count = len(params)
     parts = [
