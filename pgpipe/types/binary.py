@@ -8,7 +8,6 @@ bytes, raising DataError for values that do not fit the type.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import enum
 import json
 import math
@@ -18,22 +17,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pgpipe._compiled import caused
 from pgpipe.errors import DataError
 from pgpipe.types.oids import Type
 
-_BOOL = struct.Struct("!?")
-_I16 = struct.Struct("!h")
-_I32 = struct.Struct("!i")
-_I64 = struct.Struct("!q")
-_U32 = struct.Struct("!I")
-_F32 = struct.Struct("!f")
-_F64 = struct.Struct("!d")
-_NUMERIC_HEAD = struct.Struct("!hhHH")
-_INTERVAL = struct.Struct("!qii")
-_TIMETZ = struct.Struct("!qi")
+_BOOL: Final = struct.Struct("!?")
+_I16: Final = struct.Struct("!h")
+_I32: Final = struct.Struct("!i")
+_I64: Final = struct.Struct("!q")
+_U32: Final = struct.Struct("!I")
+_F32: Final = struct.Struct("!f")
+_F64: Final = struct.Struct("!d")
+_NUMERIC_HEAD: Final = struct.Struct("!hhHH")
+_INTERVAL: Final = struct.Struct("!qii")
+_TIMETZ: Final = struct.Struct("!qi")
 
 _EPOCH_DATE: Final = dt.date(2000, 1, 1)
 _EPOCH_ORDINAL: Final = _EPOCH_DATE.toordinal()
@@ -151,11 +150,18 @@ def _char(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-_DIGIT_STRUCTS: Final = [struct.Struct(f"!{n}H") for n in range(32)]
-_EXACT: Final = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+_DIGITS_PREMADE: Final = 32
+_DIGIT_STRUCTS: Final = [struct.Struct(f"!{n}H") for n in range(_DIGITS_PREMADE)]
+# Up to this many base-10000 digits make an int of fewer figures than str()
+# writes (sys.int_info.default_max_str_digits: 4300); past it, text directly.
+_DIGITS_AS_INT: Final = 1000
 
 
 def _numeric(data: bytes) -> Decimal:
+    ndigits: int
+    weight: int
+    sign: int
+    dscale: int
     ndigits, weight, sign, dscale = _NUMERIC_HEAD.unpack_from(data, 0)
     if sign & 0x8000:  # NaN, Infinity, -Infinity
         special = _NUMERIC_SPECIAL.get(sign)
@@ -164,22 +170,32 @@ def _numeric(data: bytes) -> Decimal:
         return special
     if sign not in (_NUMERIC_POS, _NUMERIC_NEG) or len(data) != 8 + 2 * ndigits:
         raise DataError("invalid binary numeric")
-    unpack = _DIGIT_STRUCTS[ndigits] if ndigits < 32 else struct.Struct(f"!{ndigits}H")
-    digits = unpack.unpack_from(data, 8)
-    coefficient = 0
-    for digit in digits:  # base 10000, most significant first
-        coefficient = coefficient * 10000 + digit
-    if digits and max(digits) > 9999:
-        raise DataError("invalid binary numeric digit")
-    # Scale to exactly dscale fraction digits so Decimal("1.50") keeps its zero.
+    if ndigits <= _DIGITS_AS_INT:
+        # One int (its figures within str()'s limit), written out for Decimal to
+        # parse: in C, and exactly (a constructor ignores the context).
+        if ndigits < _DIGITS_PREMADE:
+            digits = _DIGIT_STRUCTS[ndigits].unpack_from(data, 8)
+        else:
+            digits = struct.unpack_from(f"!{ndigits}H", data, 8)
+        coefficient = 0
+        digit: int
+        for digit in digits:  # base 10000, most significant first
+            if digit > 9999:
+                raise DataError("invalid binary numeric digit")
+            coefficient = coefficient * 10000 + digit
+        text = str(coefficient)
+    else:
+        text = "%04d" * ndigits % struct.unpack_from(f"!{ndigits}H", data, 8)
+        if len(text) != 4 * ndigits:  # a digit past 9999 wrote more figures
+            raise DataError("invalid binary numeric digit")
+    # Exactly dscale figures after the point, so 1.50 keeps its zero: the
+    # figures past it (PostgreSQL leaves them zero) dropped, missing ones added.
     shift = 4 * (weight - ndigits + 1) + dscale
-    if shift > 0:
-        coefficient *= 10**shift
-    elif shift < 0:
-        coefficient //= 10**-shift
-    # Exact: Decimal arithmetic would round to the context's 28 digits.
-    value = _EXACT.scaleb(Decimal(coefficient), -dscale)
-    return value.copy_negate() if sign == _NUMERIC_NEG else value
+    if shift < 0:
+        text = text[:shift]
+    elif shift > 0:
+        text += "0" * shift
+    return Decimal(f"{'-' if sign == _NUMERIC_NEG else ''}{text or '0'}E-{dscale}")
 
 
 def _bytea(data: bytes) -> bytes:
@@ -220,26 +236,58 @@ def _infinite_timestamp(usecs: int) -> DataError:
     return DataError(f"timestamp {word!r} cannot be represented by datetime.datetime")
 
 
-def _timestamp_decoder(epoch: dt.datetime) -> Decoder:
+# A datetime is made from its pickled state, 10 bytes: year (2), month, day, hour,
+# minute, second, microsecond (3). That is the constructor pickle calls, in C and
+# in pure-Python datetime alike, and it skips the argument parsing and the
+# normalising of ``epoch + timedelta(microseconds=n)``, which cost 4 times more.
+_DATE_STATE: Final = struct.Struct("!HBB")
+_TIME_STATE: Final = struct.Struct("!BBBBH")
+_from_state: Final = cast("Callable[[bytes, dt.tzinfo | None], dt.datetime]", dt.datetime)
+_DAY_STATES_KEPT: Final = 4096
+_day_states: Final[dict[int, bytes]] = {}
+
+
+def _day_state(days: int, usecs: int) -> bytes:
+    """The date part of the state of a timestamp ``days`` after 2000-01-01 (kept:
+    the rows of a result mostly share few days). ``usecs``: the whole value,
+    for the error's message."""
+    try:
+        date = dt.date.fromordinal(days + _EPOCH_ORDINAL)
+    except (ValueError, OverflowError):
+        if usecs in (_TS_INFINITY, _TS_MINUS_INFINITY):
+            raise _infinite_timestamp(usecs) from None
+        raise DataError("timestamp out of range for datetime.datetime (years 1 to 9999)") from None
+    state = _DATE_STATE.pack(date.year, date.month, date.day)
+    if len(_day_states) >= _DAY_STATES_KEPT:
+        _day_states.clear()
+    _day_states[days] = state
+    return state
+
+
+def _timestamp_decoder(tz: dt.tzinfo | None) -> Decoder:
     unpack = _I64.unpack
-    delta = dt.timedelta
+    days_known = _day_states
 
     def decode(data: bytes) -> dt.datetime:
-        (usecs,) = unpack(data)
-        try:
-            return epoch + delta(0, 0, usecs)
-        except OverflowError:
-            if usecs in (_TS_INFINITY, _TS_MINUS_INFINITY):
-                raise _infinite_timestamp(usecs) from None
-            raise DataError(
-                "timestamp out of range for datetime.datetime (years 1 to 9999)"
-            ) from None
+        whole: int = unpack(data)[0]
+        days = whole // _USECS_PER_DAY
+        usecs = whole % _USECS_PER_DAY
+        state = days_known.get(days)
+        if state is None:
+            state = _day_state(days, whole)
+        secs = usecs // 1_000_000
+        usecs %= 1_000_000
+        mins = secs // 60
+        return _from_state(
+            state + _TIME_STATE.pack(mins // 60, mins % 60, secs % 60, usecs >> 16, usecs & 0xFFFF),
+            tz,
+        )
 
     return decode
 
 
-_timestamp = _timestamp_decoder(_EPOCH)
-_timestamptz = _timestamp_decoder(_EPOCH_UTC)
+_timestamp = _timestamp_decoder(None)
+_timestamptz = _timestamp_decoder(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,11 +331,11 @@ def _uuid_fast(value: int) -> uuid.UUID:
     return made
 
 
-_new_object = object.__new__
-_set_slot = object.__setattr__
-_int_from_bytes = int.from_bytes
-_UUID = uuid.UUID
-_UUID_UNKNOWN = uuid.SafeUUID.unknown  # an enum member: slow to look up each time
+_new_object: Final = object.__new__
+_set_slot: Final = object.__setattr__
+_int_from_bytes: Final = int.from_bytes
+_UUID: Final = uuid.UUID
+_UUID_UNKNOWN: Final = uuid.SafeUUID.unknown  # an enum member: slow to look up each time
 
 
 def _pick_uuid_maker() -> Callable[[int], uuid.UUID]:
