@@ -167,16 +167,46 @@ _UNROLLED_MAX_COLUMNS: Final = 64
 # session decodes them with a binary decoder of its own.
 _TEXT_IS_FASTER: Final = frozenset({Type.NUMERIC})
 
-# Statements whose SQL text alone fixes how many columns they return, when it
-# has no "*" (nor "TABLE t", FETCH or EXECUTE, whose columns are elsewhere).
+# Statements whose SQL text alone fixes how many columns they return, when no
+# "*" in it may stand for columns (nor "TABLE t", FETCH or EXECUTE, whose
+# columns are elsewhere).
 _FIXED_SHAPE_HEADS: Final = ("select", "with", "values", "insert", "update", "delete")
+# The words after which a "*" stands for columns: SELECT *, SELECT DISTINCT *...
+_STAR_WORDS: Final = frozenset({"select", "distinct", "all", "returning"})
 
 
 def fixed_shape(sql: str) -> bool:
     """Whether ``sql`` returns the same number of columns whatever the schema
     does later: only then may Bind give one result format per column (the
     server refuses a Bind whose count of codes differs from the columns')."""
-    return "*" not in sql and sql.lstrip()[:6].lower().startswith(_FIXED_SHAPE_HEADS)
+    return sql.lstrip()[:6].lower().startswith(_FIXED_SHAPE_HEADS) and not _star_expands(sql)
+
+
+def _star_expands(sql: str) -> bool:
+    """Whether a ``*`` in ``sql`` may stand for columns (``SELECT *``, ``t.*``,
+    ``RETURNING *``) rather than multiply.
+
+    Only a ``*`` right after a number, a parameter or a word other than
+    SELECT, DISTINCT, ALL and RETURNING is taken for a product (``a * b``,
+    ``2*3``, ``$1 * 2``); after anything else (``.``, ``,``, ``(``, ``)``, a
+    quote) it may expand, and in text with a comment every ``*`` may. A
+    wrong "may" only costs the per-column formats; a wrong "cannot" would
+    break Bind, so every doubt falls on "may".
+    """
+    at = sql.find("*")
+    if at < 0:
+        return False
+    if "--" in sql or "/*" in sql:
+        return True
+    while at >= 0:
+        end = len(sql[:at].rstrip())
+        start = end
+        while start and (sql[start - 1].isalnum() or sql[start - 1] in "_$"):
+            start -= 1
+        if start == end or sql[start:end].lower() in _STAR_WORDS:
+            return True
+        at = sql.find("*", at + 1)
+    return False
 
 
 def _result_formats(
