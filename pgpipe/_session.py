@@ -119,6 +119,7 @@ class Session:
         "_cache_size",
         "_decoders",
         "_encoders",
+        "_late",
         "_names",
         "_prefix",
         "_producer",
@@ -179,6 +180,9 @@ class Session:
         # DateStyle (the ParameterStatus values in _styles): see set_timezone.
         self._styles = ("UTC", "ISO, MDY")
         self._zoned: dict[tuple[int, int], Decoder] = {}
+        # The text decoders that follow those settings, by OID: the decoder of the
+        # moment in a cell of its own (see _late_text_decoder).
+        self._late: dict[int, tuple[list[Decoder], Decoder]] = {}
         # Codecs of the types registered on this connection, by (OID, format) and OID.
         self._decoders: dict[tuple[int, int], Decoder] = {}
         self._encoders: dict[int, Callable[[object], tuple[int, bytes]]] = {}
@@ -810,6 +814,11 @@ class Session:
         if zoned is not self._zoned:
             self._zoned = zoned
             self._statements.clear()  # their decoders read the previous settings
+            self._refresh_late()
+
+    def _refresh_late(self) -> None:
+        for oid, (cell, _) in self._late.items():
+            cell[0] = self._current_decoder(oid, _TEXT)
 
     def result_decoder(self, oid: int, fmt: int) -> Decoder:
         if fmt == _TEXT and session_dependent(oid):
@@ -826,13 +835,18 @@ class Session:
         changed DateStyle or TimeZone only before ReadyForQuery, after the rows
         printed under it (the first statement after a reloaded postgresql.conf);
         rows are decoded when the statement is over (or in batches of
-        DECODE_BATCH on the way), so they are read in the setting reported."""
-        current = self._current_decoder
+        DECODE_BATCH on the way), so they are read in the setting reported.
+        The decoder of the moment sits in a cell that a new setting (or a type
+        registered) replaces; every statement's columns share it."""
+        late = self._late.get(oid)
+        if late is None:
+            cell = [self._current_decoder(oid, _TEXT)]
 
-        def decode(data: bytes) -> object:
-            return current(oid, _TEXT)(data)
+            def decode(data: bytes) -> object:
+                return cell[0](data)
 
-        return decode
+            late = self._late[oid] = (cell, decode)
+        return late[1]
 
     def has_binary_decoder(self, oid: int) -> bool:
         if (oid, _BINARY) in self._decoders:
@@ -913,6 +927,7 @@ class Session:
 
                 self._encoders[info.array_oid] = encode_array
         self._statements.clear()
+        self._refresh_late()
 
     def _codecs_for(
         self,

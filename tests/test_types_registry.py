@@ -273,3 +273,14 @@ def test_custom_binary_codec(conn: Client) -> None:
     assert conn.query_with_param_types("SELECT $1", [([value, None], info.array_oid)]).rows == [
         ([value, None],)
     ]
+
+
+def test_a_registered_date_type_decoder_takes_over_from_the_built_in_one(conn: Client) -> None:
+    # A date/time column's text decoder is chosen when its rows are read (the
+    # session's DateStyle and TimeZone of that moment): a decoder registered
+    # afterwards for the type is the one read with, old and new SQL texts alike.
+    sql = "SELECT date '2024-02-29'"
+    assert conn.query(sql).rows == [(dt.date(2024, 2, 29),)]
+    conn.register_type("date", decode=lambda text: ("mine", text))
+    assert conn.query(f"{sql} /* {uuid.uuid4()} */").rows == [(("mine", "2024-02-29"),)]
+    assert conn.query(sql).rows == [(("mine", "2024-02-29"),)]

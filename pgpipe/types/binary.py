@@ -324,18 +324,36 @@ def _uuid_checked(value: int) -> uuid.UUID:
 
 def _uuid_fast(value: int) -> uuid.UUID:
     # uuid.UUID's own __init__ spends most of its time validating arguments;
-    # setting its two slots directly gives the same object.
+    # setting its two slots directly (through their descriptors, past UUID's
+    # __setattr__, which refuses) gives the same object.
     made = _new_object(_UUID)
-    _set_slot(made, "int", value)
-    _set_slot(made, "is_safe", _UUID_UNKNOWN)
+    _set_int(made, value)
+    _set_is_safe(made, _UUID_UNKNOWN)
     return made
 
 
 _new_object: Final = object.__new__
-_set_slot: Final = object.__setattr__
 _int_from_bytes: Final = int.from_bytes
 _UUID: Final = uuid.UUID
 _UUID_UNKNOWN: Final = uuid.SafeUUID.unknown  # an enum member: slow to look up each time
+
+
+def _slot_setter(name: str) -> Callable[[uuid.UUID, object], None]:
+    """What sets UUID's slot ``name`` (its descriptor's __set__); where UUID has
+    no such slot, a function raising AttributeError (then UUID(int=) is used)."""
+    slot = vars(_UUID).get(name)
+    setter = getattr(slot, "__set__", None)
+    if setter is None:
+
+        def missing(made: uuid.UUID, value: object) -> None:
+            raise AttributeError(name)
+
+        return missing
+    return cast("Callable[[uuid.UUID, object], None]", setter)
+
+
+_set_int: Final = _slot_setter("int")
+_set_is_safe: Final = _slot_setter("is_safe")
 
 
 def _pick_uuid_maker() -> Callable[[int], uuid.UUID]:
