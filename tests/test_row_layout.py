@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import errors
 from pgpipe._session import Session
-from pgpipe._statement import Statement, fixed_shape
+from pgpipe._statement import Statement, _body_decoder, _column_reader, fixed_shape
 from pgpipe.conninfo import parse_dsn
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.backend import data_row_values
@@ -113,6 +113,53 @@ def test_bodies_decode_as_split_values_do(
     expected = outcome(lambda: statement(kinds).decode_rows([data_row_values(b) for b in bodies]))
     # Compared as reprs: a float NaN is not equal to itself.
     assert repr(outcome(lambda: statement(kinds).decode_bodies(bodies))) == repr(expected)
+
+
+@settings(max_examples=400, deadline=None)
+@given(layouts(), st.sampled_from(["generated", "compiled form"]))
+def test_both_body_decoders_read_as_split_values_do(
+    layout: tuple[list[tuple[int, int, int | None]], list[bytes]], which: str
+) -> None:
+    # Each build uses one of them (BODY_DECODER): both are checked in both builds.
+    kinds, bodies = layout
+    expected = outcome(lambda: statement(kinds).decode_rows([data_row_values(b) for b in bodies]))
+    made = statement(kinds)
+    build = _body_decoder if which == "generated" else _column_reader
+    decode = build(made.fields, made.decoders, made._slow_row)
+    assert decode is not None
+    assert repr(outcome(lambda: decode(bodies))) == repr(expected)
+
+
+def test_the_compiled_form_reads_integers_and_floats_at_their_edges() -> None:
+    kinds: list[tuple[int, int, int | None]] = [
+        (Type.INT2, 1, 2),
+        (Type.INT4, 1, 4),
+        (Type.INT8, 1, 8),
+        (Type.OID, 1, 4),
+        (Type.FLOAT4, 1, 4),
+        (Type.FLOAT8, 1, 8),
+        (Type.BOOL, 1, 1),
+    ]
+    rows = [
+        (-(2**15), -(2**31), -(2**63), 2**32 - 1, -1.5, -(2.0**-1074), False),
+        (2**15 - 1, 2**31 - 1, 2**63 - 1, 0, 3.25, 1e308, True),
+        (-1, -1, -1, 2**31, 0.0, -0.0, None),
+        (-(2**15) + 1, -(2**31) + 255, -(2**63) + 2**56, 1, None, float("inf"), True),
+    ]
+    packed = [
+        body(
+            [
+                None if v is None else struct.pack(code, v)
+                for v, code in zip(row, ["!h", "!i", "!q", "!I", "!f", "!d", "!?"], strict=True)
+            ]
+        )
+        for row in rows
+    ]
+    made = statement(kinds)
+    read = _column_reader(made.fields, made.decoders, made._slow_row)
+    assert read is not None
+    assert read(packed) == rows
+    assert [type(v) for v in read(packed)[0]] == [int, int, int, int, float, float, bool]
 
 
 @settings(max_examples=300, deadline=None)
