@@ -813,10 +813,13 @@ class Session:
         zoned = session_decoders(*styles)
         if zoned is not self._zoned:
             self._zoned = zoned
-            self._statements.clear()  # their decoders read the previous settings
-            self._refresh_late()
+            self._decoders_changed()
 
-    def _refresh_late(self) -> None:
+    def _decoders_changed(self) -> None:
+        """The decoders of some types changed (new settings, a type registered): the
+        statements, which chose theirs, are forgotten, and the late text decoders
+        read with the new ones."""
+        self._statements.clear()
         for oid, (cell, _) in self._late.items():
             cell[0] = self._current_decoder(oid, _TEXT)
 
@@ -926,8 +929,7 @@ class Session:
                     return _TEXT, arrays.to_text(value, lambda item: _as_text(element(item)))
 
                 self._encoders[info.array_oid] = encode_array
-        self._statements.clear()
-        self._refresh_late()
+        self._decoders_changed()
 
     def _codecs_for(
         self,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from pgpipe import errors
-from pgpipe._compiled import caused
+from pgpipe._compiled import caused, is_compiled
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.backend import data_row_values
 from pgpipe.result import Column, Result
@@ -439,6 +439,11 @@ _F32_AT: Final = struct.Struct("!f").unpack_from
 _NULL: Final = 0xFFFFFFFF
 
 
+def _word(body: bytes, at: int) -> int:
+    """The unsigned big-endian 32-bit word at ``at`` (a length: -1 reads as _NULL)."""
+    return body[at] << 24 | body[at + 1] << 16 | body[at + 2] << 8 | body[at + 3]
+
+
 class ColumnReader:
     """Reads DataRow bodies of one column layout into decoded rows, compiled
     (see ``_body_decoder`` for what is read and what goes to ``slow``): each
@@ -477,7 +482,7 @@ class ColumnReader:
         for i in range(count):
             if pos + 4 > size:
                 return False
-            n = body[pos] << 24 | body[pos + 1] << 16 | body[pos + 2] << 8 | body[pos + 3]
+            n = _word(body, pos)
             pos += 4
             if n == _NULL:
                 continue
@@ -495,7 +500,7 @@ class ColumnReader:
         values: list[Any] = []
         pos = 2
         for i in range(len(kinds)):
-            n = body[pos] << 24 | body[pos + 1] << 16 | body[pos + 2] << 8 | body[pos + 3]
+            n = _word(body, pos)
             pos += 4
             if n == _NULL:
                 values.append(None)
@@ -511,9 +516,7 @@ class ColumnReader:
             elif kind == _K_STR:
                 values.append(body[pos : pos + n].decode())
             elif kind == _K_OID:
-                values.append(
-                    body[pos] << 24 | body[pos + 1] << 16 | body[pos + 2] << 8 | body[pos + 3]
-                )
+                values.append(_word(body, pos))
             elif kind == _K_FLOAT8:
                 values.append(_F64_AT(body, pos)[0])
             elif kind == _K_BOOL and body[pos] < 2:
@@ -547,10 +550,6 @@ def _column_reader(
     return ColumnReader(kinds, widths, list(decoders), slow)
 
 
-def _runs_compiled() -> bool:
-    return not __file__.endswith(".py")
-
-
 # The body decoder each Statement builds: the compiled loop where this module
 # is compiled, the generated one (fastest when interpreted) elsewhere.
-BODY_DECODER: Final = _column_reader if _runs_compiled() else _body_decoder
+BODY_DECODER: Final = _column_reader if is_compiled() else _body_decoder

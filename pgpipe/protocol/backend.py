@@ -181,7 +181,7 @@ def data_row_values(body: bytes) -> tuple[bytes | None, ...]:
     return tuple(values)
 
 
-_TAGS: dict[bytes, str] = {}
+_TAGS: Final[dict[bytes, str]] = {}
 _TAGS_KEPT: Final = 256
 
 
