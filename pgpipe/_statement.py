@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from pgpipe import errors
-from pgpipe._compiled import caused, is_compiled
+from pgpipe._compiled import caused, i64, is_compiled
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.backend import data_row_values
 from pgpipe.result import Column, Result
@@ -439,22 +439,30 @@ _F32_AT: Final = struct.Struct("!f").unpack_from
 _NULL: Final = 0xFFFFFFFF
 
 
-def _word(body: bytes, at: int) -> int:
+def _word(body: bytes, at: i64) -> i64:
     """The unsigned big-endian 32-bit word at ``at`` (a length: -1 reads as _NULL)."""
-    return body[at] << 24 | body[at + 1] << 16 | body[at + 2] << 8 | body[at + 3]
+    return (
+        i64(body[at]) << 24 | i64(body[at + 1]) << 16 | i64(body[at + 2]) << 8 | i64(body[at + 3])
+    )
 
 
 class ColumnReader:
     """Reads DataRow bodies of one column layout into decoded rows, compiled
-    (see ``_body_decoder`` for what is read and what goes to ``slow``): each
-    body's length words are walked once to check that it splits exactly, and
-    that fixed-width binary values have their width; then it is walked again,
-    decoding. A NULL is None in any column."""
+    (see ``_body_decoder`` for what is read and what goes to ``slow``).
+
+    Each body is walked once: every length word is checked against what is
+    left of the body, and fixed-width binary values against their width, as
+    the value is decoded. A body that leaves the layout goes to ``slow``
+    (which raises ProtocolError if it is malformed). A value whose decoder
+    fails raises only once the body is known to split exactly; otherwise it
+    goes to ``slow`` too, so a malformed body is always the error reported.
+    A NULL is None in any column.
+    """
 
     def __init__(
         self,
-        kinds: list[int],
-        widths: list[int],
+        kinds: bytes,
+        widths: bytes,
         decoders: list[Decoder],
         slow: Callable[[bytes], tuple[Any, ...]],
     ) -> None:
@@ -466,19 +474,23 @@ class ColumnReader:
     def __call__(self, bodies: list[bytes]) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
         for body in bodies:
-            if self._splits(body):
-                rows.append(self._decode(body))
-            else:
-                rows.append(self.slow(body))
+            try:
+                row = self._read(body)
+            except Exception:
+                if self._splits(body):
+                    raise
+                row = None
+            rows.append(self.slow(body) if row is None else row)
         return rows
 
     def _splits(self, body: bytes) -> bool:
-        size = len(body)
+        """Whether ``body`` splits exactly into this layout's values."""
+        size: i64 = len(body)
         widths = self.widths
-        count = len(widths)
-        if size < 2 or (body[0] << 8 | body[1]) != count:
+        count: i64 = len(widths)
+        if size < 2 or (i64(body[0]) << 8 | i64(body[1])) != count:
             return False
-        pos = 2
+        pos: i64 = 2
         for i in range(count):
             if pos + 4 > size:
                 return False
@@ -486,32 +498,41 @@ class ColumnReader:
             pos += 4
             if n == _NULL:
                 continue
-            if n > size - pos:  # past the body, or negative other than -1
-                return False
-            width = widths[i]
-            if width and n != width:
+            width: i64 = widths[i]
+            if n > size - pos or (width and n != width):
                 return False
             pos += n
         return pos == size
 
-    def _decode(self, body: bytes) -> tuple[Any, ...]:
+    def _read(self, body: bytes) -> tuple[Any, ...] | None:
+        """The row in ``body``; None if it leaves the layout."""
+        size: i64 = len(body)
         kinds = self.kinds
-        decoders = self.decoders
+        widths = self.widths
+        count: i64 = len(kinds)
+        if size < 2 or (i64(body[0]) << 8 | i64(body[1])) != count:
+            return None
         values: list[Any] = []
-        pos = 2
-        for i in range(len(kinds)):
+        pos: i64 = 2
+        for i in range(count):
+            if pos + 4 > size:
+                return None
             n = _word(body, pos)
             pos += 4
             if n == _NULL:
                 values.append(None)
                 continue
+            width: i64 = widths[i]
+            if n > size - pos or (width and n != width):
+                return None
             kind = kinds[i]
             if kind == _K_INT:
-                value = 0
-                for at in range(pos, pos + n):
-                    value = value << 8 | body[at]
-                if body[pos] >= 0x80:
-                    value -= 1 << (8 * n)
+                # Signed, big-endian, 2, 4 or 8 bytes (its width was checked).
+                value: i64 = i64(body[pos])
+                if value >= 0x80:
+                    value -= 0x100
+                for at in range(pos + 1, pos + n):
+                    value = value * 256 + i64(body[at])
                 values.append(value)
             elif kind == _K_STR:
                 values.append(body[pos : pos + n].decode())
@@ -524,8 +545,10 @@ class ColumnReader:
             elif kind == _K_FLOAT4:
                 values.append(_F32_AT(body, pos)[0])
             else:
-                values.append(decoders[i](body[pos : pos + n]))
+                values.append(self.decoders[i](body[pos : pos + n]))
             pos += n
+        if pos != size:
+            return None
         return tuple(values)
 
 
@@ -535,8 +558,8 @@ def _column_reader(
     slow: Callable[[bytes], tuple[Any, ...]],
 ) -> Callable[[list[bytes]], list[tuple[Any, ...]]] | None:
     """``_body_decoder``'s compiled counterpart: a ColumnReader for these columns."""
-    kinds: list[int] = []
-    widths: list[int] = []
+    kinds = bytearray()
+    widths = bytearray()
     for field, decoder in zip(fields, decoders, strict=True):
         binary_value = field.format == _BINARY
         width = _FIXED_WIDTH.get(field.type_oid, 0) if binary_value else 0
@@ -547,7 +570,7 @@ def _column_reader(
             kind = _K_STR
         kinds.append(kind)
         widths.append(width)
-    return ColumnReader(kinds, widths, list(decoders), slow)
+    return ColumnReader(bytes(kinds), bytes(widths), list(decoders), slow)
 
 
 # The body decoder each Statement builds: the compiled loop where this module

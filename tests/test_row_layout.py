@@ -195,6 +195,25 @@ def test_a_malformed_body_is_a_protocol_error(
         statement(kinds).decode_bodies([good, bad])
 
 
+@pytest.mark.parametrize("which", ["generated", "compiled form"])
+def test_a_malformed_body_is_reported_before_a_value_that_fails(which: str) -> None:
+    # The compiled form decodes as it walks: a value that fails before the
+    # body is known to be malformed must not hide the protocol error.
+    kinds: list[tuple[int, int, int | None]] = [(Type.INT4, 0, None), (Type.TEXT, 0, None)]
+    made = statement(kinds)
+    build = _body_decoder if which == "generated" else _column_reader
+    decode = build(made.fields, made.decoders, made._slow_row)
+    assert decode is not None
+    failing = body([b"not a number", b"text"])
+    with pytest.raises(errors.ProtocolError):
+        decode([failing[:-2]])  # the second value cut short
+    with pytest.raises(errors.ProtocolError):
+        decode([failing + b"\x00"])  # a byte past the last value
+    with pytest.raises(ValueError):  # the body is sound: the value's own error
+        decode([failing])
+    assert decode([body([b"-12", b"text"])]) == [(-12, "text")]
+
+
 def test_nulls_in_fixed_columns_change_to_the_split_path() -> None:
     kinds = [(Type.INT4, 1, 4), (Type.TEXT, 1, None)]
     stmt = statement(kinds)
