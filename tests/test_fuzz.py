@@ -30,6 +30,7 @@ from pgpipe._operations import CopyCommand, Operation
 from pgpipe._session import Session
 from pgpipe.conninfo import parse_dsn
 from pgpipe.protocol import NEED_DATA, ProtocolConnection, State
+from pgpipe.protocol import buffer as buffer_module
 from pgpipe.protocol.buffer import ReceiveBuffer
 from pgpipe.strategies import mutated
 from pgpipe.testing import TemporaryPostgres
@@ -312,6 +313,100 @@ def test_runs_of_repeated_answers_frame_like_any_others(
         if pos >= len(stream):
             break
     assert framed == naive_frames(stream)
+
+
+ROW_PIECES = [
+    wire.data_row([b"1", None]),
+    wire.data_row([b"x" * 300]),
+    wire.data_row([]),
+    wire.msg(b"D", b"not a row body"),  # framing does not look inside
+    wire.command_complete("SELECT 3"),
+    wire.ready(),
+]
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    st.lists(st.tuples(st.sampled_from(ROW_PIECES), st.integers(1, 30)), max_size=8),
+    st.lists(st.tuples(st.integers(1, 400), st.booleans()), max_size=20),
+)
+def test_data_rows_frame_as_messages_do(
+    runs: list[tuple[bytes, int]], cuts: list[tuple[int, bool]]
+) -> None:
+    # A large result's rows are taken by data_rows() straight from the buffer,
+    # messages() taking everything else: split anywhere, read either way, the
+    # messages are exactly the naive ones, in order.
+    stream = b"".join(piece * count for piece, count in runs)
+    buffer = ReceiveBuffer(frozenset({b"C", b"D", b"Z"}))
+    framed: list[tuple[bytes, bytes]] = []
+    pos = 0
+    for cut, rows_first in [*cuts, (len(stream), True)]:
+        buffer.feed(stream[pos : pos + cut])
+        pos += cut
+        if rows_first:
+            framed += [(b"D", body) for body in buffer.data_rows()]
+        framed += buffer.messages()
+        if pos >= len(stream):
+            break
+    framed += [(b"D", body) for body in buffer.data_rows()]
+    assert framed == naive_frames(stream)
+    assert len(buffer) == len(stream) - sum(5 + len(body) for _, body in framed)
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.binary(max_size=200), st.integers(4, 64))
+def test_data_row_framings_agree(data: bytes, limit: int) -> None:
+    # The two ways of reading a run of DataRows (one for each build) take the
+    # same rows out of any bytes, and stop at the same place.
+    by_struct = buffer_module._rows_by_struct(data, limit)
+    by_byte = buffer_module._rows_by_byte(data, limit)
+    assert by_struct == by_byte
+    bodies, end = by_byte
+    assert end == sum(5 + len(body) for body in bodies)
+    assert all(len(body) <= limit - 4 for body in bodies)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"D\x00\x00\x00\x02",  # a length under 4
+        b"D" + struct.pack("!I", 4097),  # over the buffer's limit
+    ],
+)
+def test_data_rows_leave_a_bad_length_for_messages_to_refuse(head: bytes) -> None:
+    buffer = ReceiveBuffer(frozenset({b"D"}), max_message_size=4096)
+    row = wire.data_row([b"1"])
+    buffer.feed(row + head + b"x" * 5000)
+    assert buffer.data_rows() == [row[5:]]
+    assert buffer.data_rows() == []
+    with pytest.raises(errors.ProtocolError, match="invalid length|over the limit"):
+        buffer.messages()
+
+
+def test_rows_taken_from_the_buffer_keep_the_connection_in_sync() -> None:
+    # Once the framed messages are read, next_row_bodies takes the rows that
+    # arrive next from the buffer; what follows them is an event as before.
+    core = ProtocolConnection(user="alice", password=None)
+    core.data_to_send()
+    core.receive_data(wire.startup_ok())
+    while core.next_event() is not NEED_DATA:
+        pass
+    core.send_query("SELECT")
+    row = wire.data_row([b"7"])
+    core.receive_data(wire.row_description([("a", 25, 0)]) + row)
+    assert isinstance(core.next_event(), pgpipe.protocol.events.RowDescription)
+    assert core.next_row_bodies() == [row[5:]]
+    core.receive_data(row * 3 + row[:7])
+    assert core.next_row_bodies() == [row[5:]] * 3
+    assert core.next_row_bodies() == []
+    assert core.next_event() is NEED_DATA
+    core.receive_data(row[7:] + wire.command_complete("SELECT 5") + wire.ready())
+    assert core.next_row_bodies() == [row[5:]]
+    assert core.next_row_bodies() == []
+    assert core.next_event() == pgpipe.protocol.events.CommandComplete("SELECT 5")
+    assert core.next_row_bodies() == []
+    assert isinstance(core.next_event(), pgpipe.protocol.events.ReadyForQuery)
+    assert core.state is State.READY
 
 
 @settings(max_examples=EXAMPLES)

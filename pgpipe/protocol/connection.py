@@ -610,6 +610,9 @@ class ProtocolConnection:
         inbox = self._inbox
         pos = self._inbox_pos
         end = len(inbox)
+        if pos == end:
+            # Nothing framed is left: the rows come straight from the buffer.
+            return self._buffer.data_rows()
         bodies: list[bytes] = []
         append = bodies.append
         while pos < end:
