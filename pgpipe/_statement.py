@@ -4,6 +4,7 @@ unrolled, and the rows a row factory makes of the decoded values."""
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -424,6 +425,8 @@ _K_OID: Final = 3  # oid in binary: unsigned
 _K_FLOAT8: Final = 4
 _K_FLOAT4: Final = 5
 _K_BOOL: Final = 6
+_K_TIMESTAMP: Final = 7  # timestamp and timestamptz in binary: microseconds since 2000
+_K_UUID: Final = 8
 _NATIVE_KINDS: Final[dict[int, int]] = {
     Type.INT2: _K_INT,
     Type.INT4: _K_INT,
@@ -432,9 +435,13 @@ _NATIVE_KINDS: Final[dict[int, int]] = {
     Type.FLOAT8: _K_FLOAT8,
     Type.FLOAT4: _K_FLOAT4,
     Type.BOOL: _K_BOOL,
+    Type.TIMESTAMP: _K_TIMESTAMP,
+    Type.TIMESTAMPTZ: _K_TIMESTAMP,
+    Type.UUID: _K_UUID,
 }
 _STR_DECODERS: Final = (text_codecs.decode_str, binary.DECODERS[Type.TEXT])
 _F64_AT: Final = struct.Struct("!d").unpack_from
+_int_from_bytes: Final = int.from_bytes
 _F32_AT: Final = struct.Struct("!f").unpack_from
 _NULL: Final = 0xFFFFFFFF
 
@@ -464,11 +471,13 @@ class ColumnReader:
         kinds: bytes,
         widths: bytes,
         decoders: list[Decoder],
+        zones: list[dt.tzinfo | None],
         slow: Callable[[bytes], tuple[Any, ...]],
     ) -> None:
         self.kinds = kinds
         self.widths = widths
         self.decoders = decoders
+        self.zones = zones  # each binary timestamp's zone, as its decoder gives it
         self.slow = slow
 
     def __call__(self, bodies: list[bytes]) -> list[tuple[Any, ...]]:
@@ -526,14 +535,19 @@ class ColumnReader:
             if n > size - pos or (width and n != width):
                 return None
             kind = kinds[i]
-            if kind == _K_INT:
+            if kind in (_K_INT, _K_TIMESTAMP):
                 # Signed, big-endian, 2, 4 or 8 bytes (its width was checked).
                 value: i64 = i64(body[pos])
                 if value >= 0x80:
                     value -= 0x100
                 for at in range(pos + 1, pos + n):
                     value = value * 256 + i64(body[at])
-                values.append(value)
+                if kind == _K_INT:
+                    values.append(value)
+                else:
+                    values.append(binary.timestamp_from(value, self.zones[i]))
+            elif kind == _K_UUID:
+                values.append(binary.uuid_from_int(_int_from_bytes(body[pos : pos + 16], "big")))
             elif kind == _K_STR:
                 values.append(body[pos : pos + n].decode())
             elif kind == _K_OID:
@@ -560,6 +574,7 @@ def _column_reader(
     """``_body_decoder``'s compiled counterpart: a ColumnReader for these columns."""
     kinds = bytearray()
     widths = bytearray()
+    zones: list[dt.tzinfo | None] = []
     for field, decoder in zip(fields, decoders, strict=True):
         binary_value = field.format == _BINARY
         width = _FIXED_WIDTH.get(field.type_oid, 0) if binary_value else 0
@@ -570,7 +585,8 @@ def _column_reader(
             kind = _K_STR
         kinds.append(kind)
         widths.append(width)
-    return ColumnReader(bytes(kinds), bytes(widths), list(decoders), slow)
+        zones.append(dt.UTC if field.type_oid == Type.TIMESTAMPTZ else None)
+    return ColumnReader(bytes(kinds), bytes(widths), list(decoders), zones, slow)
 
 
 # The body decoder each Statement builds: the compiled loop where this module

@@ -4,6 +4,7 @@ malformed body is always a ProtocolError that closes the connection."""
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 from decimal import Decimal
 from typing import Any
@@ -166,6 +167,37 @@ def test_the_compiled_form_reads_integers_and_floats_at_their_edges() -> None:
     assert read is not None
     assert read(packed) == rows
     assert [type(v) for v in read(packed)[0]] == [int, int, int, int, float, float, bool]
+
+
+def test_the_compiled_form_reads_timestamps_and_uuids_as_their_decoders_do() -> None:
+    kinds: list[tuple[int, int, int | None]] = [
+        (Type.TIMESTAMP, 1, 8),
+        (Type.TIMESTAMPTZ, 1, 8),
+        (Type.UUID, 1, 16),
+    ]
+    first = (dt.datetime(1, 1, 1) - dt.datetime(2000, 1, 1)) // dt.timedelta(microseconds=1)
+    last = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999) - dt.datetime(2000, 1, 1)) // (
+        dt.timedelta(microseconds=1)
+    )
+    wholes = [first, last, 0, -1, 1, 86_400_000_000 - 1, -86_400_000_000, 774_057_600_123_456]
+    uuids = [b"\x00" * 16, b"\xff" * 16, bytes(range(16)), b"\x80" + b"\x00" * 15]
+    packed = [
+        body([struct.pack("!q", whole), struct.pack("!q", whole // 3), uuids[i % 4]])
+        for i, whole in enumerate(wholes)
+    ]
+    made = statement(kinds)
+    read = _column_reader(made.fields, made.decoders, made._slow_row)
+    assert read is not None
+    got = read(packed)
+    assert got == made.decode_rows([data_row_values(b) for b in packed])
+    epoch = dt.datetime(2000, 1, 1)
+    for row, whole in zip(got, wholes, strict=True):
+        assert row[0] == epoch + dt.timedelta(microseconds=whole)
+        assert row[0].tzinfo is None and row[1].tzinfo is dt.UTC
+    assert [row[2].int for row in got[:4]] == [int.from_bytes(u, "big") for u in uuids]
+    for beyond in (first - 1, last + 1, 2**63 - 1, -(2**63)):
+        with pytest.raises(errors.DataError):
+            read([body([struct.pack("!q", beyond), struct.pack("!q", 0), uuids[0]])])
 
 
 @settings(max_examples=300, deadline=None)

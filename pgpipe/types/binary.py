@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, cast
 
-from pgpipe._compiled import caused
+from pgpipe._compiled import caused, i64
 from pgpipe.errors import DataError
 from pgpipe.types.oids import Type
 
@@ -264,24 +264,28 @@ def _day_state(days: int, usecs: int) -> bytes:
     return state
 
 
+def timestamp_from(whole: i64, tz: dt.tzinfo | None) -> dt.datetime:
+    """The timestamp ``whole`` microseconds after 2000-01-01 00:00, with ``tz``
+    (what a binary timestamp holds); DataError past datetime's range."""
+    days = whole // _USECS_PER_DAY
+    usecs = whole % _USECS_PER_DAY
+    state = _day_states.get(days)
+    if state is None:
+        state = _day_state(days, whole)
+    secs = usecs // 1_000_000
+    usecs %= 1_000_000
+    mins = secs // 60
+    return _from_state(
+        state + _TIME_STATE.pack(mins // 60, mins % 60, secs % 60, usecs >> 16, usecs & 0xFFFF),
+        tz,
+    )
+
+
 def _timestamp_decoder(tz: dt.tzinfo | None) -> Decoder:
     unpack = _I64.unpack
-    days_known = _day_states
 
     def decode(data: bytes) -> dt.datetime:
-        whole: int = unpack(data)[0]
-        days = whole // _USECS_PER_DAY
-        usecs = whole % _USECS_PER_DAY
-        state = days_known.get(days)
-        if state is None:
-            state = _day_state(days, whole)
-        secs = usecs // 1_000_000
-        usecs %= 1_000_000
-        mins = secs // 60
-        return _from_state(
-            state + _TIME_STATE.pack(mins // 60, mins % 60, secs % 60, usecs >> 16, usecs & 0xFFFF),
-            tz,
-        )
+        return timestamp_from(unpack(data)[0], tz)
 
     return decode
 
