@@ -379,7 +379,7 @@ def test_data_rows_leave_a_bad_length_for_messages_to_refuse(head: bytes) -> Non
     buffer.feed(row + head + b"x" * 5000)
     assert buffer.data_rows() == [row[5:]]
     assert buffer.data_rows() == []
-    with pytest.raises(errors.ProtocolError, match="invalid length|over the limit"):
+    with pytest.raises(errors.ProtocolError, match=r"invalid length|over the limit"):
         buffer.messages()
 
 
