@@ -85,7 +85,6 @@ class ReceiveBuffer:
         if pos + 1 + _LENGTH.unpack_from(buf, pos + 1)[0] > size:
             return []  # still arriving: nothing to copy yet
         data = bytes(buf) if pos == 0 else bytes(buf[pos:])
-        size = len(data)
         bodies, at = _frame_rows(data, self.max_message_size)
         self._consumed(pos + at)
         return bodies
