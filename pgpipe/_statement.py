@@ -486,32 +486,11 @@ class ColumnReader:
             try:
                 row = self._read(body)
             except Exception:
-                if self._splits(body):
+                if _splits_into(body, len(self.kinds)):
                     raise
                 row = None
             rows.append(self.slow(body) if row is None else row)
         return rows
-
-    def _splits(self, body: bytes) -> bool:
-        """Whether ``body`` splits exactly into this layout's values."""
-        size: i64 = len(body)
-        widths = self.widths
-        count: i64 = len(widths)
-        if size < 2 or (i64(body[0]) << 8 | i64(body[1])) != count:
-            return False
-        pos: i64 = 2
-        for i in range(count):
-            if pos + 4 > size:
-                return False
-            n = _word(body, pos)
-            pos += 4
-            if n == _NULL:
-                continue
-            width: i64 = widths[i]
-            if n > size - pos or (width and n != width):
-                return False
-            pos += n
-        return pos == size
 
     def _read(self, body: bytes) -> tuple[Any, ...] | None:
         """The row in ``body``; None if it leaves the layout."""
@@ -564,6 +543,14 @@ class ColumnReader:
         if pos != size:
             return None
         return tuple(values)
+
+
+def _splits_into(body: bytes, count: int) -> bool:
+    """Whether ``body`` splits exactly into ``count`` values."""
+    try:
+        return len(data_row_values(body)) == count
+    except errors.ProtocolError:
+        return False
 
 
 def _column_reader(
