@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import select
 import socket
 import ssl
 import threading
@@ -153,24 +154,38 @@ class TlsTerminator:
             conn.close()
 
     def _relay(self, tls: ssl.SSLSocket) -> None:
+        # One thread moves both ways: an SSL socket must not be read and written
+        # from two threads at once (OpenSSL's SSL objects are not thread-safe).
         assert self.backend is not None
         with socket.create_connection(self.backend, timeout=_TIMEOUT) as plain:
             self._track(plain)
-
-            def pump(src: socket.socket, dst: socket.socket) -> None:
-                try:
-                    while data := src.recv(65536):
-                        dst.sendall(data)
-                except OSError:
-                    pass
-                for s in (src, dst):
-                    with contextlib.suppress(OSError):
-                        s.shutdown(socket.SHUT_RDWR)
-
-            back = threading.Thread(target=pump, args=(plain, tls), daemon=True)
-            back.start()
-            pump(tls, plain)
-            back.join(_TIMEOUT)
+            tls.settimeout(0)
+            plain.settimeout(_TIMEOUT)
+            with contextlib.suppress(OSError):
+                while True:
+                    if not tls.pending():
+                        readable, _, _ = select.select([tls, plain], [], [], _TIMEOUT)
+                        if not readable:
+                            break
+                    else:
+                        readable = [tls]
+                    if tls in readable:
+                        try:
+                            data = tls.recv(65536)
+                        except ssl.SSLWantReadError:
+                            data = None
+                        if data == b"":
+                            break
+                        if data:
+                            plain.sendall(data)
+                    if plain in readable:
+                        data = plain.recv(65536)
+                        if not data:
+                            break
+                        _send_all(tls, data)
+            for sock in (tls, plain):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         tls.close()
 
     def close(self) -> None:
@@ -202,3 +217,15 @@ def _shut(sock: socket.socket) -> None:
     """
     with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _send_all(tls: ssl.SSLSocket, data: bytes) -> None:
+    """``sendall`` on a non-blocking SSL socket: wait while it cannot write."""
+    view = memoryview(data)
+    while view:
+        try:
+            sent = tls.send(view)
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+            select.select([], [tls], [], _TIMEOUT)
+            continue
+        view = view[sent:]
