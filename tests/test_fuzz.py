@@ -358,8 +358,8 @@ def test_data_rows_frame_as_messages_do(
 def test_data_row_framings_agree(data: bytes, limit: int) -> None:
     # The two ways of reading a run of DataRows (one for each build) take the
     # same rows out of any bytes, and stop at the same place.
-    by_struct = buffer_module._rows_by_struct(data, limit)
-    by_byte = buffer_module._rows_by_byte(data, limit)
+    by_struct = buffer_module._rows_by_struct(data, 0, limit)
+    by_byte = buffer_module._rows_by_byte(data, 0, limit)
     assert by_struct == by_byte
     bodies, end = by_byte
     assert end == sum(5 + len(body) for body in bodies)

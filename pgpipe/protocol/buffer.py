@@ -15,7 +15,7 @@ from pgpipe._compiled import i64
 from pgpipe.errors import ProtocolError
 
 _HEADER: Final = struct.Struct("!cI")
-_LENGTH: Final = struct.Struct("!I")
+LENGTH: Final = struct.Struct("!I")
 _COMPACT_AT: Final = 1 << 16
 _DATA_ROW: Final = 0x44  # b"D"
 # How a one-packet query's answer begins (ParseComplete, BindComplete) and ends
@@ -82,10 +82,10 @@ class ReceiveBuffer:
         size = len(buf)
         if size - pos < 5 or buf[pos] != _DATA_ROW:
             return []
-        if pos + 1 + _LENGTH.unpack_from(buf, pos + 1)[0] > size:
+        if pos + 1 + LENGTH.unpack_from(buf, pos + 1)[0] > size:
             return []  # still arriving: nothing to copy yet
         data = bytes(buf) if pos == 0 else bytes(buf[pos:])
-        bodies, at = _frame_rows(data, self.max_message_size)
+        bodies, at = frame_rows(data, 0, self.max_message_size)
         self._consumed(pos + at)
         return bodies
 
@@ -157,13 +157,13 @@ class ReceiveBuffer:
             self._pos = pos
 
 
-def _rows_by_struct(data: bytes, limit: int) -> tuple[list[bytes], int]:
-    """The bodies of the run of complete DataRows ``data`` begins with, and where
-    the run ends: each header read by one struct call."""
+def _rows_by_struct(data: bytes, at: int, limit: int) -> tuple[list[bytes], int]:
+    """The bodies of the run of complete DataRows in ``data`` from ``at`` on (each
+    at most ``limit`` long), and where the run ends: each header read by one
+    struct call."""
     unpack = _HEADER.unpack_from
     size = len(data)
     bodies: list[bytes] = []
-    at = 0
     while size - at >= 5:
         kind, length = unpack(data, at)
         end = at + 1 + length
@@ -174,11 +174,10 @@ def _rows_by_struct(data: bytes, limit: int) -> tuple[list[bytes], int]:
     return bodies, at
 
 
-def _rows_by_byte(data: bytes, limit: i64) -> tuple[list[bytes], i64]:
+def _rows_by_byte(data: bytes, at: i64, limit: i64) -> tuple[list[bytes], i64]:
     """``_rows_by_struct``, each header read byte by byte."""
     size: i64 = len(data)
     bodies: list[bytes] = []
-    at: i64 = 0
     while size - at >= 5 and data[at] == _DATA_ROW:
         length: i64 = (
             i64(data[at + 1]) << 24
@@ -194,12 +193,18 @@ def _rows_by_byte(data: bytes, limit: i64) -> tuple[list[bytes], i64]:
     return bodies, at
 
 
+def length_at(data: bytes, at: i64) -> i64:
+    """The int32 length word at ``at`` (its four bytes must be there)."""
+    return (
+        i64(data[at]) << 24 | i64(data[at + 1]) << 16 | i64(data[at + 2]) << 8 | i64(data[at + 3])
+    )
+
+
 # Compiled (mypyc), a header read byte by byte is native arithmetic, several
 # times cheaper than a struct call; interpreted, it is the struct call that is
 # cheaper. A function compiled here is not a Python function object.
-_frame_rows: Final = (
-    _rows_by_struct if isinstance(_rows_by_struct, types.FunctionType) else _rows_by_byte
-)
+INTERPRETED: Final = isinstance(length_at, types.FunctionType)
+frame_rows: Final = _rows_by_struct if INTERPRETED else _rows_by_byte
 
 
 def _repeats(data: bytes, at: int, size: int) -> tuple[int, int]:
@@ -208,7 +213,7 @@ def _repeats(data: bytes, at: int, size: int) -> tuple[int, int]:
     one pair (0 and 0 if the CommandComplete is not sound)."""
     if size - at < 5:
         return 0, 0
-    (length,) = _LENGTH.unpack_from(data, at + 1)
+    (length,) = LENGTH.unpack_from(data, at + 1)
     unit = 1 + length
     if not 5 <= length <= 1024 or at + unit > size or data[at + unit - 1] != 0:
         return 0, 0

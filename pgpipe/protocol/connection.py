@@ -28,11 +28,19 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from pgpipe._compiled import i64
 from pgpipe.errors import Error, InterfaceError, ProtocolError
 from pgpipe.protocol import backend, frontend
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.auth import METHOD_NAMES, Authenticator
-from pgpipe.protocol.buffer import DEFAULT_MAX_MESSAGE_SIZE, ReceiveBuffer
+from pgpipe.protocol.buffer import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    INTERPRETED,
+    LENGTH,
+    ReceiveBuffer,
+    frame_rows,
+    length_at,
+)
 
 _STAY: Final = "stay"
 _POP: Final = "pop"
@@ -84,10 +92,13 @@ _ROW_HOSTS: Final = frozenset({_EXECUTE, _QUERY})
 _data_row: Final = backend.DECODERS[b"D"]
 _data_row_values: Final = backend.data_row_values
 _command_tag: Final = backend.command_tag
-_row_description: Final = backend.row_description
 
 _READY_STATUSES: Final = {b"I": "I", b"T": "T", b"E": "E"}
-_HEADER: Final = struct.Struct("!cI")
+# The type bytes _split_answer reads, as the ints indexing bytes gives.
+_ROW_DESCRIPTION: Final = 0x54  # b"T"
+_NO_DATA: Final = 0x6E  # b"n"
+_COMMAND_COMPLETE: Final = 0x43  # b"C"
+_EMPTY_QUERY: Final = 0x49  # b"I"
 
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 _ONE_SHOT_UNSYNCED: Final = _ONE_SHOT[:-1]
@@ -137,32 +148,27 @@ def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], s
     and last two messages are known) split: the RowDescription or None for
     NoData, the DataRow bodies, the tag (None for EmptyQueryResponse); None when
     what lies between is anything else, or does not frame exactly."""
-    unpack = _HEADER.unpack_from
-    stop = len(data) - 11  # where CloseComplete begins
-    kind, length = unpack(data, 10)
-    at = 11 + length
+    stop: i64 = len(data) - 11  # where CloseComplete begins
+    length: i64 = LENGTH.unpack_from(data, 11)[0] if INTERPRETED else length_at(data, 11)
+    at: i64 = 11 + length
     if length < 4 or at > stop:
         return None
     fields: ev.RowDescription | None = None
-    if kind == b"T":
-        fields = _row_description(data[15:at])
-    elif kind != b"n" or length != 4:
+    kind = data[10]
+    if kind == _ROW_DESCRIPTION:
+        fields = backend.row_description(data[15:at])
+    elif kind != _NO_DATA or length != 4:
         return None
-    bodies: list[bytes] = []
-    append = bodies.append
-    kind, length = unpack(data, at)  # at <= stop: the last 11 bytes are there to read
-    while kind == b"D":
-        end = at + 1 + length
-        if length < 4 or end > stop or fields is None:
-            return None
-        append(data[at + 5 : end])
-        at = end
-        kind, length = unpack(data, at)
+    bodies, at = frame_rows(data, at, stop)
+    if (bodies and fields is None) or stop - at < 5:
+        return None
+    length = LENGTH.unpack_from(data, at + 1)[0] if INTERPRETED else length_at(data, at + 1)
     if at + 1 + length != stop or length < 4:
         return None
-    if kind == b"C":
-        return fields, bodies, _command_tag(data[at + 5 : stop])
-    if kind == b"I" and length == 4:
+    kind = data[at]
+    if kind == _COMMAND_COMPLETE:
+        return fields, bodies, backend.command_tag(data[at + 5 : stop])
+    if kind == _EMPTY_QUERY and length == 4:
         return fields, bodies, None
     return None
 
