@@ -22,6 +22,8 @@ _DATA_ROW: Final = 0x44  # b"D"
 # (CloseComplete, and ReadyForQuery but for its status byte).
 _ANSWER_HEAD: Final = b"1\x00\x00\x00\x042\x00\x00\x00\x04"
 _ANSWER_TAIL: Final = b"3\x00\x00\x00\x04Z\x00\x00\x00\x05"
+_CLOSE_COMPLETE: Final = 0x33  # b"3"
+_READY_FOR_QUERY: Final = 0x5A  # b"Z"
 
 DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 30
 """PostgreSQL's own limit for one message (MaxAllocSize, 1 GiB)."""
@@ -57,11 +59,14 @@ class ReceiveBuffer:
         size = len(buf)
         if (
             not 27 <= size - pos <= self.max_message_size  # no message in it is over it
-            or buf[size - 11 : size - 1] != _ANSWER_TAIL
-            or not buf.startswith(_ANSWER_HEAD, pos)
+            or buf[size - 11] != _CLOSE_COMPLETE
+            or buf[size - 6] != _READY_FOR_QUERY
         ):
-            return None
-        return bytes(buf[pos:]) if pos else bytes(buf)
+            return None  # checked before the copy: a large answer is read as it arrives
+        data = bytes(buf[pos:]) if pos else bytes(buf)
+        if data.startswith(_ANSWER_HEAD) and data[-11:-1] == _ANSWER_TAIL:
+            return data
+        return None
 
     def clear(self) -> None:
         """Drop everything buffered."""

@@ -334,7 +334,8 @@ class ProtocolConnection:
 
     # -- commands ----------------------------------------------------------
 
-    def _command(self, data: bytes, *expect: _Expect) -> None:
+    def _command(self, data: bytes, expect: tuple[_Expect, ...]) -> None:
+        """Queue ``data``, whose messages are answered as ``expect`` says, in order."""
         state = self._state
         if state is not State.READY and state is not State.BUSY and state is not State.STARTUP:
             self._check_usable()
@@ -386,10 +387,10 @@ class ProtocolConnection:
 
     def send_query(self, sql: str) -> None:
         """Query (simple protocol): answered by zero or more result sets, then ReadyForQuery."""
-        self._command(frontend.query(sql), _QUERY)
+        self._command(frontend.query(sql), (_QUERY,))
 
     def send_parse(self, name: str, sql: str, param_oids: Sequence[int] = ()) -> None:
-        self._command(frontend.parse(name, sql, param_oids), _PARSE)
+        self._command(frontend.parse(name, sql, param_oids), (_PARSE,))
 
     def send_bind(
         self,
@@ -400,18 +401,18 @@ class ProtocolConnection:
         result_formats: Sequence[int],
     ) -> None:
         self._command(
-            frontend.bind(portal, statement, param_formats, params, result_formats), _BIND
+            frontend.bind(portal, statement, param_formats, params, result_formats), (_BIND,)
         )
 
     def send_describe(self, kind: str, name: str) -> None:
         expect = _DESCRIBE_STATEMENT if kind == "S" else _DESCRIBE_PORTAL
-        self._command(frontend.describe(kind, name), expect)
+        self._command(frontend.describe(kind, name), (expect,))
 
     def send_execute(self, portal: str, max_rows: int = 0) -> None:
-        self._command(frontend.execute(portal, max_rows), _EXECUTE)
+        self._command(frontend.execute(portal, max_rows), (_EXECUTE,))
 
     def send_close(self, kind: str, name: str) -> None:
-        self._command(frontend.close(kind, name), _CLOSE)
+        self._command(frontend.close(kind, name), (_CLOSE,))
 
     @property
     def owed(self) -> bool:
@@ -448,10 +449,10 @@ class ProtocolConnection:
             self._expect.popleft()
 
     def send_sync(self) -> None:
-        self._command(frontend.SYNC, _SYNC)
+        self._command(frontend.SYNC, (_SYNC,))
 
     def send_flush(self) -> None:
-        self._command(frontend.FLUSH)
+        self._command(frontend.FLUSH, ())
 
     def send_unnamed_query(
         self,
@@ -476,7 +477,7 @@ class ProtocolConnection:
             + frontend.bind("", "", param_formats, params, result_formats)
             + (frontend.DESCRIBE_EXECUTE_CLOSE_SYNC if sync else frontend.DESCRIBE_EXECUTE_CLOSE)
         )
-        self._command(data, *(_ONE_SHOT if sync else _ONE_SHOT_UNSYNCED))
+        self._command(data, _ONE_SHOT if sync else _ONE_SHOT_UNSYNCED)
 
     def send_bind_execute_values(
         self,
@@ -488,7 +489,7 @@ class ProtocolConnection:
         """Bind the unnamed statement and Execute it once per row (no Sync); each row's
         ``count`` parameter values written by ``frontend.bind_values``."""
         data = frontend.bind_execute_values(param_formats, count, rows, result_formats)
-        self._command(data, *(_BIND_EXECUTE * len(rows)))
+        self._command(data, _BIND_EXECUTE * len(rows))
 
     def send_named_query(
         self,
@@ -520,7 +521,7 @@ class ProtocolConnection:
             + frontend.SYNC
         )
         expect += (_BIND, _DESCRIBE_PORTAL, _EXECUTE, _SYNC)
-        self._command(data, *expect)
+        self._command(data, tuple(expect))
 
     def send_terminate(self) -> None:
         """Terminate: the server closes the connection; nothing may be sent after it."""
