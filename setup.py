@@ -32,6 +32,7 @@ COMPILED = [
     "pgpipe/_pipeline.py",
     "pgpipe/result.py",
     "pgpipe/rows.py",
+    "pgpipe/types/__init__.py",
     "pgpipe/types/binary.py",
     "pgpipe/types/text.py",
     "pgpipe/types/arrays.py",

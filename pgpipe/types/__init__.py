@@ -21,6 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
+from pgpipe._compiled import caused
 from pgpipe.errors import DataError, Error
 from pgpipe.types import arrays, binary, geometry, network, ranges, text
 from pgpipe.types.binary import PLAIN as _PLAIN
@@ -314,7 +315,7 @@ def encode_typed(value: object, oid: int) -> tuple[int, bytes | None]:
     except Error:
         raise
     except Exception as exc:  # a value's own code (__str__, __eq__, dumps...) may raise anything
-        raise _unsendable(value, exc) from exc
+        raise caused(_unsendable(value, exc), exc) from exc
 
 
 def _unsendable(value: object, exc: Exception) -> DataError:
@@ -416,7 +417,7 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
     except Error:
         raise
     except Exception as exc:  # a value's own code (__str__, __eq__, dumps...) may raise anything
-        raise _unsendable(value, exc) from exc
+        raise caused(_unsendable(value, exc), exc) from exc
 
 
 def _encode_other(value: object) -> tuple[int, int, bytes | None]:
