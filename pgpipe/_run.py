@@ -109,6 +109,8 @@ class Run(Generic[_Op]):
             return CANCEL
         op = self.op
         core = self.session.core
+        if not core.has_input():
+            return RECEIVE  # as every step before the answer begins to arrive
         if phase == _RUNNING and op.take_answer(core):
             self._end()
             return DONE

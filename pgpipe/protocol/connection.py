@@ -543,7 +543,8 @@ class ProtocolConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the server; ``b""`` means the server closed the connection."""
-        self._check_usable()
+        if self._state is State.DEAD:
+            self._check_usable()
         if self._eof:
             if data:
                 raise InterfaceError("data received after EOF")
@@ -552,6 +553,18 @@ class ProtocolConnection:
             self._buffer.feed(data)
         else:
             self._eof = True
+
+    def has_input(self) -> bool:
+        """Whether ``next_event`` may give anything but NEED_DATA: a message received
+        and not yet read, the end of the connection, or why it died. False
+        (then every ``next_*`` gives nothing) is what a caller sees before the
+        answer to what it just queued has begun to arrive."""
+        return (
+            self._inbox_pos != len(self._inbox)
+            or len(self._buffer) >= 5
+            or self._eof
+            or self._state is State.DEAD
+        )
 
     def next_event(self) -> ev.Event | ev.NeedData:
         """The next event, or NEED_DATA when the buffered bytes hold no complete message."""
