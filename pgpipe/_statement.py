@@ -427,6 +427,8 @@ _K_FLOAT4: Final = 5
 _K_BOOL: Final = 6
 _K_TIMESTAMP: Final = 7  # timestamp and timestamptz in binary: microseconds since 2000
 _K_UUID: Final = 8
+_K_TEXT_INT: Final = 9  # int2, int4, int8 in text: an optional "-" and digits
+_K_TEXT_UUID: Final = 10  # uuid in text: 8-4-4-4-12 lower-case hex digits
 _NATIVE_KINDS: Final[dict[int, int]] = {
     Type.INT2: _K_INT,
     Type.INT4: _K_INT,
@@ -439,11 +441,20 @@ _NATIVE_KINDS: Final[dict[int, int]] = {
     Type.TIMESTAMPTZ: _K_TIMESTAMP,
     Type.UUID: _K_UUID,
 }
+# Text values read in place, when the column's decoder is the standard one: the
+# forms PostgreSQL prints (anything else goes to the decoder, as before).
+_TEXT_KINDS: Final[dict[int, int]] = {
+    Type.INT2: _K_TEXT_INT,
+    Type.INT4: _K_TEXT_INT,
+    Type.INT8: _K_TEXT_INT,
+    Type.UUID: _K_TEXT_UUID,
+}
 _STR_DECODERS: Final = (text_codecs.decode_str, binary.DECODERS[Type.TEXT])
 _F64_AT: Final = struct.Struct("!d").unpack_from
 _int_from_bytes: Final = int.from_bytes
 _F32_AT: Final = struct.Struct("!f").unpack_from
 _NULL: Final = 0xFFFFFFFF
+_NOT_READ: Final = -(1 << 62)  # _decimal's "not a decimal it reads"
 
 
 def _word(body: bytes, at: i64) -> i64:
@@ -451,6 +462,62 @@ def _word(body: bytes, at: i64) -> i64:
     return (
         i64(body[at]) << 24 | i64(body[at + 1]) << 16 | i64(body[at + 2]) << 8 | i64(body[at + 3])
     )
+
+
+def _decimal(body: bytes, start: i64, end: i64) -> i64:
+    """The integer written in ``body[start:end]`` as an optional "-" and 1 to 18
+    digits (so it cannot overflow); _NOT_READ for anything else."""
+    negative = start < end and body[start] == 0x2D  # "-"
+    if negative:
+        start += 1
+    if not 0 < end - start <= 18:
+        return _NOT_READ
+    value: i64 = 0
+    for at in range(start, end):
+        digit = i64(body[at]) - 0x30
+        if not 0 <= digit <= 9:
+            return _NOT_READ
+        value = value * 10 + digit
+    return -value if negative else value
+
+
+def _hex(body: bytes, start: i64, count: i64) -> i64:
+    """The ``count`` (at most 15) lower-case hex digits at ``start`` as a number;
+    -1 for anything else."""
+    value: i64 = 0
+    for at in range(start, start + count):
+        c = i64(body[at])
+        if 0x30 <= c <= 0x39:
+            value = value * 16 + (c - 0x30)
+        elif 0x61 <= c <= 0x66:
+            value = value * 16 + (c - 0x57)
+        else:
+            return -1
+    return value
+
+
+def _text_uuid(body: bytes, pos: i64) -> int:
+    """The number of the 36-byte text UUID at ``pos`` (8-4-4-4-12 lower-case hex
+    digits, as PostgreSQL prints it); -1 for anything else."""
+    if (
+        body[pos + 8] != 0x2D
+        or body[pos + 13] != 0x2D
+        or body[pos + 18] != 0x2D
+        or body[pos + 23] != 0x2D
+    ):
+        return -1
+    a = _hex(body, pos, 8)
+    b = _hex(body, pos + 9, 4)
+    c = _hex(body, pos + 14, 4)
+    d = _hex(body, pos + 19, 4)
+    e = _hex(body, pos + 24, 12)
+    if a < 0 or b < 0 or c < 0 or d < 0 or e < 0:
+        return -1
+    # Combined as Python ints (128 bits): an i64 operand would make it i64 arithmetic.
+    high: int = a << 16 | b  # 48 bits
+    middle: int = c << 16 | d  # 32 bits
+    low: int = e  # 48 bits
+    return high << 80 | middle << 48 | low
 
 
 class ColumnReader:
@@ -529,6 +596,10 @@ class ColumnReader:
                 values.append(binary.uuid_from_int(_int_from_bytes(body[pos : pos + 16], "big")))
             elif kind == _K_STR:
                 values.append(body[pos : pos + n].decode())
+            elif kind == _K_TEXT_INT and (number := _decimal(body, pos, pos + n)) != _NOT_READ:
+                values.append(number)
+            elif kind == _K_TEXT_UUID and n == 36 and (digits := _text_uuid(body, pos)) >= 0:
+                values.append(binary.uuid_from_int(digits))
             elif kind == _K_OID:
                 values.append(_word(body, pos))
             elif kind == _K_FLOAT8:
@@ -568,6 +639,8 @@ def _column_reader(
         kind = _K_DECODE
         if binary_value and decoder is binary.DECODERS.get(field.type_oid):
             kind = _NATIVE_KINDS.get(field.type_oid, _K_DECODE)
+        elif not binary_value and decoder is text_codecs.DECODERS.get(field.type_oid):
+            kind = _TEXT_KINDS.get(field.type_oid, _K_DECODE)
         if decoder in _STR_DECODERS:
             kind = _K_STR
         kinds.append(kind)

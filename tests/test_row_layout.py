@@ -17,7 +17,10 @@ import pgpipe
 from pgpipe import errors
 from pgpipe._session import Session
 from pgpipe._statement import (
+    _K_TEXT_INT,
+    _K_TEXT_UUID,
     BODY_DECODER,
+    ColumnReader,
     Statement,
     _body_decoder,
     _column_reader,
@@ -167,6 +170,92 @@ def test_the_compiled_form_reads_integers_and_floats_at_their_edges() -> None:
     assert read is not None
     assert read(packed) == rows
     assert [type(v) for v in read(packed)[0]] == [int, int, int, int, float, float, bool]
+
+
+TEXT_NUMBERS = [
+    b"0",
+    b"-0",
+    b"7",
+    b"-32768",
+    b"32767",
+    b"-2147483648",
+    b"2147483647",
+    b"-9223372036854775808",
+    b"9223372036854775807",
+    b"999999999999999999",  # 18 digits: read in place
+    b"-999999999999999999",
+    b"1000000000000000000",  # 19: left to the decoder
+    b"0000000000000000000042",
+    b"+5",
+    b" 5",
+    b"5 ",
+    b"1_000",
+    b"-",
+    b"",
+    b"12a",
+    b"--1",
+]
+TEXT_UUIDS = [
+    b"00000000-0000-0000-0000-000000000000",
+    b"ffffffff-ffff-ffff-ffff-ffffffffffff",
+    b"827ccb0e-ea8a-706c-4c34-a16891f84e7b",
+    b"80000000-0000-0000-0000-000000000001",
+    b"827CCB0E-EA8A-706C-4C34-A16891F84E7B",  # upper case: left to the decoder
+    b"827ccb0eea8a706c4c34a16891f84e7b",
+    b"827ccb0e-ea8a-706c-4c34-a16891f84e7",
+    b"827ccb0e-ea8a-706c-4c34-a16891f84e7g",
+    b"827ccb0e+ea8a-706c-4c34-a16891f84e7b",
+    b"{827ccb0e-ea8a-706c-4c34-a16891f84e7b}",
+]
+
+
+@pytest.mark.parametrize("which", ["generated", "compiled form"])
+def test_text_integers_and_uuids_read_as_their_decoders_do(which: str) -> None:
+    kinds: list[tuple[int, int, int | None]] = [
+        (Type.INT2, 0, None),
+        (Type.INT4, 0, None),
+        (Type.INT8, 0, None),
+        (Type.UUID, 0, None),
+    ]
+    made = statement(kinds)
+    build = _body_decoder if which == "generated" else _column_reader
+    read = build(made.fields, made.decoders, made._slow_row)
+    assert read is not None
+    if isinstance(read, ColumnReader):  # read in place, not by the decoders
+        assert list(read.kinds) == [_K_TEXT_INT] * 3 + [_K_TEXT_UUID]
+    count = max(len(TEXT_NUMBERS), len(TEXT_UUIDS))
+    for i in range(count):
+        values: list[bytes | None] = [
+            TEXT_NUMBERS[i % len(TEXT_NUMBERS)],
+            TEXT_NUMBERS[(i + 3) % len(TEXT_NUMBERS)],
+            TEXT_NUMBERS[(i + 7) % len(TEXT_NUMBERS)],
+            TEXT_UUIDS[i % len(TEXT_UUIDS)],
+        ]
+        packed = [body(values)]
+        expected = outcome(lambda p=packed: made.decode_rows([data_row_values(b) for b in p]))
+        got = outcome(lambda p=packed: read(p))
+        assert got == expected, values
+        if got[0] == "ok":
+            row = got[1][0]
+            assert all(type(v) is int for v in row[:3]) and row[3].int >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(-(2**63), 2**63 - 1).map(lambda n: str(n).encode())
+    | st.text("0123456789-+ _", max_size=22).map(str.encode),
+    st.uuids().map(lambda u: str(u).encode()) | st.binary(min_size=36, max_size=36),
+)
+def test_any_text_integer_or_uuid_reads_as_its_decoder_does(
+    number: bytes, text_uuid: bytes
+) -> None:
+    kinds: list[tuple[int, int, int | None]] = [(Type.INT8, 0, None), (Type.UUID, 0, None)]
+    made = statement(kinds)
+    read = _column_reader(made.fields, made.decoders, made._slow_row)
+    assert read is not None
+    packed = [body([number, text_uuid])]
+    expected = outcome(lambda: made.decode_rows([data_row_values(b) for b in packed]))
+    assert outcome(lambda: read(packed)) == expected
 
 
 def test_the_compiled_form_reads_timestamps_and_uuids_as_their_decoders_do() -> None:

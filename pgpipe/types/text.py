@@ -106,6 +106,7 @@ _TIME = re.compile(r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
 _OFFSET = re.compile(r"([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?")
 # What a zone abbreviation may be when the session's TimeZone is UTC or unknown.
 _UTC_ABBREVIATIONS: Final = frozenset({"UTC", "GMT", "UCT", "Z"})
+_UTC: Final = dt.UTC
 
 
 def day_first(datestyle: str) -> bool:
@@ -212,6 +213,7 @@ def _date_decoder(day_first: bool) -> Decoder:
 
 _DASH: Final = ord("-")
 _SPACE: Final = ord(" ")
+_FROM_ISO: Final = dt.datetime.fromisoformat
 
 
 def _timestamp_decoder(day_first: bool) -> Decoder:
@@ -219,7 +221,7 @@ def _timestamp_decoder(day_first: bool) -> Decoder:
         if len(data) >= 19 and data[4] == _DASH and data[10] == _SPACE:
             # ISO, the default DateStyle: the fast path (anything odd falls through)
             try:
-                fast = dt.datetime.fromisoformat(data.decode("ascii"))
+                fast = _FROM_ISO(data.decode("ascii"))
             except ValueError:
                 pass
             else:
@@ -249,13 +251,16 @@ def _timestamptz_decoder(day_first: bool, zone: dt.tzinfo | None, zone_name: str
             # ISO, the default DateStyle, writes the UTC offset: the fast path (BC
             # dates, years past 9999 and the like fall through to the parser below)
             try:
-                fast = dt.datetime.fromisoformat(data.decode("ascii"))
+                fast = _FROM_ISO(data.decode("ascii"))
             except ValueError:
                 pass
             else:
-                if fast.tzinfo is not None:
+                zone_read = fast.tzinfo
+                if zone_read is _UTC:  # +00: already in UTC (the commonest case)
+                    return fast
+                if zone_read is not None:
                     try:
-                        return fast.astimezone(dt.UTC)
+                        return fast.astimezone(_UTC)
                     except OverflowError:
                         raise DataError(
                             f"timestamptz {data!r} is out of range in UTC"
