@@ -13,6 +13,7 @@ from pgpipe import errors
 from pgpipe._compiled import caused, i64, is_compiled
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.backend import data_row_values
+from pgpipe.protocol.buffer import word_at
 from pgpipe.result import Column, Result
 from pgpipe.rows import RowFactory, RowMaker
 from pgpipe.types import binary
@@ -457,13 +458,6 @@ _NULL: Final = 0xFFFFFFFF
 _NOT_READ: Final = -(1 << 62)  # _decimal's "not a decimal it reads"
 
 
-def _word(body: bytes, at: i64) -> i64:
-    """The unsigned big-endian 32-bit word at ``at`` (a length: -1 reads as _NULL)."""
-    return (
-        i64(body[at]) << 24 | i64(body[at + 1]) << 16 | i64(body[at + 2]) << 8 | i64(body[at + 3])
-    )
-
-
 def _decimal(body: bytes, start: i64, end: i64) -> i64:
     """The integer written in ``body[start:end]`` as an optional "-" and 1 to 18
     digits (so it cannot overflow); _NOT_READ for anything else."""
@@ -572,7 +566,7 @@ class ColumnReader:
         for i in range(count):
             if pos + 4 > size:
                 return None
-            n = _word(body, pos)
+            n = word_at(body, pos)
             pos += 4
             if n == _NULL:
                 values.append(None)
@@ -601,7 +595,7 @@ class ColumnReader:
             elif kind == _K_TEXT_UUID and n == 36 and (digits := _text_uuid(body, pos)) >= 0:
                 values.append(binary.uuid_from_int(digits))
             elif kind == _K_OID:
-                values.append(_word(body, pos))
+                values.append(word_at(body, pos))
             elif kind == _K_FLOAT8:
                 values.append(_F64_AT(body, pos)[0])
             elif kind == _K_BOOL and body[pos] < 2:

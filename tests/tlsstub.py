@@ -183,9 +183,8 @@ class TlsTerminator:
                         if not data:
                             break
                         _send_all(tls, data)
-            for sock in (tls, plain):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            _shut(tls)
+            _shut(plain)
         tls.close()
 
     def close(self) -> None:

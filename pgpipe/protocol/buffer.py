@@ -184,12 +184,7 @@ def _rows_by_byte(data: bytes, at: i64, limit: i64) -> tuple[list[bytes], i64]:
     size: i64 = len(data)
     bodies: list[bytes] = []
     while size - at >= 5 and data[at] == _DATA_ROW:
-        length: i64 = (
-            i64(data[at + 1]) << 24
-            | i64(data[at + 2]) << 16
-            | i64(data[at + 3]) << 8
-            | i64(data[at + 4])
-        )
+        length = word_at(data, at + 1)
         end = at + 1 + length
         if length < 4 or length > limit or end > size:
             break
@@ -198,8 +193,9 @@ def _rows_by_byte(data: bytes, at: i64, limit: i64) -> tuple[list[bytes], i64]:
     return bodies, at
 
 
-def length_at(data: bytes, at: i64) -> i64:
-    """The int32 length word at ``at`` (its four bytes must be there)."""
+def word_at(data: bytes, at: i64) -> i64:
+    """The unsigned big-endian 32-bit word at ``at`` (its four bytes must be there):
+    a message's length, a value's length (-1 reads as 0xFFFFFFFF), an oid."""
     return (
         i64(data[at]) << 24 | i64(data[at + 1]) << 16 | i64(data[at + 2]) << 8 | i64(data[at + 3])
     )
@@ -208,7 +204,7 @@ def length_at(data: bytes, at: i64) -> i64:
 # Compiled (mypyc), a header read byte by byte is native arithmetic, several
 # times cheaper than a struct call; interpreted, it is the struct call that is
 # cheaper. A function compiled here is not a Python function object.
-INTERPRETED: Final = isinstance(length_at, types.FunctionType)
+INTERPRETED: Final = isinstance(word_at, types.FunctionType)
 frame_rows: Final = _rows_by_struct if INTERPRETED else _rows_by_byte
 
 

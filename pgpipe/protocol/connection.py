@@ -39,7 +39,7 @@ from pgpipe.protocol.buffer import (
     LENGTH,
     ReceiveBuffer,
     frame_rows,
-    length_at,
+    word_at,
 )
 
 _STAY: Final = "stay"
@@ -149,7 +149,7 @@ def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], s
     NoData, the DataRow bodies, the tag (None for EmptyQueryResponse); None when
     what lies between is anything else, or does not frame exactly."""
     stop: i64 = len(data) - 11  # where CloseComplete begins
-    length: i64 = LENGTH.unpack_from(data, 11)[0] if INTERPRETED else length_at(data, 11)
+    length: i64 = LENGTH.unpack_from(data, 11)[0] if INTERPRETED else word_at(data, 11)
     at: i64 = 11 + length
     if length < 4 or at > stop:
         return None
@@ -162,7 +162,7 @@ def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], s
     bodies, at = frame_rows(data, at, stop)
     if (bodies and fields is None) or stop - at < 5:
         return None
-    length = LENGTH.unpack_from(data, at + 1)[0] if INTERPRETED else length_at(data, at + 1)
+    length = LENGTH.unpack_from(data, at + 1)[0] if INTERPRETED else word_at(data, at + 1)
     if at + 1 + length != stop or length < 4:
         return None
     kind = data[at]
