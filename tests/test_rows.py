@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -398,14 +399,27 @@ def test_factory_of_a_statement_prepared_again(raw: RawSession) -> None:
 
 
 def mypy(*args: str) -> subprocess.CompletedProcess[str]:
-    """mypy --strict on these lines alone: pgpipe's own errors are its own check's."""
-    return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    """mypy --strict on these lines alone: pgpipe's own errors are its own check's.
+
+    Each run has a cache of its own: two mypy processes writing one cache at
+    once (these tests on two workers) can leave it unreadable, and mypy then
+    crashes instead of checking."""
+    with tempfile.TemporaryDirectory() as cache:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mypy",
+                "--strict",
+                "--follow-imports=silent",
+                f"--cache-dir={cache}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
+        )
 
 
 def test_mypy_knows_the_row_types() -> None:
