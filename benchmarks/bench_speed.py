@@ -19,6 +19,18 @@ Figures, all on loopback TCP with default settings:
   each time, so every run is a statement's first (text results);
 - connect CPU: client CPU milliseconds to connect (trust, no TLS), run
   ``SELECT 1`` and close.
+
+Three ways to run it, because on a small VM waking a process on another core
+can cost more than the query itself, and where the scheduler puts the client
+and its server backend changes from round to round:
+
+- by default, the scheduler places every process as it likes;
+- ``--busy-cores``: every core kept busy by a lowest-priority spinner, so no
+  core sleeps;
+- ``--one-core``: the client (and its children) and the server (its
+  postmaster, so every backend) pinned to CPU 0. Nothing waits for another
+  core: a query's time is the client's CPU plus the server's plus the
+  kernel's, one after the other, so what a driver saves shows up whole.
 """
 
 from __future__ import annotations
@@ -301,8 +313,16 @@ def main() -> None:
         help="keep every core busy with a lowest-priority spinner while measuring: "
         "a second method, for VMs where waking an idle core dominates a round trip",
     )
+    parser.add_argument(
+        "--one-core",
+        action="store_true",
+        help="pin this process, its children and the server to CPU 0: a third method, "
+        "where a query costs the client's and the server's CPU in turn",
+    )
     parser.add_argument("--child", metavar="DSN", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.busy_cores and args.one_core:
+        parser.error("--busy-cores and --one-core are two different methods: choose one")
     if args.child:
         # Imported from the working directory: the build the parent chose.
         sys.path.insert(0, os.getcwd())
@@ -310,6 +330,8 @@ def main() -> None:
         return
 
     builds = {"pure": ROOT, "compiled": compiled_tree()}
+    if args.one_core:
+        os.sched_setaffinity(0, {0})
     runs: dict[str, list[Figures]] = {name: [] for name in [*builds, *PEERS]}
     spinners = [
         subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
@@ -337,6 +359,10 @@ def measure_all(
 
     with TemporaryPostgres() as pg:
         dsn = pg.dsn()
+        if args.one_core:
+            # Backends are forked by the postmaster, and inherit where it may run.
+            with open(os.path.join(pg.data_dir, "postmaster.pid"), encoding="ascii") as f:
+                os.sched_setaffinity(int(f.readline()), {0})
         for _ in range(args.rounds):
             for name, where in builds.items():
                 runs[name].append(run_build(where, dsn, args.queries, args.rows))
@@ -351,6 +377,7 @@ def report(m: dict[str, Figures], args: argparse.Namespace) -> None:
         f"# python {platform.python_version()}, {os.cpu_count()} CPUs, loopback TCP, "
         f"median of {args.rounds} rounds; {args.queries} queries, {args.rows} rows x 7 columns"
         + ("; every core kept busy by a lowest-priority spinner" if args.busy_cores else "")
+        + ("; client and server pinned to CPU 0" if args.one_core else "")
     )
     a, p = m["asyncpg"], m["psycopg"]
     lines: list[tuple[str, str, float, float, str]] = []
