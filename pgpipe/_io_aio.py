@@ -314,7 +314,7 @@ class AsyncChannel:
         data = session.data_to_send()
         while data:  # executemany queues its later chunks as they go
             transport.write(data)
-            data = session.data_to_send()
+            data = session.data_to_send() if session.producing else b""
 
     async def poll(self, session: Session) -> None:
         """Let the transport give the session what has arrived: it does so as data
@@ -366,7 +366,7 @@ class AsyncChannel:
         data = session.data_to_send()
         while data:  # executemany queues its later chunks as they go
             transport.write(data)
-            data = session.data_to_send()
+            data = session.data_to_send() if session.producing else b""
         protocol = self._protocol
         if protocol.failure is not None:
             raise protocol.failure

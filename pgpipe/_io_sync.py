@@ -186,6 +186,18 @@ class Channel:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""
         try:
+            if deadline is None and not self._timed and not self._unsent and not session.producing:
+                # The common case, in short: a command queued whole, no timeout to keep.
+                data = session.data_to_send()
+                if len(data) <= _SMALL_WRITE:
+                    sock = self._sock
+                    while data:
+                        self.sending = True
+                        data = data[sock.send(data) :]
+                        self.sending = False
+                    session.receive_data(sock.recv(_RECV_SIZE))
+                    return
+                self._unsent += data
             if self._flush(session, deadline):
                 return
             if deadline is not None or self._timed:
@@ -232,7 +244,7 @@ class Channel:
                     self.sending = True
                     del unsent[: sock.send(unsent)]
                     self.sending = False
-                continue
+                return False  # not producing: nothing more was queued meanwhile
             sock.setblocking(False)
             self._timed = True
             while unsent:

@@ -249,7 +249,8 @@ class Session:
 
         When nothing is queued and a command is still producing its messages
         (executemany's later chunks), its next part is queued first: the
-        adapters call this until it gives nothing.
+        adapters call this again while ``producing`` (when not, one call gave
+        everything queued).
         """
         data = self.core.data_to_send()
         if not data and self._producer is not None:

@@ -93,7 +93,8 @@ _data_row: Final = backend.DECODERS[b"D"]
 _data_row_values: Final = backend.data_row_values
 _command_tag: Final = backend.command_tag
 
-_READY_STATUSES: Final = {b"I": "I", b"T": "T", b"E": "E"}
+# ReadyForQuery's status byte, as an int (hashed without hashing a bytes object).
+_READY_STATUSES: Final = {0x49: "I", 0x54: "T", 0x45: "E"}
 # The type bytes _split_answer reads, as the ints indexing bytes gives.
 _ROW_DESCRIPTION: Final = 0x54  # b"T"
 _NO_DATA: Final = 0x6E  # b"n"
@@ -672,7 +673,7 @@ class ProtocolConnection:
         data = self._buffer.whole_answer()
         if data is None:
             return None
-        status = _READY_STATUSES.get(data[-1:])
+        status = _READY_STATUSES.get(data[-1])
         if status is None:
             return None  # next_event says what is wrong with it
         try:
