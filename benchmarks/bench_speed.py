@@ -210,11 +210,10 @@ def raw_figures(dsn: str, queries: int, rows: int) -> Figures:
                 raise AssertionError("the server closed")
             buffer += data
 
-    sock.sendall(
-        frontend.startup_message(
-            {"user": url.username or "postgres", "database": url.path.lstrip("/") or "postgres"}
-        )
+    startup = frontend.startup_message(
+        {"user": url.username or "postgres", "database": url.path.lstrip("/") or "postgres"}
     )
+    sock.sendall(startup)
     until_ready(bytearray())
     value = struct.pack("!i", 41)
     unnamed = (
@@ -238,6 +237,9 @@ def raw_figures(dsn: str, queries: int, rows: int) -> Figures:
             sock.sendall(message)
             until_ready(bytearray())
         out[name] = queries / (time.perf_counter() - started)
+    address = (url.hostname or "127.0.0.1", url.port or 5432)
+    prepare = frontend.parse("s1", SQL, [23]) + frontend.SYNC
+    out.update(_raw_asyncio(address, queries, (startup, prepare), unnamed, named))
     # The rows, as the server writes them in text (a statement's first run) and
     # in binary (its later runs), read to ReadyForQuery and not decoded.
     sql = ROWS_SQL.format(rows=rows)
@@ -253,6 +255,56 @@ def raw_figures(dsn: str, queries: int, rows: int) -> Figures:
         out[name] = rows / (time.perf_counter() - started)
     sock.close()
     return out
+
+
+def _raw_asyncio(
+    address: tuple[str, int], queries: int, setup: tuple[bytes, ...], unnamed: bytes, named: bytes
+) -> Figures:
+    """The floor through asyncio: a Protocol that reads to ReadyForQuery and
+    wakes one future per query, as an asyncio driver must at the least."""
+    ready = b"Z\x00\x00\x00\x05I"
+
+    class Reader(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.data = bytearray()
+            self.waiter: asyncio.Future[None] | None = None
+
+        def data_received(self, data: bytes) -> None:
+            self.data += data
+            if self.waiter is not None and self.data.endswith(ready):
+                self.waiter.set_result(None)
+
+        async def until_ready(self) -> None:
+            while not self.data.endswith(ready):
+                self.waiter = asyncio.get_running_loop().create_future()
+                await self.waiter
+                self.waiter = None
+            self.data.clear()
+
+    async def main() -> Figures:
+        loop = asyncio.get_running_loop()
+        transport, reader = await loop.create_connection(Reader, *address)
+        for message in setup:
+            transport.write(message)
+            await reader.until_ready()
+        out: Figures = {}
+        for name, message in (("unnamed_async", unnamed), ("named_async", named)):
+            for _ in range(200):
+                transport.write(message)
+                await reader.until_ready()
+            started = time.perf_counter()
+            for _ in range(queries):
+                transport.write(message)
+                await reader.until_ready()
+            out[name] = queries / (time.perf_counter() - started)
+        transport.close()
+        return out
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
 
 
 PEERS: dict[str, Callable[[str, int, int], Figures]] = {
@@ -467,6 +519,37 @@ def report(m: dict[str, Figures], args: argparse.Namespace) -> None:
         f"parse and plan: {(1 / r['unnamed'] - 1 / r['named']) * 1e6:.1f} us per query; "
         f"rows written in text {r['rows_text']:.0f} rows/s, in binary {r['rows_binary']:.0f} "
         f"rows/s ({r['rows_text'] / r['rows_binary']:.2f}x)"
+    )
+    # A small query's time, less the floor's on the same path: what the driver adds
+    # (pgpipe's default is the unnamed statement; asyncpg and psycopg prepare).
+    print(
+        f"floor through asyncio (a Protocol, one future per query): unnamed statement "
+        f"{r['unnamed_async']:.0f} q/s, named statement {r['named_async']:.0f} q/s"
+    )
+    # A small query's time less the floor's on the same path and adapter: what the
+    # driver adds (pgpipe's default is the unnamed statement; asyncpg and psycopg
+    # prepare), and what each bar leaves pgpipe to add.
+    floor = {key: 1e6 / r[key] for key in ("unnamed", "named", "unnamed_async", "named_async")}
+    asyncpg_us = 1e6 / a["query_async"]
+
+    def above(q: float, path: str) -> str:
+        return f"{1e6 / q - floor[path]:.0f}"
+
+    def left(bar: float, path: str) -> str:
+        return f"{asyncpg_us / bar - floor[path]:.0f}"
+
+    g, c = m["pure"], m["compiled"]
+    print(
+        "time a small query takes above the floor (us): "
+        f"pure sync {above(g['query_sync'], 'unnamed')} (bar 1.0x leaves {left(1.0, 'unnamed')}), "
+        f"asyncio {above(g['query_async'], 'unnamed_async')} "
+        f"(bar 0.9x leaves {left(0.9, 'unnamed_async')}); "
+        f"compiled sync {above(c['query_sync'], 'unnamed')} "
+        f"(bar 1.1x leaves {left(1.1, 'unnamed')}), "
+        f"asyncio {above(c['query_async'], 'unnamed_async')} "
+        f"(bar 1.1x leaves {left(1.1, 'unnamed_async')}); "
+        f"asyncpg {above(a['query_async'], 'named_async')}, "
+        f"psycopg {above(p['query_sync'], 'named')} (above the named floor)"
     )
 
 
