@@ -198,8 +198,7 @@ class UnnamedQuery(Operation):
         if fields is not None:
             self._statement = self.session.statement(self._key, fields.fields)
             if bodies:
-                self._pending = bodies
-                self._decode_pending()
+                self._decode(bodies, None)
         return True
 
     def _decode_pending(self) -> None:

@@ -360,7 +360,8 @@ class Session:
     ) -> UnnamedQuery:
         sql = sql_text(sql)
         factory = self._row_factory(row_factory)
-        return self._unnamed(sql, *self._typed(sql, params), sync, factory)
+        oids, formats, values = self._typed(sql, params)
+        return self._unnamed(sql, oids, formats, values, sync, factory)
 
     def _typed(self, sql: str, params: Any) -> tuple[list[int], list[int], list[bytes | None]]:
         """Parameter OIDs, format codes and values, each of the type stated with it
@@ -434,7 +435,11 @@ class Session:
         row_factory: RowFactory[Any] | None = None,
     ) -> UnnamedQuery:
         sql = sql_text(sql)
-        factory = self._row_factory(row_factory)
+        factory = (
+            None
+            if row_factory is None and self.row_factory is None
+            else self._row_factory(row_factory)
+        )
         # The common case inlined (a known text, standard_conforming_strings on).
         if (
             (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(params)
@@ -442,10 +447,11 @@ class Session:
         ):
             self.check_parameters(sql, len(params))
         try:
-            encoded = _inferred(params)  # inlined self._inferred: the common path
+            oids, formats, values = _inferred(params)  # inlined self._inferred: the common path
         except errors.DataError as exc:
-            encoded = self._inferred_rows(params, exc)
-        return self._unnamed(sql, *encoded, sync, factory)
+            oids, formats, values = self._inferred_rows(params, exc)
+        # Unpacked, not *encoded: compiled, a star-args call is a generic Python call.
+        return self._unnamed(sql, oids, formats, values, sync, factory)
 
     # A pipeline's commands are staged first (values encoded, messages checked:
     # what can fail) and queued afterwards, a part at a time as they are sent.
