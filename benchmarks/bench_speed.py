@@ -3,11 +3,13 @@
     python benchmarks/bench_speed.py [--rounds 5] [--queries 2000] [--rows 50000]
 
 One throwaway PostgreSQL serves everything. Each round runs every contender
-once, in turn, so machine noise falls on all alike; the table shows medians
-and the ratio to the bar's reference. pgpipe's two builds cannot share a
-process (the same module names), so each round starts one child process per
-build: the pure package from this checkout, the compiled one from
-build/compiled (made by scripts/build_compiled.sh when missing or stale).
+once, in turn, so machine noise falls on all alike; the table shows medians,
+and each ratio to the bar's reference as the median of the rounds' own
+ratios (contenders measured in one round share its conditions). pgpipe's
+two builds cannot share a process (the same module names), so each round
+starts one child process per build: the pure package from this checkout,
+the compiled one from build/compiled (made by scripts/build_compiled.sh
+when missing or stale).
 
 Figures, all on loopback TCP with default settings:
 
@@ -401,7 +403,7 @@ def main() -> None:
         name: {key: statistics.median(f[key] for f in figures) for key in figures[0]}
         for name, figures in runs.items()
     }
-    report(median, args)
+    report(median, runs, args)
 
 
 def measure_all(
@@ -422,7 +424,7 @@ def measure_all(
                 runs[name].append(measure(dsn, args.queries, args.rows))
 
 
-def report(m: dict[str, Figures], args: argparse.Namespace) -> None:
+def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse.Namespace) -> None:
     import platform
 
     print(
@@ -432,6 +434,13 @@ def report(m: dict[str, Figures], args: argparse.Namespace) -> None:
         + ("; client and server pinned to CPU 0" if args.one_core else "")
     )
     a, p = m["asyncpg"], m["psycopg"]
+
+    def paired(build: str, key: str, other: str, other_key: str) -> float:
+        """The median of each round's ratio: contenders measured in the same round
+        share its conditions, which drift from round to round."""
+        pairs = zip(runs[build], runs[other], strict=True)
+        return statistics.median(mine[key] / theirs[other_key] for mine, theirs in pairs)
+
     lines: list[tuple[str, str, float, float, str]] = []
     for build in ("pure", "compiled"):
         g = m[build]
@@ -442,58 +451,60 @@ def report(m: dict[str, Figures], args: argparse.Namespace) -> None:
                 build,
                 "small query, sync (q/s)",
                 g["query_sync"],
-                g["query_sync"] / a["query_async"],
-                f"vs asyncpg, bar {q_bar}x; vs psycopg {g['query_sync'] / p['query_sync']:.2f}x",
+                paired(build, "query_sync", "asyncpg", "query_async"),
+                f"vs asyncpg, bar {q_bar}x; vs psycopg "
+                f"{paired(build, 'query_sync', 'psycopg', 'query_sync'):.2f}x",
             ),
             (
                 build,
                 "small query, asyncio (q/s)",
                 g["query_async"],
-                g["query_async"] / a["query_async"],
+                paired(build, "query_async", "asyncpg", "query_async"),
                 f"vs asyncpg, bar {aq_bar}x",
             ),
             (
                 build,
                 "  client CPU per query, sync (us)",
                 g["query_sync_cpu"],
-                g["query_sync_cpu"] / p["query_sync_cpu"],
+                paired(build, "query_sync_cpu", "psycopg", "query_sync_cpu"),
                 "vs psycopg's (lower is better)",
             ),
             (
                 build,
                 "  client CPU per query, asyncio (us)",
                 g["query_async_cpu"],
-                g["query_async_cpu"] / a["query_async_cpu"],
+                paired(build, "query_async_cpu", "asyncpg", "query_async_cpu"),
                 "vs asyncpg's (lower is better)",
             ),
             (
                 build,
                 "rows, binary, sync (rows/s)",
                 g["rows_sync"],
-                g["rows_sync"] / p["rows_sync"],
+                paired(build, "rows_sync", "psycopg", "rows_sync"),
                 "vs psycopg C binary, bar 0.8x"
                 if build == "pure"
-                else f"vs psycopg; vs asyncpg {g['rows_sync'] / a['rows_async']:.2f}x, bar 1.0x",
+                else "vs psycopg; vs asyncpg "
+                f"{paired(build, 'rows_sync', 'asyncpg', 'rows_async'):.2f}x, bar 1.0x",
             ),
             (
                 build,
                 "rows, asyncio (rows/s)",
                 g["rows_async"],
-                g["rows_async"] / a["rows_async"],
+                paired(build, "rows_async", "asyncpg", "rows_async"),
                 "vs asyncpg" + (", bar 1.0x" if build == "compiled" else ""),
             ),
             (
                 build,
                 "rows, a statement's first run (rows/s)",
                 g["rows_first_run"],
-                g["rows_first_run"] / g["rows_sync"],
+                paired(build, "rows_first_run", build, "rows_sync"),
                 "vs its later runs, bar 0.85x",
             ),
             (
                 build,
                 "connect + SELECT 1, client CPU (ms)",
                 g["connect_cpu_ms"],
-                g["connect_cpu_ms"] / a["connect_cpu_ms"],
+                paired(build, "connect_cpu_ms", "asyncpg", "connect_cpu_ms"),
                 "vs asyncpg's, bar <= 1.0x",
             ),
         ]
