@@ -1,9 +1,13 @@
-"""The blocking adapter's channel at the edge of a full socket buffer: a send
-that times out keeps every byte it did not send, in order."""
+"""The adapters' channels: a send that times out at the edge of a full socket
+buffer keeps every byte it did not send, in order; a command queued whole is
+taken by one call, a producing one until it ends; a large write goes out
+while its answers are read."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import time
 
 from pgpipe._io_sync import Channel
@@ -65,3 +69,120 @@ def test_a_send_that_times_out_keeps_its_bytes_for_the_next_exchange() -> None:
         channel.exchange(session, time.monotonic() + 5)
         assert _read(theirs, len(b"second")) == b"second"
         assert session.received == b"answermore"
+
+
+class CountingSession(ScriptedSession):
+    """A ScriptedSession that counts the channel's calls, and may be producing."""
+
+    def __init__(self, flights: list[bytes], producing: bool) -> None:
+        super().__init__(flights)
+        self.producing = producing
+        self.calls = 0
+
+    def data_to_send(self) -> bytes:
+        self.calls += 1
+        data = super().data_to_send()
+        if not self.flights:
+            self.producing = False  # the producer gave its last part
+        return data
+
+
+def _untimed(ours: socket.socket, theirs: socket.socket) -> Channel:
+    """A channel that ran one untimed exchange, as a connection has after its first query."""
+    channel = Channel(ours, Stats(), None)
+    theirs.sendall(b"ready")
+    channel.exchange(ScriptedSession([]), None)
+    return channel
+
+
+def test_a_command_queued_whole_is_taken_by_one_call_and_answered() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.settimeout(5)
+        channel = _untimed(ours, theirs)
+        # Not producing: one call gave everything queued; a second would be wasted,
+        # and a stray second flight would be sent ahead of its time.
+        session = CountingSession([b"the query", b"not yet"], producing=False)
+        theirs.sendall(b"its answer")
+        channel.exchange(session, None)
+        assert session.calls == 1
+        assert session.received == b"its answer"
+        assert _read(theirs, len(b"the query")) == b"the query"
+        assert not channel.sending
+        assert session.flights == [b"not yet"]
+
+
+def test_a_producing_command_is_taken_until_it_ends() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.settimeout(5)
+        channel = _untimed(ours, theirs)
+        parts = [b"chunk %d;" % i for i in range(5)]
+        session = CountingSession(list(parts), producing=True)
+        received = bytearray()
+
+        def server() -> None:  # answers once it has read every part
+            received.extend(_read(theirs, len(b"".join(parts))))
+            theirs.sendall(b"answers")
+
+        peer = threading.Thread(target=server)
+        peer.start()
+        channel.exchange(session, None)
+        peer.join(10)
+        assert bytes(received) == b"".join(parts)
+        assert session.received == b"answers"
+        assert session.calls == len(parts)  # once per part, and none after the last
+
+
+def test_a_large_untimed_command_is_written_while_its_answers_are_read() -> None:
+    # Over 256 KiB: written in pieces with the answers read meanwhile, so neither
+    # side's full buffers can deadlock (the peer answers before it reads).
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.settimeout(5)
+        channel = _untimed(ours, theirs)
+        big = bytes(range(256)) * 8192  # 2 MiB
+        session = ScriptedSession([big])
+        theirs.sendall(b"answer")
+        channel.exchange(session, None)
+        assert session.received == b"answer"
+        received = bytearray()
+        reader = threading.Thread(target=lambda: received.extend(_read(theirs, len(big))))
+        reader.start()
+        channel.flush(session)
+        reader.join(10)
+        assert bytes(received) == big
+
+
+def test_the_asyncio_channel_takes_a_command_queued_whole_by_one_call() -> None:
+    from pgpipe._io_aio import AsyncChannel, _Protocol
+
+    ours, theirs = socket.socketpair()
+    with theirs:
+        theirs.settimeout(5)
+        heard = bytearray()
+
+        def server() -> None:
+            heard.extend(_read(theirs, len(b"the query")))
+            theirs.sendall(b"its answer")
+
+        async def main() -> CountingSession:
+            stats = Stats()
+            transport, protocol = await asyncio.get_running_loop().create_connection(
+                lambda: _Protocol(stats), sock=ours
+            )
+            channel = AsyncChannel(transport, protocol, stats, None)
+            session = CountingSession([b"the query", b"not yet"], producing=False)
+            protocol.attach(session)
+            peer = threading.Thread(target=server)
+            peer.start()
+            await asyncio.wait_for(channel.exchange(session, None), 5)
+            peer.join(5)
+            transport.close()
+            return session
+
+        session = asyncio.run(main())
+        assert bytes(heard) == b"the query"
+        assert session.received == b"its answer"
+        assert session.calls == 1
+        assert session.flights == [b"not yet"]
