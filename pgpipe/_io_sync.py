@@ -186,18 +186,6 @@ class Channel:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""
         try:
-            if deadline is None and not self._timed and not self._unsent and not session.producing:
-                # The common case, in short: a command queued whole, no timeout to keep.
-                data = session.data_to_send()
-                if len(data) <= _SMALL_WRITE:
-                    sock = self._sock
-                    while data:
-                        self.sending = True
-                        data = data[sock.send(data) :]
-                        self.sending = False
-                    session.receive_data(sock.recv(_RECV_SIZE))
-                    return
-                self._unsent += data
             if self._flush(session, deadline):
                 return
             if deadline is not None or self._timed:
@@ -240,7 +228,8 @@ class Channel:
                 return False
             if len(unsent) <= _SMALL_WRITE and not session.producing:
                 while unsent:
-                    self._settimeout(deadline)
+                    if deadline is not None or self._timed:
+                        self._settimeout(deadline)
                     self.sending = True
                     del unsent[: sock.send(unsent)]
                     self.sending = False

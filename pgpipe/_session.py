@@ -435,11 +435,7 @@ class Session:
         row_factory: RowFactory[Any] | None = None,
     ) -> UnnamedQuery:
         sql = sql_text(sql)
-        factory = (
-            None
-            if row_factory is None and self.row_factory is None
-            else self._row_factory(row_factory)
-        )
+        factory = self._row_factory(row_factory)
         # The common case inlined (a known text, standard_conforming_strings on).
         if (
             (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(params)
