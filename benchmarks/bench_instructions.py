@@ -19,7 +19,10 @@ pure-Python client does for the same query, written here without a driver:
 the six messages (the Parse prebuilt) in one send, reads until
 ReadyForQuery, the headers walked and the value decoded, with no checks and
 no state; once on a blocking socket and once on asyncio's default loop (a
-protocol and a future, as pgpipe and asyncpg wait).
+protocol and a future, as pgpipe and asyncpg wait). ``--cache`` also counts
+cache misses per query with cachegrind's simulated caches (first level as
+on this machine, last level only 64 KiB, standing in for what survives the
+server's turn on a shared core): how many cache lines a query touches cold.
 
 Needs valgrind (Debian: apt-get install valgrind).
 """
@@ -159,14 +162,28 @@ else:
 """
 
 
+# --cache: cachegrind's simulated caches. The first level as on this machine
+# (32 KiB each for code and data); the last level only 64 KiB, standing in for
+# the little of the client's working set that survives the server's turn on a
+# shared core: its misses are about the lines a query touches that are cold.
+_CACHES = ["--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=65536,4,64"]
+
+
 def _instructions(tree: Path, dsn: str, mode: str, n: int, client: str) -> int:
+    return _count(tree, dsn, mode, n, client, cache=False)["Ir"]
+
+
+def _count(tree: Path, dsn: str, mode: str, n: int, client: str, *, cache: bool) -> dict[str, int]:
+    """valgrind's totals for one run of the client: instructions (Ir), and with
+    ``cache`` the cache misses (I1mr, D1mr, ILmr, DLmr and the rest)."""
     env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
+    tool = ["--tool=cachegrind", *_CACHES] if cache else ["--tool=callgrind"]
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             [
                 "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={tmp}/out",
+                *tool,
+                f"--{'cachegrind' if cache else 'callgrind'}-out-file={tmp}/out",
                 sys.executable,
                 client,
                 dsn,
@@ -178,10 +195,18 @@ def _instructions(tree: Path, dsn: str, mode: str, n: int, client: str) -> int:
             text=True,
             check=True,
         )
+        if cache:
+            text = Path(tmp, "out").read_text()
+            events = re.search(r"^events: (.*)$", text, re.M)
+            summary = re.search(r"^summary: (.*)$", text, re.M)
+            if events is None or summary is None:
+                raise SystemExit(f"cachegrind wrote no summary:\n{done.stderr}")
+            names, values = events.group(1).split(), summary.group(1).split()
+            return dict(zip(names, map(int, values), strict=True))
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:
         raise SystemExit(f"valgrind printed no count:\n{done.stderr}")
-    return int(found.group(1))
+    return {"Ir": int(found.group(1))}
 
 
 def main() -> None:
@@ -199,6 +224,11 @@ def main() -> None:
         "--floor",
         action="store_true",
         help="count the least a pure-Python client does per query too (no driver)",
+    )
+    parser.add_argument(
+        "--cache",
+        action="store_true",
+        help="count cache misses per query too (cachegrind's simulated caches; slower)",
     )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
@@ -224,6 +254,23 @@ def _report(args: argparse.Namespace, dsn: str, client: str) -> None:
         few = _instructions(args.tree, dsn, mode, n, client)
         many = _instructions(args.tree, dsn, mode, 11 * n, client)
         print(f"  {mode:13} {(many - few) // (10 * n):>9,}")
+    if args.cache:
+        print(
+            "cache misses per query (simulated: first level 32 KiB code + 32 KiB data,"
+            " last level 64 KiB):"
+        )
+        print(f"  {'':13} {'code L1':>9} {'data L1':>9} {'code LL':>9} {'data LL':>9}")
+        for mode in ("sync", "asyncio", *peers, *floor):
+            few_c = _count(args.tree, dsn, mode, n, client, cache=True)
+            many_c = _count(args.tree, dsn, mode, 11 * n, client, cache=True)
+            per = {k: (many_c[k] - few_c[k]) // (10 * n) for k in many_c}
+            misses = (
+                per["I1mr"],
+                per["D1mr"] + per["D1mw"],
+                per["ILmr"],
+                per["DLmr"] + per["DLmw"],
+            )
+            print(f"  {mode:13}" + "".join(f" {m:>9,}" for m in misses))
     if not args.rows:
         return
     rows = args.rows
