@@ -177,13 +177,14 @@ def _count(tree: Path, dsn: str, mode: str, n: int, client: str, *, cache: bool)
     """valgrind's totals for one run of the client: instructions (Ir), and with
     ``cache`` the cache misses (I1mr, D1mr, ILmr, DLmr and the rest)."""
     env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
-    tool = ["--tool=cachegrind", *_CACHES] if cache else ["--tool=callgrind"]
+    tool = "cachegrind" if cache else "callgrind"
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             [
                 "valgrind",
-                *tool,
-                f"--{'cachegrind' if cache else 'callgrind'}-out-file={tmp}/out",
+                f"--tool={tool}",
+                *(_CACHES if cache else ()),
+                f"--{tool}-out-file={tmp}/out",
                 sys.executable,
                 client,
                 dsn,

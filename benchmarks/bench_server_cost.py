@@ -25,26 +25,19 @@ from urllib.parse import urlsplit
 from pgpipe.protocol import frontend
 from pgpipe.testing import TemporaryPostgres
 
-_SQL = b"SELECT $1::int + 1\x00"
+_SQL = "SELECT $1::int + 1"
 _READY = b"Z\x00\x00\x00\x05"
+_INT4 = struct.Struct("!i")
+_PARSE = frontend.parse("", _SQL, [23])
+_DESCRIBE = frontend.describe("P", "")
+_EXECUTE = frontend.execute("")
+_CLOSE = frontend.close("S", "")
+_SYNC = frontend.SYNC
 
 
-def _message(kind: bytes, body: bytes) -> bytes:
-    return kind + struct.pack("!I", len(body) + 4) + body
-
-
-_PARSE = _message(b"P", b"\x00" + _SQL + struct.pack("!hI", 1, 23))
-_PARSE_NAMED = _message(b"P", b"s1\x00" + _SQL + struct.pack("!hI", 1, 23))
-_DESCRIBE = _message(b"D", b"P\x00")
-_EXECUTE = _message(b"E", b"\x00" + struct.pack("!I", 0))
-_CLOSE = _message(b"C", b"S\x00")
-_SYNC = _message(b"S", b"")
-
-
-def _bind(value: int, statement: bytes = b"") -> bytes:
+def _bind(value: int, statement: str = "") -> bytes:
     # Unnamed portal; one binary int4 parameter; one binary result column.
-    body = b"\x00" + statement + b"\x00" + struct.pack("!hhhIihh", 1, 1, 1, 4, value, 1, 1)
-    return _message(b"B", body)
+    return frontend.bind("", statement, [1], [_INT4.pack(value)], [1])
 
 
 FORMS: dict[str, Callable[[int], bytes]] = {
@@ -53,8 +46,8 @@ FORMS: dict[str, Callable[[int], bytes]] = {
     ),
     "unnamed: P B D E S": lambda i: _PARSE + _bind(i) + _DESCRIBE + _EXECUTE + _SYNC,
     "unnamed: P B E S": lambda i: _PARSE + _bind(i) + _EXECUTE + _SYNC,
-    "named: B D E S": lambda i: _bind(i, b"s1") + _DESCRIBE + _EXECUTE + _SYNC,
-    "named: B E S": lambda i: _bind(i, b"s1") + _EXECUTE + _SYNC,
+    "named: B D E S": lambda i: _bind(i, "s1") + _DESCRIBE + _EXECUTE + _SYNC,
+    "named: B E S": lambda i: _bind(i, "s1") + _EXECUTE + _SYNC,
 }
 
 
@@ -76,7 +69,7 @@ def _value(answer: bytes) -> int:
         if kind == b"E":
             raise SystemExit(f"the server answered with an error: {answer!r}")
         if kind == b"D":
-            (found,) = struct.unpack_from("!i", answer, at + 11)
+            (found,) = _INT4.unpack_from(answer, at + 11)
         at += 1 + length
     if found is None:
         raise SystemExit(f"no row in {answer!r}")
@@ -100,7 +93,7 @@ def main() -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.sendall(frontend.startup_message({"user": url.username or "postgres"}))
             _until_ready(sock)
-            sock.sendall(_PARSE_NAMED + _SYNC)
+            sock.sendall(frontend.parse("s1", _SQL, [23]) + _SYNC)
             _until_ready(sock)
             best = dict.fromkeys(FORMS, float("inf"))
             for _ in range(args.rounds):
