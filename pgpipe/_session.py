@@ -71,6 +71,8 @@ _MANY_CHUNK: Final = 250  # executemany rows encoded and queued at a time
 _MANY_FIRST_CHUNK: Final = 50  # fewer in the first: the server starts sooner
 _ABORT_MANY: Final = "pgpipe: executemany stopped, a value could not be encoded"
 _DONE: Final = object()
+# A tuple, not a set: an Enum member hashes in Python.
+_ENDED_STATES: Final = (State.CLOSING, State.CLOSED, State.DEAD)
 
 
 _NOTICE_LOG: Final = logging.getLogger("pgpipe.notices")
@@ -220,7 +222,7 @@ class Session:
 
     @property
     def is_closed(self) -> bool:
-        return self.core.state in (State.CLOSING, State.CLOSED, State.DEAD)
+        return self.core.state in _ENDED_STATES
 
     # -- the wire: what the adapters send and receive, through TLS when it is on --
 

@@ -144,6 +144,16 @@ class State(enum.Enum):
     DEAD = "dead"
 
 
+# The states as module constants: an Enum member read through its class costs a
+# metaclass attribute lookup, several times a query.
+_STARTUP_STATE: Final = State.STARTUP
+_READY_STATE: Final = State.READY
+_BUSY_STATE: Final = State.BUSY
+_CLOSING_STATE: Final = State.CLOSING
+_CLOSED_STATE: Final = State.CLOSED
+_DEAD_STATE: Final = State.DEAD
+
+
 def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], str | None] | None:
     """A one-packet query's answer (``ReceiveBuffer.whole_answer``: its first two
     and last two messages are known) split: the RowDescription or None for
@@ -288,7 +298,7 @@ class ProtocolConnection:
         # Whether a CopyInResponse is answered by the session's data (a copy()
         # command) rather than refused with CopyFail (any other command).
         self.copy_in_allowed = False
-        self._state = State.STARTUP
+        self._state = _STARTUP_STATE
         self._eof = False
         self._dead_reason = ""
         self.parameters: dict[str, str] = {}
@@ -316,7 +326,7 @@ class ProtocolConnection:
         return len(self._expect)
 
     def _die(self, reason: str) -> ProtocolError:
-        self._state = State.DEAD
+        self._state = _DEAD_STATE
         self._dead_reason = reason
         self._outgoing.clear()
         self._held.clear()
@@ -330,7 +340,7 @@ class ProtocolConnection:
         return self._die(reason)
 
     def _check_usable(self) -> None:
-        if self._state is State.DEAD:
+        if self._state is _DEAD_STATE:
             raise ProtocolError(f"the connection is unusable: {self._dead_reason}")
 
     # -- commands ----------------------------------------------------------
@@ -338,7 +348,7 @@ class ProtocolConnection:
     def _command(self, data: bytes, expect: tuple[_Expect, ...]) -> None:
         """Queue ``data``, whose messages are answered as ``expect`` says, in order."""
         state = self._state
-        if state is not State.READY and state is not State.BUSY and state is not State.STARTUP:
+        if state is not _READY_STATE and state is not _BUSY_STATE and state is not _STARTUP_STATE:
             self._check_usable()
             raise InterfaceError("the connection is closed")
         if self._holding:
@@ -348,8 +358,8 @@ class ProtocolConnection:
         if self._skipping:
             expect = self._unanswered(expect)
         self._expect.extend(expect)
-        if self._state is State.READY and self._expect:
-            self._state = State.BUSY
+        if self._state is _READY_STATE and self._expect:
+            self._state = _BUSY_STATE
 
     def _unanswered(self, expect: tuple[_Expect, ...]) -> tuple[_Expect, ...]:
         """The answers still to come for messages sent while the server skips to Sync:
@@ -527,10 +537,10 @@ class ProtocolConnection:
     def send_terminate(self) -> None:
         """Terminate: the server closes the connection; nothing may be sent after it."""
         self._check_usable()
-        if self._state in (State.CLOSING, State.CLOSED):
+        if self._state in (_CLOSING_STATE, _CLOSED_STATE):
             return
         self._outgoing += frontend.TERMINATE
-        self._state = State.CLOSING
+        self._state = _CLOSING_STATE
 
     def data_to_send(self) -> bytes:
         """Everything queued for the server since the last call (b"" if nothing)."""
@@ -544,7 +554,7 @@ class ProtocolConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes from the server; ``b""`` means the server closed the connection."""
-        if self._state is State.DEAD:
+        if self._state is _DEAD_STATE:
             self._check_usable()
         if self._eof:
             if data:
@@ -564,12 +574,12 @@ class ProtocolConnection:
             self._inbox_pos != len(self._inbox)
             or len(self._buffer) >= 5
             or self._eof
-            or self._state is State.DEAD
+            or self._state is _DEAD_STATE
         )
 
     def next_event(self) -> ev.Event | ev.NeedData:
         """The next event, or NEED_DATA when the buffered bytes hold no complete message."""
-        if self._state is State.DEAD:
+        if self._state is _DEAD_STATE:
             self._check_usable()
         inbox = self._inbox
         if self._inbox_pos == len(inbox):
@@ -581,8 +591,8 @@ class ProtocolConnection:
             if not inbox:
                 if not self._eof:
                     return ev.NEED_DATA
-                expected = self._state is State.CLOSING
-                self._state = State.CLOSED
+                expected = self._state is _CLOSING_STATE
+                self._state = _CLOSED_STATE
                 self._expect.clear()
                 return ev.ConnectionClosed(expected)
         kind, body = inbox[self._inbox_pos]
@@ -623,7 +633,7 @@ class ProtocolConnection:
         a caller must treat a body that does not split exactly into its values
         as the protocol violation it is, and close the connection.
         """
-        if self._state is State.DEAD:
+        if self._state is _DEAD_STATE:
             self._check_usable()
         expect = self._expect
         if not expect or expect[0] not in _ROW_HOSTS:
@@ -668,7 +678,7 @@ class ProtocolConnection:
             or self._inbox_pos != len(self._inbox)
         ):
             return None
-        if self._state is State.DEAD:
+        if self._state is _DEAD_STATE:
             self._check_usable()
         data = self._buffer.whole_answer()
         if data is None:
@@ -687,8 +697,8 @@ class ProtocolConnection:
         self._buffer.clear()
         expect.clear()
         self.transaction_status = status
-        if self._state is State.BUSY:
-            self._state = State.READY
+        if self._state is _BUSY_STATE:
+            self._state = _READY_STATE
         return answer
 
     def next_command_tags(self) -> list[str]:
@@ -698,7 +708,7 @@ class ProtocolConnection:
         framed, and only while a Bind and its Execute are what the server owes;
         anything else (rows, an error) stops the run for ``next_event``.
         """
-        if self._state is State.DEAD:
+        if self._state is _DEAD_STATE:
             self._check_usable()
         expect = self._expect
         inbox = self._inbox
@@ -810,16 +820,16 @@ class ProtocolConnection:
             if self._holding:
                 self._release()
         self.transaction_status = event.status
-        if not self._expect and self._state is not State.CLOSING:
-            self._state = State.READY
-        elif self._state is State.STARTUP:
-            self._state = State.BUSY
+        if not self._expect and self._state is not _CLOSING_STATE:
+            self._state = _READY_STATE
+        elif self._state is _STARTUP_STATE:
+            self._state = _BUSY_STATE
 
     def _error(self, event: ev.Event) -> ev.Event:
         if not isinstance(event, ev.ErrorResponse):
             raise ProtocolError("malformed ErrorResponse")
         if event.is_fatal:
-            self._state = State.CLOSING
+            self._state = _CLOSING_STATE
             self._expect.clear()
             return event
         if not self._expect:
