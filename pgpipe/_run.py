@@ -112,7 +112,7 @@ class Run(Generic[_Op]):
         if not core.has_input():
             return RECEIVE  # as every step before the answer begins to arrive
         if phase == _RUNNING and op.take_answer(core):
-            self._end()
+            self.end()
             return DONE
         while True:
             if op.in_rows:
@@ -130,10 +130,12 @@ class Run(Generic[_Op]):
                     if op.finish():
                         continue
                 break
-        self._end()
+        self.end()
         return DONE
 
-    def _end(self) -> None:
+    def end(self) -> None:
+        """The operation has its whole answer (the adapter took it, ``take_answer``):
+        DONE, closing the connection if the session was closed meanwhile."""
         self._phase = _ENDED
         if not self.session.is_closed:
             return

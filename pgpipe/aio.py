@@ -63,6 +63,15 @@ _Op = TypeVar("_Op", bound=Operation)
 _R = TypeVar("_R")
 
 
+def _caught(run: Run[Any], exc: BaseException, sending: bool) -> None:
+    """Tell ``run`` what the I/O raised: an interruption (``sending``: while a send
+    was under way), or a failure."""
+    if isinstance(exc, INTERRUPTS):
+        run.interrupt(exc, sending, time.monotonic())
+    else:
+        run.fail(exc)
+
+
 def _deadline(limit: float | None) -> float | None:
     return None if limit is None else time.monotonic() + limit
 
@@ -309,22 +318,37 @@ class AsyncConnection(AsyncConnectionBase, Generic[Row]):
     async def _run(self, op: _Op, deadline: float | None = None, limit: float | None = None) -> _Op:
         """Run ``op`` to its end; past ``deadline`` (``limit`` seconds after the call
         began), or when interrupted, cancel it and bring the connection back in sync."""
-        run = Run(self._session, op, deadline, limit)
+        session = self._session
         channel = self._channel
+        taken = False
+        failure: BaseException | None = None
+        if deadline is None and not session.core.has_input():
+            # The common command in short, without a Run: one exchange brings its
+            # whole answer. Anything else goes on below, as a Run's first step would.
+            try:
+                await channel.exchange(session, None)
+                taken = op.take_answer(session.core)
+            except BaseException as exc:
+                failure = exc
+            if taken and not session.is_closed:
+                return op
+        run = Run(session, op, deadline, limit)
+        if taken:
+            run.end()
+        elif failure is not None:
+            _caught(run, failure, channel.sending)
         while True:
             try:
                 step = run.step(0.0 if run.deadline is None else time.monotonic())
                 if step == RECEIVE:
-                    await channel.exchange(self._session, run.deadline)
+                    await channel.exchange(session, run.deadline)
                 elif step == CANCEL:
                     await channel.send_cancel(self._cancel_request(), run.deadline or 0.0)
                     run.cancel_sent()
                 else:
                     break
-            except INTERRUPTS as exc:
-                run.interrupt(exc, channel.sending, time.monotonic())
             except BaseException as exc:
-                run.fail(exc)
+                _caught(run, exc, channel.sending)
         if run.close_reason is not None:
             self._abort(run.close_reason)
         elif run.clean:
