@@ -57,6 +57,9 @@ _INT4_MIN: Final = -(2**31)
 _INT4_MAX: Final = 2**31 - 1
 _INT8_MIN: Final = -(2**63)
 _INT8_MAX: Final = 2**63 - 1
+# The OIDs as plain ints: a member read through its Enum class costs a metaclass lookup.
+_INT4: Final = int(Type.INT4)
+_INT8: Final = int(Type.INT8)
 _pack_int4: Final = struct.Struct("!i").pack
 _pack_int8: Final = struct.Struct("!q").pack
 
@@ -405,9 +408,9 @@ def encode_inferred(value: object) -> tuple[int, int, bytes | None]:
     # The commonest cases first: executemany encodes every value of every row here.
     if cls is int:
         if _INT4_MIN <= value <= _INT4_MAX:  # type: ignore[operator]
-            return Type.INT4, _BINARY, _pack_int4(value)
+            return _INT4, _BINARY, _pack_int4(value)
         if _INT8_MIN <= value <= _INT8_MAX:  # type: ignore[operator]
-            return Type.INT8, _BINARY, _pack_int8(value)
+            return _INT8, _BINARY, _pack_int8(value)
     elif cls is str:
         return 0, _TEXT, binary.check_text(value)  # type: ignore[arg-type]
     elif value is None:
