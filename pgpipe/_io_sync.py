@@ -220,8 +220,22 @@ class Channel:
         """
         unsent = self._unsent
         sock = self._sock
+        data = session.data_to_send()
+        if (
+            not unsent
+            and deadline is None
+            and not self._timed
+            and 0 < len(data) <= _SMALL_WRITE
+            and not session.producing
+        ):
+            # The common write in short: one small command, sent whole.
+            self.sending = True
+            sent = sock.send(data)
+            self.sending = False
+            if sent == len(data):
+                return False
+            data = data[sent:]
         while True:
-            data = session.data_to_send()
             if data:
                 unsent += data
             if not unsent:
@@ -257,6 +271,7 @@ class Channel:
                         continue
                     session.receive_data(received)
                     return True
+            data = session.data_to_send()
 
     def send_cancel(self, exchange: CancelExchange, deadline: float) -> None:
         """One CancelRequest on a new connection to the same address; returns once

@@ -140,7 +140,10 @@ class UnnamedQuery(Operation):
         synced: bool = True,
         factory: RowFactory[Any] | None = None,
     ) -> None:
-        super().__init__(session)
+        # Operation.__init__ written out: one is made per query, a call less.
+        self.session = session
+        self.error: errors.Error | None = None
+        self.in_rows = False
         self._key = key
         self._factory = factory
         self._make: RowMaker[Any] | None = None  # the factory's, once the columns are known
