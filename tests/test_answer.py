@@ -228,10 +228,21 @@ def _answer_at(events: list[Any], i: int) -> tuple[Any, int] | None:
     return ("answer", fields, rows, tag, ready.status), j + 3
 
 
-def replay(pieces: list[bytes], fast: bool) -> Outcome:
+def replay(pieces: list[bytes], fast: bool, before: bytes = b"") -> Outcome:
     """What a core makes of the answer to one query: the events (answers folded),
-    and how it ends: "ok" or the error's type, its state, its transaction status."""
+    and how it ends: "ok" or the error's type, its state, its transaction status.
+
+    ``before``: the whole answer to the same query, run first on the same core
+    (taken by next_answer when ``fast``, so the core knows its shape)."""
     core = queued()
+    if before:
+        core.receive_data(before)
+        if fast:
+            assert core.next_answer() is not None
+        else:
+            drain(core)
+        core.send_unnamed_query("SELECT a, b FROM t", [], [], [], [0])
+        core.data_to_send()
     seen: list[Any] = []
     try:
         for piece in pieces:
@@ -291,6 +302,79 @@ def test_damaged_answers_end_as_they_do_for_next_event(raw: bytes) -> None:
     assert fast[1:] == slow[1:]
     if fast[1] == "ok":
         assert fast[0] == slow[0]
+
+
+@settings(max_examples=300)
+@given(ps.transcripts(asynchronous=False), st.data())
+def test_an_answer_of_a_known_shape_ends_as_it_does_for_next_event(
+    transcript: tuple[tuple[ps.BackendMessage, ...], bytes], data: st.DataObject
+) -> None:
+    # The core remembers the last answer's shape (the bytes around its rows); the
+    # next answer, the same or damaged, reads as next_event reads it.
+    messages, first = transcript
+    if any(isinstance(m, ps.ErrorResponse) for m in messages):
+        return
+    second = data.draw(st.one_of(st.just(first), ps.mutated(first)))
+    fast = replay([second], fast=True, before=first)
+    slow = replay([second], fast=False, before=first)
+    assert fast[1:] == slow[1:]
+    if fast[1] == "ok":
+        assert fast[0] == slow[0]
+
+
+def _shaped(rows: list[list[bytes | None]], status: str = "I", tag: str = "") -> bytes:
+    return (
+        wire.PARSE_COMPLETE
+        + wire.BIND_COMPLETE
+        + wire.row_description(COLUMNS)
+        + b"".join(wire.data_row(r) for r in rows)
+        + wire.command_complete(tag or f"SELECT {len(rows)}")
+        + wire.CLOSE_COMPLETE
+        + wire.ready(status)
+    )
+
+
+def test_the_same_statement_again_is_read_by_its_shape() -> None:
+    core = queued()
+    tail = wire.command_complete("SELECT 1") + wire.CLOSE_COMPLETE + wire.ready("I")
+    answers = [
+        ([[b"1", b"x"]], "I", "SELECT 1"),
+        ([[b"2", tail]], "I", "SELECT 1"),  # a value holding the tail's bytes
+        ([[b"3", None]], "T", "SELECT 1"),  # a transaction began: another tail
+        ([], "T", "SELECT 1"),  # no rows, the count unchanged: framed to nothing
+        ([[b"4", b""], [b"5", b"y"]], "T", "SELECT 1"),
+    ]
+    for i, (rows, status, tag) in enumerate(answers):
+        if i:
+            core.send_unnamed_query("SELECT a, b FROM t", [], [], [], [0])
+            core.data_to_send()
+        core.receive_data(_shaped(rows, status, tag))
+        answer = core.next_answer()
+        assert answer is not None
+        fields, bodies, got_tag = answer
+        assert fields is not None and [f.name for f in fields.fields] == ["a", "b"]
+        assert [list(data_row_values(b)) for b in bodies] == rows
+        assert got_tag == tag and core.transaction_status == status
+        assert core.state is State.READY and core.next_event() is NEED_DATA
+
+
+def test_rows_that_overrun_a_known_shape_are_left_for_next_event() -> None:
+    core = queued()
+    core.receive_data(_shaped([[b"1", b"x"]]))
+    assert core.next_answer() is not None
+    core.send_unnamed_query("SELECT a, b FROM t", [], [], [], [0])
+    core.data_to_send()
+    # A DataRow whose length runs into the CommandComplete: the tail still ends
+    # the bytes, but the rows do not frame up to it.
+    good = _shaped([[b"2", b"y"]])
+    row_at = len(wire.PARSE_COMPLETE + wire.BIND_COMPLETE + wire.row_description(COLUMNS))
+    length = int.from_bytes(good[row_at + 1 : row_at + 5], "big")
+    bad = good[: row_at + 1] + (length + 3).to_bytes(4, "big") + good[row_at + 5 :]
+    core.receive_data(bad)
+    assert core.next_answer() is None
+    with pytest.raises(ProtocolError):
+        drain(core)
+    assert core.state is State.DEAD
 
 
 # -- real servers ------------------------------------------------------------------------

@@ -154,11 +154,15 @@ _CLOSED_STATE: Final = State.CLOSED
 _DEAD_STATE: Final = State.DEAD
 
 
-def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], str | None] | None:
+_Answer = tuple[ev.RowDescription | None, list[bytes], str | None]
+
+
+def _split_answer(data: bytes) -> tuple[_Answer, i64, i64] | None:
     """A one-packet query's answer (``ReceiveBuffer.whole_answer``: its first two
     and last two messages are known) split: the RowDescription or None for
-    NoData, the DataRow bodies, the tag (None for EmptyQueryResponse); None when
-    what lies between is anything else, or does not frame exactly."""
+    NoData, the DataRow bodies, the tag (None for EmptyQueryResponse), with where
+    the rows begin and where CommandComplete begins; None when what lies between
+    is anything else, or does not frame exactly."""
     stop: i64 = len(data) - 11  # where CloseComplete begins
     length: i64 = LENGTH.unpack_from(data, 11)[0] if INTERPRETED else word_at(data, 11)
     at: i64 = 11 + length
@@ -170,6 +174,7 @@ def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], s
         fields = backend.row_description(data[15:at])
     elif kind != _NO_DATA or length != 4:
         return None
+    rows = at
     bodies, at = frame_rows(data, at, stop)
     if (bodies and fields is None) or stop - at < 5:
         return None
@@ -178,9 +183,9 @@ def _split_answer(data: bytes) -> tuple[ev.RowDescription | None, list[bytes], s
         return None
     kind = data[at]
     if kind == _COMMAND_COMPLETE:
-        return fields, bodies, backend.command_tag(data[at + 5 : stop])
+        return (fields, bodies, backend.command_tag(data[at + 5 : stop])), rows, at
     if kind == _EMPTY_QUERY and length == 4:
-        return fields, bodies, None
+        return (fields, bodies, None), rows, at
     return None
 
 
@@ -199,6 +204,10 @@ class ProtocolConnection:
         "_inbox_pos",
         "_outgoing",
         "_pipeline",
+        "_shape_fields",
+        "_shape_head",
+        "_shape_tag",
+        "_shape_tail",
         "_skipping",
         "_state",
         "_unverified",
@@ -290,6 +299,12 @@ class ProtocolConnection:
         self._buffer = ReceiveBuffer(_KNOWN_TYPES, max_message_size)
         self._inbox: list[tuple[bytes, bytes]] = []
         self._inbox_pos = 0
+        # The last one-packet answer's shape: its bytes up to its rows and from its
+        # CommandComplete on, with what they say (see next_answer). None yet.
+        self._shape_head = b""
+        self._shape_tail = b""
+        self._shape_fields: ev.RowDescription | None = None
+        self._shape_tag: str | None = None
         self._expect: deque[_Expect] = deque([_STARTUP])
         # After an error, the server discards messages up to the next Sync; True
         # while that Sync has not been queued yet (executemany still sending,
@@ -655,7 +670,7 @@ class ProtocolConnection:
         self._inbox_pos = pos
         return bodies
 
-    def next_answer(self) -> tuple[ev.RowDescription | None, list[bytes], str | None] | None:
+    def next_answer(self) -> _Answer | None:
         """The whole answer to a lone one-packet query, taken at once, when it is all
         that was received; None otherwise (then ask ``next_event``).
 
@@ -686,14 +701,31 @@ class ProtocolConnection:
         status = _READY_STATUSES.get(data[-1])
         if status is None:
             return None  # next_event says what is wrong with it
-        try:
-            answer = _split_answer(data)
-        except ProtocolError as exc:
-            raise self._die(str(exc)) from None
-        except (struct.error, IndexError, ValueError) as exc:
-            raise self._die(f"malformed backend message: {exc}") from None
+        answer: _Answer | None = None
+        head = self._shape_head
+        tail = self._shape_tail
+        if head and data.startswith(head) and data.endswith(tail):
+            # The last answer's shape again (its statement, run again): the same
+            # messages around its rows, so only the rows need framing, and they
+            # must fill exactly what lies between.
+            stop: i64 = len(data) - len(tail)
+            bodies, at = frame_rows(data, len(head), stop)
+            if at == stop and (self._shape_fields is not None or not bodies):
+                answer = (self._shape_fields, bodies, self._shape_tag)
         if answer is None:
-            return None
+            try:
+                split = _split_answer(data)
+            except ProtocolError as exc:
+                raise self._die(str(exc)) from None
+            except (struct.error, IndexError, ValueError) as exc:
+                raise self._die(f"malformed backend message: {exc}") from None
+            if split is None:
+                return None
+            answer, rows, tag_at = split
+            self._shape_head = data[:rows]
+            self._shape_tail = data[tag_at:]
+            self._shape_fields = answer[0]
+            self._shape_tag = answer[2]
         self._buffer.clear()
         expect.clear()
         self.transaction_status = status
