@@ -436,11 +436,16 @@ class Session:
         *,
         row_factory: RowFactory[Any] | None = None,
     ) -> UnnamedQuery:
-        sql = sql_text(sql)
-        factory = self._row_factory(row_factory)
+        if type(sql) is not str:
+            sql = sql_text(sql)
+        factory = (
+            None
+            if row_factory is None and self.row_factory is None
+            else self._row_factory(row_factory)
+        )
         # The common case inlined (a known text, standard_conforming_strings on).
         if (
-            (COUNTS.get(sql, -1) if type(sql) is str else -1) != len(params)
+            COUNTS.get(sql, -1) != len(params)
             or self.core.parameters.get("standard_conforming_strings") == "off"
         ):
             self.check_parameters(sql, len(params))
@@ -505,8 +510,10 @@ class Session:
     ) -> UnnamedQuery:
         """``factory`` is the command's row factory, already chosen (``_row_factory``)."""
         key = (sql, tuple(oids))
-        result_formats = self._result_formats(key)
-        formats = _one_code(formats)
+        statement = self._statements.get(key)  # self._result_formats(key), written out
+        result_formats = _ALL_TEXT if statement is None else statement.result_formats
+        if len(formats) > 1:
+            formats = _one_code(formats)
         if sync and self._cache_size:
             return self._cached(key, formats, values, result_formats, factory)
         self.core.send_unnamed_query(sql, oids, formats, values, result_formats, sync=sync)
