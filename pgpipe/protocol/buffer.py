@@ -208,6 +208,17 @@ INTERPRETED: Final = isinstance(word_at, types.FunctionType)
 frame_rows: Final = _rows_by_struct if INTERPRETED else _rows_by_byte
 
 
+
+def rows_between(data: bytes, at: i64, stop: i64) -> list[bytes] | None:
+    """The bodies of the DataRows that fill ``data[at:stop]`` exactly (none when it
+    is empty), else None. One row, the commonest, is checked by its length alone."""
+    if stop - at > 5 and data[at] == _DATA_ROW:
+        length: i64 = LENGTH.unpack_from(data, at + 1)[0] if INTERPRETED else word_at(data, at + 1)
+        if at + 1 + length == stop:
+            return [data[at + 5 : stop]]
+    bodies, end = frame_rows(data, at, stop)
+    return bodies if end == stop else None
+
 def _repeats(data: bytes, at: int, size: int) -> tuple[int, int]:
     """At ``at``, a CommandComplete after a BindComplete: how many times the pair
     occurs from the BindComplete on, all complete and alike, and the size of

@@ -39,6 +39,7 @@ from pgpipe.protocol.buffer import (
     LENGTH,
     ReceiveBuffer,
     frame_rows,
+    rows_between,
     word_at,
 )
 
@@ -99,7 +100,6 @@ _READY_STATUSES: Final = {0x49: "I", 0x54: "T", 0x45: "E"}
 _ROW_DESCRIPTION: Final = 0x54  # b"T"
 _NO_DATA: Final = 0x6E  # b"n"
 _COMMAND_COMPLETE: Final = 0x43  # b"C"
-_DATA_ROW: Final = 0x44  # b"D"
 _EMPTY_QUERY: Final = 0x49  # b"I"
 
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
@@ -709,20 +709,8 @@ class ProtocolConnection:
             # The last answer's shape again (its statement, run again): the same
             # messages around its rows, so only the rows need framing, and they
             # must fill exactly what lies between.
-            at: i64 = len(head)
-            stop: i64 = len(data) - len(tail)
-            if stop - at > 5 and data[at] == _DATA_ROW:
-                length: i64 = (
-                    LENGTH.unpack_from(data, at + 1)[0] if INTERPRETED else word_at(data, at + 1)
-                )
-                if at + 1 + length == stop:  # one row, the commonest answer
-                    bodies = [data[at + 5 : stop]]
-                    at = stop
-                else:
-                    bodies, at = frame_rows(data, at, stop)
-            else:
-                bodies, at = frame_rows(data, at, stop)
-            if at == stop and (self._shape_fields is not None or not bodies):
+            bodies = rows_between(data, len(head), len(data) - len(tail))
+            if bodies is not None and (self._shape_fields is not None or not bodies):
                 answer = (self._shape_fields, bodies, self._shape_tag)
         if answer is None:
             try:
