@@ -19,7 +19,10 @@ pure-Python client does for the same query, written here without a driver:
 the six messages (the Parse prebuilt) in one send, reads until
 ReadyForQuery, the headers walked and the value decoded, with no checks and
 no state; once on a blocking socket and once on asyncio's default loop (a
-protocol and a future, as pgpipe and asyncpg wait). ``--cache`` also counts
+protocol and a future, as pgpipe and asyncpg wait). ``--named`` also counts pgpipe with
+``statement_cache_size=100``: named statements, prepared at the first run
+and then bound, as asyncpg does (the server's work then matches the
+peers'). ``--cache`` also counts
 cache misses per query with cachegrind's simulated caches (first level as
 on this machine, last level only 64 KiB, standing in for what survives the
 server's turn on a shared core): how many cache lines a query touches cold.
@@ -43,6 +46,7 @@ from _rows import SQL
 _CLIENT = """
 import asyncio, sys, pgpipe
 dsn, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+CACHE = 100 if mode.endswith("named") else 0  # named statements, or the unnamed default
 ROWS = ROWS_SQL
 if mode == "rows sync":
     c = pgpipe.connect(dsn)
@@ -133,14 +137,14 @@ elif mode.startswith("floor"):
                 assert value(await protocol.until_ready()) == i + 1
             transport.close()
         asyncio.run(main())
-elif mode == "sync":
-    c = pgpipe.connect(dsn)
+elif mode in ("sync", "sync named"):
+    c = pgpipe.connect(dsn, statement_cache_size=CACHE)
     for i in range(n):
         c.query("SELECT $1::int + 1", i)
     c.close()
-elif mode == "asyncio":
+elif mode in ("asyncio", "asyncio named"):
     async def main():
-        c = await pgpipe.connect_async(dsn)
+        c = await pgpipe.connect_async(dsn, statement_cache_size=CACHE)
         for i in range(n):
             await c.query("SELECT $1::int + 1", i)
         await c.close()
@@ -222,6 +226,11 @@ def main() -> None:
         "--peers", action="store_true", help="count psycopg and asyncpg too (default settings)"
     )
     parser.add_argument(
+        "--named",
+        action="store_true",
+        help="count pgpipe with statement_cache_size=100 too (named statements, as the peers run)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="count the least a pure-Python client does per query too (no driver)",
@@ -251,7 +260,8 @@ def _report(args: argparse.Namespace, dsn: str, client: str) -> None:
     print(f"pgpipe from {args.tree}, {n} and {11 * n} queries, instructions per query:")
     peers = ("psycopg", "asyncpg") if args.peers else ()
     floor = ("floor sync", "floor asyncio") if args.floor else ()
-    for mode in ("sync", "asyncio", *peers, *floor):
+    named = ("sync named", "asyncio named") if args.named else ()
+    for mode in ("sync", "asyncio", *named, *peers, *floor):
         few = _instructions(args.tree, dsn, mode, n, client)
         many = _instructions(args.tree, dsn, mode, 11 * n, client)
         print(f"  {mode:13} {(many - few) // (10 * n):>9,}")

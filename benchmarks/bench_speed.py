@@ -15,7 +15,11 @@ Figures, all on loopback TCP with default settings:
 
 - small query: ``SELECT $1::int + 1``, queries per second, and the client's
   CPU microseconds per query (``time.process_time``: what the driver itself
-  costs, the part the network and the server do not hide);
+  costs, the part the network and the server do not hide); pgpipe's "named
+  statements" lines run it with ``statement_cache_size=100``, prepared once
+  and then bound, so that the server does what it does for asyncpg and
+  psycopg (pgpipe's default, the unnamed statement, has it parse and plan
+  the text every time);
 - rows: 7 columns x ``--rows`` rows (int4, text, bool, timestamptz, float8,
   numeric, uuid), rows per second; pgpipe's "first run" changes the SQL text
   each time, so every run is a statement's first (text results);
@@ -117,6 +121,12 @@ def pgpipe_figures(dsn: str, queries: int, rows: int) -> Figures:
             for _ in range(2)
         ]
         out["rows_first_run"] = max(first)
+    # Named statements (prepared at the first run, then bound): the server's work
+    # is then the peers' (asyncpg prepares every text, psycopg from the fifth run).
+    with pgpipe.connect(dsn, statement_cache_size=100) as conn:
+        out["named_sync"], out["named_sync_cpu"] = _loop_sync(
+            lambda i: conn.query(SQL, i).rows[0][0], queries
+        )
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     aconn = loop.run_until_complete(pgpipe.connect_async(dsn))
@@ -125,6 +135,13 @@ def pgpipe_figures(dsn: str, queries: int, rows: int) -> Figures:
         return (await aconn.query(SQL, i)).rows[0][0]
 
     out["query_async"], out["query_async_cpu"] = _loop_async(one, queries)
+    named = loop.run_until_complete(pgpipe.connect_async(dsn, statement_cache_size=100))
+
+    async def one_named(i: int) -> Any:
+        return (await named.query(SQL, i)).rows[0][0]
+
+    out["named_async"], out["named_async_cpu"] = _loop_async(one_named, queries)
+    loop.run_until_complete(named.close())
     loop.run_until_complete(aconn.query(sql))
     out["rows_async"] = _rows_per_second(
         lambda s: loop.run_until_complete(aconn.query(s)).rows, sql, rows
@@ -462,6 +479,22 @@ def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse
                 g["query_async"],
                 paired(build, "query_async", "asyncpg", "query_async"),
                 f"vs asyncpg, bar {aq_bar}x",
+            ),
+            (
+                build,
+                "  named statements, sync (q/s)",
+                g["named_sync"],
+                paired(build, "named_sync", "asyncpg", "query_async"),
+                "vs asyncpg; vs psycopg "
+                f"{paired(build, 'named_sync', 'psycopg', 'query_sync'):.2f}x "
+                "(statement_cache_size=100: the peers' server work)",
+            ),
+            (
+                build,
+                "  named statements, asyncio (q/s)",
+                g["named_async"],
+                paired(build, "named_async", "asyncpg", "query_async"),
+                "vs asyncpg (statement_cache_size=100)",
             ),
             (
                 build,

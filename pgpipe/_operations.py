@@ -11,7 +11,7 @@ raised once the connection is back in sync.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -286,26 +286,32 @@ class PreparedQuery(UnnamedQuery):
     whose answers come first. The cache forgets the statement either way.
     """
 
-    __slots__ = ("_idle", "_parsed", "_prepared", "_retry", "_with_parse")
+    __slots__ = ("_bound", "_idle", "_parsed", "_prepared", "_with_parse")
 
     def __init__(
         self,
         session: Session,
         key: tuple[str, tuple[int, ...]],
         prepared: Prepared,
-        retry: Callable[[], None],
+        bound: tuple[Sequence[int], Sequence[bytes | None], Sequence[int]],
         with_parse: bool,
         factory: RowFactory[Any] | None = None,
     ) -> None:
-        super().__init__(session, key, factory=factory)
+        UnnamedQuery.__init__(self, session, key, True, factory)
         self._prepared = prepared
-        self._retry: Callable[[], None] | None = retry
+        # Its Bind's parameter formats, values and result formats, for the retry
+        # (None once retried).
+        self._bound: tuple[Sequence[int], Sequence[bytes | None], Sequence[int]] | None = bound
         self._with_parse = with_parse
         self._parsed = False  # its Parse answered ParseComplete
         self._idle = session.core.transaction_status == "I"
 
     def take_answer(self, core: ProtocolConnection) -> bool:
-        return False  # its answers differ, and a missing statement is retried
+        # A run without Parse is answered as the unnamed query is, less
+        # ParseComplete and CloseComplete (an error, retried or not, goes by feed).
+        if self._with_parse:
+            return False
+        return UnnamedQuery.take_answer(self, core)
 
     def feed(self, event: ev.Event) -> bool:
         if type(event) is ev.ParseComplete:
@@ -320,21 +326,24 @@ class PreparedQuery(UnnamedQuery):
                 self._prepared.failed = self.error
                 self.session.forget(self._key, self._prepared)
             return done
-        retry = self._retry
+        bound = self._bound
+        core = self.session.core
         # Retried only when nothing else was sent after it: in a pipeline the
         # retry's answers would come after the later statements' answers.
-        if (
-            retry is not None
-            and self._idle
-            and event.status == "I"
-            and not self.session.core.pending
-        ):
-            self._retry = None
+        if bound is not None and self._idle and event.status == "I" and not core.pending:
+            self._bound = None
             self.error = None
             self.rows, self._pending, self.status, self._statement = [], [], None, None
             self._decode_error, self._make, self._first_values = None, None, None
             self._with_parse, self._parsed = True, False
-            retry()
+            prepared = self._prepared
+            # Close first (harmless if absent), so the Parse cannot collide.
+            core.send_named_query(
+                prepared.name,
+                *bound,
+                parse=(prepared.sql, prepared.param_oids),
+                close_first=True,
+            )
             return False
         name = self._prepared.name
         failed = self._prepared.failed

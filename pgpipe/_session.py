@@ -537,17 +537,19 @@ class Session:
         cache = self._cache
         prepared = cache.get(key)
         core = self.core
-        if prepared is not None:
+        if prepared is not None:  # the common case, written out: Bind only
             cache.move_to_end(key)
-            parse = None
-        else:
-            frontend.parse("", key[0], key[1])  # what can fail, before the cache changes
-            while len(cache) >= self._cache_size:
-                _, old = cache.popitem(last=False)
-                core.send_close("S", old.name)  # answered ahead of this query
-            prepared = cache[key] = Prepared(self._new_name(), key[0], key[1])
-            parse = (key[0], key[1])
-        return self._run_named(key, prepared, formats, values, result_formats, parse, factory)
+            core.send_named_query(prepared.name, formats, values, result_formats)
+            bound = (formats, values, result_formats)
+            return PreparedQuery(self, key, prepared, bound, False, factory)
+        frontend.parse("", key[0], key[1])  # what can fail, before the cache changes
+        while len(cache) >= self._cache_size:
+            _, old = cache.popitem(last=False)
+            core.send_close("S", old.name)  # answered ahead of this query
+        prepared = cache[key] = Prepared(self._new_name(), key[0], key[1])
+        return self._run_named(
+            key, prepared, formats, values, result_formats, (key[0], key[1]), factory
+        )
 
     def _run_named(
         self,
@@ -559,20 +561,10 @@ class Session:
         parse: tuple[str, tuple[int, ...]] | None,
         factory: RowFactory[Any] | None,
     ) -> PreparedQuery:
-        core = self.core
-        core.send_named_query(prepared.name, formats, values, results, parse=parse)
-
-        def retry() -> None:
-            core.send_named_query(
-                prepared.name,
-                formats,
-                values,
-                results,
-                parse=(prepared.sql, prepared.param_oids),
-                close_first=True,
-            )
-
-        return PreparedQuery(self, key, prepared, retry, parse is not None, factory)
+        self.core.send_named_query(prepared.name, formats, values, results, parse=parse)
+        return PreparedQuery(
+            self, key, prepared, (formats, values, results), parse is not None, factory
+        )
 
     def forget(self, key: tuple[str, tuple[int, ...]], prepared: Prepared) -> None:
         """Drop a cached statement that failed to prepare or vanished from the server."""

@@ -28,11 +28,30 @@ from tests.test_protocol_core import drain, started
 COLUMNS = [("a", 23, 0), ("b", 25, 0)]
 
 
-def queued() -> ProtocolConnection:
+def queued(named: bool = False) -> ProtocolConnection:
+    """A core owing the answer to the one-packet query, or (``named``) to a run
+    of a prepared statement: Bind, Describe, Execute, Sync."""
     core = started()
-    core.send_unnamed_query("SELECT a, b FROM t", [], [], [], [0])
-    core.data_to_send()
+    send(core, named)
     return core
+
+
+def send(core: ProtocolConnection, named: bool) -> None:
+    if named:
+        core.send_named_query("s1", [], [], [0])
+    else:
+        core.send_unnamed_query("SELECT a, b FROM t", [], [], [], [0])
+    core.data_to_send()
+
+
+def answer_bytes(messages: tuple[ps.BackendMessage, ...], named: bool) -> bytes:
+    """A transcript's bytes; for a named statement's run, without the ParseComplete
+    and CloseComplete it does not ask for."""
+    if named:
+        messages = tuple(
+            m for m in messages if not isinstance(m, ps.ParseComplete | ps.CloseComplete)
+        )
+    return b"".join(ps.backend_bytes(m) for m in messages)
 
 
 def test_a_select_is_taken_whole() -> None:
@@ -183,12 +202,13 @@ def test_a_malformed_row_description_kills_the_connection() -> None:
 Outcome = tuple[list[Any], str, State, str]
 
 
-def fold(events: list[Any]) -> list[Any]:
-    """Each run of events that is a whole one-packet answer, as next_answer gives it."""
+def fold(events: list[Any], named: bool = False) -> list[Any]:
+    """Each run of events that is a whole one-packet answer (``named``: a whole
+    answer to a named statement's run), as next_answer gives it."""
     out: list[Any] = []
     i = 0
     while i < len(events):
-        answer = _answer_at(events, i)
+        answer = _answer_at(events, i, named)
         if answer is None:
             out.append(events[i])
             i += 1
@@ -198,10 +218,12 @@ def fold(events: list[Any]) -> list[Any]:
     return out
 
 
-def _answer_at(events: list[Any], i: int) -> tuple[Any, int] | None:
-    if events[i : i + 2] != [ev.ParseComplete(), ev.BindComplete()] or len(events) < i + 6:
+def _answer_at(events: list[Any], i: int, named: bool) -> tuple[Any, int] | None:
+    head = [ev.BindComplete()] if named else [ev.ParseComplete(), ev.BindComplete()]
+    closing = [] if named else [ev.CloseComplete()]
+    if events[i : i + len(head)] != head or len(events) < i + len(head) + 3 + len(closing):
         return None
-    j = i + 2
+    j = i + len(head)
     described = events[j]
     fields = described if isinstance(described, ev.RowDescription) else None
     if fields is None and described != ev.NoData():
@@ -220,29 +242,31 @@ def _answer_at(events: list[Any], i: int) -> tuple[Any, int] | None:
         tag = None
     else:
         return None
-    if events[j + 1 : j + 2] != [ev.CloseComplete()] or len(events) < j + 3:
+    j += 1
+    if events[j : j + len(closing)] != closing or len(events) < j + len(closing) + 1:
         return None
-    ready = events[j + 2]
+    j += len(closing)
+    ready = events[j]
     if not isinstance(ready, ev.ReadyForQuery):
         return None
-    return ("answer", fields, rows, tag, ready.status), j + 3
+    return ("answer", fields, rows, tag, ready.status), j + 1
 
 
-def replay(pieces: list[bytes], fast: bool, before: bytes = b"") -> Outcome:
+def replay(pieces: list[bytes], fast: bool, before: bytes = b"", named: bool = False) -> Outcome:
     """What a core makes of the answer to one query: the events (answers folded),
     and how it ends: "ok" or the error's type, its state, its transaction status.
 
     ``before``: the whole answer to the same query, run first on the same core
-    (taken by next_answer when ``fast``, so the core knows its shape)."""
-    core = queued()
+    (taken by next_answer when ``fast``, so the core knows its shape).
+    ``named``: the query is a named statement's run (see ``queued``)."""
+    core = queued(named)
     if before:
         core.receive_data(before)
         if fast:
             assert core.next_answer() is not None
         else:
             drain(core)
-        core.send_unnamed_query("SELECT a, b FROM t", [], [], [], [0])
-        core.data_to_send()
+        send(core, named)
     seen: list[Any] = []
     try:
         for piece in pieces:
@@ -269,54 +293,65 @@ def replay(pieces: list[bytes], fast: bool, before: bytes = b"") -> Outcome:
         end = "ProtocolError"
     # A dead connection's last transaction status means nothing.
     status = core.transaction_status if end == "ok" else "-"
-    return fold(seen), end, core.state, status
+    return fold(seen, named), end, core.state, status
 
 
+NAMED = pytest.mark.parametrize("named", [False, True], ids=["unnamed", "named"])
+
+
+@NAMED
 @settings(max_examples=300)
 @given(ps.transcripts(), st.data())
 def test_the_outcome_is_next_events_however_the_answer_is_cut(
-    transcript: tuple[tuple[ps.BackendMessage, ...], bytes], data: st.DataObject
+    named: bool, transcript: tuple[tuple[ps.BackendMessage, ...], bytes], data: st.DataObject
 ) -> None:
-    _, raw = transcript
+    raw = answer_bytes(transcript[0], named)
     for pieces in ([raw], data.draw(ps.chunked(raw, max_pieces=6))):
-        assert replay(pieces, fast=True) == replay(pieces, fast=False)
+        assert replay(pieces, True, named=named) == replay(pieces, False, named=named)
 
 
+@NAMED
 @given(ps.transcripts(asynchronous=False))
 def test_a_whole_answer_in_one_piece_is_taken_at_once(
-    transcript: tuple[tuple[ps.BackendMessage, ...], bytes],
+    named: bool, transcript: tuple[tuple[ps.BackendMessage, ...], bytes]
 ) -> None:
-    messages, raw = transcript
+    messages, _ = transcript
     if any(isinstance(m, ps.ErrorResponse) for m in messages):
         return
-    core = queued()
-    core.receive_data(raw)
+    core = queued(named)
+    core.receive_data(answer_bytes(messages, named))
     assert core.next_answer() is not None
     assert core.state is State.READY and core.next_event() is NEED_DATA
 
 
+@NAMED
 @settings(max_examples=300)
-@given(ps.transcripts(asynchronous=False).flatmap(lambda t: ps.mutated(t[1])))
-def test_damaged_answers_end_as_they_do_for_next_event(raw: bytes) -> None:
-    fast, slow = replay([raw], fast=True), replay([raw], fast=False)
+@given(ps.transcripts(asynchronous=False), st.data())
+def test_damaged_answers_end_as_they_do_for_next_event(
+    named: bool, transcript: tuple[tuple[ps.BackendMessage, ...], bytes], data: st.DataObject
+) -> None:
+    raw = data.draw(ps.mutated(answer_bytes(transcript[0], named)))
+    fast, slow = replay([raw], True, named=named), replay([raw], False, named=named)
     assert fast[1:] == slow[1:]
     if fast[1] == "ok":
         assert fast[0] == slow[0]
 
 
+@NAMED
 @settings(max_examples=300)
 @given(ps.transcripts(asynchronous=False), st.data())
 def test_an_answer_of_a_known_shape_ends_as_it_does_for_next_event(
-    transcript: tuple[tuple[ps.BackendMessage, ...], bytes], data: st.DataObject
+    named: bool, transcript: tuple[tuple[ps.BackendMessage, ...], bytes], data: st.DataObject
 ) -> None:
     # The core remembers the last answer's shape (the bytes around its rows); the
     # next answer, the same or damaged, reads as next_event reads it.
-    messages, first = transcript
+    messages, _ = transcript
     if any(isinstance(m, ps.ErrorResponse) for m in messages):
         return
+    first = answer_bytes(messages, named)
     second = data.draw(st.one_of(st.just(first), ps.mutated(first)))
-    fast = replay([second], fast=True, before=first)
-    slow = replay([second], fast=False, before=first)
+    fast = replay([second], True, before=first, named=named)
+    slow = replay([second], False, before=first, named=named)
     assert fast[1:] == slow[1:]
     if fast[1] == "ok":
         assert fast[0] == slow[0]
@@ -377,6 +412,39 @@ def test_rows_that_overrun_a_known_shape_are_left_for_next_event() -> None:
     assert core.state is State.DEAD
 
 
+def test_unnamed_and_named_answers_in_turn_are_each_read_whole() -> None:
+    # Each remembers its own head and tail; neither is read by the other's shape.
+    core = started()
+    for i in range(6):
+        named = i % 3 == 1
+        send(core, named)
+        rows = [[str(i).encode(), b"x" * i]]
+        reply = _shaped(rows)
+        if named:
+            reply = reply[len(wire.PARSE_COMPLETE) :]
+            reply = reply.replace(wire.CLOSE_COMPLETE + wire.ready("I"), wire.ready("I"))
+        core.receive_data(reply)
+        answer = core.next_answer()
+        assert answer is not None
+        assert [list(data_row_values(b)) for b in answer[1]] == rows
+        assert core.state is State.READY and core.next_event() is NEED_DATA
+
+
+@pytest.mark.parametrize("extra", ["parse", "close"])
+def test_a_named_run_answered_as_an_unnamed_query_is_refused(extra: str) -> None:
+    # ParseComplete or CloseComplete where a named statement's run asked for
+    # neither: not taken whole, and next_event says the server broke protocol.
+    core = queued(named=True)
+    reply = _shaped([[b"1", b"x"]])
+    if extra == "close":
+        reply = reply[len(wire.PARSE_COMPLETE) :]
+    core.receive_data(reply)
+    assert core.next_answer() is None
+    with pytest.raises(ProtocolError):
+        drain(core)
+    assert core.state is State.DEAD
+
+
 # -- real servers ------------------------------------------------------------------------
 
 
@@ -414,6 +482,43 @@ def test_asyncio_answers(pg_server: TemporaryPostgres) -> None:
             await conn.query("ROLLBACK")
             assert conn.transaction_status == "I"
             assert (await conn.query("SELECT 1")).scalar() == 1
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
+
+
+def test_named_statement_runs_are_read_whole_and_stay_in_sync(
+    pg_server: TemporaryPostgres,
+) -> None:
+    # statement_cache_size: Parse at the first run, Bind only after; those runs'
+    # answers (BindComplete ... ReadyForQuery) are read whole, errors as events.
+    with pgpipe.connect(pg_server.dsn(), statement_cache_size=4) as conn:
+        for i in range(12):
+            assert conn.query("SELECT $1::int + 1, 'r'", i).rows == [(i + 1, "r")]
+            assert conn.query("SELECT g FROM generate_series(1, $1::int) g", i).rows == [
+                (g,) for g in range(1, i + 1)
+            ]
+        with pytest.raises(pgpipe.errors.DivisionByZero):
+            conn.query("SELECT 1 / $1::int", 0)
+        assert conn.query("SELECT 1 / $1::int", 1).scalar() == 1
+        conn.query("BEGIN")
+        assert conn.query("SELECT $1::int + 1, 'r'", 5).rows == [(6, "r")]
+        assert conn.transaction_status == "T"
+        conn.query("ROLLBACK")
+        assert conn.query("SELECT $1::int + 1, 'r'", 7).rows == [(8, "r")]
+        assert conn.transaction_status == "I"
+
+
+def test_named_statement_runs_through_asyncio(pg_server: TemporaryPostgres) -> None:
+    async def main() -> None:
+        conn = await pgpipe.connect_async(pg_server.dsn(), statement_cache_size=4)
+        try:
+            for i in range(12):
+                assert (await conn.query("SELECT $1::int * 2, 'a'", i)).rows == [(2 * i, "a")]
+            with pytest.raises(pgpipe.errors.DivisionByZero):
+                await conn.query("SELECT 1 / $1::int", 0)
+            assert (await conn.query("SELECT $1::int * 2, 'a'", 50)).scalar() == 100
         finally:
             await conn.close()
 

@@ -18,11 +18,6 @@ _HEADER: Final = struct.Struct("!cI")
 LENGTH: Final = struct.Struct("!I")
 _COMPACT_AT: Final = 1 << 16
 _DATA_ROW: Final = 0x44  # b"D"
-# How a one-packet query's answer begins (ParseComplete, BindComplete) and ends
-# (CloseComplete, and ReadyForQuery but for its status byte).
-_ANSWER_HEAD: Final = b"1\x00\x00\x00\x042\x00\x00\x00\x04"
-_ANSWER_TAIL: Final = b"3\x00\x00\x00\x04Z\x00\x00\x00\x05"
-_CLOSE_COMPLETE: Final = 0x33  # b"3"
 _READY_FOR_QUERY: Final = 0x5A  # b"Z"
 
 DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 30
@@ -49,22 +44,24 @@ class ReceiveBuffer:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
-    def whole_answer(self) -> bytes | None:
-        """Everything buffered, copied, when it begins and ends as the answer to a
-        one-packet query does (see ``_ANSWER_HEAD``), and all of it is within
+    def whole_answer(self, head: bytes, tail: bytes) -> bytes | None:
+        """Everything buffered, copied, when it begins with ``head`` and ends with
+        ``tail`` and one byte more (how a one-packet query's answer begins and
+        ends, its last message a ReadyForQuery: see
+        ``ProtocolConnection.next_answer``), and all of it is within
         ``max_message_size``; None otherwise. Nothing is consumed: ``clear``
         does that once the caller has read it."""
         buf = self._buf
         pos = self._pos
         size = len(buf)
         if (
-            not 27 <= size - pos <= self.max_message_size  # no message in it is over it
-            or buf[size - 11] != _CLOSE_COMPLETE
+            # the shortest answer: BindComplete, NoData, EmptyQueryResponse, ReadyForQuery
+            not 21 <= size - pos <= self.max_message_size  # and no message over the limit
             or buf[size - 6] != _READY_FOR_QUERY
         ):
             return None  # checked before the copy: a large answer is read as it arrives
         data = bytes(buf[pos:]) if pos else bytes(buf)
-        if data.startswith(_ANSWER_HEAD) and data[-11:-1] == _ANSWER_TAIL:
+        if data.startswith(head) and data.endswith(tail, 0, -1):
             return data
         return None
 
@@ -208,7 +205,6 @@ INTERPRETED: Final = isinstance(word_at, types.FunctionType)
 frame_rows: Final = _rows_by_struct if INTERPRETED else _rows_by_byte
 
 
-
 def rows_between(data: bytes, at: i64, stop: i64) -> list[bytes] | None:
     """The bodies of the DataRows that fill ``data[at:stop]`` exactly (none when it
     is empty), else None. One row, the commonest, is checked by its length alone."""
@@ -218,6 +214,7 @@ def rows_between(data: bytes, at: i64, stop: i64) -> list[bytes] | None:
             return [data[at + 5 : stop]]
     bodies, end = frame_rows(data, at, stop)
     return bodies if end == stop else None
+
 
 def _repeats(data: bytes, at: int, size: int) -> tuple[int, int]:
     """At ``at``, a CommandComplete after a BindComplete: how many times the pair

@@ -104,6 +104,15 @@ _EMPTY_QUERY: Final = 0x49  # b"I"
 
 _ONE_SHOT: Final = (_PARSE, _BIND, _DESCRIBE_PORTAL, _EXECUTE, _CLOSE, _SYNC)
 _ONE_SHOT_UNSYNCED: Final = _ONE_SHOT[:-1]
+_BOUND: Final = (_BIND, _DESCRIBE_PORTAL, _EXECUTE, _SYNC)
+# How the answers next_answer takes begin and end (ReadyForQuery but for its
+# status byte): the one-packet query's (ParseComplete, BindComplete ...
+# CloseComplete, ReadyForQuery) and a named statement's run (BindComplete ...
+# ReadyForQuery).
+_UNNAMED_HEAD: Final = b"1\x00\x00\x00\x042\x00\x00\x00\x04"
+_UNNAMED_TAIL: Final = b"3\x00\x00\x00\x04Z\x00\x00\x00\x05"
+_BOUND_HEAD: Final = b"2\x00\x00\x00\x04"
+_BOUND_TAIL: Final = b"Z\x00\x00\x00\x05"
 _BIND_EXECUTE: Final = (_BIND, _EXECUTE)
 
 _ASYNC: Final = frozenset({b"N", b"A", b"S"})
@@ -158,21 +167,22 @@ _DEAD_STATE: Final = State.DEAD
 _Answer = tuple[ev.RowDescription | None, list[bytes], str | None]
 
 
-def _split_answer(data: bytes) -> tuple[_Answer, i64, i64] | None:
-    """A one-packet query's answer (``ReceiveBuffer.whole_answer``: its first two
-    and last two messages are known) split: the RowDescription or None for
-    NoData, the DataRow bodies, the tag (None for EmptyQueryResponse), with where
-    the rows begin and where CommandComplete begins; None when what lies between
-    is anything else, or does not frame exactly."""
-    stop: i64 = len(data) - 11  # where CloseComplete begins
-    length: i64 = LENGTH.unpack_from(data, 11)[0] if INTERPRETED else word_at(data, 11)
-    at: i64 = 11 + length
+def _split_answer(data: bytes, head: i64, tail: i64) -> tuple[_Answer, i64, i64] | None:
+    """A one-packet query's answer (``ReceiveBuffer.whole_answer``: its first
+    ``head`` bytes and its last ``tail`` bytes are known messages) split: the
+    RowDescription or None for NoData, the DataRow bodies, the tag (None for
+    EmptyQueryResponse), with where the rows begin and where CommandComplete
+    begins; None when what lies between is anything else, or does not frame
+    exactly."""
+    stop: i64 = len(data) - tail
+    length: i64 = LENGTH.unpack_from(data, head + 1)[0] if INTERPRETED else word_at(data, head + 1)
+    at: i64 = head + 1 + length
     if length < 4 or at > stop:
         return None
     fields: ev.RowDescription | None = None
-    kind = data[10]
+    kind = data[head]
     if kind == _ROW_DESCRIPTION:
-        fields = backend.row_description(data[15:at])
+        fields = backend.row_description(data[head + 5 : at])
     elif kind != _NO_DATA or length != 4:
         return None
     rows = at
@@ -534,6 +544,10 @@ class ProtocolConnection:
         ``close_first`` closes the name before that (not an error when it does
         not exist), so the Parse cannot collide with an older statement.
         """
+        if parse is None and not close_first:  # the common run: one constant tail
+            data = frontend.bind("", name, param_formats, params, result_formats)
+            self._command(data + frontend.DESCRIBE_EXECUTE_SYNC, _BOUND)
+            return
         data = b""
         expect: list[_Expect] = []
         if close_first:
@@ -544,10 +558,9 @@ class ProtocolConnection:
             expect.append(_PARSE)
         data += (
             frontend.bind("", name, param_formats, params, result_formats)
-            + frontend.DESCRIBE_EXECUTE
-            + frontend.SYNC
+            + frontend.DESCRIBE_EXECUTE_SYNC
         )
-        expect += (_BIND, _DESCRIBE_PORTAL, _EXECUTE, _SYNC)
+        expect += _BOUND
         self._command(data, tuple(expect))
 
     def send_terminate(self) -> None:
@@ -675,46 +688,56 @@ class ProtocolConnection:
         """The whole answer to a lone one-packet query, taken at once, when it is all
         that was received; None otherwise (then ask ``next_event``).
 
-        While the only thing owed is ``send_unnamed_query``'s answer with its
-        Sync, and the bytes received and not yet read are exactly
-        ParseComplete, BindComplete, RowDescription or NoData, DataRows,
-        CommandComplete or EmptyQueryResponse, CloseComplete and
-        ReadyForQuery: they are consumed as ``next_event`` would, and what
-        they carry is returned, the RowDescription (None for NoData), the
-        DataRow bodies as they came (see ``next_row_bodies``) and the command
-        tag (None for an empty query). Anything else among them (an error, a
-        notice, a malformed message) leaves everything as it was.
+        While the only thing owed is the answer to ``send_unnamed_query`` with
+        its Sync, or to ``send_named_query`` without Parse, and the bytes
+        received and not yet read are exactly that answer: ParseComplete (for
+        the unnamed query), BindComplete, RowDescription or NoData, DataRows,
+        CommandComplete or EmptyQueryResponse, CloseComplete (for the unnamed
+        query) and ReadyForQuery. They are consumed as ``next_event`` would,
+        and what they carry is returned, the RowDescription (None for NoData),
+        the DataRow bodies as they came (see ``next_row_bodies``) and the
+        command tag (None for an empty query). Anything else among them (an
+        error, a notice, a malformed message) leaves everything as it was.
         """
         expect = self._expect
-        if (
-            len(expect) != 6
-            or expect[0] is not _PARSE
-            or expect[4] is not _CLOSE
-            or expect[5] is not _SYNC
-            or self._inbox_pos != len(self._inbox)
+        size = len(expect)
+        if self._inbox_pos != len(self._inbox):
+            return None
+        if size == 6 and expect[0] is _PARSE and expect[4] is _CLOSE and expect[5] is _SYNC:
+            data = self._buffer.whole_answer(_UNNAMED_HEAD, _UNNAMED_TAIL)
+        elif (
+            size == 4
+            and expect[0] is _BIND
+            and expect[1] is _DESCRIBE_PORTAL
+            and expect[3] is _SYNC
         ):
+            data = self._buffer.whole_answer(_BOUND_HEAD, _BOUND_TAIL)
+        else:
+            return None
+        if data is None:
             return None
         if self._state is _DEAD_STATE:
             self._check_usable()
-        data = self._buffer.whole_answer()
-        if data is None:
-            return None
         status = _READY_STATUSES.get(data[-1])
         if status is None:
             return None  # next_event says what is wrong with it
         answer: _Answer | None = None
-        head = self._shape_head
-        tail = self._shape_tail
-        if head and data.startswith(head) and data.endswith(tail):
+        before = self._shape_head
+        after = self._shape_tail
+        if before and data.startswith(before) and data.endswith(after):
             # The last answer's shape again (its statement, run again): the same
             # messages around its rows, so only the rows need framing, and they
-            # must fill exactly what lies between.
-            bodies = rows_between(data, len(head), len(data) - len(tail))
+            # must fill exactly what lies between. (An unnamed query's answer
+            # and a named statement's never share one: their first bytes differ.)
+            bodies = rows_between(data, len(before), len(data) - len(after))
             if bodies is not None and (self._shape_fields is not None or not bodies):
                 answer = (self._shape_fields, bodies, self._shape_tag)
         if answer is None:
             try:
-                split = _split_answer(data)
+                if size == 6:
+                    split = _split_answer(data, len(_UNNAMED_HEAD), len(_UNNAMED_TAIL) + 1)
+                else:
+                    split = _split_answer(data, len(_BOUND_HEAD), len(_BOUND_TAIL) + 1)
             except ProtocolError as exc:
                 raise self._die(str(exc)) from None
             except (struct.error, IndexError, ValueError) as exc:

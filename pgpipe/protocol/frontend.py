@@ -311,7 +311,7 @@ def copy_data_header(size: int) -> bytes:
 
 
 _EXECUTE_UNNAMED: Final = execute("", 0)
-DESCRIBE_EXECUTE: Final = describe("P", "") + execute("", 0)
+DESCRIBE_EXECUTE_SYNC: Final = describe("P", "") + execute("", 0) + SYNC
 DESCRIBE_EXECUTE_CLOSE: Final = describe("P", "") + execute("", 0) + close("S", "")
 DESCRIBE_EXECUTE_CLOSE_SYNC: Final = DESCRIBE_EXECUTE_CLOSE + SYNC
 """The constant tail of a one-packet query on the unnamed statement and portal."""
