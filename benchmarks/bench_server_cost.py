@@ -8,6 +8,12 @@ Execute, Sync, as a driver with a statement cache sends it; and without
 Describe). The client does the same little work in every form, so the
 differences are the server's. Prints the best of the rounds, per form.
 
+A second method, where the server's binaries include it: libpq's pgbench (a
+C client) runs the same query with ``-M extended`` (the unnamed statement:
+Parse, Bind, Describe, Execute, Sync), ``-M prepared`` (a named statement)
+and ``-M simple`` (a Query message holding the literal), as many queries per
+round, best of the rounds.
+
     python benchmarks/bench_server_cost.py              # where the scheduler puts them
     python benchmarks/bench_server_cost.py --one-core   # client and server on one CPU
 """
@@ -16,8 +22,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import socket
 import struct
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -76,6 +86,38 @@ def _value(answer: bytes) -> int:
     return int(found)
 
 
+def _pgbench(server: TemporaryPostgres, queries: int, rounds: int) -> dict[str, float] | None:
+    """Seconds per query, best of ``rounds``, per pgbench query mode; None
+    without pgbench."""
+    program = os.path.join(server.bin_dir, "pgbench")
+    if not os.access(program, os.X_OK):
+        program = shutil.which("pgbench") or ""
+    if not program:
+        return None
+    url = urlsplit(server.dsn(dbname="postgres"))
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "query.sql")
+        with open(script, "w", encoding="ascii") as f:
+            f.write("\\set i random(1, 1000000)\nSELECT :i::int + 1;\n")
+        for _ in range(rounds):
+            for mode in ("extended", "prepared", "simple"):
+                where = ["-h", url.hostname or "", "-p", str(url.port), "-U", url.username or ""]
+                command = [program, "-n", "-M", mode, "-f", script, "-t", str(queries)]
+                done = subprocess.run(
+                    [*command, *where, "postgres"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=dict(os.environ, PGPASSWORD=url.password or ""),
+                )
+                found = re.search(r"tps = ([0-9.]+)", done.stdout)
+                if found is None:
+                    raise SystemExit(f"pgbench printed no rate:\n{done.stdout}{done.stderr}")
+                best[mode] = min(best.get(mode, float("inf")), 1 / float(found.group(1)))
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queries", type=int, default=3000)
@@ -106,10 +148,21 @@ def main() -> None:
                             raise SystemExit(f"wrong answer for {i}")
                     spent = (time.perf_counter() - started) / args.queries
                     best[name] = min(best[name], spent)
+        libpq = _pgbench(server, args.queries, args.rounds)
     where = "client and server on one CPU" if args.one_core else "where the scheduler puts them"
     print(f"# {args.queries} queries, best of {args.rounds} rounds, {where}")
     for name, seconds in best.items():
         print(f"{name:32} {seconds * 1e6:6.1f} us a query  {1 / seconds:8,.0f} q/s")
+    raw = best["unnamed: P B D E S"] - best["named: B D E S"]
+    print(f"unnamed less named (P B D E S less B D E S): {raw * 1e6:.1f} us a query")
+    if libpq is None:
+        print("second method: no pgbench beside the server's binaries or on PATH")
+        return
+    print("# second method: libpq's pgbench, the same query, as many, best of the rounds")
+    for mode, seconds in libpq.items():
+        print(f"pgbench -M {mode:23} {seconds * 1e6:6.1f} us a query  {1 / seconds:8,.0f} q/s")
+    spread = libpq["extended"] - libpq["prepared"]
+    print(f"unnamed less named (-M extended less -M prepared): {spread * 1e6:.1f} us a query")
 
 
 if __name__ == "__main__":
