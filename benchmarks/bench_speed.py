@@ -281,7 +281,10 @@ def _raw_asyncio(
     address: tuple[str, int], queries: int, setup: tuple[bytes, ...], unnamed: bytes, named: bytes
 ) -> Figures:
     """The floor through asyncio: a Protocol that reads to ReadyForQuery and
-    wakes one future per query, as an asyncio driver must at the least."""
+    wakes one future per query, as an asyncio driver must at the least; and
+    the unnamed statement's once more through the loop's socket calls."""
+    import socket
+
     ready = b"Z\x00\x00\x00\x05I"
 
     class Reader(asyncio.Protocol):
@@ -320,9 +323,41 @@ def _raw_asyncio(
         transport.close()
         return out
 
+    async def by_socket() -> Figures:
+        # A second form of the floor: no transport and no protocol, the loop's
+        # own socket calls (sock_sendall, sock_recv: a reader added per wait).
+        loop = asyncio.get_running_loop()
+        sock = socket.create_connection(address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+
+        async def until_ready() -> None:
+            data = await loop.sock_recv(sock, 65536)
+            while not data.endswith(ready):
+                more = await loop.sock_recv(sock, 65536)
+                if not more:
+                    raise AssertionError("the server closed")
+                data += more
+
+        for message in setup:
+            await loop.sock_sendall(sock, message)
+            await until_ready()
+        for _ in range(200):
+            await loop.sock_sendall(sock, unnamed)
+            await until_ready()
+        started = time.perf_counter()
+        for _ in range(queries):
+            await loop.sock_sendall(sock, unnamed)
+            await until_ready()
+        elapsed = time.perf_counter() - started
+        sock.close()
+        return {"unnamed_async_sock": queries / elapsed}
+
     loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(main())
+        out = loop.run_until_complete(main())
+        out.update(loop.run_until_complete(by_socket()))
+        return out
     finally:
         loop.close()
 
@@ -569,7 +604,9 @@ def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse
     # (pgpipe's default is the unnamed statement; asyncpg and psycopg prepare).
     print(
         f"floor through asyncio (a Protocol, one future per query): unnamed statement "
-        f"{r['unnamed_async']:.0f} q/s, named statement {r['named_async']:.0f} q/s"
+        f"{r['unnamed_async']:.0f} q/s, named statement {r['named_async']:.0f} q/s; "
+        f"a second form (loop.sock_recv, no transport): unnamed statement "
+        f"{r['unnamed_async_sock']:.0f} q/s"
     )
     # A small query's time less the floor's on the same path and adapter: what the
     # driver adds (pgpipe's default is the unnamed statement; asyncpg and psycopg
