@@ -61,7 +61,7 @@ class ReceiveBuffer:
         ):
             return None  # checked before the copy: a large answer is read as it arrives
         data = bytes(buf[pos:]) if pos else bytes(buf)
-        if data.startswith(head) and data.endswith(tail, 0, -1):
+        if data.startswith(head) and data[-1 - len(tail) : -1] == tail:
             return data
         return None
 
