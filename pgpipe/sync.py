@@ -243,9 +243,25 @@ class Connection(ConnectionBase, Generic[Row]):
                 self._check_open()
             if self._stream is None and self._startup is None and self.query_hook is None:
                 # The common case, in short: queue it and run it.
-                op = self._session.queue(make)
-                deadline = None if limit is None else time.monotonic() + limit
-                return self._run(op, deadline, limit)
+                session = self._session
+                op = session.queue(make)
+                if limit is not None:
+                    return self._run(op, time.monotonic() + limit, limit)
+                if session.core.has_input():
+                    return self._run(op)
+                # The common command, without a Run (or a coroutine more): one
+                # exchange brings its whole answer. Anything else goes on in
+                # _run, as a Run's first step would.
+                taken = False
+                failure: BaseException | None = None
+                try:
+                    self._channel.exchange(session, None)
+                    taken = op.take_answer(session.core)
+                except BaseException as exc:
+                    failure = exc
+                if taken and not session.is_closed:
+                    return op
+                return self._run(op, None, None, taken, failure)
             return self._command(make, limit, sql, param_count)
 
     def _flush_pipeline(self) -> None:
@@ -314,23 +330,21 @@ class Connection(ConnectionBase, Generic[Row]):
 
     # -- the I/O loop: pgpipe._run decides, the channel does -----------------
 
-    def _run(self, op: _Op, deadline: float | None = None, limit: float | None = None) -> _Op:
+    def _run(
+        self,
+        op: _Op,
+        deadline: float | None = None,
+        limit: float | None = None,
+        taken: bool = False,
+        failure: BaseException | None = None,
+    ) -> _Op:
         """Run ``op`` to its end; past ``deadline`` (``limit`` seconds after the call
-        began), or when interrupted, cancel it and bring the connection back in sync."""
+        began), or when interrupted, cancel it and bring the connection back in sync.
+
+        ``taken`` and ``failure`` say how a first exchange went when the caller
+        made it (``_call``): the answer was taken whole, or the exchange raised."""
         session = self._session
         channel = self._channel
-        taken = False
-        failure: BaseException | None = None
-        if deadline is None and not session.core.has_input():
-            # The common command in short, without a Run: one exchange brings its
-            # whole answer. Anything else goes on below, as a Run's first step would.
-            try:
-                channel.exchange(session, None)
-                taken = op.take_answer(session.core)
-            except BaseException as exc:
-                failure = exc
-            if taken and not session.is_closed:
-                return op
         run = Run(session, op, deadline, limit)
         if taken:
             run.end()
