@@ -34,12 +34,23 @@ _TLS_CLOSE_WAIT: Final = 0.25
 INTERRUPTS: Final = (asyncio.CancelledError,)
 """What interrupts a call: a statement running then is cancelled on the server."""
 
+# How much one read may take: the blocking adapter's read size too.
+_READ_SIZE: Final = 1 << 16
 
-class _Protocol(asyncio.Protocol):
+
+class _Protocol(asyncio.BufferedProtocol):
     """Moves received bytes into the core and wakes the waiting task.
 
     Until ``attach`` hands it a session, received bytes are kept raw for the
     TLS negotiation.
+
+    It is a BufferedProtocol: the event loop reads into one buffer kept per
+    connection. A plain Protocol's transport allocates 256 KiB for every read;
+    glibc's malloc gives a block that size its own mmap, shrinks it with mremap
+    and unmaps it on free (three system calls, about 14 us a read here) until
+    the process happens to free a larger block once, which depends on what it
+    imported and in which order (``import pgpipe`` alone leaves it that way).
+    Transports that only call ``data_received`` (``_jssocket``) still can.
     """
 
     def __init__(self, stats: Stats) -> None:
@@ -55,6 +66,7 @@ class _Protocol(asyncio.Protocol):
         self.idle_hook: Callable[[], None] | None = None
         # Set while the transport's write buffer is over its high-water mark.
         self._drained: asyncio.Future[None] | None = None
+        self._read_buffer = memoryview(bytearray(_READ_SIZE))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if isinstance(transport, asyncio.Transport):
@@ -68,6 +80,12 @@ class _Protocol(asyncio.Protocol):
             self._feed(session, raw)
         if self.eof:
             self._feed(session, b"")
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._read_buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         if self._session is None:

@@ -1,17 +1,20 @@
 """The adapters' channels: a send that times out at the edge of a full socket
 buffer keeps every byte it did not send, in order; a command queued whole is
 taken by one call, a producing one until it ends; a large write goes out
-while its answers are read."""
+while its answers are read; the asyncio transport reads into one kept buffer."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import threading
 import time
 
+import pgpipe
 from pgpipe._io_sync import Channel
 from pgpipe._stats import Stats
+from pgpipe.testing import TemporaryPostgres
 
 
 class ScriptedSession:
@@ -186,3 +189,72 @@ def test_the_asyncio_channel_takes_a_command_queued_whole_by_one_call() -> None:
         assert session.received == b"its answer"
         assert session.calls == 1
         assert session.flights == [b"not yet"]
+
+
+def test_the_asyncio_channel_reads_into_one_kept_buffer() -> None:
+    """asyncio's transport reads into the protocol's buffer (a plain Protocol's
+    transport would allocate 256 KiB a read); what arrives in many reads is
+    handed on whole and in order."""
+    from pgpipe._io_aio import AsyncChannel, _Protocol
+
+    payload = bytes(range(256)) * 1200  # 300 KiB: several reads of the kept buffer
+    ours, theirs = socket.socketpair()
+    with theirs:
+        theirs.settimeout(5)
+        buffers: list[memoryview] = []
+
+        async def main() -> CountingSession:
+            stats = Stats()
+            transport, protocol = await asyncio.get_running_loop().create_connection(
+                lambda: _Protocol(stats), sock=ours
+            )
+            kept = protocol.get_buffer
+
+            def counted(sizehint: int) -> memoryview:
+                buffers.append(kept(sizehint))
+                return buffers[-1]
+
+            protocol.get_buffer = counted  # type: ignore[method-assign]
+            channel = AsyncChannel(transport, protocol, stats, None)
+            session = CountingSession([b"q"], producing=False)
+            protocol.attach(session)
+            peer = threading.Thread(target=lambda: (_read(theirs, 1), theirs.sendall(payload)))
+            peer.start()
+            await asyncio.wait_for(channel.exchange(session, None), 5)
+            while len(session.received) < len(payload):
+                await asyncio.wait_for(protocol.wait(), 5)
+            peer.join(5)
+            transport.close()
+            return session
+
+        session = asyncio.run(main())
+        assert bytes(session.received) == payload
+        assert len(buffers) >= len(payload) // len(buffers[0])
+        assert all(buffer is buffers[0] for buffer in buffers)
+
+
+def test_a_large_answer_over_asyncio_arrives_whole(pg_server: TemporaryPostgres) -> None:
+    async def main() -> tuple[str, int, int]:
+        conn = await pgpipe.connect_async(pg_server.dsn(dbname="postgres"))
+        async with conn:
+            protocol = conn._channel._protocol
+            reads = 0
+            kept = protocol.get_buffer
+
+            def counted(sizehint: int) -> memoryview:
+                nonlocal reads
+                reads += 1
+                return kept(sizehint)
+
+            protocol.get_buffer = counted  # type: ignore[method-assign]
+            result = await conn.query(
+                "SELECT repeat(md5(n::text), 10000) FROM generate_series(1, 3) n"
+            )
+            small = await conn.query("SELECT $1::int + 1", 41)
+            return "".join(row[0] for row in result.rows), small.rows[0][0], reads
+
+    text, answer, reads = asyncio.run(main())
+    expected = "".join(hashlib.md5(str(n).encode()).hexdigest() * 10000 for n in (1, 2, 3))
+    assert text == expected
+    assert answer == 42
+    assert reads >= 15  # 960 KB through a 64 KiB buffer
