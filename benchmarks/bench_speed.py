@@ -5,11 +5,23 @@
 One throwaway PostgreSQL serves everything. Each round runs every contender
 once, in turn, so machine noise falls on all alike; the table shows medians,
 and each ratio to the bar's reference as the median of the rounds' own
-ratios (contenders measured in one round share its conditions). pgpipe's
-two builds cannot share a process (the same module names), so each round
-starts one child process per build: the pure package from this checkout,
-the compiled one from build/compiled (made by scripts/build_compiled.sh
-when missing or stale).
+ratios (contenders measured in one round share its conditions). Every
+contender runs in a fresh child process of its own that imports only its
+driver, as a script or a serverless handler does: pgpipe's pure package
+from this checkout, its compiled one from build/compiled (made by
+scripts/build_compiled.sh when missing or stale), asyncpg, psycopg, and the
+floor.
+
+Where a process stands with glibc's malloc changes asyncio's figures. A
+plain ``asyncio.Protocol``'s transport allocates 256 KiB for every read; a
+block that size gets an mmap of its own (then an mremap and a munmap: about
+14 us a read here) unless the heap has a hole that big, or the process once
+freed a larger mapped block, which raises glibc's threshold for good. A
+fresh process that imports only its driver is usually in the first state;
+a long-running one that has handled large data, in the second. Each child
+reports which state it measured in (the table's last lines); ``--warm-heap``
+has every child free one 1 MiB block first, the second state for all.
+pgpipe's transport reads into a buffer it keeps, and pays neither way.
 
 Figures, all on loopback TCP with default settings:
 
@@ -44,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import json
 import os
@@ -61,8 +74,50 @@ from _rows import check as check_rows
 ROOT = Path(__file__).resolve().parent.parent
 SQL = "SELECT $1::int + 1"
 CONNECTS = 40
+READ = 256 * 1024  # what asyncio's socket transport allocates for each read
 
 Figures = dict[str, float]
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def reads_mapped() -> float:
+    """1.0 when glibc's malloc, in this process as it stands, gives a block the
+    size of asyncio's read an mmap of its own (counted by ``mallinfo2``); 0.0
+    when the heap serves it; -1.0 where that cannot be told (not glibc 2.33+).
+
+    The block is shrunk before it is freed, as a read's is: freeing a mapped
+    block whole would raise glibc's threshold and change what it measures."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallinfo2, malloc, realloc, free = libc.mallinfo2, libc.malloc, libc.realloc, libc.free
+    except (OSError, AttributeError):
+        return -1.0
+    mallinfo2.restype = _MallInfo2
+    malloc.restype = realloc.restype = ctypes.c_void_p
+    malloc.argtypes, realloc.argtypes = [ctypes.c_size_t], [ctypes.c_void_p, ctypes.c_size_t]
+    free.argtypes = [ctypes.c_void_p]
+    before = mallinfo2().hblks
+    block = malloc(READ)
+    mapped = mallinfo2().hblks > before
+    free(realloc(block, 16))
+    return float(mapped)
 
 
 def _loop_sync(body: Callable[[int], Any], n: int) -> tuple[float, float]:
@@ -79,12 +134,17 @@ def _loop_sync(body: Callable[[int], Any], n: int) -> tuple[float, float]:
     return n / wall, cpu / n * 1e6
 
 
+# Whether glibc mapped each 256 KiB block when each asyncio loop began.
+_MAPPED: list[float] = []
+
+
 def _loop_async(body: Callable[[int], Any], n: int) -> tuple[float, float]:
     async def main() -> tuple[float, float]:
         for i in range(200):
             if await body(i) != i + 1:
                 raise AssertionError("wrong result")
         gc.collect()
+        _MAPPED.append(reads_mapped())
         cpu, wall = time.process_time(), time.perf_counter()
         for i in range(n):
             if await body(i) != i + 1:
@@ -101,7 +161,7 @@ def _rows_per_second(fetch: Callable[[str], Any], sql: str, rows: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
-# -- pgpipe, in a child process per build -------------------------------------------
+# -- each contender, in a child process of its own -----------------------------------
 
 
 def pgpipe_figures(dsn: str, queries: int, rows: int) -> Figures:
@@ -154,9 +214,6 @@ def pgpipe_figures(dsn: str, queries: int, rows: int) -> Figures:
     out["connect_cpu_ms"] = (time.process_time() - cpu) / CONNECTS * 1000
     loop.close()
     return out
-
-
-# -- the peers, in this process ------------------------------------------------------
 
 
 def asyncpg_figures(dsn: str, queries: int, rows: int) -> Figures:
@@ -280,20 +337,25 @@ def raw_figures(dsn: str, queries: int, rows: int) -> Figures:
 def _raw_asyncio(
     address: tuple[str, int], queries: int, setup: tuple[bytes, ...], unnamed: bytes, named: bytes
 ) -> Figures:
-    """The floor through asyncio: a Protocol that reads to ReadyForQuery and
-    wakes one future per query, as an asyncio driver must at the least; and
-    the unnamed statement's once more through the loop's socket calls."""
+    """The floor through asyncio: a protocol that reads to ReadyForQuery (into a
+    buffer it keeps, as pgpipe's does) and wakes one future per query, as an
+    asyncio driver must at the least; and the unnamed statement's once more
+    through the loop's socket calls."""
     import socket
 
     ready = b"Z\x00\x00\x00\x05I"
 
-    class Reader(asyncio.Protocol):
+    class Reader(asyncio.BufferedProtocol):
         def __init__(self) -> None:
             self.data = bytearray()
             self.waiter: asyncio.Future[None] | None = None
+            self.buffer = memoryview(bytearray(65536))
 
-        def data_received(self, data: bytes) -> None:
-            self.data += data
+        def get_buffer(self, sizehint: int) -> memoryview:
+            return self.buffer
+
+        def buffer_updated(self, nbytes: int) -> None:
+            self.data += self.buffer[:nbytes]
             if self.waiter is not None and self.data.endswith(ready):
                 self.waiter.set_result(None)
 
@@ -362,24 +424,29 @@ def _raw_asyncio(
         loop.close()
 
 
-PEERS: dict[str, Callable[[str, int, int], Figures]] = {
+CONTENDERS: dict[str, Callable[[str, int, int], Figures]] = {
+    "pgpipe": pgpipe_figures,
     "raw socket": raw_figures,
     "asyncpg": asyncpg_figures,
     "psycopg": psycopg_figures,
 }
 
 
-def run_build(where: Path, dsn: str, queries: int, rows: int) -> Figures:
+def run_child(contender: str, where: Path, dsn: str, args: argparse.Namespace) -> Figures:
+    """One contender's figures, measured in a fresh process working in ``where``."""
     result = subprocess.run(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "bench_speed.py"),
             "--child",
+            contender,
+            "--dsn",
             dsn,
             "--queries",
-            str(queries),
+            str(args.queries),
             "--rows",
-            str(rows),
+            str(args.rows),
+            *(["--warm-heap"] if args.warm_heap else []),
         ],
         cwd=where,
         capture_output=True,
@@ -388,7 +455,7 @@ def run_build(where: Path, dsn: str, queries: int, rows: int) -> Figures:
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     if result.returncode != 0:
-        raise SystemExit(f"the child in {where} failed:\n{result.stderr[-3000:]}")
+        raise SystemExit(f"{contender}'s child in {where} failed:\n{result.stderr[-3000:]}")
     figures: Figures = json.loads(result.stdout.strip().splitlines()[-1])
     return figures
 
@@ -426,20 +493,34 @@ def main() -> None:
         help="pin this process, its children and the server to one CPU: a third method, "
         "where a query costs the client's and the server's CPU in turn",
     )
-    parser.add_argument("--child", metavar="DSN", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--warm-heap",
+        action="store_true",
+        help="every child frees one 1 MiB block before measuring, as a long-running "
+        "process has: glibc then serves asyncio's 256 KiB reads from the heap",
+    )
+    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.busy_cores and args.one_core:
         parser.error("--busy-cores and --one-core are two different methods: choose one")
     if args.child:
+        if args.warm_heap:
+            block = bytearray(1 << 20)
+            del block
         # Imported from the working directory: the build the parent chose.
         sys.path.insert(0, os.getcwd())
-        print(json.dumps(pgpipe_figures(args.child, args.queries, args.rows)))
+        figures = CONTENDERS[args.child](args.dsn, args.queries, args.rows)
+        if _MAPPED:
+            figures["reads_mapped"] = _MAPPED[0]
+        print(json.dumps(figures))
         return
 
     builds = {"pure": ROOT, "compiled": compiled_tree()}
     if args.one_core:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    runs: dict[str, list[Figures]] = {name: [] for name in [*builds, *PEERS]}
+    peers = [name for name in CONTENDERS if name != "pgpipe"]
+    runs: dict[str, list[Figures]] = {name: [] for name in [*builds, *peers]}
     spinners = [
         subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
         for _ in range((os.cpu_count() or 1) if args.busy_cores else 0)
@@ -472,9 +553,9 @@ def measure_all(
                 os.sched_setaffinity(int(f.readline()), os.sched_getaffinity(0))
         for _ in range(args.rounds):
             for name, where in builds.items():
-                runs[name].append(run_build(where, dsn, args.queries, args.rows))
-            for name, measure in PEERS.items():
-                runs[name].append(measure(dsn, args.queries, args.rows))
+                runs[name].append(run_child("pgpipe", where, dsn, args))
+            for name in [n for n in runs if n not in builds]:
+                runs[name].append(run_child(name, ROOT, dsn, args))
 
 
 def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse.Namespace) -> None:
@@ -485,6 +566,7 @@ def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse
         f"median of {args.rounds} rounds; {args.queries} queries, {args.rows} rows x 7 columns"
         + ("; every core kept busy by a lowest-priority spinner" if args.busy_cores else "")
         + ("; client and server pinned to one CPU" if args.one_core else "")
+        + ("; every child freed a 1 MiB block first (--warm-heap)" if args.warm_heap else "")
     )
     a, p = m["asyncpg"], m["psycopg"]
 
@@ -603,7 +685,7 @@ def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse
     # A small query's time, less the floor's on the same path: what the driver adds
     # (pgpipe's default is the unnamed statement; asyncpg and psycopg prepare).
     print(
-        f"floor through asyncio (a Protocol, one future per query): unnamed statement "
+        f"floor through asyncio (a BufferedProtocol, one future per query): unnamed statement "
         f"{r['unnamed_async']:.0f} q/s, named statement {r['named_async']:.0f} q/s; "
         f"a second form (loop.sock_recv, no transport): unnamed statement "
         f"{r['unnamed_async_sock']:.0f} q/s"
@@ -632,6 +714,16 @@ def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse
         f"(bar 1.1x leaves {left(1.1, 'unnamed_async')}); "
         f"asyncpg {above(a['query_async'], 'named_async')}, "
         f"psycopg {above(p['query_sync'], 'named')} (above the named floor)"
+    )
+    mapped = ", ".join(
+        f"{name} {sum(f['reads_mapped'] == 1.0 for f in figures)}/{len(figures)}"
+        for name, figures in runs.items()
+        if "reads_mapped" in figures[0]
+    )
+    print(
+        f"children where glibc mapped a {READ // 1024} KiB block when the asyncio small query "
+        "began (a plain asyncio.Protocol then pays an mmap, an mremap and a munmap a read; "
+        f"pgpipe and the floor read into a kept buffer): {mapped}"
     )
 
 
