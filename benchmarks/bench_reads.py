@@ -10,12 +10,13 @@ raises its threshold for good); the read then shrinks it with mremap, and
 freeing it is a munmap. A ``BufferedProtocol`` has the transport
 ``recv_into`` a buffer it keeps, and allocates nothing per read.
 
-Each line runs in a fresh child process of its own, every round, importing
-only what it measures, as a script or a serverless handler does:
+Each line runs in a fresh child process of its own, every round, as a
+script or a serverless handler does (the floor's import pgpipe's message
+writers, and nothing of its connection):
 
 - ``floor, Protocol`` and ``floor, BufferedProtocol``: ``SELECT $1::int + 1``
-  as prebuilt messages, read to ReadyForQuery, one future per query: the
-  same code but for how it receives bytes;
+  as prebuilt messages, read to ReadyForQuery, one future per query
+  (bench_speed's floor): the same code but for how it receives bytes;
 - ``pgpipe``: ``await conn.query(SQL, i)`` (a BufferedProtocol);
 - ``asyncpg``: ``await conn.fetchval(SQL, i)`` (a plain Protocol).
 
@@ -37,48 +38,17 @@ import sys
 import time
 from typing import Any
 
-from bench_speed import reads_mapped
+from bench_speed import FloorReader, FloorWaiting, reads_mapped
 
 SQL = "SELECT $1::int + 1"
 LINES = ("floor, Protocol", "floor, BufferedProtocol", "pgpipe", "asyncpg")
-_READY = b"Z\x00\x00\x00\x05I"
 
 
-def _floor_protocols() -> tuple[type[asyncio.BaseProtocol], type[asyncio.BaseProtocol]]:
-    class Waiting:
-        def __init__(self) -> None:
-            self.data = bytearray()
-            self.waiter: asyncio.Future[None] | None = None
+class PlainReader(FloorWaiting, asyncio.Protocol):
+    """bench_speed's floor, but a plain Protocol: the transport allocates each read."""
 
-        def got(self) -> None:
-            if self.waiter is not None and self.data.endswith(_READY):
-                self.waiter.set_result(None)
-
-        async def until_ready(self) -> None:
-            while not self.data.endswith(_READY):
-                self.waiter = asyncio.get_running_loop().create_future()
-                await self.waiter
-                self.waiter = None
-            self.data.clear()
-
-    class Plain(Waiting, asyncio.Protocol):
-        def data_received(self, data: bytes) -> None:
-            self.data += data
-            self.got()
-
-    class Buffered(Waiting, asyncio.BufferedProtocol):
-        def __init__(self) -> None:
-            super().__init__()
-            self.buffer = memoryview(bytearray(65536))
-
-        def get_buffer(self, sizehint: int) -> memoryview:
-            return self.buffer
-
-        def buffer_updated(self, nbytes: int) -> None:
-            self.data += self.buffer[:nbytes]
-            self.got()
-
-    return Plain, Buffered
+    def data_received(self, data: bytes) -> None:
+        self.got(data)
 
 
 async def _timed(body: Any, queries: int) -> dict[str, float]:
@@ -112,32 +82,24 @@ async def child(line: str, dsn: str, queries: int) -> dict[str, float]:
             return await _timed(lambda i: peer.fetchval(SQL, i), queries)
         finally:
             await peer.close()
-    # The floor: prebuilt messages (written here, byte by byte, so that this child
-    # imports no driver), the answer read to ReadyForQuery, nothing decoded.
+    # The floor: prebuilt messages, the answer read to ReadyForQuery, nothing decoded.
+    from pgpipe.protocol import frontend
+
     url = urlsplit(dsn)
-    plain, buffered = _floor_protocols()
-    kind = plain if line == "floor, Protocol" else buffered
+    kind = PlainReader if line == "floor, Protocol" else FloorReader
     transport, reader = await asyncio.get_running_loop().create_connection(
         kind, url.hostname or "127.0.0.1", url.port or 5432
     )
-    user = (url.username or "postgres").encode()
-    database = (url.path.lstrip("/") or "postgres").encode()
-    body = struct.pack("!i", 196608) + b"user\0" + user + b"\0database\0" + database + b"\0\0"
-    transport.write(struct.pack("!i", len(body) + 4) + body)
-    await reader.until_ready()
-
-    def message(kind: bytes, body: bytes) -> bytes:
-        return kind + struct.pack("!i", len(body) + 4) + body
-
-    prebuilt = (
-        message(b"P", b"\0" + SQL.encode() + b"\0" + struct.pack("!hI", 1, 23))
-        + message(
-            b"B", b"\0\0" + struct.pack("!hhhi", 1, 1, 1, 4) + struct.pack("!i", 41) + b"\0\0"
+    transport.write(
+        frontend.startup_message(
+            {"user": url.username or "postgres", "database": url.path.lstrip("/") or "postgres"}
         )
-        + message(b"D", b"P\0")
-        + message(b"E", b"\0" + struct.pack("!i", 0))
-        + message(b"C", b"S\0")
-        + message(b"S", b"")
+    )
+    await reader.until_ready()
+    prebuilt = (
+        frontend.parse("", SQL, [23])
+        + frontend.bind("", "", [1], [struct.pack("!i", 41)], [])
+        + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
     )
 
     async def one(i: int) -> int:

@@ -278,10 +278,9 @@ def raw_figures(dsn: str, queries: int, rows: int) -> Figures:
     url = urlsplit(dsn)
     sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 5432))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    ready = b"Z\x00\x00\x00\x05I"
 
     def until_ready(buffer: bytearray) -> None:
-        while not buffer.endswith(ready):
+        while not buffer.endswith(READY):
             data = sock.recv(65536)
             if not data:
                 raise AssertionError("the server closed")
@@ -334,6 +333,45 @@ def raw_figures(dsn: str, queries: int, rows: int) -> Figures:
     return out
 
 
+READY = b"Z\x00\x00\x00\x05I"  # ReadyForQuery, idle
+
+
+class FloorWaiting:
+    """The floor's reading through asyncio: bytes kept until they end with
+    ReadyForQuery, one future per wait, as an asyncio driver must at the least.
+    Mixed into a protocol that calls ``got`` with what arrived."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def got(self, data: bytes | memoryview) -> None:
+        self.data += data
+        if self.waiter is not None and self.data.endswith(READY):
+            self.waiter.set_result(None)
+
+    async def until_ready(self) -> None:
+        while not self.data.endswith(READY):
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+            self.waiter = None
+        self.data.clear()
+
+
+class FloorReader(FloorWaiting, asyncio.BufferedProtocol):
+    """The floor's protocol: the transport reads into a buffer it keeps, as pgpipe's does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = memoryview(bytearray(65536))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.got(self.buffer[:nbytes])
+
+
 def _raw_asyncio(
     address: tuple[str, int], queries: int, setup: tuple[bytes, ...], unnamed: bytes, named: bytes
 ) -> Figures:
@@ -343,32 +381,9 @@ def _raw_asyncio(
     through the loop's socket calls."""
     import socket
 
-    ready = b"Z\x00\x00\x00\x05I"
-
-    class Reader(asyncio.BufferedProtocol):
-        def __init__(self) -> None:
-            self.data = bytearray()
-            self.waiter: asyncio.Future[None] | None = None
-            self.buffer = memoryview(bytearray(65536))
-
-        def get_buffer(self, sizehint: int) -> memoryview:
-            return self.buffer
-
-        def buffer_updated(self, nbytes: int) -> None:
-            self.data += self.buffer[:nbytes]
-            if self.waiter is not None and self.data.endswith(ready):
-                self.waiter.set_result(None)
-
-        async def until_ready(self) -> None:
-            while not self.data.endswith(ready):
-                self.waiter = asyncio.get_running_loop().create_future()
-                await self.waiter
-                self.waiter = None
-            self.data.clear()
-
     async def main() -> Figures:
         loop = asyncio.get_running_loop()
-        transport, reader = await loop.create_connection(Reader, *address)
+        transport, reader = await loop.create_connection(FloorReader, *address)
         for message in setup:
             transport.write(message)
             await reader.until_ready()
@@ -395,7 +410,7 @@ def _raw_asyncio(
 
         async def until_ready() -> None:
             data = await loop.sock_recv(sock, 65536)
-            while not data.endswith(ready):
+            while not data.endswith(READY):
                 more = await loop.sock_recv(sock, 65536)
                 if not more:
                     raise AssertionError("the server closed")
