@@ -412,6 +412,35 @@ def test_rows_that_overrun_a_known_shape_are_left_for_next_event() -> None:
     assert core.state is State.DEAD
 
 
+def test_a_known_shape_over_max_message_size_is_refused_as_by_next_event() -> None:
+    core = started(max_message_size=300)
+    send(core, False)
+    core.receive_data(_shaped([[b"1", b"x"]]))
+    assert core.next_answer() is not None
+    send(core, False)
+    # The head and tail of the last answer around a row larger than the limit.
+    core.receive_data(_shaped([[b"2", b"y" * 400]]))
+    assert core.next_answer() is None
+    with pytest.raises(ProtocolError, match="over the limit of 300"):
+        drain(core)
+    assert core.state is State.DEAD
+
+
+def test_a_known_shape_after_bytes_already_read_is_left_for_next_event() -> None:
+    core = queued()
+    core.receive_data(_shaped([[b"1", b"x"]]))
+    assert core.next_answer() is not None
+    send(core, False)
+    reply = _shaped([[b"2", b"y"]])
+    # next_event reads the ParseComplete first: what is left is not a whole answer.
+    core.receive_data(reply)
+    assert isinstance(core.next_event(), ev.ParseComplete)
+    assert core.next_answer() is None
+    events = drain(core)
+    assert [type(e) for e in events][-1] is ev.ReadyForQuery
+    assert core.state is State.READY
+
+
 def test_unnamed_and_named_answers_in_turn_are_each_read_whole() -> None:
     # Each remembers its own head and tail; neither is read by the other's shape.
     core = started()

@@ -65,6 +65,35 @@ class ReceiveBuffer:
             return data
         return None
 
+    def rows_framed(self, head: bytes, tail: bytes) -> list[bytes] | None:
+        """When everything buffered is ``head``, then DataRows only, then ``tail``
+        (all within ``max_message_size``): the DataRows' bodies, none when there
+        are none; None otherwise. Nothing is consumed (see ``clear``).
+
+        How an answer shaped as the last one is read (see
+        ``ProtocolConnection.next_answer``): one row, the commonest, is
+        checked by its length alone and copied without the rest.
+        """
+        buf = self._buf
+        size = len(buf)
+        at = len(head)
+        stop = size - len(tail)
+        if (
+            self._pos
+            or stop < at
+            or size > self.max_message_size
+            or not buf.startswith(head)
+            or not buf.endswith(tail)
+        ):
+            return None
+        if (
+            stop - at > 5
+            and buf[at] == _DATA_ROW
+            and at + 1 + LENGTH.unpack_from(buf, at + 1)[0] == stop
+        ):
+            return [bytes(buf[at + 5 : stop])]
+        return rows_between(bytes(buf), at, stop)
+
     def clear(self) -> None:
         """Drop everything buffered."""
         self._buf.clear()

@@ -39,7 +39,6 @@ from pgpipe.protocol.buffer import (
     LENGTH,
     ReceiveBuffer,
     frame_rows,
-    rows_between,
     word_at,
 )
 
@@ -217,6 +216,8 @@ class ProtocolConnection:
         "_pipeline",
         "_shape_fields",
         "_shape_head",
+        "_shape_owed",
+        "_shape_status",
         "_shape_tag",
         "_shape_tail",
         "_skipping",
@@ -316,6 +317,8 @@ class ProtocolConnection:
         self._shape_tail = b""
         self._shape_fields: ev.RowDescription | None = None
         self._shape_tag: str | None = None
+        self._shape_status = ""  # its ReadyForQuery's (the last byte of _shape_tail)
+        self._shape_owed = 0  # how many answers it was: 6 unnamed, 4 a named statement's
         self._expect: deque[_Expect] = deque([_STARTUP])
         # After an error, the server discards messages up to the next Sync; True
         # while that Sync has not been queued yet (executemany still sending,
@@ -509,11 +512,7 @@ class ProtocolConnection:
         ``sync`` the Sync is left out: the statement joins the implicit
         transaction that the next Sync ends (an atomic pipeline).
         """
-        data = (
-            frontend.parse("", sql, param_oids)
-            + frontend.bind("", "", param_formats, params, result_formats)
-            + (frontend.DESCRIBE_EXECUTE_CLOSE_SYNC if sync else frontend.DESCRIBE_EXECUTE_CLOSE)
-        )
+        data = frontend.unnamed_query(sql, param_oids, param_formats, params, result_formats, sync)
         self._command(data, _ONE_SHOT if sync else _ONE_SHOT_UNSYNCED)
 
     def send_bind_execute_values(
@@ -704,40 +703,36 @@ class ProtocolConnection:
         if self._inbox_pos != len(self._inbox):
             return None
         if size == 6 and expect[0] is _PARSE and expect[4] is _CLOSE and expect[5] is _SYNC:
-            data = self._buffer.whole_answer(_UNNAMED_HEAD, _UNNAMED_TAIL)
+            head, tail = _UNNAMED_HEAD, _UNNAMED_TAIL
         elif (
             size == 4
             and expect[0] is _BIND
             and expect[1] is _DESCRIBE_PORTAL
             and expect[3] is _SYNC
         ):
-            data = self._buffer.whole_answer(_BOUND_HEAD, _BOUND_TAIL)
+            head, tail = _BOUND_HEAD, _BOUND_TAIL
         else:
             return None
-        if data is None:
-            return None
-        if self._state is _DEAD_STATE:
-            self._check_usable()
-        status = _READY_STATUSES.get(data[-1])
-        if status is None:
-            return None  # next_event says what is wrong with it
         answer: _Answer | None = None
-        before = self._shape_head
-        after = self._shape_tail
-        if before and data.startswith(before) and data.endswith(after):
+        if size == self._shape_owed:
             # The last answer's shape again (its statement, run again): the same
-            # messages around its rows, so only the rows need framing, and they
-            # must fill exactly what lies between. (An unnamed query's answer
-            # and a named statement's never share one: their first bytes differ.)
-            bodies = rows_between(data, len(before), len(data) - len(after))
+            # bytes around its rows, so only the rows need framing, and they
+            # must fill exactly what lies between.
+            bodies = self._buffer.rows_framed(self._shape_head, self._shape_tail)
             if bodies is not None and (self._shape_fields is not None or not bodies):
                 answer = (self._shape_fields, bodies, self._shape_tag)
+                status = self._shape_status
         if answer is None:
+            data = self._buffer.whole_answer(head, tail)
+            if data is None:
+                return None
+            if self._state is _DEAD_STATE:
+                self._check_usable()
+            status = _READY_STATUSES.get(data[-1], "")
+            if not status:
+                return None  # next_event says what is wrong with it
             try:
-                if size == 6:
-                    split = _split_answer(data, len(_UNNAMED_HEAD), len(_UNNAMED_TAIL) + 1)
-                else:
-                    split = _split_answer(data, len(_BOUND_HEAD), len(_BOUND_TAIL) + 1)
+                split = _split_answer(data, len(head), len(tail) + 1)
             except ProtocolError as exc:
                 raise self._die(str(exc)) from None
             except (struct.error, IndexError, ValueError) as exc:
@@ -749,6 +744,10 @@ class ProtocolConnection:
             self._shape_tail = data[tag_at:]
             self._shape_fields = answer[0]
             self._shape_tag = answer[2]
+            self._shape_status = status
+            self._shape_owed = size
+        elif self._state is _DEAD_STATE:
+            self._check_usable()
         self._buffer.clear()
         expect.clear()
         self.transaction_status = status

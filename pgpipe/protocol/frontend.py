@@ -149,33 +149,70 @@ def bind(
     names = (cstring(portal, "a portal name") if portal else b"\x00") + (
         cstring(statement, "a statement name") if statement else b"\x00"
     )
+    parts = [b"B", b"", names]
+    size = _bind_parts(parts, param_formats, params, result_formats) + len(names)
+    parts[1] = _SMALL_LENGTHS[size] if size < 256 else _length(size)
+    return b"".join(parts)
+
+
+def unnamed_query(
+    sql: str,
+    param_oids: Sequence[int],
+    param_formats: Sequence[int],
+    params: Sequence[bytes | None],
+    result_formats: Sequence[int],
+    sync: bool = True,
+) -> bytes:
+    """Parse and Bind of the unnamed statement and portal, then Describe(portal),
+    Execute, Close(statement) and, with ``sync``, Sync: one query in one packet."""
+    parts = [_parse("", sql, tuple(param_oids)), b"B", b"", b"\x00\x00"]
+    size = _bind_parts(parts, param_formats, params, result_formats) + 2
+    parts[2] = _SMALL_LENGTHS[size] if size < 256 else _length(size)
+    parts.append(DESCRIBE_EXECUTE_CLOSE_SYNC if sync else DESCRIBE_EXECUTE_CLOSE)
+    return b"".join(parts)
+
+
+def _bind_parts(
+    parts: list[bytes],
+    param_formats: Sequence[int],
+    params: Sequence[bytes | None],
+    result_formats: Sequence[int],
+) -> int:
+    """Append a Bind body's parts after its two names (format codes, values, result
+    format codes) to ``parts``; returns the message length less the names."""
+    formats = _COMMON_FORMATS.get(tuple(param_formats)) or _format_codes(
+        param_formats, "parameter format codes"
+    )
     count = len(params)
-    parts = [
-        names,
-        _COMMON_FORMATS.get(tuple(param_formats))
-        or _format_codes(param_formats, "parameter format codes"),
-        _SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"),
-    ]
     append = parts.append
+    append(formats)
+    append(_SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"))
+    size = 4 + len(formats) + 2 + 4 * count
     for value in params:
         if value is None:
             append(_NULL_VALUE)
         else:
-            size = len(value)
-            if size < 256:
-                append(_SMALL_LENGTHS[size])
-            elif size > _INT32_MAX:
+            length = len(value)
+            if length < 256:
+                append(_SMALL_LENGTHS[length])
+            elif length > _INT32_MAX:
                 raise InterfaceError("a parameter value is larger than the protocol allows")
             else:
-                append(_I32.pack(size))
+                append(_I32.pack(length))
             append(value)
-    append(
-        _COMMON_FORMATS.get(tuple(result_formats))
-        or _format_codes(result_formats, "result format codes")
+            size += length
+    results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
+        result_formats, "result format codes"
     )
-    body = b"".join(parts)
-    size = len(body) + 4
-    return b"B" + (_SMALL_LENGTHS[size] if size < 256 else _I32.pack(size)) + body
+    append(results)
+    return size + len(results)
+
+
+def _length(size: int) -> bytes:
+    """A message's length word, refused when over what the protocol allows."""
+    if size > _INT32_MAX:
+        raise InterfaceError("a message is larger than the protocol allows")
+    return _I32.pack(size)
 
 
 _NULL_VALUE: Final = b"\xff\xff\xff\xff"
