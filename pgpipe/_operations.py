@@ -199,9 +199,17 @@ class UnnamedQuery(Operation):
             return False
         fields, bodies, self.status = answer
         if fields is not None:
-            self._statement = self.session.statement(self._key, fields.fields)
+            statement = self._statement = self.session.statement(self._key, fields.fields)
             if bodies:
-                self._decode(bodies, None)
+                # _decode, written out: nothing was decoded before
+                try:
+                    rows = statement.decode_bodies(bodies)
+                    factory = self._factory
+                    self.rows = rows if factory is None else self._made(rows, statement, factory)
+                except errors.ProtocolError:
+                    raise
+                except Exception as exc:
+                    self._decode_error = exc
         return True
 
     def _decode_pending(self) -> None:
@@ -245,7 +253,8 @@ class UnnamedQuery(Operation):
         return made_rows(rows, make, statement.columns)
 
     def result(self) -> Result[Any]:
-        self.check()
+        if self.error is not None:  # self.check(), written out
+            raise self.error
         if self._copy:
             raise errors.NotSupportedError(_COPY_ELSEWHERE)
         if self._pending:  # not decoded in the run (an atomic pipeline's command)
