@@ -95,6 +95,37 @@ def test_nul_in_sql_is_refused(text: str) -> None:
         frontend.parse("", text, [])
 
 
+@given(
+    sql=text_values(),
+    oids=st.lists(st.integers(0, 2**32 - 1), max_size=20),
+    values=st.lists(st.one_of(st.none(), st.binary(max_size=300)), max_size=20),
+    formats=st.lists(st.sampled_from([0, 1]), max_size=3),
+    result_fmt=st.lists(st.sampled_from([0, 1]), max_size=3),
+    sync=st.booleans(),
+)
+def test_the_one_packet_query_is_its_messages_in_one(
+    sql: str,
+    oids: list[int],
+    values: list[bytes | None],
+    formats: list[int],
+    result_fmt: list[int],
+    sync: bool,
+) -> None:
+    # frontend.unnamed_query writes Parse, Bind and the rest in one join.
+    tail = frontend.DESCRIBE_EXECUTE_CLOSE_SYNC if sync else frontend.DESCRIBE_EXECUTE_CLOSE
+    expected = (
+        frontend.parse("", sql, oids) + frontend.bind("", "", formats, values, result_fmt) + tail
+    )
+    assert frontend.unnamed_query(sql, oids, formats, values, result_fmt, sync) == expected
+
+
+def test_a_bad_format_code_is_refused_by_the_one_packet_query() -> None:
+    with pytest.raises(InterfaceError, match="format code"):
+        frontend.unnamed_query("SELECT 1", [], [2], [], [0])
+    with pytest.raises(InterfaceError, match="format code"):
+        frontend.unnamed_query("SELECT 1", [], [], [], [0, 3])
+
+
 def test_too_many_parameters_is_refused() -> None:
     with pytest.raises(InterfaceError, match="too many parameters"):
         frontend.parse("", "x", [0] * 40000)
