@@ -511,12 +511,22 @@ class Session:
         """``factory`` is the command's row factory, already chosen (``_row_factory``)."""
         key = (sql, tuple(oids))
         statement = self._statements.get(key)  # self._result_formats(key), written out
-        result_formats = _ALL_TEXT if statement is None else statement.result_formats
         if len(formats) > 1:
             formats = _one_code(formats)
         if sync and self._cache_size:
+            result_formats = _ALL_TEXT if statement is None else statement.result_formats
             return self._cached(key, formats, values, result_formats, factory)
-        self.core.send_unnamed_query(sql, oids, formats, values, result_formats, sync=sync)
+        if statement is None:
+            frame = frontend.unnamed_frame(sql, key[1], _ALL_TEXT, sync)
+        elif not sync:
+            frame = frontend.unnamed_frame(sql, key[1], statement.result_formats, False)
+        else:  # the commonest: a statement run again, its frame written once
+            kept = statement.frame
+            if kept is None:
+                kept = frontend.unnamed_frame(sql, key[1], statement.result_formats)
+                statement.frame = kept
+            frame = kept
+        self.core.send_framed_query(frame, formats, values)
         return UnnamedQuery(self, key, sync, factory)
 
     # -- named statements --------------------------------------------------------

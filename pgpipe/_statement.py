@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pgpipe import errors
 from pgpipe._compiled import caused, i64, is_compiled
 from pgpipe.protocol import events as ev
+from pgpipe.protocol import frontend
 from pgpipe.protocol.backend import data_row_values
 from pgpipe.protocol.buffer import word_at
 from pgpipe.result import Column, Result
@@ -38,6 +39,7 @@ class Statement:
         "columns",
         "decoders",
         "fields",
+        "frame",
         "result_formats",
     )
 
@@ -54,6 +56,9 @@ class Statement:
         )
         self.decoders = [session.result_decoder(f.type_oid, f.format) for f in fields]
         self.result_formats = _result_formats(fields, session, fixed_shape)
+        # The one-packet query's bytes around its parameters, for these result
+        # formats (frontend.unnamed_frame): written at its second run.
+        self.frame: frontend.UnnamedFrame | None = None
         self._decode_rows = _unrolled_row_decoder(self.decoders)
         self._decode_bodies = BODY_DECODER(fields, self.decoders, self._slow_row)
         self._slow_rows = 0

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import pgpipe
 from pgpipe import strategies as ps
 from pgpipe.errors import ProtocolError
-from pgpipe.protocol import NEED_DATA, ProtocolConnection, State
+from pgpipe.protocol import NEED_DATA, ProtocolConnection, State, frontend
 from pgpipe.protocol import events as ev
 from pgpipe.protocol.backend import data_row_values
 from pgpipe.testing import TemporaryPostgres
@@ -552,3 +552,38 @@ def test_named_statement_runs_through_asyncio(pg_server: TemporaryPostgres) -> N
             await conn.close()
 
     asyncio.run(main())
+
+
+def test_a_statement_run_again_goes_out_in_its_frame(pg_server: TemporaryPostgres) -> None:
+    # From its second run a statement's Parse and result format codes are kept
+    # (Statement.frame): what goes out is still what frontend.unnamed_query writes.
+    sql = "SELECT $1::int + 1, $2::text, now() > $3"
+    with pgpipe.connect(pg_server.dsn()) as conn:
+        start = "2000-01-01"
+        assert conn.query(sql, 1, "a", start).rows == [(2, "a", True)]
+        sock = conn._channel._sock
+        sent: list[bytes] = []
+
+        class Spy:
+            def send(self, data: bytes) -> int:
+                sent.append(bytes(data))
+                return int(sock.send(data))
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(sock, name)
+
+        conn._channel._sock = Spy()  # type: ignore[assignment]
+        try:
+            for i in range(3):
+                assert conn.query(sql, i, None, start).rows == [(i + 1, None, True)]
+        finally:
+            conn._channel._sock = sock
+        statement = conn._session._statements[(sql, (23, 0, 0))]
+        assert statement.frame is not None and statement.result_formats != (0,)
+        values = [(2).to_bytes(4, "big"), None, start.encode()]
+        assert sent[-1] == frontend.unnamed_query(
+            sql, [23, 0, 0], [1, 0, 0], values, statement.result_formats
+        )
+        # Another statement, then this one again: its frame is kept with it.
+        assert conn.query("SELECT 1").scalar() == 1
+        assert conn.query(sql, 5, "b", start).rows == [(6, "b", True)]

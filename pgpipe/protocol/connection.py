@@ -512,8 +512,19 @@ class ProtocolConnection:
         ``sync`` the Sync is left out: the statement joins the implicit
         transaction that the next Sync ends (an atomic pipeline).
         """
-        data = frontend.unnamed_query(sql, param_oids, param_formats, params, result_formats, sync)
-        self._command(data, _ONE_SHOT if sync else _ONE_SHOT_UNSYNCED)
+        frame = frontend.unnamed_frame(sql, param_oids, result_formats, sync)
+        self.send_framed_query(frame, param_formats, params)
+
+    def send_framed_query(
+        self,
+        frame: frontend.UnnamedFrame,
+        param_formats: Sequence[int],
+        params: Sequence[bytes | None],
+    ) -> None:
+        """``send_unnamed_query`` in its statement's frame, written before
+        (``frontend.unnamed_frame``): answered alike."""
+        data = frontend.framed_query(frame, param_formats, params)
+        self._command(data, _ONE_SHOT if frame[2] else _ONE_SHOT_UNSYNCED)
 
     def send_bind_execute_values(
         self,

@@ -165,10 +165,42 @@ def unnamed_query(
 ) -> bytes:
     """Parse and Bind of the unnamed statement and portal, then Describe(portal),
     Execute, Close(statement) and, with ``sync``, Sync: one query in one packet."""
-    parts = [_parse("", sql, tuple(param_oids)), b"B", b"", b"\x00\x00"]
-    size = _bind_parts(parts, param_formats, params, result_formats) + 2
-    parts[2] = _SMALL_LENGTHS[size] if size < 256 else _length(size)
-    parts.append(DESCRIBE_EXECUTE_CLOSE_SYNC if sync else DESCRIBE_EXECUTE_CLOSE)
+    return framed_query(unnamed_frame(sql, param_oids, result_formats, sync), param_formats, params)
+
+
+UnnamedFrame = tuple[bytes, bytes, bool]
+"""What ``unnamed_query`` writes before a Bind's parameters (Parse, and the Bind's
+type byte) and after them (the result format codes, Describe, Execute, Close, and
+Sync when the third item is True): the same for every run of one statement."""
+
+
+def unnamed_frame(
+    sql: str, param_oids: Sequence[int], result_formats: Sequence[int], sync: bool = True
+) -> UnnamedFrame:
+    """The frame of ``unnamed_query`` for this statement (see ``UnnamedFrame``)."""
+    results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
+        result_formats, "result format codes"
+    )
+    tail = DESCRIBE_EXECUTE_CLOSE_SYNC if sync else DESCRIBE_EXECUTE_CLOSE
+    return _parse("", sql, tuple(param_oids)) + b"B", results + tail, sync
+
+
+def framed_query(
+    frame: UnnamedFrame, param_formats: Sequence[int], params: Sequence[bytes | None]
+) -> bytes:
+    """``unnamed_query`` in its frame: only the parameters are written."""
+    head, tail, sync = frame
+    formats = _COMMON_FORMATS.get(tuple(param_formats)) or _format_codes(
+        param_formats, "parameter format codes"
+    )
+    count = len(params)
+    parts = [head, b"", b"\x00\x00", formats]
+    parts.append(_SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"))
+    # the length word, both names, the codes, the count, the result codes
+    size = 4 + 2 + len(formats) + 2 + _values_parts(parts, params) + len(tail)
+    size -= len(DESCRIBE_EXECUTE_CLOSE_SYNC if sync else DESCRIBE_EXECUTE_CLOSE)
+    parts[1] = _SMALL_LENGTHS[size] if size < 256 else _length(size)
+    parts.append(tail)
     return b"".join(parts)
 
 
@@ -184,10 +216,21 @@ def _bind_parts(
         param_formats, "parameter format codes"
     )
     count = len(params)
+    parts.append(formats)
+    parts.append(_SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"))
+    size = 4 + len(formats) + 2 + _values_parts(parts, params)
+    results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
+        result_formats, "result format codes"
+    )
+    parts.append(results)
+    return size + len(results)
+
+
+def _values_parts(parts: list[bytes], params: Sequence[bytes | None]) -> int:
+    """Append each parameter value, an int32 length (-1 for NULL) and its bytes, to
+    ``parts``; returns how many bytes they take."""
     append = parts.append
-    append(formats)
-    append(_SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"))
-    size = 4 + len(formats) + 2 + 4 * count
+    size = 4 * len(params)
     for value in params:
         if value is None:
             append(_NULL_VALUE)
@@ -201,11 +244,7 @@ def _bind_parts(
                 append(_I32.pack(length))
             append(value)
             size += length
-    results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
-        result_formats, "result format codes"
-    )
-    append(results)
-    return size + len(results)
+    return size
 
 
 def _length(size: int) -> bytes:
