@@ -516,16 +516,13 @@ class Session:
         if sync and self._cache_size:
             result_formats = _ALL_TEXT if statement is None else statement.result_formats
             return self._cached(key, formats, values, result_formats, factory)
-        if statement is None:
-            frame = frontend.unnamed_frame(sql, key[1], _ALL_TEXT, sync)
-        elif not sync:
-            frame = frontend.unnamed_frame(sql, key[1], statement.result_formats, False)
-        else:  # the commonest: a statement run again, its frame written once
-            kept = statement.frame
-            if kept is None:
-                kept = frontend.unnamed_frame(sql, key[1], statement.result_formats)
-                statement.frame = kept
-            frame = kept
+        # A statement run again (the commonest) goes out in the frame kept with it.
+        frame = statement.frame if statement is not None and sync else None
+        if frame is None:
+            result_formats = _ALL_TEXT if statement is None else statement.result_formats
+            frame = frontend.unnamed_frame(sql, key[1], result_formats, sync)
+            if statement is not None and sync:
+                statement.frame = frame
         self.core.send_framed_query(frame, formats, values)
         return UnnamedQuery(self, key, sync, factory)
 

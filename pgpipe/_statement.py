@@ -56,8 +56,8 @@ class Statement:
         )
         self.decoders = [session.result_decoder(f.type_oid, f.format) for f in fields]
         self.result_formats = _result_formats(fields, session, fixed_shape)
-        # The one-packet query's bytes around its parameters, for these result
-        # formats (frontend.unnamed_frame): written at its second run.
+        # The one-packet query around its parameters, with these result formats
+        # (frontend.unnamed_frame): written at the statement's second run.
         self.frame: frontend.UnnamedFrame | None = None
         self._decode_rows = _unrolled_row_decoder(self.decoders)
         self._decode_bodies = BODY_DECODER(fields, self.decoders, self._slow_row)

@@ -556,7 +556,8 @@ def test_named_statement_runs_through_asyncio(pg_server: TemporaryPostgres) -> N
 
 def test_a_statement_run_again_goes_out_in_its_frame(pg_server: TemporaryPostgres) -> None:
     # From its second run a statement's Parse and result format codes are kept
-    # (Statement.frame): what goes out is still what frontend.unnamed_query writes.
+    # (Statement.frame): what goes out is still Parse, Bind and the rest, byte for
+    # byte.
     sql = "SELECT $1::int + 1, $2::text, now() > $3"
     with pgpipe.connect(pg_server.dsn()) as conn:
         start = "2000-01-01"
@@ -581,8 +582,10 @@ def test_a_statement_run_again_goes_out_in_its_frame(pg_server: TemporaryPostgre
         statement = conn._session._statements[(sql, (23, 0, 0))]
         assert statement.frame is not None and statement.result_formats != (0,)
         values = [(2).to_bytes(4, "big"), None, start.encode()]
-        assert sent[-1] == frontend.unnamed_query(
-            sql, [23, 0, 0], [1, 0, 0], values, statement.result_formats
+        assert sent[-1] == (
+            frontend.parse("", sql, [23, 0, 0])
+            + frontend.bind("", "", [1, 0, 0], values, statement.result_formats)
+            + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
         )
         # Another statement, then this one again: its frame is kept with it.
         assert conn.query("SELECT 1").scalar() == 1

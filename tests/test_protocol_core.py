@@ -111,19 +111,21 @@ def test_the_one_packet_query_is_its_messages_in_one(
     result_fmt: list[int],
     sync: bool,
 ) -> None:
-    # frontend.unnamed_query writes Parse, Bind and the rest in one join.
+    # The frame (Parse, the result codes) and then the parameters, in one join.
     tail = frontend.DESCRIBE_EXECUTE_CLOSE_SYNC if sync else frontend.DESCRIBE_EXECUTE_CLOSE
     expected = (
         frontend.parse("", sql, oids) + frontend.bind("", "", formats, values, result_fmt) + tail
     )
-    assert frontend.unnamed_query(sql, oids, formats, values, result_fmt, sync) == expected
+    frame = frontend.unnamed_frame(sql, oids, result_fmt, sync)
+    assert frontend.framed_query(frame, formats, values) == expected
 
 
 def test_a_bad_format_code_is_refused_by_the_one_packet_query() -> None:
+    frame = frontend.unnamed_frame("SELECT 1", [], [0])
     with pytest.raises(InterfaceError, match="format code"):
-        frontend.unnamed_query("SELECT 1", [], [2], [], [0])
+        frontend.framed_query(frame, [2], [])
     with pytest.raises(InterfaceError, match="format code"):
-        frontend.unnamed_query("SELECT 1", [], [], [], [0, 3])
+        frontend.unnamed_frame("SELECT 1", [], [0, 3])
 
 
 def test_too_many_parameters_is_refused() -> None:

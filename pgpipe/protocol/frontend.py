@@ -149,84 +149,59 @@ def bind(
     names = (cstring(portal, "a portal name") if portal else b"\x00") + (
         cstring(statement, "a statement name") if statement else b"\x00"
     )
-    parts = [b"B", b"", names]
-    size = _bind_parts(parts, param_formats, params, result_formats) + len(names)
+    codes = _codes(param_formats, "parameter format codes")
+    count = len(params)
+    parts = [b"B", b"", names, codes]
+    parts.append(_SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"))
+    size = 4 + len(names) + len(codes) + 2 + _values(parts, params)
+    results = _codes(result_formats, "result format codes")
+    size += len(results)
     parts[1] = _SMALL_LENGTHS[size] if size < 256 else _length(size)
+    parts.append(results)
     return b"".join(parts)
 
 
-def unnamed_query(
-    sql: str,
-    param_oids: Sequence[int],
-    param_formats: Sequence[int],
-    params: Sequence[bytes | None],
-    result_formats: Sequence[int],
-    sync: bool = True,
-) -> bytes:
-    """Parse and Bind of the unnamed statement and portal, then Describe(portal),
-    Execute, Close(statement) and, with ``sync``, Sync: one query in one packet."""
-    return framed_query(unnamed_frame(sql, param_oids, result_formats, sync), param_formats, params)
-
-
 UnnamedFrame = tuple[bytes, bytes, bool]
-"""What ``unnamed_query`` writes before a Bind's parameters (Parse, and the Bind's
-type byte) and after them (the result format codes, Describe, Execute, Close, and
-Sync when the third item is True): the same for every run of one statement."""
+"""The one-packet query around its Bind's parameters, the same for every run of
+one statement: Parse and the Bind's type byte; the Bind's result format codes;
+whether Sync ends it (after Describe, Execute and Close)."""
 
 
 def unnamed_frame(
     sql: str, param_oids: Sequence[int], result_formats: Sequence[int], sync: bool = True
 ) -> UnnamedFrame:
-    """The frame of ``unnamed_query`` for this statement (see ``UnnamedFrame``)."""
-    results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
-        result_formats, "result format codes"
-    )
-    tail = DESCRIBE_EXECUTE_CLOSE_SYNC if sync else DESCRIBE_EXECUTE_CLOSE
-    return _parse("", sql, tuple(param_oids)) + b"B", results + tail, sync
+    """The frame of the one-packet query of ``sql`` (see ``UnnamedFrame``)."""
+    results = _codes(result_formats, "result format codes")
+    return _parse("", sql, tuple(param_oids)) + b"B", results, sync
 
 
 def framed_query(
     frame: UnnamedFrame, param_formats: Sequence[int], params: Sequence[bytes | None]
 ) -> bytes:
-    """``unnamed_query`` in its frame: only the parameters are written."""
-    head, tail, sync = frame
-    formats = _COMMON_FORMATS.get(tuple(param_formats)) or _format_codes(
+    """The one-packet query in its frame: Parse and Bind of the unnamed statement
+    and portal, Describe(portal), Execute, Close(statement) and (with the frame's
+    ``sync``) Sync. Only the parameters are written here."""
+    head, results, sync = frame
+    # bind()'s body, written out (a call less per query): both names empty
+    codes = _COMMON_FORMATS.get(tuple(param_formats)) or _format_codes(
         param_formats, "parameter format codes"
     )
     count = len(params)
-    parts = [head, b"", b"\x00\x00", formats]
+    parts = [head, b"", b"\x00\x00", codes]
     parts.append(_SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"))
-    # the length word, both names, the codes, the count, the result codes
-    size = 4 + 2 + len(formats) + 2 + _values_parts(parts, params) + len(tail)
-    size -= len(DESCRIBE_EXECUTE_CLOSE_SYNC if sync else DESCRIBE_EXECUTE_CLOSE)
+    size = 4 + 2 + len(codes) + 2 + _values(parts, params) + len(results)
     parts[1] = _SMALL_LENGTHS[size] if size < 256 else _length(size)
-    parts.append(tail)
+    parts.append(results)
+    parts.append(DESCRIBE_EXECUTE_CLOSE_SYNC if sync else DESCRIBE_EXECUTE_CLOSE)
     return b"".join(parts)
 
 
-def _bind_parts(
-    parts: list[bytes],
-    param_formats: Sequence[int],
-    params: Sequence[bytes | None],
-    result_formats: Sequence[int],
-) -> int:
-    """Append a Bind body's parts after its two names (format codes, values, result
-    format codes) to ``parts``; returns the message length less the names."""
-    formats = _COMMON_FORMATS.get(tuple(param_formats)) or _format_codes(
-        param_formats, "parameter format codes"
-    )
-    count = len(params)
-    parts.append(formats)
-    parts.append(_SMALL_COUNTS[count] if count < 256 else _count(count, "parameters"))
-    size = 4 + len(formats) + 2 + _values_parts(parts, params)
-    results = _COMMON_FORMATS.get(tuple(result_formats)) or _format_codes(
-        result_formats, "result format codes"
-    )
-    parts.append(results)
-    return size + len(results)
+def _codes(formats: Sequence[int], what: str) -> bytes:
+    """A list of format codes as a Bind writes it (``what`` names it in errors)."""
+    return _COMMON_FORMATS.get(tuple(formats)) or _format_codes(formats, what)
 
 
-def _values_parts(parts: list[bytes], params: Sequence[bytes | None]) -> int:
+def _values(parts: list[bytes], params: Sequence[bytes | None]) -> int:
     """Append each parameter value, an int32 length (-1 for NULL) and its bytes, to
     ``parts``; returns how many bytes they take."""
     append = parts.append
@@ -259,16 +234,8 @@ _NULL_VALUE: Final = b"\xff\xff\xff\xff"
 
 def bind_values(values: Sequence[bytes | None]) -> bytes:
     """The parameter values of a Bind: each an int32 length and its bytes, -1 for NULL."""
-    parts = []
-    pack = _I32.pack
-    for value in values:
-        if value is None:
-            parts.append(_NULL_VALUE)
-        else:
-            if len(value) > _INT32_MAX:
-                raise InterfaceError("a parameter value is larger than the protocol allows")
-            parts.append(pack(len(value)))
-            parts.append(value)
+    parts: list[bytes] = []
+    _values(parts, values)
     return b"".join(parts)
 
 
