@@ -22,6 +22,7 @@ COMPILED = [
     "pgpipe/protocol/connection.py",
     "pgpipe/protocol/auth.py",
     "pgpipe/_session.py",
+    "pgpipe/_io_sync.py",
     "pgpipe/_run.py",
     "pgpipe/_operations.py",
     "pgpipe/_statement.py",

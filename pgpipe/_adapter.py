@@ -4,6 +4,7 @@ their connections expose, prepared-statement handles, the SCRAM nonce."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
@@ -131,3 +132,19 @@ class ConnectionState:
     def notices(self) -> list[Mapping[str, str]]:
         """The most recent NoticeResponse fields (up to 100), oldest first."""
         return list(self._session.notices)
+
+
+class ConnectionBase(ConnectionState):
+    """What a blocking connection has that an asyncio one has not: a lock.
+
+    ``pgpipe._io_sync`` gives it to the blocking adapter (as ``_io_aio`` gives
+    ``AsyncConnectionBase``); it is written here because ``_io_sync`` is compiled
+    in the compiled build, where a compiled class cannot be based on this
+    module's interpreted one and have the adapter's interpreted subclass."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        # One operation at a time: another thread waits for the current one to finish.
+        self._lock = threading.Lock()

@@ -10,17 +10,15 @@ from __future__ import annotations
 import select
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from pgpipe import errors
-from pgpipe._adapter import ConnectionState
+from pgpipe._adapter import ConnectionBase as ConnectionBase
 from pgpipe._cancel import CancelExchange
 from pgpipe._dial import Attempt, open_address, tune_socket, unix_socket_family
-from pgpipe._session import Session
 from pgpipe._stats import Stats
 from pgpipe.tls import Link, SocketTls
 
@@ -35,6 +33,19 @@ _WOULD_BLOCK: Final = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteEr
 # with reading the answers, in pieces.
 _SMALL_WRITE = 1 << 18
 _WRITE_PIECE = 1 << 18
+
+
+class Flights(Protocol):
+    """What the channel asks of a Session: the bytes to send, and a place for the
+    bytes received. (A Protocol, not Session: the compiled build checks a Session
+    argument's type, and tests/test_io.py gives the channel scripted ones.)"""
+
+    @property
+    def producing(self) -> bool: ...
+
+    def data_to_send(self) -> bytes: ...
+
+    def receive_data(self, data: bytes) -> None: ...
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -137,15 +148,15 @@ class Channel:
         self.stats.received(len(data))
         return data
 
-    def attach(self, session: Session) -> None:
+    def attach(self, session: Flights) -> None:
         """Received bytes go to ``session`` from now on (the caller reads them)."""
 
-    def flush(self, session: Session) -> None:
+    def flush(self, session: Flights) -> None:
         """Send everything the session queued (reading answers meanwhile, into it)."""
         while self._flush(session, None):
             pass
 
-    def poll(self, session: Session) -> None:
+    def poll(self, session: Flights) -> None:
         """Give the session whatever has arrived, without waiting (b"" at EOF)."""
         sock = self._sock
         while True:
@@ -163,7 +174,7 @@ class Channel:
             if not data:
                 return
 
-    def receive_idle(self, session: Session, deadline: float | None) -> None:
+    def receive_idle(self, session: Flights, deadline: float | None) -> None:
         """Between commands: wait for what the server sends next (a notification,
         its goodbye) until ``deadline``, and give it to the session."""
         try:
@@ -182,7 +193,7 @@ class Channel:
     def drain(self) -> None:
         """Nothing to wait for: ``flush`` returns once the socket took everything."""
 
-    def exchange(self, session: Session, deadline: float | None) -> None:
+    def exchange(self, session: Flights, deadline: float | None) -> None:
         """Send what the session queued, then give it what the server sends next;
         returns without anything at ``deadline``."""
         try:
@@ -208,7 +219,7 @@ class Channel:
         self._sock.settimeout(remaining)
         self._timed = True
 
-    def _flush(self, session: Session, deadline: float | None) -> bool:
+    def _flush(self, session: Flights, deadline: float | None) -> bool:
         """Write what is queued; True when it read from the server meanwhile.
 
         A large write (a long pipeline, executemany's chunks as they are
@@ -298,14 +309,3 @@ class Channel:
 
     def abort(self) -> None:
         self._sock.close()
-
-
-class ConnectionBase(ConnectionState):
-    """What a blocking connection has that an asyncio one has not: a lock."""
-
-    __slots__ = ("_lock",)
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        # One operation at a time: another thread waits for the current one to finish.
-        self._lock = threading.Lock()

@@ -9,6 +9,8 @@ the connection's state after the answers it does not take.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any
 
 import pytest
@@ -565,20 +567,21 @@ def test_a_statement_run_again_goes_out_in_its_frame(pg_server: TemporaryPostgre
         sock = conn._channel._sock
         sent: list[bytes] = []
 
-        class Spy:
-            def send(self, data: bytes) -> int:
+        class Spy(socket.socket):
+            # A socket (the compiled build's channel holds only sockets) on the
+            # same connection, that keeps what it sends.
+            def send(self, data: Any, flags: int = 0) -> int:
                 sent.append(bytes(data))
-                return int(sock.send(data))
+                return super().send(data, flags)
 
-            def __getattr__(self, name: str) -> Any:
-                return getattr(sock, name)
-
-        conn._channel._sock = Spy()  # type: ignore[assignment]
+        spy = Spy(fileno=os.dup(sock.fileno()))
+        conn._channel._sock = spy
         try:
             for i in range(3):
                 assert conn.query(sql, i, None, start).rows == [(i + 1, None, True)]
         finally:
             conn._channel._sock = sock
+            spy.close()
         statement = conn._session._statements[(sql, (23, 0, 0))]
         assert statement.frame is not None and statement.result_formats != (0,)
         values = [(2).to_bytes(4, "big"), None, start.encode()]
