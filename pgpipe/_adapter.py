@@ -1,5 +1,6 @@
 """What the blocking and asyncio adapters share besides the Session: the state
-their connections expose, prepared-statement handles, the SCRAM nonce."""
+their connections expose, prepared-statement handles, the SCRAM nonce; and
+the blocking connection's base (its lock), kept interpreted here."""
 
 from __future__ import annotations
 
