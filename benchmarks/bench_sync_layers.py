@@ -1,6 +1,6 @@
 """Where a pure-Python blocking query's time goes, layer by layer, in one process.
 
-    python benchmarks/bench_sync_layers.py [--rounds 6] [--queries 4000]
+    python benchmarks/bench_sync_layers.py [--rounds 6] [--queries 4000] [--canned]
 
 The blocking counterpart of bench_async_layers.py. Issue 19 asks pure
 pgpipe's blocking small query (``SELECT $1::int + 1``, default settings: the
@@ -29,6 +29,12 @@ written in Python can meet that bar on the unnamed statement. The process
 frees one 1 MiB block first (asyncpg at its best; see bench_speed's
 ``--warm-heap``). The lower lines reach into pgpipe's private state: they
 are measurements, not a way to use it.
+
+``--canned`` measures the client's own work alone: the connection's socket
+answers every query at once with one reply captured from the server (the
+same value every time), so nothing waits and the caches stay warm. It prints
+pgpipe's public call, its core calls and the least Python, and what lies
+between them.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -153,11 +161,80 @@ def measure(dsn: str, rounds: int, queries: int) -> dict[str, list[float]]:
     return results
 
 
+class _Canned(socket.socket):
+    """A connection's socket that takes every send and answers with one reply."""
+
+    reply = b""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        return len(data)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self.reply
+
+
+def canned(dsn: str, rounds: int, queries: int) -> dict[str, list[float]]:
+    conn = pgpipe.connect(dsn)
+    for i in range(50):
+        conn.query(SQL, i)
+    channel = conn._channel
+    real = channel._sock
+    # The reply to SELECT 41 + 1, read straight from the socket.
+    real.send(
+        frontend.parse("", SQL, [23])
+        + frontend.bind("", "", [1], [_INT4.pack(41)], [1])
+        + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
+    )
+    reply = real.recv(_RECV)
+    while not reply.endswith(_READY):
+        reply += real.recv(_RECV)
+    fake = _Canned(fileno=os.dup(real.fileno()))
+    fake.reply = reply
+    channel._sock = fake
+    try:
+        runs = contenders(conn)
+        del runs["floor"]
+        for name, body in runs.items():
+            if body(0) != 42:
+                raise AssertionError(f"{name}: not the canned reply's value")
+        results: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(rounds):
+            for name, body in runs.items():
+                gc.collect()
+                started = time.perf_counter()
+                for i in range(queries):
+                    body(i)
+                results[name].append(queries / (time.perf_counter() - started))
+    finally:
+        channel._sock = real
+        fake.close()
+    if conn.query(SQL, 1).rows != [(2,)]:
+        raise AssertionError("the connection is out of sync")
+    conn.close()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--queries", type=int, default=4000)
+    parser.add_argument(
+        "--canned", action="store_true", help="the client's work alone: a canned reply"
+    )
     args = parser.parse_args()
+    if args.canned:
+        with TemporaryPostgres() as server:
+            found = canned(server.dsn(dbname="postgres"), args.rounds, args.queries)
+        us = {name: 1e6 / max(qs) for name, qs in found.items()}
+        print(f"# a canned reply, best of {args.rounds} rounds of {args.queries}")
+        for name, value in us.items():
+            print(f"{name:20} {value:6.2f} us a query")
+        print(
+            f"the adapter: {us['pgpipe'] - us['pgpipe, core calls']:.2f} us; "
+            f"the core calls above the least Python: "
+            f"{us['pgpipe, core calls'] - us['least Python']:.2f} us"
+        )
+        return
     block = bytearray(1 << 20)  # freed whole: glibc's mmap threshold rises past 256 KiB
     del block
     with TemporaryPostgres() as server:

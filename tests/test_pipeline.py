@@ -214,15 +214,17 @@ def test_pipeline_timeout_cancels_one_statement_and_says_so(
 
     def build(p: pgpipe.Pipeline) -> None:
         handles.append(p.query(f"INSERT INTO {table} VALUES (1, 'a') RETURNING n"))
-        handles.append(p.query("SELECT pg_sleep(5)"))
+        handles.append(p.query("SELECT pg_sleep(10)"))
         handles.append(p.query(f"INSERT INTO {table} VALUES (3, 'c') RETURNING n"))
 
     # A cancel names no statement: it stops whichever runs when it arrives. The
-    # timeout leaves the first INSERT a whole second (a 0.2 s one was once
-    # overtaken on a loaded CI machine, through PgBouncer), and the sleep runs
-    # far longer than that.
+    # timeout leaves the first INSERT two seconds, and the sleep runs far longer
+    # than that. (A 0.2 s timeout, and once a 1 s one, were overtaken on a loaded
+    # CI machine through PgBouncer, whose server connection may still have to be
+    # opened: a query first has it opened and back in the pool.)
+    assert client.query("SELECT 1").rows == [(1,)]
     with pytest.raises(errors.QueryTimeout, match=r"pipeline timed out.*a statement was cancelled"):
-        run(client, mode, build, timeout=1.0)
+        run(client, mode, build, timeout=2.0)
     with pytest.raises(errors.QueryCanceled):
         handles[1].result()
     if mode == "independent":  # the others ran, each in its own transaction
