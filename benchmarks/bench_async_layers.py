@@ -56,6 +56,16 @@ _INT4 = struct.Struct("!i")
 _ANSWER_HEAD = b"1\x00\x00\x00\x042\x00\x00\x00\x04"  # ParseComplete, BindComplete
 _ANSWER_TAIL = b"3\x00\x00\x00\x04Z\x00\x00\x00\x05"  # CloseComplete, ReadyForQuery
 _READY = b"Z\x00\x00\x00\x05I"
+# The one-packet query of SQL around its one int4 parameter (binary): what the
+# least Python and the floor send.
+_PARSE = frontend.parse("", SQL, [23])
+_BIND = frontend.bind("", "", [1], [b"\x00" * 4], [1])
+_BIND_HEAD, _BIND_TAIL = _BIND[:-8], _BIND[-4:] + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
+
+
+def one_packet(i: int) -> bytes:
+    """The one-packet query of SQL for ``i``."""
+    return b"".join((_PARSE, _BIND_HEAD, _INT4.pack(i), _BIND_TAIL))
 
 
 async def _answer(conn: pgpipe.AsyncConnection) -> bytes:
@@ -117,14 +127,11 @@ def contenders(
         buffer.clear()
         return rows[0][0]
 
-    parse = frontend.parse("", SQL, [23])
-    bind = frontend.bind("", "", [1], [b"\x00" * 4], [1])
-    bind_head, bind_tail = bind[:-8], bind[-4:] + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
     l_core = least._session.core
     l_transport = least._channel._transport
 
     async def by_least_python(i: int) -> Any:
-        l_transport.write(b"".join((parse, bind_head, _INT4.pack(i), bind_tail)))
+        l_transport.write(b"".join((_PARSE, _BIND_HEAD, _INT4.pack(i), _BIND_TAIL)))
         data = await _answer(least)
         l_core._buffer.clear()
         head, tail = l_core._shape_head, l_core._shape_tail
@@ -134,7 +141,7 @@ def contenders(
         return _INT4.unpack_from(data, len(head) + 11)[0]
 
     f_transport = floor._channel._transport
-    prebuilt = parse + bind_head + _INT4.pack(41) + bind_tail
+    prebuilt = one_packet(41)
 
     async def by_floor(i: int) -> Any:
         f_transport.write(prebuilt)

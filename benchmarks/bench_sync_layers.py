@@ -49,13 +49,29 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench_async_layers import _INT4, _READY, SQL
+from bench_async_layers import _BIND_HEAD, _BIND_TAIL, _INT4, _PARSE, _READY, SQL, one_packet
 
 import pgpipe
-from pgpipe.protocol import frontend
 from pgpipe.testing import TemporaryPostgres
 
 _RECV = 1 << 16
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What the server sends, read to ReadyForQuery."""
+    data = sock.recv(_RECV)
+    while not data.endswith(_READY):
+        data += sock.recv(_RECV)
+    return data
+
+
+def _per_second(body: Callable[[int], Any], queries: int) -> float:
+    """``body(i)`` for each ``i`` below ``queries``, timed after a collection: queries a second."""
+    gc.collect()
+    started = time.perf_counter()
+    for i in range(queries):
+        body(i)
+    return queries / (time.perf_counter() - started)
 
 
 def contenders(conn: pgpipe.Connection) -> dict[str, Callable[[int], Any]]:
@@ -76,31 +92,22 @@ def contenders(conn: pgpipe.Connection) -> dict[str, Callable[[int], Any]]:
             raise AssertionError("the answer did not come whole")
         return op.result().rows[0][0]
 
-    def answer() -> bytes:
-        data: bytes = sock.recv(_RECV)
-        while not data.endswith(_READY):
-            data += sock.recv(_RECV)
-        return data
-
-    parse = frontend.parse("", SQL, [23])
-    bind = frontend.bind("", "", [1], [b"\x00" * 4], [1])
-    bind_head, bind_tail = bind[:-8], bind[-4:] + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
     core = session.core
 
     def by_least_python(i: int) -> Any:
-        sock.send(b"".join((parse, bind_head, _INT4.pack(i), bind_tail)))
-        data = answer()
+        sock.send(b"".join((_PARSE, _BIND_HEAD, _INT4.pack(i), _BIND_TAIL)))
+        data = _answer(sock)
         head, tail = core._shape_head, core._shape_tail
         one_int = len(head) + 15 + len(tail)  # a DataRow of one int4
         if len(data) != one_int or not data.startswith(head) or not data.endswith(tail):
             raise AssertionError("not the last answer's shape")
         return _INT4.unpack_from(data, len(head) + 11)[0]
 
-    prebuilt = parse + bind_head + _INT4.pack(41) + bind_tail
+    prebuilt = one_packet(41)
 
     def by_floor(i: int) -> Any:
         sock.send(prebuilt)
-        answer()
+        _answer(sock)
         return i + 1
 
     return {
@@ -145,11 +152,7 @@ def measure(dsn: str, rounds: int, queries: int) -> dict[str, list[float]]:
     order = list(runs.items())
     for r in range(rounds):
         for name, body in order if r % 2 == 0 else order[::-1]:
-            gc.collect()
-            started = time.perf_counter()
-            for i in range(queries):
-                body(i)
-            results[name].append(queries / (time.perf_counter() - started))
+            results[name].append(_per_second(body, queries))
         gc.collect()
         started = time.perf_counter()
         loop.run_until_complete(asyncpg_loop(queries))
@@ -179,17 +182,9 @@ def canned(dsn: str, rounds: int, queries: int) -> dict[str, list[float]]:
         conn.query(SQL, i)
     channel = conn._channel
     real = channel._sock
-    # The reply to SELECT 41 + 1, read straight from the socket.
-    real.send(
-        frontend.parse("", SQL, [23])
-        + frontend.bind("", "", [1], [_INT4.pack(41)], [1])
-        + frontend.DESCRIBE_EXECUTE_CLOSE_SYNC
-    )
-    reply = real.recv(_RECV)
-    while not reply.endswith(_READY):
-        reply += real.recv(_RECV)
+    real.send(one_packet(41))  # the reply to SELECT 41 + 1, read straight from the socket
     fake = _Canned(fileno=os.dup(real.fileno()))
-    fake.reply = reply
+    fake.reply = _answer(real)
     channel._sock = fake
     try:
         runs = contenders(conn)
@@ -200,11 +195,7 @@ def canned(dsn: str, rounds: int, queries: int) -> dict[str, list[float]]:
         results: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(rounds):
             for name, body in runs.items():
-                gc.collect()
-                started = time.perf_counter()
-                for i in range(queries):
-                    body(i)
-                results[name].append(queries / (time.perf_counter() - started))
+                results[name].append(_per_second(body, queries))
     finally:
         channel._sock = real
         fake.close()
