@@ -169,8 +169,7 @@ class Channel:
                 return
             except OSError:
                 data = b""
-            self.stats.received(len(data))
-            session.receive_data(data)
+            session.receive_data(data)  # which counts it in the stats
             if not data:
                 return
 
@@ -184,8 +183,7 @@ class Channel:
             return
         except OSError:
             data = b""
-        self.stats.received(len(data))
-        session.receive_data(data)
+        session.receive_data(data)  # which counts it in the stats
 
     def set_idle_hook(self, hook: Callable[[], None]) -> None:
         """Nothing reads a blocking socket between commands: the hook is not needed."""

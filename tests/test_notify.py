@@ -120,6 +120,46 @@ def test_interleaved_with_queries_none_lost(dsn: str, sender: pgpipe.Connection[
         assert got == [str(i) for i in range(1, total + 1)]
 
 
+def _notification_size(channel: str, payload: str) -> int:
+    """NotificationResponse's bytes on the wire: type, length, process id, two C strings."""
+    return 1 + 4 + 4 + len(channel) + 1 + len(payload) + 1
+
+
+def test_bytes_read_while_idle_are_counted_once(dsn: str, sender: pgpipe.Connection[Any]) -> None:
+    with pgpipe.connect(dsn) as conn:
+        conn.listen("counted")
+        before = conn.stats.bytes_received
+        notify(sender, "counted", "once")
+        assert [n.payload for n in conn.notifies(timeout=BOUND, stop_after=1)] == ["once"]
+        assert conn.stats.bytes_received - before == _notification_size("counted", "once")
+    # A pool's idle check reads what arrived meanwhile: counted once too.
+    with pgpipe.Pool(dsn, min_size=1, max_size=1) as pool:
+        with pool.connection() as conn:
+            conn.listen("pooled")
+            before = conn.stats.bytes_received
+        notify(sender, "pooled", "idle")
+        deadline = time.monotonic() + BOUND
+        seen: list[str] = []
+        while not seen and time.monotonic() < deadline:
+            with pool.connection() as again:
+                assert again is conn
+                seen = [n.payload for n in again.notifies(timeout=0)]
+            time.sleep(0.01)
+        assert seen == ["idle"]
+        assert conn.stats.bytes_received - before == _notification_size("pooled", "idle")
+
+    async def main() -> None:
+        async with await pgpipe.connect_async(dsn) as conn:
+            await conn.listen("counted")
+            before = conn.stats.bytes_received
+            await asyncio.to_thread(notify, sender, "counted", "async")
+            got = [n.payload async for n in conn.notifies(timeout=BOUND, stop_after=1)]
+            assert got == ["async"]
+            assert conn.stats.bytes_received - before == _notification_size("counted", "async")
+
+    asyncio.run(main())
+
+
 def test_a_dead_connection_ends_notifies_with_an_error(dsn: str) -> None:
     with pgpipe.connect(dsn) as conn:
         conn.listen("doomed")
