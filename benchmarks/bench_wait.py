@@ -51,6 +51,24 @@ class _Spinning(socket.socket):
                     return receive(bufsize)
 
 
+def _close_in_sync(conns: list[pgpipe.Connection]) -> None:
+    """Close each connection after a query that shows it is still in sync."""
+    for conn in conns:
+        if conn.query(SQL, 1).rows != [(2,)]:
+            raise AssertionError("a connection is out of sync")
+        conn.close()
+
+
+def _table(
+    title: str, measure: str, first: dict[str, list[float]], cpu: dict[str, list[float]]
+) -> None:
+    """Each line's median ``measure`` and CPU time a query."""
+    print(f"# {title}")
+    print(f"{'':18} {measure:>8} {'CPU us':>7}")
+    for name, values in first.items():
+        print(f"{name:18} {statistics.median(values):8.1f} {statistics.median(cpu[name]):7.1f}")
+
+
 def _one_thread(dsn: str, rounds: int, queries: int) -> None:
     conn = pgpipe.connect(dsn)
     for i in range(50):
@@ -91,13 +109,8 @@ def _one_thread(dsn: str, rounds: int, queries: int) -> None:
     finally:
         channel._sock = sleeping
         spinning.close()
-    if conn.query(SQL, 1).rows != [(2,)]:
-        raise AssertionError("the connection is out of sync")
-    conn.close()
-    print(f"# one thread: median of {rounds} rounds of {queries} queries")
-    print(f"{'':18} {'wall us':>8} {'CPU us':>7}")
-    for name in lines:
-        print(f"{name:18} {statistics.median(wall[name]):8.1f} {statistics.median(cpu[name]):7.1f}")
+    _close_in_sync([conn])
+    _table(f"one thread: median of {rounds} rounds of {queries} queries", "wall us", wall, cpu)
 
 
 def _threads(dsn: str, rounds: int, queries: int, count: int) -> None:
@@ -109,11 +122,11 @@ def _threads(dsn: str, rounds: int, queries: int, count: int) -> None:
         for i in range(queries):
             conn.query(SQL, i)
 
-    rates: dict[str, list[float]] = {"sleeping": [], "spinning": []}
-    cpu: dict[str, list[float]] = {"sleeping": [], "spinning": []}
+    rates: dict[str, list[float]] = {"pgpipe, sleeping": [], "pgpipe, spinning": []}
+    cpu: dict[str, list[float]] = {name: [] for name in rates}
     try:
         for _ in range(rounds):
-            for name, socks in (("sleeping", sleeping), ("spinning", spinning)):
+            for name, socks in zip(rates, (sleeping, spinning), strict=True):
                 for conn, sock in zip(conns, socks, strict=True):
                     conn._channel._sock = sock
                 workers = [threading.Thread(target=run, args=(conn,)) for conn in conns]
@@ -130,15 +143,8 @@ def _threads(dsn: str, rounds: int, queries: int, count: int) -> None:
             conn._channel._sock = sock
         for sock in spinning:
             sock.close()
-    for conn in conns:
-        if conn.query(SQL, 1).rows != [(2,)]:
-            raise AssertionError("a connection is out of sync")
-        conn.close()
-    print(f"# {count} threads, a connection each: median of {rounds} rounds")
-    print(f"{'':18} {'q/s':>8} {'CPU us':>7}")
-    for name in rates:
-        rate, per_query = statistics.median(rates[name]), statistics.median(cpu[name])
-        print(f"{'pgpipe, ' + name:18} {rate:8.0f} {per_query:7.1f}")
+    _close_in_sync(conns)
+    _table(f"{count} threads, a connection each: median of {rounds} rounds", "q/s", rates, cpu)
 
 
 def main() -> None:
