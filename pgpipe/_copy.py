@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from pgpipe import errors
+from pgpipe._generated import builder
 from pgpipe.types.oids import Type
 
 BINARY_SIGNATURE: Final = b"PGCOPY\n\xff\r\n\x00"
@@ -159,9 +160,9 @@ def fast_binary_row_writer(
         f"            return slow(row)\n"
         f"    return write\n"
     )
-    namespace: dict[str, Any] = {"EPOCH": _EPOCH, "EPOCH_UTC": _EPOCH_UTC, "USEC": _ONE_USEC}
-    exec(source, namespace)
-    build: Callable[..., Callable[[Sequence[object]], bytes]] = namespace["build"]
+    build: Callable[..., Callable[[Sequence[object]], bytes]] = builder(
+        source, EPOCH=_EPOCH, EPOCH_UTC=_EPOCH_UTC, USEC=_ONE_USEC
+    )
     return build(slow, *(s.pack for s in structs), *encoders)
 
 

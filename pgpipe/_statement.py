@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pgpipe import errors
 from pgpipe._compiled import caused, i64, is_compiled
+from pgpipe._generated import builder
 from pgpipe.protocol import events as ev
 from pgpipe.protocol import frontend
 from pgpipe.protocol.backend import data_row_values
@@ -265,10 +266,9 @@ def _unrolled_row_decoder(
         f"        return [({decoded},) for ({values},) in raw_rows]\n"
         f"    return decode_rows\n"
     )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)
-    build: Callable[..., Callable[[list[tuple[bytes | None, ...]]], list[tuple[Any, ...]]]]
-    build = namespace["build"]
+    build: Callable[..., Callable[[list[tuple[bytes | None, ...]]], list[tuple[Any, ...]]]] = (
+        builder(source)
+    )
     return build(*decoders)
 
 
@@ -412,9 +412,7 @@ def _body_decoder(
         "        return rows\n"
         "    return decode_bodies\n"
     )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)
-    build: Callable[..., Callable[[list[bytes]], list[tuple[Any, ...]]]] = namespace["build"]
+    build: Callable[..., Callable[[list[bytes]], list[tuple[Any, ...]]]] = builder(source)
     return build(*args.values())
 
 

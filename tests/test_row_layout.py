@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 import pgpipe
 from pgpipe import errors
+from pgpipe._generated import builder
 from pgpipe._session import Session
 from pgpipe._statement import (
     _K_TEXT_INT,
@@ -24,6 +26,7 @@ from pgpipe._statement import (
     Statement,
     _body_decoder,
     _column_reader,
+    _unrolled_row_decoder,
     fixed_shape,
 )
 from pgpipe.conninfo import parse_dsn
@@ -138,6 +141,37 @@ def test_both_body_decoders_read_as_split_values_do(
     decode = build(made.fields, made.decoders, made._slow_row)
     assert decode is not None
     assert repr(outcome(lambda: decode(bodies))) == repr(expected)
+
+
+def test_a_layout_is_compiled_once_and_its_decoders_stay_its_statements() -> None:
+    # Two statements of one layout (two connections' sessions) share the
+    # compiled source; each decodes with its own decoders, passed in.
+    kinds: list[tuple[int, int, int | None]] = [(Type.UUID, 1, 16), (Type.NUMERIC, 1, None)]
+    plain, custom = statement(kinds), statement(kinds)
+    marked = [lambda data: ("mine", data) for _ in kinds]
+    decoders = {
+        "generated": (
+            _body_decoder(plain.fields, plain.decoders, plain._slow_row),
+            _body_decoder(custom.fields, marked, custom._slow_row),
+        ),
+        "unrolled": (_unrolled_row_decoder(plain.decoders), _unrolled_row_decoder(marked)),
+    }
+    zero = b"\x00" * 8
+    for which, (first, second) in decoders.items():
+        assert first is not None and second is not None
+        assert first is not second and first.__code__ is second.__code__, which
+        rows: Any = [body([bytes(15) + b"\x07", zero])]
+        if which == "unrolled":
+            rows = [data_row_values(row) for row in rows]
+        assert first(rows) == [(uuid.UUID(int=7), Decimal(0))]
+        assert second(rows) == [(("mine", bytes(15) + b"\x07"), ("mine", zero))]
+    # Another layout, other code; the same source with other globals, another build.
+    other = statement([(Type.INT4, 1, 4)])
+    assert other._decode_rows is not None and plain._decode_rows is not None
+    assert other._decode_rows.__code__ is not plain._decode_rows.__code__
+    source = "def build():\n    return lambda: X\n"
+    assert builder(source, X=1) is builder(source, X=1)
+    assert builder(source, X=1)()() == 1 and builder(source, X=2)()() == 2
 
 
 def test_the_compiled_form_reads_integers_and_floats_at_their_edges() -> None:
