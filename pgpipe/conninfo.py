@@ -530,14 +530,16 @@ def parse_dsn(
             key = _canonical(key)
             given[key] = _keyword_value(key, value)
     values = dict(given)
-    service_name = values.get("service") or environ.get("PGSERVICE")
+    # The names set, in one pass: each lookup in os.environ decodes its key and value.
+    named = set(environ)
+    service_name = values.get("service") or ("PGSERVICE" in named and environ["PGSERVICE"])
     if service_name:
         if service is None:
             raise InterfaceError("connection services need a service file lookup")
         for key, value in service(service_name).items():
             values.setdefault(_canonical(key), value)
     for key, spec in PARAMETERS.items():
-        if key not in values and spec.env and environ.get(spec.env):
+        if key not in values and spec.env in named and environ[spec.env]:
             values[key] = environ[spec.env]
     _tls_settings(values, set(values))
     return _build(values, environ, server_settings, extra)

@@ -65,6 +65,13 @@ def test_precedence() -> None:
     assert parse_dsn(None, {"database": "alias"}, {}).dbname == "alias"
 
 
+def test_empty_environment_variables_are_not_set() -> None:
+    # As libpq: an empty PGHOST or PGSERVICE is as good as none.
+    environ = {"PGHOST": "", "PGSERVICE": "", "PGPORT": "", "PGUSER": "envuser"}
+    p = parse_dsn(None, {}, environ)
+    assert (p.host, p.port, p.user) == ("localhost", 5432, "envuser")
+
+
 @pytest.mark.parametrize(
     ("dsn", "params", "match"),
     [
