@@ -5,6 +5,7 @@ unrolled, and the rows a row factory makes of the decoded values."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -258,18 +259,22 @@ def _unrolled_row_decoder(
     count = len(decoders)
     if not 0 < count <= _UNROLLED_MAX_COLUMNS:
         return None
+    return _unrolled_build(count)(*decoders)
+
+
+@functools.lru_cache(maxsize=_UNROLLED_MAX_COLUMNS)
+def _unrolled_build(
+    count: int,
+) -> Callable[..., Callable[[list[tuple[bytes | None, ...]]], list[tuple[Any, ...]]]]:
+    """The unrolled row decoder's ``build`` for ``count`` columns, written once."""
     values = ", ".join(f"v{i}" for i in range(count))
     decoded = ", ".join(f"None if v{i} is None else d{i}(v{i})" for i in range(count))
-    source = (
+    return builder(
         f"def build({', '.join(f'd{i}' for i in range(count))}):\n"
         f"    def decode_rows(raw_rows):\n"
         f"        return [({decoded},) for ({values},) in raw_rows]\n"
         f"    return decode_rows\n"
     )
-    build: Callable[..., Callable[[list[tuple[bytes | None, ...]]], list[tuple[Any, ...]]]] = (
-        builder(source)
-    )
-    return build(*decoders)
 
 
 # Binary columns of a fixed width, read with their length word by one struct
@@ -336,8 +341,37 @@ def _body_decoder(
     count = len(fields)
     if not 0 < count <= _UNROLLED_MAX_COLUMNS:
         return None
+    layout = tuple(
+        _column_layout(field.type_oid, field.format, decoder)
+        for field, decoder in zip(fields, decoders, strict=True)
+    )
+    build, unpackers = _body_build(layout)
+    return build(slow, _OffLayout, struct.error, *unpackers, *decoders)
+
+
+def _column_layout(oid: int, fmt: int, decoder: Decoder) -> tuple[int, str | None]:
+    """What the one-pass reader's source says about one column: its width (0 when
+    variable) and how its value is read. Fixed width: the struct code that
+    gives the value itself (the built-in decoder's type), else None (the bytes
+    for its decoder). Variable width: the builtin call written inline for its
+    decoder (``_INLINE``), else None (its decoder)."""
+    width = _FIXED_WIDTH.get(oid, 0) if fmt == _BINARY else 0
+    if width:
+        code = _STRUCT_CODE.get(oid)
+        return width, code if code is not None and decoder is binary.DECODERS.get(oid) else None
+    return 0, _INLINE.get(decoder)
+
+
+@functools.lru_cache(maxsize=256)
+def _body_build(
+    layout: tuple[tuple[int, str | None], ...],
+) -> tuple[Callable[..., Callable[[list[bytes]], list[tuple[Any, ...]]]], tuple[Any, ...]]:
+    """The one-pass reader's ``build`` for a layout (see ``_column_layout``),
+    written once, with the structs' ``unpack_from`` it takes after ``slow``,
+    ``_OffLayout`` and ``struct_error``, before the columns' decoders."""
+    count = len(layout)
     lines: list[str] = []
-    args: dict[str, object] = {"slow": slow, "_OffLayout": _OffLayout, "struct_error": struct.error}
+    unpackers: list[Any] = []
     checks: list[str] = []
     fmt = "!H"  # the column count, at offset 0
     names = ["c"]
@@ -356,8 +390,8 @@ def _body_decoder(
             names.append(f"n{length_of}")
         if len(names) == 0:
             return
-        struct_name = f"S{len(args)}"
-        args[struct_name] = struct.Struct(fmt).unpack_from
+        struct_name = f"S{len(unpackers)}"
+        unpackers.append(struct.Struct(fmt).unpack_from)
         target = ", ".join(names) + ("," if len(names) == 1 else "")
         lines.append(f"{target} = {struct_name}(body, {where()})")
         if checks:
@@ -366,16 +400,12 @@ def _body_decoder(
         const += struct.calcsize(fmt)
         fmt, names, checks = "!", [], []
 
-    for i, (field, decoder) in enumerate(zip(fields, decoders, strict=True)):
-        width = _FIXED_WIDTH.get(field.type_oid) if field.format == _BINARY else None
-        args[f"d{i}"] = decoder
-        if width is not None:
-            code = _STRUCT_CODE.get(field.type_oid)
-            native = code is not None and decoder is binary.DECODERS.get(field.type_oid)
-            fmt += "i" + (code if native and code is not None else f"{width}s")
+    for i, (width, how) in enumerate(layout):
+        if width:
+            fmt += "i" + (how if how is not None else f"{width}s")
             names += [f"l{i}", f"v{i}"]
             checks.append(f"l{i} != {width}")
-            values.append(f"v{i}" if native else f"d{i}(v{i})")
+            values.append(f"v{i}" if how is not None else f"d{i}(v{i})")
             continue
         flush(i)
         # A variable-width value: its length was read by the struct just flushed.
@@ -391,14 +421,17 @@ def _body_decoder(
             "    raise _OffLayout",
         ]
         base, const = "p", 0
-        call = _INLINE.get(decoder, f"d{i}({{}})").format(f"v{i}")
+        call = (how if how is not None else f"d{i}({{}})").format(f"v{i}")
         values.append(f"None if v{i} is None else {call}")
     flush(None)
     lines.append(f"if {where()} != len(body):")
     lines.append("    raise _OffLayout")
     body_lines = "".join(f"            {line}\n" for line in lines)
+    parameters = ["slow", "_OffLayout", "struct_error"]
+    parameters += [f"S{k}" for k in range(len(unpackers))]
+    parameters += [f"d{i}" for i in range(count)]
     source = (
-        f"def build({', '.join(args)}):\n"
+        f"def build({', '.join(parameters)}):\n"
         "    def decode_bodies(bodies):\n"
         "        rows = []\n"
         "        append = rows.append\n"
@@ -412,8 +445,7 @@ def _body_decoder(
         "        return rows\n"
         "    return decode_bodies\n"
     )
-    build: Callable[..., Callable[[list[bytes]], list[tuple[Any, ...]]]] = builder(source)
-    return build(*args.values())
+    return builder(source), tuple(unpackers)
 
 
 # -- the same, in a form mypyc compiles ------------------------------------------
