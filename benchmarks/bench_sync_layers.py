@@ -199,10 +199,16 @@ def canned(dsn: str, rounds: int, queries: int) -> dict[str, list[float]]:
     finally:
         channel._sock = real
         fake.close()
-    if conn.query(SQL, 1).rows != [(2,)]:
-        raise AssertionError("the connection is out of sync")
-    conn.close()
+    close_in_sync([conn])
     return results
+
+
+def close_in_sync(conns: list[pgpipe.Connection]) -> None:
+    """Close each connection after a query that shows it is still in sync."""
+    for conn in conns:
+        if conn.query(SQL, 1).rows != [(2,)]:
+            raise AssertionError("a connection is out of sync")
+        conn.close()
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench_async_layers import SQL, one_packet
-from bench_sync_layers import _answer
+from bench_sync_layers import _answer, close_in_sync
 
 import pgpipe
 from pgpipe.testing import TemporaryPostgres
@@ -49,14 +49,6 @@ class _Spinning(socket.socket):
             except BlockingIOError:
                 if time.perf_counter() > until:
                     return receive(bufsize)
-
-
-def _close_in_sync(conns: list[pgpipe.Connection]) -> None:
-    """Close each connection after a query that shows it is still in sync."""
-    for conn in conns:
-        if conn.query(SQL, 1).rows != [(2,)]:
-            raise AssertionError("a connection is out of sync")
-        conn.close()
 
 
 def _table(
@@ -109,7 +101,7 @@ def _one_thread(dsn: str, rounds: int, queries: int) -> None:
     finally:
         channel._sock = sleeping
         spinning.close()
-    _close_in_sync([conn])
+    close_in_sync([conn])
     _table(f"one thread: median of {rounds} rounds of {queries} queries", "wall us", wall, cpu)
 
 
@@ -143,7 +135,7 @@ def _threads(dsn: str, rounds: int, queries: int, count: int) -> None:
             conn._channel._sock = sock
         for sock in spinning:
             sock.close()
-    _close_in_sync(conns)
+    close_in_sync(conns)
     _table(f"{count} threads, a connection each: median of {rounds} rounds", "q/s", rates, cpu)
 
 
