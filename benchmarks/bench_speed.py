@@ -31,7 +31,10 @@ Figures, all on loopback TCP with default settings:
   statements" lines run it with ``statement_cache_size=100``, prepared once
   and then bound, so that the server does what it does for asyncpg and
   psycopg (pgpipe's default, the unnamed statement, has it parse and plan
-  the text every time);
+  the text every time); a last line compares pgpipe's default with the peers
+  as their documentation sets them behind a transaction pooler (psycopg's
+  ``prepare_threshold=None``, asyncpg's ``statement_cache_size=0``), where
+  the server keeps no statement for them either;
 - rows: 7 columns x ``--rows`` rows (int4, text, bool, timestamptz, float8,
   numeric, uuid), rows per second; pgpipe's "first run" changes the SQL text
   each time, so every run is a statement's first (text results);
@@ -232,6 +235,11 @@ def asyncpg_figures(dsn: str, queries: int, rows: int) -> Figures:
         lambda s: loop.run_until_complete(conn.fetch(s)), sql, rows
     )
     loop.run_until_complete(conn.close())
+    # As asyncpg's documentation advises behind a transaction pooler: no statement
+    # kept (each query is prepared unnamed, then bound: two round trips).
+    pooled = loop.run_until_complete(asyncpg.connect(dsn, statement_cache_size=0))
+    out["unkept_async"], _ = _loop_async(lambda i: pooled.fetchval(SQL, i), queries)
+    loop.run_until_complete(pooled.close())
     cpu = time.process_time()
     for _ in range(CONNECTS):
         c = loop.run_until_complete(asyncpg.connect(dsn))
@@ -263,6 +271,19 @@ def psycopg_figures(dsn: str, queries: int, rows: int) -> Figures:
 
             fetch(sql)
             out["rows_sync"] = _rows_per_second(fetch, sql, rows)
+    # As psycopg's documentation advises behind a transaction pooler: never
+    # prepared (Parse, Bind, Execute and Sync of the unnamed statement each time).
+    with (
+        psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as unkept_conn,
+        unkept_conn.cursor() as unkept_cur,
+    ):
+
+        def unkept(i: int) -> Any:
+            unkept_cur.execute("SELECT %s::int + 1", (i,))
+            row = unkept_cur.fetchone()
+            return row[0] if row else None
+
+        out["unkept_sync"], _ = _loop_sync(unkept, queries)
     return out
 
 
@@ -729,6 +750,19 @@ def report(m: dict[str, Figures], runs: dict[str, list[Figures]], args: argparse
         f"(bar 1.1x leaves {left(1.1, 'unnamed_async')}); "
         f"asyncpg {above(a['query_async'], 'named_async')}, "
         f"psycopg {above(p['query_sync'], 'named')} (above the named floor)"
+    )
+    # Like for like: the peers as their documentation sets them behind a
+    # transaction pooler, where no statement is kept on the server either.
+    print(
+        "with no statement kept on the server (the peers' settings for a transaction pooler: "
+        f"psycopg prepare_threshold=None {p['unkept_sync']:.0f} q/s, asyncpg "
+        f"statement_cache_size=0 {a['unkept_async']:.0f} q/s): "
+        + "; ".join(
+            f"{build} sync {paired(build, 'query_sync', 'psycopg', 'unkept_sync'):.2f}x psycopg "
+            f"and {paired(build, 'query_sync', 'asyncpg', 'unkept_async'):.2f}x asyncpg, "
+            f"asyncio {paired(build, 'query_async', 'asyncpg', 'unkept_async'):.2f}x asyncpg"
+            for build in ("pure", "compiled")
+        )
     )
     mapped = ", ".join(
         f"{name} {sum(f['reads_mapped'] == 1.0 for f in figures)}/{len(figures)}"
