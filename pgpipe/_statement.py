@@ -297,6 +297,9 @@ _FIXED_WIDTH: Final[dict[int, int]] = {
     Type.INTERVAL: 16,
     Type.UUID: 16,
 }
+# Text that the server always writes at one width (boolout's "t" or "f", uuid_out's
+# 8-4-4-4-12 digits): read as a fixed-width column too (a statement's first run).
+_TEXT_WIDTH: Final[dict[int, int]] = {Type.BOOL: 1, Type.UUID: 36}
 _STRUCT_CODE: Final[dict[int, str]] = {
     Type.INT2: "h",
     Type.INT4: "i",
@@ -351,11 +354,15 @@ def _body_decoder(
 
 def _column_layout(oid: int, fmt: int, decoder: Decoder) -> tuple[int, str | None]:
     """What the one-pass reader's source says about one column: its width (0 when
-    variable) and how its value is read. Fixed width: the struct code that
-    gives the value itself (the built-in decoder's type), else None (the bytes
-    for its decoder). Variable width: the builtin call written inline for its
-    decoder (``_INLINE``), else None (its decoder)."""
-    width = _FIXED_WIDTH.get(oid, 0) if fmt == _BINARY else 0
+    variable) and how its value is read. Fixed width (binary, or text the
+    server writes at one width, ``_TEXT_WIDTH``): the struct code that gives
+    the value itself (the built-in binary decoder's type), else None (the
+    bytes for its decoder). Variable width: the builtin call written inline
+    for its decoder (``_INLINE``), else None (its decoder)."""
+    if fmt != _BINARY:
+        width = _TEXT_WIDTH.get(oid, 0)
+        return (width, None) if width else (0, _INLINE.get(decoder))
+    width = _FIXED_WIDTH.get(oid, 0)
     if width:
         code = _STRUCT_CODE.get(oid)
         return width, code if code is not None and decoder is binary.DECODERS.get(oid) else None

@@ -5,6 +5,7 @@ malformed body is always a ProtocolError that closes the connection."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import struct
 import uuid
 from decimal import Decimal
@@ -38,7 +39,7 @@ from tests import wire
 from tests.clients import Adapter
 from tests.test_faults import FakeServer
 
-# (type OID, format, width of a binary value or None for any width)
+# (type OID, format, the width the server writes a value at, or None for any width)
 COLUMN_KINDS = [
     (Type.BOOL, 1, 1),
     (Type.INT2, 1, 2),
@@ -61,13 +62,16 @@ COLUMN_KINDS = [
     (Type.INT8, 0, None),
     (Type.FLOAT8, 0, None),
     (Type.TEXT, 0, None),
-    (Type.BOOL, 0, None),
+    (Type.BOOL, 0, 1),  # "t" or "f"
+    (Type.UUID, 0, 36),  # 8-4-4-4-12 hex digits
 ]
 
 
 def sound(oid: int, fmt: int, width: int | None) -> bytes:
     """A value each kind decodes."""
-    if width:
+    if fmt == 0 and oid == Type.UUID:
+        return b"0123abcd-0000-4000-8000-00000000cdef"
+    if width and fmt == 1:
         return b"\x00" * width
     if oid == Type.NUMERIC:
         return b"\x00" * 8  # no digits: zero
@@ -384,6 +388,31 @@ def test_nulls_in_fixed_columns_change_to_the_split_path() -> None:
     assert stmt.decode_bodies(rows)[-1] == (99, "x")
 
 
+def test_text_the_server_writes_at_one_width_is_read_in_the_fixed_layout() -> None:
+    # boolout and uuid_out always write 1 and 36 characters: a statement's
+    # first run (text) reads them as fixed-width values; a NULL or another
+    # width leaves the layout for the split path, with the same values.
+    kinds: list[tuple[int, int, int | None]] = [
+        (Type.TEXT, 0, None),
+        (Type.BOOL, 0, 1),
+        (Type.UUID, 0, 36),
+    ]
+    text_uuid = b"0123abcd-0000-4000-8000-00000000cdef"
+    good = [body([b"a", b"t", text_uuid]), body([b"b", b"f", text_uuid])]
+    odd = [body([b"c", None, None]), body([b"d", b"true", text_uuid])]
+    made = statement(kinds)
+    assert made.decode_bodies(good) == [
+        ("a", True, uuid.UUID(text_uuid.decode())),
+        ("b", False, uuid.UUID(text_uuid.decode())),
+    ]
+    slow = made._slow_rows
+    assert made.decode_bodies(good + odd[:1])[-1] == ("c", None, None)
+    if BODY_DECODER is _body_decoder:
+        assert made._slow_rows == slow + 1  # the NULLs left the fixed layout
+    with pytest.raises(errors.DataError):
+        statement(kinds).decode_bodies(odd[1:])  # "true" is not what boolout writes
+
+
 def test_a_custom_binary_decoder_is_used_in_the_fixed_layout(pg_server: TemporaryPostgres) -> None:
     with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         conn.register_type(
@@ -396,23 +425,29 @@ def test_a_custom_binary_decoder_is_used_in_the_fixed_layout(pg_server: Temporar
             assert conn.query(sql).rows[-1] == (("int4", 3), "r3", 3)
 
 
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
 def test_real_rows_with_nulls_everywhere(pg_server: TemporaryPostgres) -> None:
     sql = (
         "SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE g END,"
         " CASE WHEN g % 5 = 0 THEN NULL ELSE 'v' || g END,"
         " CASE WHEN g % 7 = 0 THEN NULL ELSE g / 2.0::float8 END,"
-        " CASE WHEN g % 11 = 0 THEN NULL ELSE md5(g::text)::uuid END"
+        " CASE WHEN g % 11 = 0 THEN NULL ELSE md5(g::text)::uuid END,"
+        " CASE WHEN g % 4 = 0 THEN NULL ELSE g % 2 = 0 END"
         " FROM generate_series(1, 3000) g"
     )
     with pgpipe.connect(pg_server.dsn(dbname="pgpipe")) as conn:
         for _ in range(2):  # text results the first time, binary after
             rows = conn.query(sql).rows
             assert len(rows) == 3000
-            for g, (a, b, c, d) in enumerate(rows, 1):
+            for g, (a, b, c, d, e) in enumerate(rows, 1):
                 assert a == (None if g % 3 == 0 else g)
                 assert b == (None if g % 5 == 0 else f"v{g}")
                 assert c == (None if g % 7 == 0 else g / 2)
-                assert (d is None) == (g % 11 == 0)
+                assert d == (None if g % 11 == 0 else uuid.UUID(md5(str(g))))
+                assert e == (None if g % 4 == 0 else g % 2 == 0)
 
 
 @pytest.mark.parametrize(
