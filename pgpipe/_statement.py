@@ -472,6 +472,8 @@ _K_TIMESTAMP: Final = 7  # timestamp and timestamptz in binary: microseconds sin
 _K_UUID: Final = 8
 _K_TEXT_INT: Final = 9  # int2, int4, int8 in text: an optional "-" and digits
 _K_TEXT_UUID: Final = 10  # uuid in text: 8-4-4-4-12 lower-case hex digits
+_K_TEXT_BOOL: Final = 11  # bool in text: "t" or "f"
+_K_TEXT_FLOAT: Final = 12  # float4, float8 in text: what float() reads, as the decoder does
 _NATIVE_KINDS: Final[dict[int, int]] = {
     Type.INT2: _K_INT,
     Type.INT4: _K_INT,
@@ -491,12 +493,17 @@ _TEXT_KINDS: Final[dict[int, int]] = {
     Type.INT4: _K_TEXT_INT,
     Type.INT8: _K_TEXT_INT,
     Type.UUID: _K_TEXT_UUID,
+    Type.BOOL: _K_TEXT_BOOL,
+    Type.FLOAT4: _K_TEXT_FLOAT,
+    Type.FLOAT8: _K_TEXT_FLOAT,
 }
 _STR_DECODERS: Final = (text_codecs.decode_str, binary.DECODERS[Type.TEXT])
 _F64_AT: Final = struct.Struct("!d").unpack_from
 _int_from_bytes: Final = int.from_bytes
 _F32_AT: Final = struct.Struct("!f").unpack_from
 _NULL: Final = 0xFFFFFFFF
+_T: Final = ord("t")
+_F: Final = ord("f")
 _NOT_READ: Final = -(1 << 62)  # _decimal's "not a decimal it reads"
 
 
@@ -636,6 +643,10 @@ class ColumnReader:
                 values.append(number)
             elif kind == _K_TEXT_UUID and n == 36 and (digits := _text_uuid(body, pos)) >= 0:
                 values.append(binary.uuid_from_int(digits))
+            elif kind == _K_TEXT_FLOAT:
+                values.append(float(body[pos : pos + n]))
+            elif kind == _K_TEXT_BOOL and n == 1 and (body[pos] == _T or body[pos] == _F):
+                values.append(body[pos] == _T)
             elif kind == _K_OID:
                 values.append(word_at(body, pos))
             elif kind == _K_FLOAT8:

@@ -20,6 +20,8 @@ from pgpipe import errors
 from pgpipe._generated import builder
 from pgpipe._session import Session
 from pgpipe._statement import (
+    _K_TEXT_BOOL,
+    _K_TEXT_FLOAT,
     _K_TEXT_INT,
     _K_TEXT_UUID,
     BODY_DECODER,
@@ -294,6 +296,32 @@ def test_any_text_integer_or_uuid_reads_as_its_decoder_does(
     packed = [body([number, text_uuid])]
     expected = outcome(lambda: made.decode_rows([data_row_values(b) for b in packed]))
     assert outcome(lambda: read(packed)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([b"t", b"f", b"", b"true", b"T", b"1", b"\x00"]),
+    st.floats(width=32).map(lambda f: repr(f).encode())
+    | st.sampled_from([b"NaN", b"Infinity", b"-Infinity", b" 1.5", b"1e400", b"x", b""]),
+    st.floats().map(lambda f: repr(f).encode()) | st.binary(max_size=8),
+)
+def test_any_text_bool_or_float_reads_as_its_decoder_does(
+    flag: bytes, single: bytes, double: bytes
+) -> None:
+    kinds: list[tuple[int, int, int | None]] = [
+        (Type.BOOL, 0, 1),
+        (Type.FLOAT4, 0, None),
+        (Type.FLOAT8, 0, None),
+    ]
+    made = statement(kinds)
+    read = _column_reader(made.fields, made.decoders, made._slow_row)
+    assert isinstance(read, ColumnReader)
+    assert list(read.kinds) == [_K_TEXT_BOOL, _K_TEXT_FLOAT, _K_TEXT_FLOAT]
+    packed = [body([flag, single, double])]
+    expected = outcome(lambda: made.decode_rows([data_row_values(b) for b in packed]))
+    # Compared as reprs: a float NaN is not equal to itself.
+    assert repr(outcome(lambda: read(packed))) == repr(expected)
+    assert repr(outcome(lambda: made.decode_bodies(packed))) == repr(expected)
 
 
 def test_the_compiled_form_reads_timestamps_and_uuids_as_their_decoders_do() -> None:
