@@ -359,14 +359,11 @@ def _column_layout(oid: int, fmt: int, decoder: Decoder) -> tuple[int, str | Non
     the value itself (the built-in binary decoder's type), else None (the
     bytes for its decoder). Variable width: the builtin call written inline
     for its decoder (``_INLINE``), else None (its decoder)."""
-    if fmt != _BINARY:
-        width = _TEXT_WIDTH.get(oid, 0)
-        return (width, None) if width else (0, _INLINE.get(decoder))
-    width = _FIXED_WIDTH.get(oid, 0)
-    if width:
-        code = _STRUCT_CODE.get(oid)
-        return width, code if code is not None and decoder is binary.DECODERS.get(oid) else None
-    return 0, _INLINE.get(decoder)
+    width = (_FIXED_WIDTH if fmt == _BINARY else _TEXT_WIDTH).get(oid, 0)
+    if not width:
+        return 0, _INLINE.get(decoder)
+    code = _STRUCT_CODE.get(oid) if fmt == _BINARY else None
+    return width, code if code is not None and decoder is binary.DECODERS.get(oid) else None
 
 
 @functools.lru_cache(maxsize=256)
